@@ -1,0 +1,65 @@
+# berth — run `just` to list recipes.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+export PATH := env_var("PATH") + ":/usr/local/go/bin:" + env_var_or_default("HOME", "/root") + "/go/bin:/usr/sbin:/sbin"
+
+debs := "containerd runc containernetworking-plugins docker-registry busybox-static iptables git gnupg openssh-client openssh-server iproute2"
+
+# List the recipes.
+default:
+    @just --list
+
+# Install what berth needs (Debian packages, Go tools); safe to run again.
+deps:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    missing=""
+    for p in {{debs}}; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+    done
+    if [ -n "$missing" ]; then
+        echo "installing Debian packages:$missing"
+        if [ "$(id -u)" != 0 ]; then echo "need root to install:$missing" >&2; exit 1; fi
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    fi
+    command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@2025.1.1
+    echo "deps: ok"
+
+# Build the berth binary into bin/.
+build:
+    go build -o bin/berth ./cmd/berth
+
+# gofmt, go vet and staticcheck.
+lint: deps
+    #!/usr/bin/env bash
+    set -euo pipefail
+    bad=$(gofmt -l $(git ls-files '*.go' ; git ls-files --others --exclude-standard '*.go'))
+    if [ -n "$bad" ]; then echo "gofmt needed:"; echo "$bad"; exit 1; fi
+    go vet ./...
+    staticcheck ./...
+
+# Lint, then every test (unit, integration against real parts, race detector).
+test: lint
+    go test -race -timeout 40m ./...
+
+# Print the benchmark figures as a table.
+bench: deps
+    go test -run '^$' -bench . -benchtime 1x -timeout 60m ./... 2>&1 | go run ./internal/benchtable
+
+# Run every fuzz target for FUZZTIME each (default 1m).
+fuzz FUZZTIME="1m":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    for pkg in $(go list ./...); do
+        dir=$(go list -f '{{{{.Dir}}' "$pkg")
+        for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+            echo "== $pkg $f for {{FUZZTIME}}"
+            go test -run '^$' -fuzz "^$f\$" -fuzztime {{FUZZTIME}} "$pkg"
+        done
+    done
+
+# Build berth and run it on examples-repo/.
+demo: deps build
+    ./bin/berth validate examples-repo

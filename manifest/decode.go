@@ -1,0 +1,8 @@
+package manifest
+
+// DecodeFile decodes, validates and defaults every document of one file.
+// name is the path shown in errors and stored in Object.File. It never
+// panics on any input, and it is safe to call from several goroutines.
+func DecodeFile(name string, data []byte) ([]Object, ErrorList) {
+	return decodeFile(name, data)
+}
