@@ -1,0 +1,178 @@
+package images_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/testenv"
+)
+
+// files maps each path in the image's single layer to its tar header.
+func files(t *testing.T, img v1.Image) map[string]*tar.Header {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(layers) != 1 {
+		t.Fatalf("got %d layers, want 1", len(layers))
+	}
+	rc, err := layers[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	out := map[string]*tar.Header{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[h.Name] = h
+	}
+}
+
+func TestBusyboxResolvesApplets(t *testing.T) {
+	testenv.RequireFile(t, images.DefaultBusybox)
+	img, err := images.Busybox(images.DefaultBusybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := files(t, img)
+	if h := fs["bin/busybox"]; h == nil || h.Typeflag != tar.TypeReg || h.Mode&0o111 == 0 {
+		t.Fatalf("bin/busybox missing or not executable: %+v", h)
+	}
+	for _, applet := range []string{"sh", "httpd", "wget", "date", "sleep", "cat", "echo"} {
+		t.Run(applet, func(t *testing.T) {
+			var found *tar.Header
+			for _, dir := range []string{"bin/", "sbin/", "usr/bin/", "usr/sbin/"} {
+				if h := fs[dir+applet]; h != nil {
+					found = h
+				}
+			}
+			if found == nil {
+				t.Fatalf("no %s on PATH in the image", applet)
+			}
+			if found.Typeflag != tar.TypeSymlink {
+				t.Fatalf("%s is not a symlink", found.Name)
+			}
+			target := filepath.Clean(filepath.Join(filepath.Dir(found.Name), found.Linkname))
+			if target != "bin/busybox" {
+				t.Fatalf("%s -> %s resolves to %s, want bin/busybox", found.Name, found.Linkname, target)
+			}
+		})
+	}
+	again, err := images.Busybox(images.DefaultBusybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, _ := img.Digest()
+	d2, _ := again.Digest()
+	if d1 != d2 {
+		t.Fatalf("two builds differ: %s vs %s (builds must be reproducible)", d1, d2)
+	}
+}
+
+func buildPause(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "berth-pause")
+	cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", out, "github.com/berth-dev/berth/nodeagent/pause")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build pause: %v\n%s", err, b)
+	}
+	return out
+}
+
+func TestPauseImageIsSmall(t *testing.T) {
+	img, err := images.Pause(buildPause(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	for _, l := range m.Layers {
+		size += l.Size
+	}
+	size += m.Config.Size
+	if size >= 2<<20 {
+		t.Fatalf("pause image is %d bytes compressed, want < 2 MiB", size)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cf.Config.Entrypoint) != 1 || cf.Config.Entrypoint[0] != "/pause" {
+		t.Fatalf("entrypoint %v, want [/pause]", cf.Config.Entrypoint)
+	}
+	if h := files(t, img)["pause"]; h == nil || h.Mode&0o111 == 0 {
+		t.Fatalf("/pause missing or not executable: %+v", h)
+	}
+}
+
+func TestPushAndArchiveRoundTrip(t *testing.T) {
+	testenv.RequireFile(t, images.DefaultBusybox)
+	reg := testenv.NewRegistry(t)
+	img, err := images.Busybox(images.DefaultBusybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	tests := []struct {
+		name     string
+		insecure bool
+	}{
+		{name: "loopback is plain HTTP without asking", insecure: false},
+		{name: "insecure flag", insecure: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := reg.Host + "/test/busybox:latest"
+			if err := images.Push(context.Background(), img, ref, tc.insecure); err != nil {
+				t.Fatal(err)
+			}
+			r, _ := name.ParseReference(ref, name.Insecure)
+			got, err := remote.Image(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, _ := got.Digest(); d != want {
+				t.Fatalf("registry has %s, pushed %s", d, want)
+			}
+		})
+	}
+	t.Run("archive", func(t *testing.T) {
+		var buf bytes.Buffer
+		if err := images.WriteArchive(&buf, img, "localhost/test/busybox:latest"); err != nil {
+			t.Fatal(err)
+		}
+		tag, _ := name.NewTag("localhost/test/busybox:latest")
+		back, err := tarball.Image(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil }, &tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := back.Digest(); d != want {
+			t.Fatalf("archive holds %s, wrote %s", d, want)
+		}
+	})
+}
