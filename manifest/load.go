@@ -5,8 +5,11 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Limits that keep hostile input from costing unbounded time or memory.
@@ -65,21 +68,45 @@ func Load(fsys fs.FS, dir string) ([]Object, error) {
 		return nil, fmt.Errorf("read %s: %w", dir, walkErr)
 	}
 	sort.Strings(files)
+	// Files decode independently, so they are spread over the cores; the
+	// results are put back in file order so output does not depend on it.
+	type result struct {
+		objs []Object
+		errs ErrorList
+	}
+	results := make([]result, len(files))
+	var next atomic.Int64
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(files)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) || total.Load() > MaxTreeObjects {
+					return
+				}
+				name := rel(dir, files[i])
+				data, err := readLimited(fsys, files[i])
+				if err != nil {
+					results[i].errs = ErrorList{{File: name, Message: err.Error()}}
+					continue
+				}
+				o, ferrs := DecodeFile(name, data)
+				total.Add(int64(len(o)))
+				results[i] = result{o, ferrs}
+			}
+		}()
+	}
+	wg.Wait()
 	var objs []Object
-	for _, p := range files {
-		name := rel(dir, p)
-		data, err := readLimited(fsys, p)
-		if err != nil {
-			errs = append(errs, &Error{File: name, Message: err.Error()})
-			continue
-		}
-		o, ferrs := DecodeFile(name, data)
-		objs = append(objs, o...)
-		errs = append(errs, ferrs...)
-		if len(objs) > MaxTreeObjects {
-			errs = append(errs, &Error{File: name, Message: fmt.Sprintf("the tree holds more than %d objects", MaxTreeObjects)})
-			break
-		}
+	for _, r := range results {
+		objs = append(objs, r.objs...)
+		errs = append(errs, r.errs...)
+	}
+	if len(objs) > MaxTreeObjects {
+		return nil, append(errs, &Error{File: dir, Message: fmt.Sprintf("the tree holds more than %d objects", MaxTreeObjects)})
 	}
 	errs = append(errs, CheckUnique(objs)...)
 	if len(errs) > 0 {

@@ -1,0 +1,302 @@
+package manifest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	yaml "sigs.k8s.io/yaml/goyaml.v3"
+)
+
+// Field is one row of the table of what berth implements. Path is relative
+// to Group; "[]" stands for every item of a list and "*" for every key of a
+// free-form map. Ref, when set, says that the value at Path has the fields of
+// another group (a pod template's spec is a PodSpec).
+type Field struct {
+	Group string
+	Path  string
+	Ref   string
+	Note  string
+}
+
+// Supported is the whole subset of Kubernetes that berth reads. A field
+// that is set (not null, not empty) and not listed here is an error naming
+// it, so nothing in Git is silently ignored. The README's table is printed
+// from this slice by `berth validate --fields`.
+var Supported = []Field{
+	{Group: "Object", Path: "apiVersion", Note: "v1 (Pod), apps/v1 (Deployment), batch/v1 (Job, CronJob)"},
+	{Group: "Object", Path: "kind", Note: "Pod, Deployment, Job, CronJob"},
+	{Group: "Object", Path: "metadata", Ref: "ObjectMeta"},
+	{Group: "ObjectMeta", Path: "name", Note: "required; RFC 1123 (CronJob at most 52 characters, Job at most 63)"},
+	{Group: "ObjectMeta", Path: "namespace", Note: "default: default"},
+	{Group: "ObjectMeta", Path: "labels.*"},
+	{Group: "ObjectMeta", Path: "annotations.*", Note: "berth.dev/gang and berth.dev/gang-min place pods all-or-nothing"},
+
+	{Group: "Pod", Path: "spec", Ref: "PodSpec"},
+	{Group: "Deployment", Path: "spec.replicas", Note: "default 1"},
+	{Group: "Deployment", Path: "spec.selector", Ref: "LabelSelector", Note: "required; must match the template's labels"},
+	{Group: "Deployment", Path: "spec.template.metadata", Ref: "TemplateMeta"},
+	{Group: "Deployment", Path: "spec.template.spec", Ref: "PodSpec", Note: "restartPolicy Always only"},
+	{Group: "Deployment", Path: "spec.strategy.type", Note: "RollingUpdate (default) or Recreate"},
+	{Group: "Deployment", Path: "spec.strategy.rollingUpdate.maxSurge", Note: "default 25%"},
+	{Group: "Deployment", Path: "spec.strategy.rollingUpdate.maxUnavailable", Note: "default 25%"},
+	{Group: "Deployment", Path: "spec.minReadySeconds"},
+	{Group: "Deployment", Path: "spec.progressDeadlineSeconds", Note: "default 600"},
+	{Group: "Job", Path: "spec", Ref: "JobSpec"},
+	{Group: "CronJob", Path: "spec.schedule", Note: "five fields or @hourly-style macros; no TZ="},
+	{Group: "CronJob", Path: "spec.timeZone", Note: "IANA zone; default: the server's zone"},
+	{Group: "CronJob", Path: "spec.concurrencyPolicy", Note: "Allow (default), Forbid, Replace"},
+	{Group: "CronJob", Path: "spec.suspend"},
+	{Group: "CronJob", Path: "spec.startingDeadlineSeconds"},
+	{Group: "CronJob", Path: "spec.successfulJobsHistoryLimit", Note: "default 3"},
+	{Group: "CronJob", Path: "spec.failedJobsHistoryLimit", Note: "default 1"},
+	{Group: "CronJob", Path: "spec.jobTemplate.metadata", Ref: "TemplateMeta"},
+	{Group: "CronJob", Path: "spec.jobTemplate.spec", Ref: "JobSpec"},
+
+	{Group: "JobSpec", Path: "completions", Note: "unset with parallelism set: a work queue"},
+	{Group: "JobSpec", Path: "parallelism", Note: "default 1"},
+	{Group: "JobSpec", Path: "completionMode", Note: "NonIndexed (default) or Indexed"},
+	{Group: "JobSpec", Path: "backoffLimit", Note: "default 6"},
+	{Group: "JobSpec", Path: "backoffLimitPerIndex", Note: "Indexed jobs only"},
+	{Group: "JobSpec", Path: "activeDeadlineSeconds"},
+	{Group: "JobSpec", Path: "ttlSecondsAfterFinished"},
+	{Group: "JobSpec", Path: "suspend"},
+	{Group: "JobSpec", Path: "podFailurePolicy.rules[].action", Note: "FailJob, Ignore, Count (FailIndex with backoffLimitPerIndex)"},
+	{Group: "JobSpec", Path: "podFailurePolicy.rules[].onExitCodes.containerName"},
+	{Group: "JobSpec", Path: "podFailurePolicy.rules[].onExitCodes.operator", Note: "In, NotIn"},
+	{Group: "JobSpec", Path: "podFailurePolicy.rules[].onExitCodes.values[]"},
+	{Group: "JobSpec", Path: "template.metadata", Ref: "TemplateMeta"},
+	{Group: "JobSpec", Path: "template.spec", Ref: "PodSpec", Note: "restartPolicy OnFailure or Never (default Never)"},
+
+	{Group: "TemplateMeta", Path: "labels.*"},
+	{Group: "TemplateMeta", Path: "annotations.*"},
+	{Group: "LabelSelector", Path: "matchLabels.*"},
+	{Group: "LabelSelector", Path: "matchExpressions[].key"},
+	{Group: "LabelSelector", Path: "matchExpressions[].operator", Note: "In, NotIn, Exists, DoesNotExist"},
+	{Group: "LabelSelector", Path: "matchExpressions[].values[]"},
+
+	{Group: "PodSpec", Path: "containers[]", Ref: "Container", Note: "at least one"},
+	{Group: "PodSpec", Path: "initContainers[]", Ref: "Container", Note: "run in order; restartPolicy: Always makes a sidecar"},
+	{Group: "PodSpec", Path: "volumes[].name"},
+	{Group: "PodSpec", Path: "volumes[].emptyDir.medium", Note: `"" (disk) or Memory (tmpfs)`},
+	{Group: "PodSpec", Path: "volumes[].emptyDir.sizeLimit"},
+	{Group: "PodSpec", Path: "volumes[].hostPath.path", Note: "only when the agent runs with --allow-host-path"},
+	{Group: "PodSpec", Path: "volumes[].hostPath.type"},
+	{Group: "PodSpec", Path: "restartPolicy", Note: "Always, OnFailure, Never, as the kind allows"},
+	{Group: "PodSpec", Path: "terminationGracePeriodSeconds", Note: "default 30"},
+	{Group: "PodSpec", Path: "nodeSelector.*"},
+	{Group: "PodSpec", Path: "tolerations[].key"},
+	{Group: "PodSpec", Path: "tolerations[].operator", Note: "Equal (default) or Exists"},
+	{Group: "PodSpec", Path: "tolerations[].value"},
+	{Group: "PodSpec", Path: "tolerations[].effect", Note: "NoSchedule, PreferNoSchedule, NoExecute"},
+	{Group: "PodSpec", Path: "hostname"},
+
+	{Group: "Container", Path: "name", Note: "required; unique in the pod, init containers included"},
+	{Group: "Container", Path: "image", Note: "required"},
+	{Group: "Container", Path: "imagePullPolicy", Note: "default Always for :latest or no tag, else IfNotPresent"},
+	{Group: "Container", Path: "command[]"},
+	{Group: "Container", Path: "args[]"},
+	{Group: "Container", Path: "workingDir"},
+	{Group: "Container", Path: "env[].name"},
+	{Group: "Container", Path: "env[].value", Note: "$(VAR) expands as in Kubernetes"},
+	{Group: "Container", Path: "ports[].name"},
+	{Group: "Container", Path: "ports[].containerPort"},
+	{Group: "Container", Path: "ports[].hostPort"},
+	{Group: "Container", Path: "ports[].protocol", Note: "TCP (default), UDP"},
+	{Group: "Container", Path: "resources.requests.*", Note: "cpu, memory"},
+	{Group: "Container", Path: "resources.limits.*", Note: "cpu, memory; enforced by the container's cgroup"},
+	{Group: "Container", Path: "volumeMounts[].name"},
+	{Group: "Container", Path: "volumeMounts[].mountPath"},
+	{Group: "Container", Path: "volumeMounts[].readOnly"},
+	{Group: "Container", Path: "volumeMounts[].subPath"},
+	{Group: "Container", Path: "restartPolicy", Note: "init containers only: Always (a sidecar)"},
+	{Group: "Container", Path: "livenessProbe", Ref: "Probe"},
+	{Group: "Container", Path: "readinessProbe", Ref: "Probe"},
+	{Group: "Container", Path: "startupProbe", Ref: "Probe"},
+
+	{Group: "Probe", Path: "exec.command[]"},
+	{Group: "Probe", Path: "httpGet.path"},
+	{Group: "Probe", Path: "httpGet.port"},
+	{Group: "Probe", Path: "httpGet.host"},
+	{Group: "Probe", Path: "httpGet.scheme", Note: "HTTP or HTTPS"},
+	{Group: "Probe", Path: "httpGet.httpHeaders[].name"},
+	{Group: "Probe", Path: "httpGet.httpHeaders[].value"},
+	{Group: "Probe", Path: "tcpSocket.port"},
+	{Group: "Probe", Path: "tcpSocket.host"},
+	{Group: "Probe", Path: "initialDelaySeconds"},
+	{Group: "Probe", Path: "periodSeconds", Note: "default 10"},
+	{Group: "Probe", Path: "timeoutSeconds", Note: "default 1"},
+	{Group: "Probe", Path: "successThreshold", Note: "default 1"},
+	{Group: "Probe", Path: "failureThreshold", Note: "default 3"},
+}
+
+// fieldNode is one step of the supported-field trie.
+type fieldNode struct {
+	children map[string]*fieldNode
+	anyKey   *fieldNode // "*": every key of a free-form map
+	item     *fieldNode // "[]": every item of a list
+	leaf     bool       // anything below is the value of a supported field
+}
+
+func newFieldNode() *fieldNode { return &fieldNode{children: map[string]*fieldNode{}} }
+
+var fieldTrie = buildFieldTrie(Supported)
+
+// buildFieldTrie links the groups: a row with a Ref shares the Ref group's
+// node, so PodSpec is described once and reached from every template.
+func buildFieldTrie(rows []Field) map[Kind]*fieldNode {
+	groups := map[string]*fieldNode{}
+	group := func(name string) *fieldNode {
+		g, ok := groups[name]
+		if !ok {
+			g = newFieldNode()
+			groups[name] = g
+		}
+		return g
+	}
+	for _, r := range rows {
+		n := group(r.Group)
+		segs := strings.Split(r.Path, ".")
+		for i, s := range segs {
+			list := strings.HasSuffix(s, "[]")
+			s = strings.TrimSuffix(s, "[]")
+			last := i == len(segs)-1
+			var next *fieldNode
+			if s == "*" {
+				if n.anyKey == nil {
+					n.anyKey = newFieldNode()
+				}
+				next = n.anyKey
+			} else {
+				if n.children[s] == nil {
+					if last && !list && r.Ref != "" {
+						n.children[s] = group(r.Ref)
+					} else {
+						n.children[s] = newFieldNode()
+					}
+				}
+				next = n.children[s]
+			}
+			if list {
+				if next.item == nil {
+					if last && r.Ref != "" {
+						next.item = group(r.Ref)
+					} else {
+						next.item = newFieldNode()
+					}
+				}
+				next = next.item
+			}
+			n = next
+		}
+		if r.Ref == "" {
+			n.leaf = true
+		}
+	}
+	roots := map[Kind]*fieldNode{}
+	for _, k := range []Kind{KindPod, KindDeployment, KindJob, KindCronJob} {
+		root := newFieldNode()
+		for name, child := range group("Object").children {
+			root.children[name] = child
+		}
+		for name, child := range group(string(k)).children {
+			root.children[name] = child
+		}
+		roots[k] = root
+	}
+	return roots
+}
+
+// checkSupported walks a document and reports every set field berth does
+// not implement. Paths in skip were already reported (as unknown to
+// Kubernetes), and are not reported twice.
+func checkSupported(kind Kind, root *yaml.Node, skip map[string]bool) []fieldProblem {
+	var out []fieldProblem
+	var path []pathSeg
+	var walk func(n *yaml.Node, f *fieldNode, depth int)
+	walk = func(n *yaml.Node, f *fieldNode, depth int) {
+		if depth > MaxDepth {
+			return
+		}
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		if f.leaf {
+			return
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				path = append(path, pathSeg{key: k.Value, index: -1})
+				next := f.children[k.Value]
+				if next == nil {
+					next = f.anyKey
+				}
+				if next == nil && k.Tag != "!!merge" {
+					if !isUnset(v) {
+						p := formatPath(path)
+						msg := "not supported by berth"
+						if p == "status" {
+							msg = "status is written by berth, not read from Git; remove it"
+						}
+						if !skip[p] {
+							out = append(out, fieldProblem{path: p, line: k.Line, message: msg})
+						}
+					}
+				} else if next != nil {
+					walk(v, next, depth+1)
+				}
+				path = path[:len(path)-1]
+			}
+		case yaml.SequenceNode:
+			if f.item == nil {
+				return
+			}
+			for i, item := range n.Content {
+				path = append(path, pathSeg{index: i})
+				walk(item, f.item, depth+1)
+				path = path[:len(path)-1]
+			}
+		}
+	}
+	walk(root, fieldTrie[kind], 0)
+	return out
+}
+
+// isUnset reports whether a value counts as not set: null, {} or [].
+// Generated manifests (kubectl create --dry-run -o yaml) carry
+// `creationTimestamp: null`, `resources: {}` and `status: {}`.
+func isUnset(n *yaml.Node) bool {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return n.ShortTag() == "!!null"
+	case yaml.MappingNode, yaml.SequenceNode:
+		return len(n.Content) == 0
+	}
+	return false
+}
+
+// FieldsMarkdown renders Supported as the Markdown table in the README.
+func FieldsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| where | field | notes |\n|---|---|---|\n")
+	order := []string{"Object", "ObjectMeta", "Pod", "Deployment", "Job", "CronJob", "JobSpec", "TemplateMeta", "LabelSelector", "PodSpec", "Container", "Probe"}
+	rank := map[string]int{}
+	for i, g := range order {
+		rank[g] = i
+	}
+	rows := append([]Field(nil), Supported...)
+	sort.SliceStable(rows, func(i, j int) bool { return rank[rows[i].Group] < rank[rows[j].Group] })
+	for _, r := range rows {
+		path := r.Path
+		if r.Ref != "" {
+			path += " → " + r.Ref
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | %s |\n", r.Group, path, r.Note)
+	}
+	return b.String()
+}
