@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	// CronJob zones are checked against the IANA database compiled into
@@ -68,9 +69,17 @@ func ParseTimeZone(name string) (*time.Location, error) {
 	if name == "" || strings.EqualFold(name, "Local") {
 		return nil, fmt.Errorf("timeZone %q must be an explicit IANA zone such as Europe/Berlin", name)
 	}
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, fmt.Errorf("unknown time zone %q", name)
 	}
+	zones.Store(name, loc)
 	return loc, nil
 }
+
+// zones caches loaded locations: a tree of CronJobs names a handful of
+// zones many times, and loading one parses the zone database each time.
+var zones sync.Map

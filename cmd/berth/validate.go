@@ -16,6 +16,7 @@ import (
 
 func newValidateCmd() *cobra.Command {
 	var output string
+	var listFields bool
 	cmd := &cobra.Command{
 		Use:   "validate [DIR]",
 		Short: "Check a directory of manifests the way the server would",
@@ -26,11 +27,18 @@ problem at once, one per line, as
     file:line: field.path: message
 
 It exits 1 when there is any problem and 0 otherwise, so it fits a pull
-request check. With --output json it prints one JSON document instead.`,
+request check. With --output json it prints one JSON document instead.
+
+berth implements a subset of Kubernetes; a field outside it is an error that
+names it, never silently ignored. --fields prints that subset.`,
 		Example: `  berth validate examples-repo
   berth validate --output json . | jq '.errors[]'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if listFields {
+				fmt.Fprint(cmd.OutOrStdout(), manifest.FieldsMarkdown())
+				return nil
+			}
 			dir := "."
 			if len(args) == 1 {
 				dir = args[0]
@@ -42,6 +50,7 @@ request check. With --output json it prints one JSON document instead.`,
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().BoolVar(&listFields, "fields", false, "print the table of supported fields (Markdown) and exit")
 	return cmd
 }
 
