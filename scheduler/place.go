@@ -1,0 +1,398 @@
+package scheduler
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Place computes one plan for the pending pods on the cluster view. Every
+// binding in it fits together with every other and with the bound pods;
+// every gang in it has its minimum or is absent; every pod not bound is in
+// Unplaced with the reason. Place reads its arguments and changes none of
+// them. It fails only on input it cannot interpret at all (ErrInvalid).
+func Place(pods []*corev1.Pod, cluster Cluster, opts Options) (*Plan, error) {
+	pl, err := newPlacement(pods, cluster, opts)
+	if err != nil {
+		return nil, err
+	}
+	return pl.run(), nil
+}
+
+// placement is the state of one call of Place.
+type placement struct {
+	opts    Options
+	stack   *stack
+	pods    []*podInfo // input order
+	gangs   []*gang    // in the order they are placed
+	singles []*podInfo // in the order they are placed
+
+	node    []int       // per pod: the chosen node's position, or -1
+	outcome []*Unplaced // per pod: why it is not bound, or nil
+
+	// observe, when set, is called after each pod's attempt; the benchmark
+	// uses it to time pods one by one.
+	observe func()
+}
+
+func newPlacement(pods []*corev1.Pod, cluster Cluster, opts Options) (*placement, error) {
+	strategy, err := ParseStrategy(string(opts.Strategy))
+	if err != nil {
+		return nil, err
+	}
+	opts.Strategy = strategy
+	if opts.PercentageOfNodesToScore < 0 || opts.PercentageOfNodesToScore > 100 {
+		return nil, fmt.Errorf("%w: PercentageOfNodesToScore %d is outside 0..100", ErrInvalid, opts.PercentageOfNodesToScore)
+	}
+
+	rng := seededRand(pods, cluster, opts.Seed)
+
+	// Nodes go into the stack in a seeded order, so neither the order the
+	// store lists them in nor their names bias where pods land.
+	nodes := make([]nodeState, len(cluster.Nodes))
+	nodeByID := make(map[string]int, len(cluster.Nodes))
+	for pos, i := range rng.Perm(len(cluster.Nodes)) {
+		in := &cluster.Nodes[i]
+		if in.Name == "" {
+			return nil, fmt.Errorf("%w: node %d has no name", ErrInvalid, i)
+		}
+		if _, dup := nodeByID[in.Name]; dup {
+			return nil, fmt.Errorf("%w: node %s is listed twice", ErrInvalid, in.Name)
+		}
+		nodeByID[in.Name] = pos
+		nodes[pos] = newNodeState(in)
+	}
+
+	// Bound pods hold their share before anything is placed.
+	keys := make(map[string]bool, len(pods)+len(cluster.Bound))
+	boundMembers := map[string]int{}
+	for i, b := range cluster.Bound {
+		if b.Pod == nil {
+			return nil, fmt.Errorf("%w: bound pod %d is nil", ErrInvalid, i)
+		}
+		key := podKey(b.Pod)
+		if keys[key] {
+			return nil, fmt.Errorf("%w: pod %s is bound twice", ErrInvalid, key)
+		}
+		keys[key] = true
+		pos, ok := nodeByID[b.Node]
+		if !ok {
+			continue // its node left the view; it holds nothing
+		}
+		n := &nodes[pos]
+		req := EffectiveRequest(b.Pod)
+		n.free = n.free.sub(req)
+		n.used = n.used.add(scoringRequest(req))
+		n.ports = append(n.ports, podHostPorts(b.Pod)...)
+		if gk, ok := gangKey(b.Pod); ok {
+			boundMembers[gk]++
+		}
+	}
+
+	avg := averageAllocatable(nodes)
+	infos := make([]*podInfo, len(pods))
+	for i, pod := range pods {
+		if pod == nil {
+			return nil, fmt.Errorf("%w: pending pod %d is nil", ErrInvalid, i)
+		}
+		key := podKey(pod)
+		if keys[key] {
+			return nil, fmt.Errorf("%w: pod %s is given twice (pending, or pending and bound)", ErrInvalid, key)
+		}
+		keys[key] = true
+		infos[i] = newPodInfo(pod, i, key, avg)
+	}
+
+	pl := &placement{
+		opts:    opts,
+		stack:   newStack(nodes, strategy, opts.PercentageOfNodesToScore, rng),
+		pods:    infos,
+		node:    make([]int, len(pods)),
+		outcome: make([]*Unplaced, len(pods)),
+	}
+	for i := range pl.node {
+		pl.node[i] = -1
+	}
+	pl.stack.indexSelectors(infos)
+	pl.gangs, pl.singles = collectGangs(infos, boundMembers)
+
+	// Gangs go first, largest first: they are the hardest to fit, and a
+	// gang that fails gives back what it held before any single pod is
+	// placed, so a single pod is never refused space a failed gang later
+	// frees. Single pods then go largest first (first-fit decreasing),
+	// which leaves fewer holes too small for anything than input order
+	// does. Ties keep the input order.
+	sort.SliceStable(pl.gangs, func(i, j int) bool { return pl.gangs[i].size > pl.gangs[j].size })
+	for _, g := range pl.gangs {
+		sortBySize(g.members)
+	}
+	sortBySize(pl.singles)
+	return pl, nil
+}
+
+func sortBySize(pods []*podInfo) {
+	sort.SliceStable(pods, func(i, j int) bool { return pods[i].size > pods[j].size })
+}
+
+func podKey(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }
+
+// seededRand mixes the caller's seed with the names of every pod and node,
+// so the same input always draws the same numbers.
+func seededRand(pods []*corev1.Pod, cluster Cluster, seed uint64) *rand.Rand {
+	h := fnv.New64a()
+	var buf [8]byte
+	binary.LittleEndian.PutUint64(buf[:], seed)
+	h.Write(buf[:])
+	for _, p := range pods {
+		if p != nil {
+			h.Write([]byte(p.Namespace))
+			h.Write([]byte{0})
+			h.Write([]byte(p.Name))
+			h.Write([]byte{0})
+		}
+	}
+	for i := range cluster.Nodes {
+		h.Write([]byte(cluster.Nodes[i].Name))
+		h.Write([]byte{0})
+	}
+	sum := h.Sum64()
+	return rand.New(rand.NewPCG(sum, sum^0x9e3779b97f4a7c15))
+}
+
+func newNodeState(in *Node) nodeState {
+	alloc := nodeAllocatable(in.Allocatable)
+	n := nodeState{
+		free:     alloc,
+		alloc:    alloc,
+		notReady: !in.Ready,
+		cordoned: in.Unschedulable,
+		node:     in,
+	}
+	if alloc.MilliCPU > 0 {
+		n.invCPU = 1 / float64(alloc.MilliCPU)
+	}
+	if alloc.Memory > 0 {
+		n.invMem = 1 / float64(alloc.Memory)
+	}
+	for _, t := range in.Taints {
+		if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
+			n.taints = append(n.taints, t)
+		}
+	}
+	return n
+}
+
+// averageAllocatable is the yardstick for a pod's size.
+func averageAllocatable(nodes []nodeState) Resources {
+	var sum Resources
+	for i := range nodes {
+		sum = sum.add(nodes[i].alloc)
+	}
+	if len(nodes) == 0 {
+		return Resources{MilliCPU: 1, Memory: 1}
+	}
+	n := int64(len(nodes))
+	return Resources{MilliCPU: max(sum.MilliCPU/n, 1), Memory: max(sum.Memory/n, 1)}
+}
+
+var unschedulableTaint = corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}
+
+func newPodInfo(pod *corev1.Pod, index int, key string, avg Resources) *podInfo {
+	p := &podInfo{
+		pod:         pod,
+		index:       index,
+		key:         key,
+		req:         EffectiveRequest(pod),
+		nodeName:    pod.Spec.NodeName,
+		tolerations: pod.Spec.Tolerations,
+		ports:       podHostPorts(pod),
+		checks:      make([]feasibilityCheck, 0, 7),
+	}
+	p.score = scoringRequest(p.req)
+	// A pod's size is its dominant share of an average node.
+	p.size = max(float64(p.req.MilliCPU)/float64(avg.MilliCPU), float64(p.req.Memory)/float64(avg.Memory))
+	p.toleratesUnschedulable = tolerates(p.tolerations, &unschedulableTaint)
+	for k, v := range pod.Spec.NodeSelector {
+		p.selector = append(p.selector, labelPair{k, v})
+	}
+	sort.Slice(p.selector, func(i, j int) bool { return p.selector[i].key < p.selector[j].key })
+	p.invalid = unsupported(pod)
+	return p
+}
+
+// unsupported names a part of the pod that would change where it may run
+// and that the scheduler does not implement, or "": ignoring it would place
+// the pod where its author said it must not go.
+func unsupported(pod *corev1.Pod) string {
+	switch s := &pod.Spec; {
+	case s.Affinity != nil && (s.Affinity.NodeAffinity != nil || s.Affinity.PodAffinity != nil || s.Affinity.PodAntiAffinity != nil):
+		return "berth's scheduler does not implement spec.affinity"
+	case len(s.TopologySpreadConstraints) > 0:
+		return "berth's scheduler does not implement spec.topologySpreadConstraints"
+	case len(s.ResourceClaims) > 0:
+		return "berth's scheduler does not implement spec.resourceClaims"
+	case s.HostNetwork:
+		return "berth's scheduler does not implement spec.hostNetwork"
+	}
+	if name := unsupportedResource(pod); name != "" {
+		return fmt.Sprintf("berth's scheduler accounts only for cpu and memory, not %s", name)
+	}
+	return ""
+}
+
+// run places the gangs, then the single pods, and assembles the plan.
+func (pl *placement) run() *Plan {
+	for _, g := range pl.gangs {
+		pl.placeGang(g)
+	}
+	for _, p := range pl.singles {
+		pl.placeSingle(p)
+		if pl.observe != nil {
+			pl.observe()
+		}
+	}
+	if pl.opts.AllOrNothing {
+		pl.rejectIfIncomplete()
+	}
+	return pl.plan()
+}
+
+func (pl *placement) placeSingle(p *podInfo) {
+	if p.invalid != "" {
+		pl.outcome[p.index] = &Unplaced{Cause: CauseInvalid, Message: p.invalid}
+		return
+	}
+	pl.stack.prepare(p)
+	if ni := pl.stack.selectNode(p); ni >= 0 {
+		pl.stack.assume(p, ni)
+		pl.node[p.index] = ni
+		return
+	}
+	pl.outcome[p.index] = noFit(pl.stack.diagnose(p))
+}
+
+func noFit(d diagnosis) *Unplaced {
+	return &Unplaced{
+		Cause:         CauseNoFit,
+		Message:       d.message,
+		Reasons:       d.reasons,
+		Shortfall:     d.shortfall,
+		ShortfallNode: d.shortfallNode,
+	}
+}
+
+// placeGang places the gang's pods one by one and keeps them only if at
+// least its need is met; otherwise it gives back everything it took before
+// the next gang starts. Since no gang ever holds part of its pods while
+// another is placed, two gangs cannot deadlock each other over space.
+func (pl *placement) placeGang(g *gang) {
+	defer func() {
+		if pl.observe != nil {
+			for range g.members {
+				pl.observe()
+			}
+		}
+	}()
+	need := g.need()
+	switch {
+	case g.invalid != "":
+		for _, p := range g.members {
+			pl.outcome[p.index] = &Unplaced{Cause: CauseInvalid, Message: g.invalid}
+		}
+		return
+	case len(g.members) < need:
+		msg := fmt.Sprintf("gang %q needs %d pods running together but has only %d (%d pending, %d bound)",
+			g.name, g.min, len(g.members)+g.bound, len(g.members), g.bound)
+		for _, p := range g.members {
+			pl.outcome[p.index] = &Unplaced{Cause: CauseGang, Message: msg}
+		}
+		return
+	}
+
+	var placed []*podInfo
+	failed := 0
+	for _, p := range g.members {
+		if len(g.members)-failed < need {
+			break // the rest cannot make up the need
+		}
+		if p.invalid != "" {
+			pl.outcome[p.index] = &Unplaced{Cause: CauseInvalid, Message: p.invalid}
+			failed++
+			continue
+		}
+		pl.stack.prepare(p)
+		ni := pl.stack.selectNode(p)
+		if ni < 0 {
+			pl.outcome[p.index] = noFit(pl.stack.diagnose(p))
+			failed++
+			continue
+		}
+		pl.stack.assume(p, ni)
+		pl.node[p.index] = ni
+		placed = append(placed, p)
+	}
+	if len(placed) >= need {
+		return // members beyond the need that failed stay NoFit
+	}
+
+	for i := len(placed) - 1; i >= 0; i-- {
+		p := placed[i]
+		pl.stack.forget(p, pl.node[p.index])
+		pl.node[p.index] = -1
+	}
+	msg := fmt.Sprintf("gang %q needs %d more pods placed together but only %d fit, so none is bound", g.name, need, len(placed))
+	for _, p := range g.members {
+		u := pl.outcome[p.index]
+		switch {
+		case u == nil:
+			u = &Unplaced{Message: msg}
+		case u.Cause == CauseNoFit:
+			u.Message += " " + msg
+		default:
+			continue // invalid stays invalid
+		}
+		u.Cause = CauseGang
+		pl.outcome[p.index] = u
+	}
+}
+
+// rejectIfIncomplete turns a partial plan into an empty one.
+func (pl *placement) rejectIfIncomplete() {
+	failing := 0
+	for _, u := range pl.outcome {
+		if u != nil {
+			failing++
+		}
+	}
+	if failing == 0 {
+		return
+	}
+	msg := fmt.Sprintf("the batch is all-or-nothing and %d of its %d pods cannot be placed", failing, len(pl.pods))
+	for i, ni := range pl.node {
+		if ni >= 0 {
+			pl.node[i] = -1
+			pl.outcome[i] = &Unplaced{Cause: CauseBatch, Message: msg}
+		}
+	}
+}
+
+func (pl *placement) plan() *Plan {
+	plan := &Plan{NodeGenerations: map[string]uint64{}}
+	for i, p := range pl.pods {
+		if ni := pl.node[i]; ni >= 0 {
+			n := pl.stack.nodes[ni].node
+			plan.Bindings = append(plan.Bindings, Binding{Pod: p.pod, Node: n.Name})
+			plan.NodeGenerations[n.Name] = n.Generation
+			continue
+		}
+		u := pl.outcome[i]
+		u.Pod = p.pod
+		u.Gang = p.pod.Annotations[AnnotationGang]
+		plan.Unplaced = append(plan.Unplaced, *u)
+	}
+	return plan
+}

@@ -1,0 +1,284 @@
+package scheduler
+
+import (
+	"math/rand/v2"
+)
+
+// stack is the placement pipeline, wired once per call:
+//
+//	source ─► feasibility checks ─► sample limit ─► rank ─► max score (seeded tie-break)
+//
+// It owns the node states, so a pod it places is charged on its node before
+// the next pod is looked at.
+type stack struct {
+	nodes []nodeState
+
+	// checks are the feasibility stages in the order a node is judged, so
+	// the first that rejects a node is the reason counted for it.
+	checks []feasibilityCheck
+	// scorers are the rank stages; a node's score is their sum.
+	scorers []scorer
+
+	all   *nodeList               // every node, in the seeded order
+	index map[labelPair]*nodeList // nodes carrying a label pair some pod selects on
+
+	// sample is how many feasible nodes are ranked per pod.
+	sample int
+	rng    *rand.Rand
+}
+
+// nodeList is a source of nodes. Each scan starts where the last one
+// stopped, so successive pods are offered different nodes first, as
+// kube-scheduler's nextStartNodeIndex does.
+type nodeList struct {
+	nodes []int32
+	next  int
+}
+
+func newStack(nodes []nodeState, strategy Strategy, percentage int, rng *rand.Rand) *stack {
+	s := &stack{
+		nodes: nodes,
+		checks: []feasibilityCheck{
+			// Node health first: a node that is down or cordoned is
+			// out whatever the pod asks for.
+			readyCheck{},
+			cordonCheck{},
+			// Then what the pod demands of the node, cheapest first.
+			nodeNameCheck{},
+			taintCheck{},
+			selectorCheck{},
+			portsCheck{},
+			// Resources last, so "Insufficient memory" is counted only
+			// for nodes the pod could otherwise use, and the shortfall
+			// is measured on them.
+			fitCheck{},
+		},
+		sample: numFeasibleNodesToFind(len(nodes), percentage),
+		rng:    rng,
+		all:    &nodeList{nodes: make([]int32, len(nodes))},
+		index:  map[labelPair]*nodeList{},
+	}
+	// The fit score is the strategy; the balance score keeps one resource
+	// from running out while the other idles, whichever the strategy.
+	switch strategy {
+	case StrategyBinpack:
+		s.scorers = []scorer{mostAllocated{}, balancedAllocation{}}
+	default:
+		s.scorers = []scorer{leastAllocated{}, balancedAllocation{}}
+	}
+	for i := range s.all.nodes {
+		s.all.nodes[i] = int32(i)
+	}
+	return s
+}
+
+// Sampling bounds, as kube-scheduler's: below minFeasibleNodesToFind nodes
+// every node is ranked; above, the adaptive share falls with cluster size
+// but never below minFeasiblePercentage.
+const (
+	minFeasibleNodesToFind = 100
+	minFeasiblePercentage  = 5
+)
+
+// numFeasibleNodesToFind is how many feasible nodes to rank per pod before
+// choosing: ranking all 5,000 nodes of a big cluster for every pod buys
+// little over ranking a tenth of them, and costs ten times as much.
+func numFeasibleNodesToFind(nodes, percentage int) int {
+	if nodes < minFeasibleNodesToFind || percentage >= 100 {
+		return nodes
+	}
+	if percentage <= 0 {
+		percentage = max(50-nodes/125, minFeasiblePercentage)
+	}
+	return max(nodes*percentage/100, minFeasibleNodesToFind)
+}
+
+// indexSelectors builds, for every label pair some pod selects on, the list
+// of nodes carrying it, so a pod with a nodeSelector scans only the nodes of
+// its rarest pair instead of the whole cluster.
+func (s *stack) indexSelectors(pods []*podInfo) {
+	wanted := map[string]map[string]*nodeList{}
+	for _, p := range pods {
+		for _, l := range p.selector {
+			if wanted[l.key] == nil {
+				wanted[l.key] = map[string]*nodeList{}
+			}
+			if wanted[l.key][l.value] == nil {
+				nl := &nodeList{}
+				wanted[l.key][l.value] = nl
+				s.index[l] = nl
+			}
+		}
+	}
+	if len(wanted) == 0 {
+		return
+	}
+	for i := range s.nodes {
+		for k, v := range s.nodes[i].node.Labels {
+			if nl := wanted[k][v]; nl != nil {
+				nl.nodes = append(nl.nodes, int32(i))
+			}
+		}
+	}
+}
+
+// prepare wires p's own chain: only the checks that can reject it.
+func (s *stack) prepare(p *podInfo) {
+	p.checks = p.checks[:0]
+	for _, c := range s.checks {
+		if c.relevant(p) {
+			p.checks = append(p.checks, c)
+		}
+	}
+}
+
+// source picks the nodes p is offered: those of its rarest selected label
+// pair, or every node.
+func (s *stack) source(p *podInfo) *nodeList {
+	src := s.all
+	for i, l := range p.selector {
+		nl := s.index[l]
+		if nl == nil {
+			return &nodeList{} // the pair is on no node
+		}
+		if i == 0 || len(nl.nodes) < len(src.nodes) {
+			src = nl
+		}
+	}
+	return src
+}
+
+// selectNode runs p through the pipeline and returns the chosen node's
+// position, or -1 when no node passes every check. Up to s.sample feasible
+// nodes are ranked; equal best scores are broken by the seeded generator.
+func (s *stack) selectNode(p *podInfo) int {
+	src := s.source(p)
+	n := len(src.nodes)
+	if n == 0 {
+		return -1
+	}
+	start := src.next % n
+	best, ties, found, seen := -1, 0, 0, 0
+	var bestScore float64
+	for ; seen < n && found < s.sample; seen++ {
+		i := start + seen
+		if i >= n {
+			i -= n
+		}
+		ni := int(src.nodes[i])
+		node := &s.nodes[ni]
+		if !feasible(p, node) {
+			continue
+		}
+		found++
+		var sc float64
+		for _, r := range s.scorers {
+			sc += r.score(p, node)
+		}
+		switch {
+		case best < 0 || sc > bestScore:
+			best, bestScore, ties = ni, sc, 1
+		case sc == bestScore:
+			// Reservoir sampling: each of the tied nodes ends up chosen
+			// with equal chance.
+			ties++
+			if s.rng.IntN(ties) == 0 {
+				best = ni
+			}
+		}
+	}
+	src.next = (start + seen) % n
+	return best
+}
+
+func feasible(p *podInfo, n *nodeState) bool {
+	for _, c := range p.checks {
+		if c.check(p, n) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// assume charges p on node ni.
+func (s *stack) assume(p *podInfo, ni int) {
+	n := &s.nodes[ni]
+	n.free = n.free.sub(p.req)
+	n.used = n.used.add(p.score)
+	n.ports = append(n.ports, p.ports...)
+}
+
+// forget undoes assume. Gangs forget in the reverse order they assumed, so
+// p's ports are the last ones on the node.
+func (s *stack) forget(p *podInfo, ni int) {
+	n := &s.nodes[ni]
+	n.free = n.free.add(p.req)
+	n.used = n.used.sub(p.score)
+	n.ports = n.ports[:len(n.ports)-len(p.ports)]
+}
+
+// diagnosis is why no node took a pod.
+type diagnosis struct {
+	reasons       map[Reason]int
+	message       string
+	shortfall     Resources
+	shortfallNode string
+}
+
+// diagnose judges every node for p with p's checks in order, counting the
+// first reason each node gives, the way kube-scheduler builds a FitError.
+// It runs only for pods that fit nowhere, so the hot path counts nothing.
+func (s *stack) diagnose(p *podInfo) diagnosis {
+	d := diagnosis{reasons: map[Reason]int{}}
+	hist := map[string]int{}
+	bestCost := -1.0
+	for ni := range s.nodes {
+		n := &s.nodes[ni]
+		var r reasons
+		for _, c := range p.checks {
+			if r = c.check(p, n); r != 0 {
+				break
+			}
+		}
+		if r == 0 {
+			continue // fits after all: cannot happen for a pod selectNode refused
+		}
+		r.each(func(reason Reason) {
+			d.reasons[reason]++
+			text := string(reason)
+			if reason == ReasonTaint {
+				text = taintText(untoleratedTaint(p, n))
+			}
+			hist[text]++
+		})
+		if r&^resourceReasons != 0 {
+			continue
+		}
+		short := Resources{
+			MilliCPU: max(0, p.req.MilliCPU-n.free.MilliCPU),
+			Memory:   max(0, p.req.Memory-n.free.Memory),
+			Pods:     max(0, 1-n.free.Pods),
+		}
+		if r&rInsufficientCPU == 0 {
+			short.MilliCPU = 0
+		}
+		if r&rInsufficientMemory == 0 {
+			short.Memory = 0
+		}
+		// The best node is the one missing the smallest share of what
+		// the pod asks for.
+		cost := share(short.MilliCPU, p.req.MilliCPU) + share(short.Memory, p.req.Memory) + float64(short.Pods)
+		if bestCost < 0 || cost < bestCost {
+			bestCost, d.shortfall, d.shortfallNode = cost, short, n.node.Name
+		}
+	}
+	d.message = fitMessage(len(s.nodes), hist)
+	return d
+}
+
+func share(part, whole int64) float64 {
+	if part <= 0 || whole <= 0 {
+		return 0
+	}
+	return float64(part) / float64(whole)
+}
