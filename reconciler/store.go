@@ -1,0 +1,164 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/jobs"
+)
+
+// ErrNotFound is returned by the store's getters for a missing record.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a write was computed on state that has
+// changed since (a node's generation moved under a scheduling plan).
+var ErrConflict = errors.New("conflict: state changed since it was read")
+
+// Store holds what is not in Git. It is an interface so an etcd-backed
+// implementation can follow for highly available control planes; the
+// embedded one is bbolt (OpenBolt). Every state change the reconciler makes
+// is one Update, so a crash leaves either all of it or none.
+type Store interface {
+	// View runs fn in a read-only transaction over a consistent snapshot.
+	View(fn func(ReadTx) error) error
+	// Update runs fn in one read-write transaction: if fn returns an error
+	// nothing it wrote is kept. Every committed Update that wrote something
+	// raises Version by one.
+	Update(fn func(Tx) error) error
+	// WaitChange blocks until the store's version is greater than since, or
+	// ctx ends, and returns the version then.
+	WaitChange(ctx context.Context, since uint64) (uint64, error)
+	Close() error
+}
+
+// ReadTx reads records. Getters return ErrNotFound for missing records.
+// Records returned are copies: changing them changes nothing until Put.
+type ReadTx interface {
+	Version() uint64
+	Pod(namespace, name string) (*PodRecord, error)
+	Pods() ([]*PodRecord, error)
+	Node(name string) (*NodeRecord, error)
+	Nodes() ([]*NodeRecord, error)
+	Deployment(namespace, name string) (*DeploymentRecord, error)
+	Deployments() ([]*DeploymentRecord, error)
+	Job(namespace, name string) (*JobRecord, error)
+	Jobs() ([]*JobRecord, error)
+	CronJob(namespace, name string) (*CronJobRecord, error)
+	CronJobs() ([]*CronJobRecord, error)
+	// Sync is the Git sync state; a zero record before the first sync.
+	Sync() (*SyncRecord, error)
+	// Events returns the newest events, oldest first, at most limit.
+	Events(limit int) ([]api.Event, error)
+}
+
+// Tx reads and writes records inside one Update.
+type Tx interface {
+	ReadTx
+	PutPod(*PodRecord) error
+	DeletePod(namespace, name string) error
+	// PutNode stores a node. The store raises its Generation whenever a
+	// fact scheduling depends on changes (labels, taints, allocatable,
+	// ready, unschedulable) — not for a heartbeat — so a plan made on an
+	// older view of the node can be refused without heartbeats refusing
+	// every plan.
+	PutNode(*NodeRecord) error
+	DeleteNode(name string) error
+	PutDeployment(*DeploymentRecord) error
+	DeleteDeployment(namespace, name string) error
+	PutJob(*JobRecord) error
+	DeleteJob(namespace, name string) error
+	PutCronJob(*CronJobRecord) error
+	DeleteCronJob(namespace, name string) error
+	PutSync(*SyncRecord) error
+	// AddEvent records an event; an event equal to the newest one with the
+	// same object and reason raises its Count instead. Old events are
+	// dropped past a bound.
+	AddEvent(api.Event) error
+}
+
+// Owner names what made a pod.
+type Owner struct {
+	Kind string `json:"kind"` // Pod (written in Git as a Pod), Deployment, Job
+	Name string `json:"name"`
+}
+
+// PodRecord is one pod the server wants to exist (or to be removed).
+// Pod holds metadata (with UID, labels, annotations), spec (with NodeName
+// once bound) and the status last reported by the node; DeletionTimestamp
+// set means the pod is being removed.
+type PodRecord struct {
+	Pod   corev1.Pod `json:"pod"`
+	Owner Owner      `json:"owner"`
+	// TemplateHash identifies the spec the pod was made from; a different
+	// hash in Git means the pod is outdated.
+	TemplateHash string `json:"templateHash"`
+	// Revision is the Git revision that made the pod.
+	Revision string `json:"revision,omitempty"`
+	// Unschedulable is the scheduler's message while the pod is unbound.
+	Unschedulable string    `json:"unschedulable,omitempty"`
+	Created       time.Time `json:"created"`
+	// StatusTime is when the node last reported the pod's status.
+	StatusTime time.Time `json:"statusTime,omitzero"`
+	// ReadySince is when the pod last became Ready (for minReadySeconds).
+	ReadySince time.Time `json:"readySince,omitzero"`
+}
+
+// NodeRecord is a registered agent.
+type NodeRecord struct {
+	Name          string              `json:"name"`
+	Labels        map[string]string   `json:"labels,omitempty"`
+	Taints        []corev1.Taint      `json:"taints,omitempty"`
+	Capacity      corev1.ResourceList `json:"capacity"`
+	Allocatable   corev1.ResourceList `json:"allocatable"`
+	PodCIDR       string              `json:"podCIDR"`
+	Address       string              `json:"address,omitempty"`
+	Unschedulable bool                `json:"unschedulable,omitempty"`
+	Registered    time.Time           `json:"registered"`
+	LastHeartbeat time.Time           `json:"lastHeartbeat"`
+	// Ready is false once heartbeats stop for the node timeout.
+	Ready bool `json:"ready"`
+	// Generation is raised by the store when a scheduling fact changes.
+	Generation uint64 `json:"generation"`
+}
+
+// DeploymentRecord keeps a Deployment's status and rollout bookkeeping.
+type DeploymentRecord struct {
+	Namespace string                  `json:"namespace"`
+	Name      string                  `json:"name"`
+	Status    appsv1.DeploymentStatus `json:"status"`
+	// TemplateHash is the hash of the template being rolled out.
+	TemplateHash string `json:"templateHash"`
+	// LastProgress is when the rollout last made progress, for
+	// progressDeadlineSeconds.
+	LastProgress time.Time `json:"lastProgress,omitzero"`
+}
+
+// JobRecord is a Job: from Git, or made by a CronJob (then Spec is the
+// only copy of it, so it is stored whole).
+type JobRecord struct {
+	Job      batchv1.Job      `json:"job"` // with UID and Status
+	Progress jobs.JobProgress `json:"progress"`
+	// CronJob names the CronJob that made the Job, or is empty.
+	CronJob string `json:"cronJob,omitempty"`
+	// Revision is the Git revision the Job (or its CronJob) came from.
+	Revision string `json:"revision,omitempty"`
+}
+
+// CronJobRecord keeps a CronJob's schedule state and status.
+type CronJobRecord struct {
+	Namespace string                `json:"namespace"`
+	Name      string                `json:"name"`
+	State     jobs.CronJobState     `json:"state"`
+	Status    batchv1.CronJobStatus `json:"status"`
+}
+
+// SyncRecord is the Git sync state shown by `berth status`.
+type SyncRecord struct {
+	Status api.SyncStatus `json:"status"`
+}
