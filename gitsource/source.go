@@ -1,0 +1,663 @@
+package gitsource
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+	"k8s.io/utils/clock"
+
+	"github.com/berth-dev/berth/manifest"
+)
+
+const remoteName = "origin"
+
+// objectCacheSize bounds go-git's cache of decoded objects. Snapshots read
+// every tree and blob once, so a large cache buys little and costs memory.
+const objectCacheSize = 16 * cache.MiByte
+
+// appliedFile, in Dir, remembers the applied revision across restarts so a
+// server that restarts while Git holds a bad commit (or Git is down) comes
+// back with the last good snapshot rather than none.
+const appliedFile = "berth-applied.json"
+
+// Source follows one ref of one Git repository and yields validated
+// snapshots of it. Create it with New, run Run in a goroutine (or call
+// Sync yourself), read Current after each signal on Updated. All methods
+// are safe for concurrent use.
+type Source struct {
+	opts  Options
+	ep    *transport.Endpoint
+	ref   ref
+	log   *slog.Logger
+	clock clock.Clock
+
+	trigger chan struct{} // a pending fetch request; capacity 1 coalesces bursts
+	updated chan struct{} // a new current snapshot; capacity 1
+
+	syncMu sync.Mutex // one Sync at a time; guards the fields up to mu
+	repo   *git.Repository
+	cache  decodeCache
+	// evaluated is the revision (and trust digest) last verified and
+	// built, and result what that gave: a poll that finds the same
+	// revision returns the same answer without doing the work again.
+	evaluated      string
+	result         error
+	loggedRejected string
+	loggedFetchErr string
+	warnedAmbig    bool
+	restored       bool
+
+	mu         sync.Mutex // guards the fields below
+	current    *Snapshot
+	status     Status
+	headBranch plumbing.ReferenceName // what the remote's HEAD named last time
+}
+
+// Status is what `berth status` shows about a Source. Times are zero when
+// the event has not happened yet. Nothing in it holds a credential.
+type Status struct {
+	// URL is the remote, with any password removed.
+	URL string `json:"url"`
+	// Ref is the configured ref ("" follows the remote's HEAD) and
+	// ResolvedRef the full name it resolved to at the last fetch.
+	Ref         string `json:"ref,omitempty"`
+	ResolvedRef string `json:"resolvedRef,omitempty"`
+	// Path is the directory in the repository that is read.
+	Path string `json:"path"`
+
+	// LastAttempt is when the last fetch started, LastSuccess when a
+	// fetch last succeeded.
+	LastAttempt time.Time `json:"lastAttempt,omitzero"`
+	LastSuccess time.Time `json:"lastSuccess,omitzero"`
+	// Attempts counts fetches started since the Source was made.
+	Attempts int64 `json:"attempts"`
+	// ConsecutiveFailures counts failed fetches since the last success.
+	ConsecutiveFailures int `json:"consecutiveFailures,omitempty"`
+	// FetchError is why the last fetch failed, "" if it succeeded.
+	FetchError string `json:"fetchError,omitempty"`
+	// NextAttempt is when Run fetches next unless a webhook comes first.
+	NextAttempt time.Time `json:"nextAttempt,omitzero"`
+
+	// FetchedRevision is the newest revision fetched, applied or not.
+	FetchedRevision string `json:"fetchedRevision,omitempty"`
+	// AppliedRevision is the revision of the current snapshot, and
+	// AppliedAt when it became current.
+	AppliedRevision string    `json:"appliedRevision,omitempty"`
+	AppliedAt       time.Time `json:"appliedAt,omitzero"`
+	// Rejected is set while the fetched revision is refused.
+	Rejected *Rejection `json:"rejected,omitempty"`
+}
+
+// Rejection says why the fetched revision is not applied.
+type Rejection struct {
+	Revision string `json:"revision"`
+	// Reason is the error, one line per problem.
+	Reason string `json:"reason"`
+	// Errors lists every manifest problem; empty for signature failures.
+	Errors manifest.ErrorList `json:"errors,omitempty"`
+	// Since is when the revision was first refused.
+	Since time.Time `json:"since"`
+}
+
+// New validates opts (filling defaults) and returns a Source. It does no
+// I/O beyond reading the configured key files: the first Sync clones.
+func New(opts Options) (*Source, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	ep, err := transport.NewEndpoint(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: URL: %v", ErrInvalidOptions, err)
+	}
+	r, err := parseRef(opts.Ref)
+	if err != nil {
+		return nil, fmt.Errorf("%w: Ref: %v", ErrInvalidOptions, err)
+	}
+	s := &Source{
+		opts:    opts,
+		ep:      ep,
+		ref:     r,
+		log:     opts.Logger.With("source", RedactURL(opts.URL)),
+		clock:   opts.Clock,
+		trigger: make(chan struct{}, 1),
+		updated: make(chan struct{}, 1),
+	}
+	s.status = Status{URL: RedactURL(opts.URL), Ref: opts.Ref, Path: opts.Path}
+	return s, nil
+}
+
+// Current returns the current good snapshot, or nil before the first one.
+func (s *Source) Current() *Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current
+}
+
+// Updated signals after the current snapshot changed. Signals coalesce:
+// a reader that was busy sees one signal and reads the newest snapshot with
+// Current. It is meant for a single reader.
+func (s *Source) Updated() <-chan struct{} { return s.updated }
+
+// Status returns a copy of the Source's status.
+func (s *Source) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	if st.Rejected != nil {
+		r := *st.Rejected
+		st.Rejected = &r
+	}
+	return st
+}
+
+// Trigger asks Run to fetch now. Any number of calls before that fetch
+// starts lead to one fetch.
+func (s *Source) Trigger() {
+	select {
+	case s.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run fetches at once, then on every interval (with jitter), after
+// failures with exponential backoff, and whenever Trigger is called, until
+// ctx ends. It returns ctx's error.
+func (s *Source) Run(ctx context.Context) error {
+	for {
+		err := s.Sync(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wait := s.nextWait(err)
+		s.mu.Lock()
+		s.status.NextAttempt = s.clock.Now().Add(wait)
+		s.mu.Unlock()
+		t := s.clock.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-s.trigger:
+			t.Stop()
+		case <-t.C():
+		}
+	}
+}
+
+// nextWait is the pause after a Sync that returned err: backoff after a
+// failed fetch, the jittered interval otherwise (a rejected revision is a
+// successful fetch: nothing to retry until Git changes).
+func (s *Source) nextWait(err error) time.Duration {
+	var rej *RejectedError
+	if err != nil && !errors.As(err, &rej) {
+		s.mu.Lock()
+		n := s.status.ConsecutiveFailures
+		s.mu.Unlock()
+		d := s.opts.MinBackoff
+		for i := 1; i < n && d < s.opts.MaxBackoff; i++ {
+			d *= 2
+		}
+		return min(d, s.opts.MaxBackoff)
+	}
+	jitter := time.Duration(rand.Float64() * s.opts.Jitter * float64(s.opts.Interval))
+	return s.opts.Interval + jitter
+}
+
+// Sync makes one attempt: list the remote, fetch what is new, verify and
+// build the revision, and make it current if it is good. It returns nil
+// when the newest revision is current, a *FetchError when the remote could
+// not be read, and a *RejectedError when the newest revision is refused
+// (the previous snapshot stays). Asking again about a revision already
+// judged costs one listing of the remote refs and nothing more.
+func (s *Source) Sync(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	select { // this attempt serves every request made before it
+	case <-s.trigger:
+	default:
+	}
+	now := s.clock.Now()
+	s.mu.Lock()
+	s.status.LastAttempt = now
+	s.status.Attempts++
+	s.mu.Unlock()
+
+	repo, err := s.openRepo()
+	if err != nil {
+		return s.failed(fmt.Errorf("%w: open clone in %s: %v", ErrFetch, s.opts.Dir, err))
+	}
+	if !s.restored {
+		s.restored = true
+		s.restore(repo)
+	}
+	tr, err := loadTrust(&s.opts)
+	if err != nil {
+		return s.failed(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
+	}
+	tg, err := s.resolve(ctx, repo)
+	if err != nil {
+		return s.failed(err)
+	}
+	s.succeeded(tg)
+
+	key := tg.hash.String()
+	if tr != nil {
+		key += fmt.Sprintf("/%x", tr.digest)
+	}
+	if key == s.evaluated {
+		return s.result
+	}
+	s.result = s.evaluate(repo, tg, tr)
+	s.evaluated = key
+	return s.result
+}
+
+// target is what the configured ref points at on the remote.
+type target struct {
+	name plumbing.ReferenceName // full ref name; the SHA for a pinned commit
+	hash plumbing.Hash          // the commit
+}
+
+func (s *Source) failed(err error) error {
+	msg := err.Error()
+	s.mu.Lock()
+	s.status.ConsecutiveFailures++
+	s.status.FetchError = msg
+	n := s.status.ConsecutiveFailures
+	s.mu.Unlock()
+	if msg != s.loggedFetchErr {
+		s.loggedFetchErr = msg
+		s.log.Warn("fetch failed; keeping the current snapshot", "err", msg, "failures", n)
+	} else {
+		s.log.Debug("fetch failed again", "err", msg, "failures", n)
+	}
+	return err
+}
+
+func (s *Source) succeeded(tg target) {
+	s.mu.Lock()
+	recovered := s.status.ConsecutiveFailures > 0
+	s.status.LastSuccess = s.clock.Now()
+	s.status.ConsecutiveFailures = 0
+	s.status.FetchError = ""
+	s.status.FetchedRevision = tg.hash.String()
+	s.status.ResolvedRef = string(tg.name)
+	s.mu.Unlock()
+	if recovered {
+		s.log.Info("fetch succeeded again", "revision", tg.hash.String())
+	}
+	s.loggedFetchErr = ""
+}
+
+// openRepo opens the bare clone in Dir, creating it on first use, and
+// points its remote at the configured URL (which may have changed).
+func (s *Source) openRepo() (*git.Repository, error) {
+	if s.repo != nil {
+		return s.repo, nil
+	}
+	if err := os.MkdirAll(s.opts.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	st := filesystem.NewStorageWithOptions(osfs.New(s.opts.Dir, osfs.WithBoundOS()),
+		cache.NewObjectLRU(objectCacheSize), filesystem.Options{ExclusiveAccess: true})
+	repo, err := git.Open(st, nil)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		repo, err = git.Init(st, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := repo.Config()
+	if err != nil {
+		return nil, err
+	}
+	if rc := cfg.Remotes[remoteName]; rc == nil || len(rc.URLs) != 1 || rc.URLs[0] != s.opts.URL {
+		cfg.Remotes[remoteName] = &config.RemoteConfig{
+			Name:  remoteName,
+			URLs:  []string{s.opts.URL},
+			Fetch: []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*"},
+		}
+		if err := repo.SetConfig(cfg); err != nil {
+			return nil, err
+		}
+	}
+	s.repo = repo
+	return repo, nil
+}
+
+// resolve finds the commit the ref names on the remote and makes sure it
+// is in the local clone, fetching only when it is not.
+func (s *Source) resolve(ctx context.Context, repo *git.Repository) (target, error) {
+	auth, secrets, err := authFor(&s.opts, s.ep)
+	if err != nil {
+		return target{}, &FetchError{Op: "list", URL: RedactURL(s.opts.URL), Kind: ErrAuth, Detail: redact(err.Error(), secrets)}
+	}
+	if s.ref.kind == refCommit {
+		h := plumbing.NewHash(s.ref.name)
+		tg := target{name: plumbing.ReferenceName(s.ref.name), hash: h}
+		if _, err := repo.CommitObject(h); err == nil {
+			return tg, nil // a commit never changes: nothing to fetch
+		}
+		specs := []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"}
+		if err := s.fetch(ctx, repo, auth, secrets, specs); err != nil {
+			return target{}, err
+		}
+		if _, err := repo.CommitObject(h); err != nil {
+			return target{}, &FetchError{Op: "fetch", URL: RedactURL(s.opts.URL), Kind: ErrRefNotFound,
+				Detail: fmt.Sprintf("commit %s is not on any branch or tag of the remote", s.ref.name)}
+		}
+		return tg, nil
+	}
+
+	refs, err := s.list(ctx, repo, auth, secrets)
+	if err != nil {
+		return target{}, err
+	}
+	name, obj, peeled, err := s.pick(refs)
+	if err != nil {
+		return target{}, err
+	}
+	want := peeled
+	if want.IsZero() {
+		want = obj
+	}
+	if c, err := repo.CommitObject(want); err == nil {
+		return target{name: name, hash: c.Hash}, nil
+	}
+	local := name
+	if name.IsBranch() {
+		local = plumbing.NewRemoteReferenceName(remoteName, name.Short())
+	}
+	spec := config.RefSpec(fmt.Sprintf("+%s:%s", name, local))
+	if err := s.fetch(ctx, repo, auth, secrets, []config.RefSpec{spec}); err != nil {
+		return target{}, err
+	}
+	c, err := peelToCommit(repo, want)
+	if err != nil {
+		return target{}, &FetchError{Op: "fetch", URL: RedactURL(s.opts.URL), Kind: ErrRefNotFound,
+			Detail: fmt.Sprintf("%s (%s) does not name a commit: %v", name, want, err)}
+	}
+	return target{name: name, hash: c.Hash}, nil
+}
+
+// peelToCommit follows annotated tags (several, if tags point at tags) to
+// the commit.
+func peelToCommit(repo *git.Repository, h plumbing.Hash) (*object.Commit, error) {
+	for range 10 {
+		t, err := repo.TagObject(h)
+		if err != nil {
+			break
+		}
+		h = t.Target
+	}
+	return repo.CommitObject(h)
+}
+
+func (s *Source) list(ctx context.Context, repo *git.Repository, auth transport.AuthMethod, secrets [][]byte) ([]*plumbing.Reference, error) {
+	remote, err := repo.Remote(remoteName)
+	if err != nil {
+		return nil, &FetchError{Op: "list", URL: RedactURL(s.opts.URL), Kind: ErrFetch, Detail: err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth, PeelingOption: git.AppendPeeled})
+	if err != nil {
+		return nil, s.fetchError("list", ctx, err, secrets)
+	}
+	return refs, nil
+}
+
+func (s *Source) fetch(ctx context.Context, repo *git.Repository, auth transport.AuthMethod, secrets [][]byte, specs []config.RefSpec) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	err := repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: remoteName,
+		RefSpecs:   specs,
+		Auth:       auth,
+		Tags:       git.NoTags,
+		Force:      true,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return s.fetchError("fetch", ctx, err, secrets)
+	}
+	return nil
+}
+
+func (s *Source) fetchError(op string, ctx context.Context, err error, secrets [][]byte) *FetchError {
+	e := &FetchError{Op: op, URL: RedactURL(s.opts.URL), Kind: classify(err), Detail: redact(err.Error(), secrets)}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		e.Kind = ErrUnavailable
+		e.Detail = fmt.Sprintf("no answer within %s", s.opts.Timeout)
+	}
+	return e
+}
+
+// pick finds the configured ref among the remote's refs and returns its
+// full name, the object it points at and, for an annotated tag, the
+// commit the tag peels to.
+func (s *Source) pick(refs []*plumbing.Reference) (name plumbing.ReferenceName, obj, peeled plumbing.Hash, err error) {
+	byName := make(map[plumbing.ReferenceName]*plumbing.Reference, len(refs))
+	for _, r := range refs {
+		byName[r.Name()] = r
+	}
+	notFound := func(detail string) error {
+		return &FetchError{Op: "list", URL: RedactURL(s.opts.URL), Kind: ErrRefNotFound, Detail: detail}
+	}
+	var found []plumbing.ReferenceName
+	if s.ref.kind == refDefault {
+		head := byName[plumbing.HEAD]
+		if head == nil {
+			return "", obj, peeled, notFound("the remote has no HEAD (is it empty?)")
+		}
+		if head.Type() != plumbing.SymbolicReference {
+			return "", obj, peeled, notFound("the remote's HEAD names no branch; set Ref")
+		}
+		found = []plumbing.ReferenceName{head.Target()}
+		s.mu.Lock()
+		s.headBranch = head.Target()
+		s.mu.Unlock()
+	} else {
+		for _, c := range s.ref.candidates() {
+			if byName[c] != nil {
+				found = append(found, c)
+			}
+		}
+		if len(found) == 0 {
+			cands := s.ref.candidates()
+			list := make([]string, len(cands))
+			for i, c := range cands {
+				list[i] = string(c)
+			}
+			return "", obj, peeled, notFound("the remote has no " + strings.Join(list, " or "))
+		}
+		if len(found) > 1 && !s.warnedAmbig {
+			s.warnedAmbig = true
+			s.log.Warn("ref names both a tag and a branch; following the tag, as git does", "ref", s.opts.Ref)
+		}
+	}
+	name = found[0]
+	r := byName[name]
+	if r == nil || r.Type() != plumbing.HashReference {
+		return "", obj, peeled, notFound(fmt.Sprintf("no %s on the remote", name))
+	}
+	if p := byName[name+"^{}"]; p != nil {
+		peeled = p.Hash()
+	}
+	return name, r.Hash(), peeled, nil
+}
+
+// evaluate verifies and builds the commit, then applies or rejects it.
+func (s *Source) evaluate(repo *git.Repository, tg target, tr *trust) error {
+	commit, err := repo.CommitObject(tg.hash)
+	if err != nil {
+		return fmt.Errorf("%w: read commit %s: %v", ErrFetch, tg.hash, err)
+	}
+	snap, rej := s.build(repo, commit, tg.name, tr)
+	if rej != nil {
+		s.reject(rej)
+		return rej
+	}
+	s.apply(repo, commit, snap)
+	return nil
+}
+
+// build verifies the commit and decodes its tree into a snapshot.
+func (s *Source) build(repo *git.Repository, commit *object.Commit, name plumbing.ReferenceName, tr *trust) (*Snapshot, *RejectedError) {
+	rev := commit.Hash.String()
+	var signer *Signer
+	if tr != nil {
+		var err error
+		if signer, err = tr.verify(commit, s.clock.Now()); err != nil {
+			return nil, &RejectedError{Revision: rev, Err: err}
+		}
+	}
+	tree, err := commit.Tree()
+	if err != nil {
+		return nil, &RejectedError{Revision: rev, Err: fmt.Errorf("%w: read tree: %v", ErrInvalidManifests, err)}
+	}
+	objs, errs, next := buildObjects(newTreeFS(repo.Storer, tree, commit.Committer.When), s.opts.Path, s.cache)
+	s.cache = next
+	if len(errs) > 0 {
+		return nil, &RejectedError{Revision: rev, Err: fmt.Errorf("%w: %d problem(s)", ErrInvalidManifests, len(errs)), Errors: errs}
+	}
+	subject, _, _ := strings.Cut(strings.TrimSpace(commit.Message), "\n")
+	return &Snapshot{
+		Revision:   rev,
+		Ref:        string(name),
+		CommitTime: commit.Committer.When,
+		Author:     fmt.Sprintf("%s <%s>", commit.Author.Name, commit.Author.Email),
+		Subject:    subject,
+		Signer:     signer,
+		Objects:    objs,
+	}, nil
+}
+
+func (s *Source) reject(rej *RejectedError) {
+	now := s.clock.Now()
+	s.mu.Lock()
+	if s.status.Rejected == nil || s.status.Rejected.Revision != rej.Revision {
+		s.status.Rejected = &Rejection{Revision: rej.Revision, Since: now}
+	}
+	s.status.Rejected.Reason = rej.Err.Error()
+	s.status.Rejected.Errors = rej.Errors
+	applied := s.status.AppliedRevision
+	s.mu.Unlock()
+	if s.loggedRejected == rej.Revision {
+		return
+	}
+	s.loggedRejected = rej.Revision
+	attrs := []any{"revision", rej.Revision, "applied", applied, "reason", rej.Err.Error()}
+	if len(rej.Errors) > 0 {
+		lines := make([]string, len(rej.Errors))
+		for i, e := range rej.Errors {
+			lines[i] = e.Error()
+		}
+		attrs = append(attrs, "errors", lines)
+	}
+	s.log.Warn("revision rejected; keeping the applied one", attrs...)
+}
+
+// apply makes snap current, warns when history was rewritten, remembers
+// the revision on disk and signals Updated.
+func (s *Source) apply(repo *git.Repository, commit *object.Commit, snap *Snapshot) {
+	s.mu.Lock()
+	prev := s.current
+	s.status.Rejected = nil
+	if prev != nil && prev.Revision == snap.Revision {
+		s.mu.Unlock()
+		return
+	}
+	s.current = snap
+	s.status.AppliedRevision = snap.Revision
+	s.status.AppliedAt = s.clock.Now()
+	s.mu.Unlock()
+
+	if prev != nil {
+		if old, err := repo.CommitObject(plumbing.NewHash(prev.Revision)); err == nil {
+			if ok, err := old.IsAncestor(commit); err == nil && !ok {
+				s.log.Warn("the ref moved to a commit that does not descend from the applied one (force push or reset); applying it",
+					"from", prev.Revision, "to", snap.Revision)
+			}
+		}
+	}
+	s.log.Info("applied revision", "revision", snap.Revision, "ref", snap.Ref, "subject", snap.Subject, "objects", len(snap.Objects))
+	if err := s.remember(snap.Revision); err != nil {
+		s.log.Warn("cannot record the applied revision; after a restart it is rebuilt from Git", "err", err)
+	}
+	select {
+	case s.updated <- struct{}{}:
+	default:
+	}
+}
+
+// applied is what appliedFile holds. The source's identity is stored with
+// the revision so a changed URL, ref or path does not restore a snapshot
+// of something else.
+type applied struct {
+	URL      string `json:"url"`
+	Ref      string `json:"ref"`
+	Path     string `json:"path"`
+	Revision string `json:"revision"`
+}
+
+func (s *Source) remember(rev string) error {
+	data, err := json.Marshal(applied{URL: s.opts.URL, Ref: s.opts.Ref, Path: s.opts.Path, Revision: rev})
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(s.opts.Dir, appliedFile)
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// restore rebuilds the snapshot applied before a restart from the local
+// clone, verified and validated again, without touching the network.
+func (s *Source) restore(repo *git.Repository) {
+	data, err := os.ReadFile(filepath.Join(s.opts.Dir, appliedFile))
+	if err != nil {
+		return
+	}
+	var a applied
+	if json.Unmarshal(data, &a) != nil || a.URL != s.opts.URL || a.Ref != s.opts.Ref || a.Path != s.opts.Path || !isFullSHA(a.Revision) {
+		return
+	}
+	commit, err := repo.CommitObject(plumbing.NewHash(a.Revision))
+	if err != nil {
+		return
+	}
+	tr, err := loadTrust(&s.opts)
+	if err != nil {
+		return
+	}
+	name := plumbing.ReferenceName(s.opts.Ref)
+	if name == "" {
+		name = plumbing.HEAD
+	}
+	snap, rej := s.build(repo, commit, name, tr)
+	if rej != nil {
+		s.log.Warn("the revision applied before the restart is no longer accepted", "revision", a.Revision, "reason", rej.Err.Error())
+		return
+	}
+	s.log.Info("restored the revision applied before the restart", "revision", a.Revision)
+	s.apply(repo, commit, snap)
+}

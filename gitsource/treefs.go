@@ -1,0 +1,248 @@
+package gitsource
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// treeFS is a read-only io/fs.FS over the tree of one commit, read from
+// the object store; there is no work tree. Submodules are left out (their
+// content is in another repository); symlinks are listed with
+// fs.ModeSymlink and cannot be opened, because following one could leave
+// the tree. Every file has the commit time as its modification time.
+type treeFS struct {
+	root  *object.Tree
+	store storer.EncodedObjectStorer
+	mtime time.Time
+}
+
+var (
+	_ fs.ReadDirFS = (*treeFS)(nil)
+	_ fs.StatFS    = (*treeFS)(nil)
+)
+
+func newTreeFS(store storer.EncodedObjectStorer, root *object.Tree, mtime time.Time) *treeFS {
+	return &treeFS{root: root, store: store, mtime: mtime}
+}
+
+// blobHasher is implemented by the DirEntry values of treeFS: the blob
+// hash names the content, so equal hashes are equal files.
+type blobHasher interface{ blobHash() plumbing.Hash }
+
+// lookup finds name's entry; for "." it returns a synthetic dir entry.
+func (f *treeFS) lookup(op, name string) (*object.TreeEntry, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	if name == "." {
+		return &object.TreeEntry{Name: ".", Mode: filemode.Dir, Hash: f.root.Hash}, nil
+	}
+	e, err := f.root.FindEntry(name)
+	if err != nil {
+		if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
+			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		}
+		return nil, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	if e.Mode == filemode.Submodule {
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	}
+	return e, nil
+}
+
+func (f *treeFS) Stat(name string) (fs.FileInfo, error) {
+	e, err := f.lookup("stat", name)
+	if err != nil {
+		return nil, err
+	}
+	return f.info(path.Base(name), e)
+}
+
+func (f *treeFS) Open(name string) (fs.File, error) {
+	e, err := f.lookup("open", name)
+	if err != nil {
+		return nil, err
+	}
+	base := path.Base(name)
+	switch e.Mode {
+	case filemode.Dir:
+		t, err := object.GetTree(f.store, e.Hash)
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return &treeDir{fs: f, tree: t, info: dirInfo(base, f.mtime)}, nil
+	case filemode.Symlink:
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("symlinks in the tree are not followed")}
+	}
+	b, err := object.GetBlob(f.store, e.Hash)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	r, err := b.Reader()
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return &treeFile{r: r, info: fileInfo{name: base, size: b.Size, mode: fileMode(e.Mode), mtime: f.mtime, hash: e.Hash}}, nil
+}
+
+func (f *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	e, err := f.lookup("readdir", name)
+	if err != nil {
+		return nil, err
+	}
+	if e.Mode != filemode.Dir {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
+	}
+	t, err := object.GetTree(f.store, e.Hash)
+	if err != nil {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
+	}
+	return f.entries(t), nil
+}
+
+// entries lists a tree sorted by name, as fs.ReadDir promises (git sorts
+// a directory as if its name ended in "/", which differs).
+func (f *treeFS) entries(t *object.Tree) []fs.DirEntry {
+	out := make([]fs.DirEntry, 0, len(t.Entries))
+	for i := range t.Entries {
+		e := t.Entries[i]
+		if e.Mode == filemode.Submodule {
+			continue
+		}
+		out = append(out, &dirEntry{fs: f, e: e})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
+}
+
+func (f *treeFS) info(name string, e *object.TreeEntry) (fs.FileInfo, error) {
+	if e.Mode == filemode.Dir {
+		return dirInfo(name, f.mtime), nil
+	}
+	var size int64
+	if e.Mode != filemode.Symlink {
+		// The object header holds the size; the content is not read.
+		s, err := f.store.EncodedObject(plumbing.BlobObject, e.Hash)
+		if err != nil {
+			return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
+		}
+		size = s.Size()
+	}
+	return fileInfo{name: name, size: size, mode: fileMode(e.Mode), mtime: f.mtime, hash: e.Hash}, nil
+}
+
+func fileMode(m filemode.FileMode) fs.FileMode {
+	switch m {
+	case filemode.Dir:
+		return fs.ModeDir | 0o555
+	case filemode.Executable:
+		return 0o555
+	case filemode.Symlink:
+		return fs.ModeSymlink | 0o777
+	}
+	return 0o444
+}
+
+func dirInfo(name string, mtime time.Time) fileInfo {
+	return fileInfo{name: name, mode: fs.ModeDir | 0o555, mtime: mtime}
+}
+
+type fileInfo struct {
+	name  string
+	size  int64
+	mode  fs.FileMode
+	mtime time.Time
+	hash  plumbing.Hash
+}
+
+func (i fileInfo) Name() string       { return i.name }
+func (i fileInfo) Size() int64        { return i.size }
+func (i fileInfo) Mode() fs.FileMode  { return i.mode }
+func (i fileInfo) ModTime() time.Time { return i.mtime }
+func (i fileInfo) IsDir() bool        { return i.mode.IsDir() }
+
+// Sys returns the object hash (a plumbing.Hash).
+func (i fileInfo) Sys() any { return i.hash }
+
+type dirEntry struct {
+	fs *treeFS
+	e  object.TreeEntry
+}
+
+func (d *dirEntry) Name() string               { return d.e.Name }
+func (d *dirEntry) IsDir() bool                { return d.e.Mode == filemode.Dir }
+func (d *dirEntry) Type() fs.FileMode          { return fileMode(d.e.Mode).Type() }
+func (d *dirEntry) Info() (fs.FileInfo, error) { return d.fs.info(d.e.Name, &d.e) }
+func (d *dirEntry) String() string             { return fs.FormatDirEntry(d) }
+func (d *dirEntry) blobHash() plumbing.Hash    { return d.e.Hash }
+
+type treeFile struct {
+	r      io.ReadCloser
+	info   fileInfo
+	closed bool
+}
+
+func (f *treeFile) Stat() (fs.FileInfo, error) { return f.info, nil }
+
+func (f *treeFile) Read(p []byte) (int, error) {
+	if f.closed {
+		return 0, &fs.PathError{Op: "read", Path: f.info.name, Err: fs.ErrClosed}
+	}
+	return f.r.Read(p)
+}
+
+func (f *treeFile) Close() error {
+	if f.closed {
+		return &fs.PathError{Op: "close", Path: f.info.name, Err: fs.ErrClosed}
+	}
+	f.closed = true
+	return f.r.Close()
+}
+
+type treeDir struct {
+	fs      *treeFS
+	tree    *object.Tree
+	info    fileInfo
+	entries []fs.DirEntry
+	listed  bool
+	off     int
+}
+
+func (d *treeDir) Stat() (fs.FileInfo, error) { return d.info, nil }
+
+func (d *treeDir) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: d.info.name, Err: errors.New("is a directory")}
+}
+
+func (d *treeDir) Close() error { return nil }
+
+// ReadDir follows fs.ReadDirFile: n > 0 returns at most n entries and
+// io.EOF at the end; n <= 0 returns the rest.
+func (d *treeDir) ReadDir(n int) ([]fs.DirEntry, error) {
+	if !d.listed {
+		d.entries = d.fs.entries(d.tree)
+		d.listed = true
+	}
+	rest := d.entries[d.off:]
+	if n <= 0 {
+		d.off = len(d.entries)
+		return rest, nil
+	}
+	if len(rest) == 0 {
+		return nil, io.EOF
+	}
+	if n > len(rest) {
+		n = len(rest)
+	}
+	d.off += n
+	return rest[:n], nil
+}
