@@ -1,0 +1,577 @@
+package nodeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/errdefs"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Container kinds, as labelled on containerd objects.
+const (
+	kindInit    = "init"
+	kindSidecar = "sidecar"
+	kindApp     = "app"
+)
+
+// Crash-loop back-off as the kubelet applies it: the first restart is at
+// once, then 10s doubling to 5m; a container that ran 10 minutes starts
+// over.
+const (
+	backoffInitial = 10 * time.Second
+	backoffMax     = 5 * time.Minute
+	backoffReset   = 10 * time.Minute
+)
+
+// Waiting reasons, as the kubelet reports them.
+const (
+	reasonContainerCreating = "ContainerCreating"
+	reasonPodInitializing   = "PodInitializing"
+	reasonCrashLoopBackOff  = "CrashLoopBackOff"
+	reasonErrImagePull      = "ErrImagePull"
+	reasonImagePullBackOff  = "ImagePullBackOff"
+	reasonErrImageNeverPull = "ErrImageNeverPull"
+	reasonCreateError       = "CreateContainerError"
+	reasonOOMKilled         = "OOMKilled"
+	reasonError             = "Error"
+	reasonCompleted         = "Completed"
+)
+
+// ctr is the agent's view of one container of a pod across its attempts.
+type ctr struct {
+	spec    *corev1.Container
+	kind    string
+	attempt int // attempt number of the current (or last) instance; its restartCount
+
+	cont      containerd.Container // current instance, nil before the first start
+	task      *taskHandle          // non-nil while running
+	startedAt time.Time
+	term      *corev1.ContainerStateTerminated // how the current instance ended
+	last      *corev1.ContainerStateTerminated // how the previous one ended
+
+	waiting, waitMsg string
+	backoff          time.Duration
+	retryAt          time.Time
+	pullBackoff      time.Duration
+	pullRetryAt      time.Time
+}
+
+func (c *ctr) running() bool { return c.task != nil }
+
+// podWorker drives one pod (by UID) toward its desired state: running
+// while wanted, torn down when not. It alone touches the pod's containerd
+// objects; Status reads only the snapshot it publishes.
+type podWorker struct {
+	a    *Agent
+	uid  string
+	log  *slog.Logger
+	wake chan struct{}
+	done chan struct{}
+
+	mu     sync.Mutex
+	pod    *corev1.Pod // latest spec; for an orphan, what its labels tell
+	wanted bool
+	status corev1.PodStatus
+
+	// Owned by the worker goroutine.
+	sb          *sandbox
+	sbRetryAt   time.Time
+	sbBackoff   time.Duration
+	volumes     map[string]string
+	ctrs        map[string]*ctr
+	podReason   string // why the pod failed or cannot start
+	podMessage  string
+	finished    bool // Succeeded or Failed: nothing is restarted
+	startTime   time.Time
+	initialized bool
+}
+
+func newPodWorker(a *Agent, pod *corev1.Pod, wanted bool) *podWorker {
+	w := &podWorker{
+		a:      a,
+		uid:    string(pod.UID),
+		log:    a.cfg.Logger.With("pod", podKey(pod), "uid", pod.UID),
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		pod:    pod,
+		wanted: wanted,
+		ctrs:   map[string]*ctr{},
+	}
+	w.setSpec(pod)
+	w.status = corev1.PodStatus{Phase: corev1.PodPending}
+	return w
+}
+
+// setSpec (re)builds the container table from the spec, keeping the state
+// of containers that remain.
+func (w *podWorker) setSpec(pod *corev1.Pod) {
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		kind := kindInit
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			kind = kindSidecar
+		}
+		w.ensureCtr(c, kind)
+	}
+	for i := range pod.Spec.Containers {
+		w.ensureCtr(&pod.Spec.Containers[i], kindApp)
+	}
+}
+
+func (w *podWorker) ensureCtr(spec *corev1.Container, kind string) {
+	if c, ok := w.ctrs[spec.Name]; ok {
+		c.spec, c.kind = spec, kind
+		return
+	}
+	w.ctrs[spec.Name] = &ctr{spec: spec, kind: kind, attempt: -1}
+}
+
+func (w *podWorker) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *podWorker) update(pod *corev1.Pod, wanted bool) {
+	w.mu.Lock()
+	if pod != nil {
+		w.pod = pod
+	}
+	w.wanted = wanted
+	w.mu.Unlock()
+	w.poke()
+}
+
+// run is the worker's loop: one sync per wake-up, a wake-up per event,
+// deadline or resync period. It returns when the pod is gone.
+func (w *podWorker) run() {
+	defer close(w.done)
+	for {
+		w.mu.Lock()
+		pod, wanted := w.pod, w.wanted
+		w.mu.Unlock()
+		var next time.Duration
+		if wanted {
+			w.setSpec(pod)
+			next = w.syncRunning(pod)
+		} else {
+			if err := w.terminate(); err != nil {
+				w.log.Error("tear-down failed; will retry", "err", err)
+				next = 5 * time.Second
+			} else {
+				w.publish()
+				w.a.workerDone(w)
+				return
+			}
+		}
+		w.publish()
+		if next <= 0 || next > w.a.cfg.ResyncInterval {
+			next = w.a.cfg.ResyncInterval
+		}
+		t := w.a.cfg.Clock.NewTimer(next)
+		select {
+		case <-w.wake:
+		case <-t.C():
+		case <-w.a.ctx.Done():
+			t.Stop()
+			return
+		}
+		t.Stop()
+	}
+}
+
+// syncRunning makes one pass toward a running pod and returns when it
+// wants to be called again at the latest.
+func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
+	ctx := w.a.ctx
+	now := w.a.cfg.Clock.Now()
+	w.reapExits(ctx)
+	if w.finished {
+		return 0
+	}
+	if w.sb != nil && w.sb.task.exited() {
+		w.log.Warn("pause container exited; recreating the sandbox")
+		if err := w.stopAll(ctx, 0); err != nil {
+			w.log.Error("stop containers of dead sandbox", "err", err)
+			return time.Second
+		}
+		w.reapExits(ctx)
+		w.sb = nil
+	}
+	if w.volumes == nil {
+		vols, err := prepareVolumes(pod, w.a.podDir(w.uid), w.a.cfg.AllowHostPath)
+		if errors.Is(err, errHostPathNotAllowed) {
+			w.fail("HostPathNotAllowed", err.Error())
+			return 0
+		}
+		if err != nil {
+			w.fail("VolumeError", err.Error())
+			return 0
+		}
+		w.volumes = vols
+	}
+	if w.sb == nil {
+		if now.Before(w.sbRetryAt) {
+			return w.sbRetryAt.Sub(now)
+		}
+		sb, err := w.a.createSandbox(ctx, pod, w.wake)
+		w.sb = sb
+		if err != nil {
+			w.sbBackoff = nextBackoff(w.sbBackoff)
+			w.sbRetryAt = now.Add(w.sbBackoff)
+			w.podReason, w.podMessage = "SandboxCreateError", err.Error()
+			w.log.Error("create sandbox", "err", err)
+			return w.sbBackoff
+		}
+		w.sbBackoff, w.podReason, w.podMessage = 0, "", ""
+		if w.startTime.IsZero() {
+			w.startTime = now
+		}
+		w.log.Info("sandbox ready", "ip", w.sb.ip)
+	}
+	if w.startTime.IsZero() {
+		w.startTime = now
+	}
+	policy := pod.Spec.RestartPolicy
+	next := time.Duration(0)
+	soonest := func(d time.Duration) {
+		if d > 0 && (next == 0 || d < next) {
+			next = d
+		}
+	}
+
+	// Init containers, in order. A sidecar must be running before the next
+	// entry starts; a plain init container must have succeeded.
+	w.initialized = false
+	for i := range pod.Spec.InitContainers {
+		c := w.ctrs[pod.Spec.InitContainers[i].Name]
+		if c.running() {
+			if c.kind == kindSidecar {
+				continue
+			}
+			return next
+		}
+		if c.kind == kindInit && c.term != nil && c.term.ExitCode == 0 {
+			continue
+		}
+		if c.kind == kindInit && c.term != nil && policy == corev1.RestartPolicyNever {
+			w.fail("InitContainerFailed", fmt.Sprintf("init container %s exited with %d", c.spec.Name, c.term.ExitCode))
+			return 0
+		}
+		soonest(w.start(ctx, pod, c, now))
+		if c.kind == kindInit || !c.running() {
+			return next
+		}
+	}
+	w.initialized = true
+
+	// App containers, each by the pod's restart policy.
+	for i := range pod.Spec.Containers {
+		c := w.ctrs[pod.Spec.Containers[i].Name]
+		if c.running() {
+			continue
+		}
+		if c.term != nil && !shouldRestart(policy, c.term.ExitCode) {
+			continue
+		}
+		soonest(w.start(ctx, pod, c, now))
+	}
+
+	// With OnFailure or Never, a pod whose app containers have all ended for
+	// good is finished; its sidecars are then stopped, as Kubernetes does.
+	if policy != corev1.RestartPolicyAlways {
+		allDone, failed := true, false
+		for i := range pod.Spec.Containers {
+			c := w.ctrs[pod.Spec.Containers[i].Name]
+			if c.running() || c.term == nil || shouldRestart(policy, c.term.ExitCode) {
+				allDone = false
+				break
+			}
+			failed = failed || c.term.ExitCode != 0
+		}
+		if allDone {
+			w.finished = true
+			if failed {
+				w.podReason = ""
+			}
+			if err := w.stopKind(ctx, kindSidecar, graceDuration(pod)); err != nil {
+				w.log.Error("stop sidecars", "err", err)
+			}
+			w.reapExits(ctx)
+		}
+	}
+	return next
+}
+
+func shouldRestart(policy corev1.RestartPolicy, exitCode int32) bool {
+	switch policy {
+	case corev1.RestartPolicyAlways:
+		return true
+	case corev1.RestartPolicyOnFailure:
+		return exitCode != 0
+	}
+	return false
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	if d == 0 {
+		return backoffInitial
+	}
+	d *= 2
+	if d > backoffMax {
+		d = backoffMax
+	}
+	return d
+}
+
+func graceDuration(pod *corev1.Pod) time.Duration {
+	return time.Duration(graceSeconds(pod)) * time.Second
+}
+
+// fail ends the pod with phase Failed and the given reason.
+func (w *podWorker) fail(reason, msg string) {
+	w.finished = true
+	w.podReason, w.podMessage = reason, msg
+	w.log.Warn("pod failed", "reason", reason, "message", msg)
+}
+
+// start starts the next attempt of c unless it is backing off (crash loop
+// or image pull), and returns how long until it should be tried again.
+func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time.Time) time.Duration {
+	if now.Before(c.pullRetryAt) {
+		c.waiting = reasonImagePullBackOff
+		return c.pullRetryAt.Sub(now)
+	}
+	if now.Before(c.retryAt) {
+		c.waiting = reasonCrashLoopBackOff
+		c.waitMsg = fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", c.backoff, c.spec.Name, podKey(pod))
+		return c.retryAt.Sub(now)
+	}
+	img, err := w.a.images.ensure(ctx, c.spec.Image, c.spec.ImagePullPolicy)
+	if err != nil {
+		c.waiting, c.waitMsg = reasonErrImagePull, err.Error()
+		if errors.Is(err, errImageNeverPull) {
+			c.waiting = reasonErrImageNeverPull
+		}
+		c.pullBackoff = nextBackoff(c.pullBackoff)
+		c.pullRetryAt = now.Add(c.pullBackoff)
+		w.log.Warn("image", "container", c.spec.Name, "err", err)
+		return c.pullBackoff
+	}
+	c.pullBackoff, c.pullRetryAt = 0, time.Time{}
+	attempt := c.attempt + 1
+	cont, h, err := w.a.startContainer(ctx, containerSpec{pod: pod, c: c.spec, kind: c.kind, attempt: attempt, sb: w.sb, volumes: w.volumes}, img, w.wake)
+	if err != nil {
+		c.waiting, c.waitMsg = reasonCreateError, err.Error()
+		c.backoff = nextBackoff(c.backoff)
+		c.retryAt = now.Add(c.backoff)
+		w.log.Error("start container", "container", c.spec.Name, "err", err)
+		return c.backoff
+	}
+	// The previous instance stays until its successor runs, so its exit
+	// state survives an agent crash in between.
+	if c.cont != nil {
+		cctx, cancel := w.a.freshContext()
+		if err := w.a.deleteContainer(cctx, c.cont); err != nil {
+			w.log.Warn("delete previous instance", "container", c.spec.Name, "err", err)
+		}
+		cancel()
+	}
+	if c.term != nil {
+		c.last = c.term
+	}
+	c.attempt, c.cont, c.task, c.term = attempt, cont, h, nil
+	c.startedAt = w.a.cfg.Clock.Now()
+	c.waiting, c.waitMsg = "", ""
+	w.log.Info("container started", "container", c.spec.Name, "attempt", attempt)
+	return 0
+}
+
+// reapExits records every container that has exited since the last pass.
+func (w *podWorker) reapExits(ctx context.Context) {
+	for _, c := range w.ctrs {
+		if c.task != nil && c.task.exited() {
+			w.recordExit(ctx, c)
+		}
+	}
+}
+
+// recordExit turns an exited task into a terminated state, deletes the
+// task (keeping the container, whose labels now carry the exit) and sets
+// the crash-loop back-off.
+func (w *podWorker) recordExit(ctx context.Context, c *ctr) {
+	h := c.task
+	c.task = nil
+	code, at, err := h.status.Result()
+	if err != nil {
+		code = 255
+		at = w.a.cfg.Clock.Now()
+	}
+	reason := reasonCompleted
+	if code != 0 {
+		reason = reasonError
+		if w.a.oomKilled(ctx, h.task) {
+			reason = reasonOOMKilled
+		}
+	}
+	if at.IsZero() {
+		at = w.a.cfg.Clock.Now()
+	}
+	c.term = &corev1.ContainerStateTerminated{
+		ExitCode:    int32(code),
+		Reason:      reason,
+		StartedAt:   metav1.NewTime(c.startedAt),
+		FinishedAt:  metav1.NewTime(at),
+		ContainerID: "containerd://" + h.task.ID(),
+	}
+	if _, err := h.task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+		w.log.Warn("delete exited task", "container", c.spec.Name, "err", err)
+	}
+	if c.cont != nil {
+		if _, err := c.cont.SetLabels(ctx, map[string]string{
+			LabelExitCode:   strconv.Itoa(int(code)),
+			LabelReason:     reason,
+			LabelFinishedAt: at.UTC().Format(time.RFC3339Nano),
+		}); err != nil && !errdefs.IsNotFound(err) {
+			w.log.Warn("record exit", "container", c.spec.Name, "err", err)
+		}
+	}
+	now := w.a.cfg.Clock.Now()
+	if now.Sub(c.startedAt) >= backoffReset {
+		c.backoff = 0
+	}
+	// The first restart is immediate; later ones wait 10s, 20s, ... 5m.
+	if c.attempt > 0 || c.backoff > 0 {
+		c.backoff = nextBackoff(c.backoff)
+		c.retryAt = now.Add(c.backoff)
+	}
+	w.log.Info("container exited", "container", c.spec.Name, "attempt", c.attempt, "code", code, "reason", reason)
+}
+
+// stopKind stops every running container of one kind (in parallel), each
+// with SIGTERM, the grace period, then SIGKILL.
+func (w *podWorker) stopKind(ctx context.Context, kind string, grace time.Duration) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	// Sidecars stop in reverse order of their start, one after another.
+	if kind == kindSidecar {
+		inits := w.initOrder()
+		for i := len(inits) - 1; i >= 0; i-- {
+			c := inits[i]
+			if c.kind == kindSidecar && c.running() {
+				errs = append(errs, w.a.stopTask(ctx, c.task, grace))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, c := range w.ctrs {
+		if c.kind != kind || !c.running() {
+			continue
+		}
+		wg.Add(1)
+		go func(h *taskHandle) {
+			defer wg.Done()
+			err := w.a.stopTask(ctx, h, grace)
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}(c.task)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (w *podWorker) initOrder() []*ctr {
+	var out []*ctr
+	w.mu.Lock()
+	pod := w.pod
+	w.mu.Unlock()
+	for i := range pod.Spec.InitContainers {
+		if c, ok := w.ctrs[pod.Spec.InitContainers[i].Name]; ok {
+			out = append(out, c)
+		}
+	}
+	// Containers known only from containerd (an orphan's) come last.
+	seen := map[*ctr]bool{}
+	for _, c := range out {
+		seen[c] = true
+	}
+	for _, c := range w.ctrs {
+		if !seen[c] && c.kind == kindSidecar {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// stopAll stops app containers, then sidecars, then any init container,
+// sharing the grace period as the kubelet does.
+func (w *podWorker) stopAll(ctx context.Context, grace time.Duration) error {
+	deadline := w.a.cfg.Clock.Now().Add(grace)
+	remaining := func() time.Duration {
+		d := deadline.Sub(w.a.cfg.Clock.Now())
+		if d < 0 {
+			return 0
+		}
+		return d
+	}
+	return errors.Join(
+		w.stopKind(ctx, kindApp, remaining()),
+		w.stopKind(ctx, kindSidecar, remaining()),
+		w.stopKind(ctx, kindInit, remaining()),
+	)
+}
+
+// terminate stops every container and releases everything the pod holds:
+// containers and snapshots, the pause container, the CNI lease, the netns,
+// volumes, /etc files and logs.
+func (w *podWorker) terminate() error {
+	ctx, cancel := context.WithTimeout(w.a.ctx, 10*time.Minute)
+	defer cancel()
+	w.mu.Lock()
+	pod := w.pod
+	w.mu.Unlock()
+	if err := w.stopAll(ctx, graceDuration(pod)); err != nil {
+		return err
+	}
+	w.reapExits(ctx)
+	cctx, ccancel := w.a.freshContext()
+	defer ccancel()
+	var errs []error
+	for _, c := range w.ctrs {
+		if c.cont != nil {
+			if err := w.a.deleteContainer(cctx, c.cont); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			c.cont = nil
+		}
+	}
+	// Instances the worker never knew (an earlier agent's leftovers).
+	errs = append(errs, w.a.deletePodContainers(cctx, w.uid))
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := w.a.removeSandbox(cctx, w.uid); err != nil {
+		return err
+	}
+	w.sb = nil
+	if err := removePodDir(w.a.podDir(w.uid)); err != nil {
+		return err
+	}
+	if err := removePodDir(podDir(w.a.podLogDir(pod.Namespace, pod.Name, w.uid))); err != nil {
+		return err
+	}
+	w.log.Info("pod torn down")
+	return nil
+}

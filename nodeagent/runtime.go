@@ -1,0 +1,597 @@
+package nodeagent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd"
+	runcoptions "github.com/containerd/containerd/api/types/runc/options"
+	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/errdefs"
+	"github.com/containerd/containerd/namespaces"
+	"github.com/containerd/containerd/oci"
+	"github.com/containerd/containerd/pkg/netns"
+	"github.com/containerd/containerd/snapshots"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// cleanupTimeout bounds one undo or tear-down step. Undo runs on a fresh
+// context: the caller's may be why we are undoing.
+const cleanupTimeout = 30 * time.Second
+
+// sandbox is a pod's pause container and the network namespace it holds.
+type sandbox struct {
+	id        string
+	netnsPath string
+	ip        string
+	pid       uint32
+	task      *taskHandle
+	container containerd.Container
+}
+
+// taskHandle follows one running task. done is closed when the task has
+// exited; status is valid after that.
+type taskHandle struct {
+	task   containerd.Task
+	done   chan struct{}
+	status containerd.ExitStatus
+}
+
+// watch follows the task's exit. It must be called before the task starts
+// (or an early exit is missed) and pokes wake when the task exits.
+func (a *Agent) watch(task containerd.Task, wake chan<- struct{}) (*taskHandle, error) {
+	ch, err := task.Wait(a.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("wait %s: %w", task.ID(), err)
+	}
+	h := &taskHandle{task: task, done: make(chan struct{})}
+	go func() {
+		h.status = <-ch
+		close(h.done)
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}()
+	return h, nil
+}
+
+func (h *taskHandle) exited() bool {
+	select {
+	case <-h.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// freshContext is for undo and tear-down steps.
+func (a *Agent) freshContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(namespaces.WithNamespace(context.Background(), a.cfg.Namespace), cleanupTimeout)
+}
+
+func (a *Agent) runtimeOpt() containerd.NewContainerOpts {
+	if a.cfg.RuncRoot == "" {
+		return containerd.WithRuntime("io.containerd.runc.v2", nil)
+	}
+	return containerd.WithRuntime("io.containerd.runc.v2", &runcoptions.Options{Root: a.cfg.RuncRoot})
+}
+
+func (a *Agent) podDir(uid string) podDir {
+	return podDir(filepath.Join(a.cfg.RunDir, "pods", uid))
+}
+
+// podRecord is pods/<uid>/pod.json: written before the first resource of
+// a sandbox is made, so whatever a crash leaves behind can be traced to a
+// pod and removed (containerd's lesson: record first, then create).
+type podRecord struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+	SandboxID string `json:"sandboxID"`
+}
+
+func podHostname(pod *corev1.Pod) string {
+	h := pod.Spec.Hostname
+	if h == "" {
+		h = pod.Name
+	}
+	if len(h) > 63 {
+		h = strings.TrimRight(h[:63], "-.")
+	}
+	return h
+}
+
+// createSandbox makes the pod's network namespace, attaches it to the CNI
+// network and starts the pause container in it. Each step is undone, on a
+// fresh context and in reverse order, if a later one fails.
+func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- struct{}) (_ *sandbox, retErr error) {
+	uid := string(pod.UID)
+	dir := a.podDir(uid)
+	sb := &sandbox{id: sandboxID(uid)}
+	var undo []func(context.Context) error
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		cctx, cancel := a.freshContext()
+		defer cancel()
+		errs := []error{retErr}
+		for i := len(undo) - 1; i >= 0; i-- {
+			errs = append(errs, undo[i](cctx))
+		}
+		retErr = errors.Join(errs...)
+	}()
+
+	if err := os.MkdirAll(dir.netnsDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	rec, _ := json.Marshal(podRecord{Namespace: pod.Namespace, Name: pod.Name, UID: uid, SandboxID: sb.id})
+	if err := os.WriteFile(filepath.Join(string(dir), "pod.json"), rec, 0o600); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	// A sandbox half made by an earlier run (the agent died mid-way, or the
+	// pause container died) is removed before making a new one.
+	if err := a.removeSandbox(ctx, uid); err != nil {
+		return nil, fmt.Errorf("remove previous sandbox: %w", err)
+	}
+
+	ns, err := netns.NewNetNS(dir.netnsDir())
+	if err != nil {
+		return nil, fmt.Errorf("sandbox netns: %w", err)
+	}
+	sb.netnsPath = ns.GetPath()
+	undo = append(undo, func(context.Context) error { return ns.Remove() })
+
+	undo = append(undo, func(ctx context.Context) error { return a.net.del(ctx, sb.id, sb.netnsPath) })
+	ip, err := a.net.add(ctx, sb.id, sb.netnsPath, podPorts(pod))
+	if err != nil {
+		return nil, fmt.Errorf("sandbox network: %w", err)
+	}
+	sb.ip = ip
+
+	if err := writeEtcFiles(dir, pod, ip); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+
+	labels := podLabels(pod)
+	labels[LabelRole] = roleSandbox
+	labels[LabelNetNS] = sb.netnsPath
+	labels[LabelIP] = ip
+	labels[LabelGrace] = strconv.FormatInt(graceSeconds(pod), 10)
+	c, err := a.client.NewContainer(ctx, sb.id,
+		containerd.WithImage(a.pause),
+		containerd.WithNewSnapshot(sb.id, a.pause, snapshots.WithLabels(podLabels(pod))),
+		a.runtimeOpt(),
+		containerd.WithContainerLabels(labels),
+		containerd.WithNewSpec(
+			oci.WithImageConfig(a.pause),
+			oci.WithHostname(podHostname(pod)),
+			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.netnsPath}),
+			oci.WithAnnotations(map[string]string{
+				annotationSandboxID:                       sb.id,
+				"io.kubernetes.cri.container-type":        "sandbox",
+				"io.kubernetes.cri.sandbox-namespace":     pod.Namespace,
+				"io.kubernetes.cri.sandbox-name":          pod.Name,
+				"io.kubernetes.cri.sandbox-uid":           uid,
+				"io.kubernetes.cri.sandbox-log-directory": a.podLogDir(pod.Namespace, pod.Name, uid),
+			}),
+		))
+	if err != nil {
+		return nil, fmt.Errorf("sandbox container: %w", err)
+	}
+	sb.container = c
+	undo = append(undo, func(ctx context.Context) error {
+		return ignoreNotFound(c.Delete(ctx, containerd.WithSnapshotCleanup))
+	})
+	task, err := c.NewTask(ctx, cio.NullIO)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox task: %w", err)
+	}
+	undo = append(undo, func(ctx context.Context) error {
+		_, err := task.Delete(ctx, containerd.WithProcessKill)
+		return ignoreNotFound(err)
+	})
+	h, err := a.watch(task, wake)
+	if err != nil {
+		return nil, err
+	}
+	if err := task.Start(ctx); err != nil {
+		return nil, fmt.Errorf("sandbox start: %w", err)
+	}
+	sb.task = h
+	sb.pid = task.Pid()
+	return sb, nil
+}
+
+func graceSeconds(pod *corev1.Pod) int64 {
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil && *g >= 0 {
+		return *g
+	}
+	return corev1.DefaultTerminationGracePeriodSeconds
+}
+
+func ignoreNotFound(err error) error {
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// writeEtcFiles writes the pod's /etc/hosts, /etc/resolv.conf and
+// /etc/hostname, shared by all its containers as the kubelet does.
+func writeEtcFiles(dir podDir, pod *corev1.Pod, ip string) error {
+	host := podHostname(pod)
+	hosts := "# Managed by berth.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		ip + "\t" + host + "\n"
+	for _, ha := range pod.Spec.HostAliases {
+		hosts += ha.IP + "\t" + strings.Join(ha.Hostnames, " ") + "\n"
+	}
+	files := map[string]string{
+		"hosts":       hosts,
+		"hostname":    host + "\n",
+		"resolv.conf": resolvConf(pod),
+	}
+	if err := os.MkdirAll(filepath.Dir(dir.etc("hosts")), 0o755); err != nil {
+		return err
+	}
+	for name, content := range files {
+		if err := os.WriteFile(dir.etc(name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolvConf derives the pod's resolver config from the host's, dropping
+// loopback name servers (a host's stub resolver is not reachable from the
+// pod's namespace) and applying the pod's dnsConfig.
+func resolvConf(pod *corev1.Pod) string {
+	var servers, search, options []string
+	if pod.Spec.DNSPolicy != corev1.DNSNone {
+		host, _ := os.ReadFile("/etc/resolv.conf")
+		for _, line := range strings.Split(string(host), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			switch f[0] {
+			case "nameserver":
+				if !strings.HasPrefix(f[1], "127.") && f[1] != "::1" {
+					servers = append(servers, f[1])
+				}
+			case "search":
+				search = append(search, f[1:]...)
+			case "options":
+				options = append(options, f[1:]...)
+			}
+		}
+	}
+	if dc := pod.Spec.DNSConfig; dc != nil {
+		servers = append(servers, dc.Nameservers...)
+		search = append(search, dc.Searches...)
+		for _, o := range dc.Options {
+			if o.Value != nil {
+				options = append(options, o.Name+":"+*o.Value)
+			} else {
+				options = append(options, o.Name)
+			}
+		}
+	}
+	var b strings.Builder
+	for _, s := range servers {
+		b.WriteString("nameserver " + s + "\n")
+	}
+	if len(search) > 0 {
+		b.WriteString("search " + strings.Join(search, " ") + "\n")
+	}
+	if len(options) > 0 {
+		b.WriteString("options " + strings.Join(options, " ") + "\n")
+	}
+	return b.String()
+}
+
+// removeSandbox releases the pause container, CNI attachment and network
+// namespace of the pod, whatever of them exists; volumes stay. Every step
+// runs even if an earlier one failed, and the errors are joined: a lease
+// must not leak because a task could not be deleted.
+func (a *Agent) removeSandbox(ctx context.Context, uid string) error {
+	id := sandboxID(uid)
+	dir := a.podDir(uid)
+	var errs []error
+	if c, err := a.client.LoadContainer(ctx, id); err == nil {
+		errs = append(errs, a.deleteContainer(ctx, c))
+	} else if !errdefs.IsNotFound(err) {
+		errs = append(errs, err)
+	}
+	entries, _ := os.ReadDir(dir.netnsDir())
+	if len(entries) == 0 {
+		// No netns left, but a lease may be: DEL without a namespace.
+		if err := a.net.del(ctx, id, ""); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir.netnsDir(), e.Name())
+		if err := a.net.del(ctx, id, p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := netns.LoadNetNS(p).Remove(); err != nil {
+			errs = append(errs, fmt.Errorf("remove netns %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// deleteContainer kills and deletes the container's task (if any), then
+// the container and its snapshot.
+func (a *Agent) deleteContainer(ctx context.Context, c containerd.Container) error {
+	if task, err := c.Task(ctx, nil); err == nil {
+		if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("delete task %s: %w", c.ID(), err)
+		}
+	} else if !errdefs.IsNotFound(err) {
+		return fmt.Errorf("task of %s: %w", c.ID(), err)
+	}
+	if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete container %s: %w", c.ID(), err)
+	}
+	return nil
+}
+
+// stopTask sends SIGTERM, waits up to grace for the task to exit, then
+// sends SIGKILL and waits for the exit.
+func (a *Agent) stopTask(ctx context.Context, h *taskHandle, grace time.Duration) error {
+	if h.exited() {
+		return nil
+	}
+	if grace > 0 {
+		if err := h.task.Kill(ctx, syscall.SIGTERM); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("SIGTERM %s: %w", h.task.ID(), err)
+		}
+		t := a.cfg.Clock.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-h.done:
+			return nil
+		case <-t.C():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := h.task.Kill(ctx, syscall.SIGKILL); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("SIGKILL %s: %w", h.task.ID(), err)
+	}
+	select {
+	case <-h.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for %s after SIGKILL: %w", h.task.ID(), ctx.Err())
+	}
+}
+
+// containerSpec is everything needed to create one container attempt.
+type containerSpec struct {
+	pod     *corev1.Pod
+	c       *corev1.Container
+	kind    string
+	attempt int
+	sb      *sandbox
+	volumes map[string]string
+}
+
+// containerOpts builds the OCI spec the way the kubelet and containerd's
+// CRI plugin do: image config first, then Kubernetes' command/args/env/
+// workingDir, the sandbox's namespaces, volumes and cgroup limits.
+func (a *Agent) containerOpts(s containerSpec, img containerd.Image) ([]oci.SpecOpts, error) {
+	env, err := containerEnv(s.pod, s.c, s.sb.ip, a.cfg.NodeName)
+	if err != nil {
+		return nil, err
+	}
+	lookup := envLookup(env)
+	var cmd, args []string
+	for _, v := range s.c.Command {
+		cmd = append(cmd, expand(v, lookup))
+	}
+	for _, v := range s.c.Args {
+		args = append(args, expand(v, lookup))
+	}
+	mounts, err := volumeMounts(s.c, s.volumes)
+	if err != nil {
+		return nil, err
+	}
+	dir := a.podDir(string(s.pod.UID))
+	mounted := map[string]bool{}
+	for _, m := range mounts {
+		mounted[m.Destination] = true
+	}
+	for _, f := range []string{"hosts", "hostname", "resolv.conf"} {
+		if !mounted["/etc/"+f] {
+			mounts = append(mounts, specs.Mount{Destination: "/etc/" + f, Type: "bind", Source: dir.etc(f), Options: []string{"rbind", "rprivate", "rw"}})
+		}
+	}
+	opts := []oci.SpecOpts{oci.WithImageConfig(img)}
+	switch {
+	case len(cmd) > 0:
+		// command replaces the image's entrypoint and, with it, its cmd.
+		opts = append(opts, oci.WithProcessArgs(append(cmd, args...)...))
+	case len(args) > 0:
+		opts = append(opts, oci.WithImageConfigArgs(img, args))
+	}
+	opts = append(opts,
+		oci.WithEnv(env),
+		oci.WithHostname(podHostname(s.pod)),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: s.sb.netnsPath}),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.IPCNamespace, Path: fmt.Sprintf("/proc/%d/ns/ipc", s.sb.pid)}),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.UTSNamespace, Path: fmt.Sprintf("/proc/%d/ns/uts", s.sb.pid)}),
+		oci.WithMounts(mounts),
+		oci.WithAnnotations(map[string]string{
+			annotationSandboxID:                   s.sb.id,
+			"io.kubernetes.cri.container-type":    "container",
+			"io.kubernetes.cri.container-name":    s.c.Name,
+			"io.kubernetes.cri.sandbox-name":      s.pod.Name,
+			"io.kubernetes.cri.sandbox-namespace": s.pod.Namespace,
+		}),
+	)
+	if s.c.WorkingDir != "" {
+		opts = append(opts, oci.WithProcessCwd(s.c.WorkingDir))
+	}
+	opts = append(opts, resourceOpts(s.c.Resources)...)
+	return opts, nil
+}
+
+// resourceOpts maps requests and limits to cgroup settings as the kubelet
+// does: CPU request to shares, CPU limit to a CFS quota over a 100ms
+// period, memory limit to the memory cgroup's hard limit.
+func resourceOpts(r corev1.ResourceRequirements) []oci.SpecOpts {
+	const period = 100000
+	var opts []oci.SpecOpts
+	if q, ok := r.Requests[corev1.ResourceCPU]; ok {
+		shares := uint64(q.MilliValue()) * 1024 / 1000
+		if shares < 2 {
+			shares = 2
+		}
+		opts = append(opts, oci.WithCPUShares(shares))
+	}
+	if q, ok := r.Limits[corev1.ResourceCPU]; ok {
+		quota := q.MilliValue() * period / 1000
+		if quota < 1000 {
+			quota = 1000
+		}
+		opts = append(opts, oci.WithCPUCFS(quota, period))
+	}
+	if q, ok := r.Limits[corev1.ResourceMemory]; ok && q.Value() > 0 {
+		opts = append(opts, oci.WithMemoryLimit(uint64(q.Value())))
+	}
+	return opts
+}
+
+// containerEnv resolves the container's env in order: each value may
+// refer to variables defined before it, as in Kubernetes.
+func containerEnv(pod *corev1.Pod, c *corev1.Container, podIP, node string) ([]string, error) {
+	vals := map[string]string{}
+	var out []string
+	for _, e := range c.Env {
+		v := e.Value
+		if e.ValueFrom != nil {
+			fr := e.ValueFrom.FieldRef
+			if fr == nil {
+				return nil, fmt.Errorf("container %s: env %s: only valueFrom.fieldRef is supported", c.Name, e.Name)
+			}
+			switch fr.FieldPath {
+			case "metadata.name":
+				v = pod.Name
+			case "metadata.namespace":
+				v = pod.Namespace
+			case "metadata.uid":
+				v = string(pod.UID)
+			case "status.podIP":
+				v = podIP
+			case "spec.nodeName":
+				v = node
+			case "spec.serviceAccountName":
+				v = pod.Spec.ServiceAccountName
+			default:
+				return nil, fmt.Errorf("container %s: env %s: fieldRef %q is not supported", c.Name, e.Name, fr.FieldPath)
+			}
+		} else {
+			v = expand(v, func(n string) (string, bool) { s, ok := vals[n]; return s, ok })
+		}
+		vals[e.Name] = v
+		out = append(out, e.Name+"="+v)
+	}
+	return out, nil
+}
+
+func envLookup(env []string) func(string) (string, bool) {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return func(n string) (string, bool) { v, ok := m[n]; return v, ok }
+}
+
+func (a *Agent) podLogDir(ns, name, uid string) string {
+	return filepath.Join(a.cfg.LogDir, ns+"_"+name+"_"+uid)
+}
+
+// LogPath is where one attempt of one container writes its output.
+func (a *Agent) LogPath(ns, name, uid, container string, attempt int) string {
+	return filepath.Join(a.podLogDir(ns, name, uid), container, strconv.Itoa(attempt)+".log")
+}
+
+// startContainer creates and starts one attempt of a container. Its output
+// goes straight from the shim to its log file, so it keeps flowing while
+// the agent is down.
+func (a *Agent) startContainer(ctx context.Context, s containerSpec, img containerd.Image, wake chan<- struct{}) (_ containerd.Container, _ *taskHandle, retErr error) {
+	uid := string(s.pod.UID)
+	id := containerID(uid, s.c.Name, s.attempt)
+	if old, err := a.client.LoadContainer(ctx, id); err == nil {
+		// Left by a crash between create and the record of its start.
+		if err := a.deleteContainer(ctx, old); err != nil {
+			return nil, nil, err
+		}
+	}
+	opts, err := a.containerOpts(s, img)
+	if err != nil {
+		return nil, nil, err
+	}
+	labels := podLabels(s.pod)
+	labels[LabelRole] = roleContainer
+	labels[LabelContainer] = s.c.Name
+	labels[LabelKind] = s.kind
+	labels[LabelAttempt] = strconv.Itoa(s.attempt)
+	labels[LabelSpecHash] = specHash(s.c)
+	labels[LabelGrace] = strconv.FormatInt(graceSeconds(s.pod), 10)
+	labels[LabelStartedAt] = a.cfg.Clock.Now().UTC().Format(time.RFC3339Nano)
+	c, err := a.client.NewContainer(ctx, id,
+		containerd.WithImage(img),
+		containerd.WithNewSnapshot(id, img, snapshots.WithLabels(podLabels(s.pod))),
+		a.runtimeOpt(),
+		containerd.WithContainerLabels(labels),
+		containerd.WithNewSpec(opts...),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create container %s: %w", s.c.Name, err)
+	}
+	defer func() {
+		if retErr != nil {
+			cctx, cancel := a.freshContext()
+			defer cancel()
+			retErr = errors.Join(retErr, a.deleteContainer(cctx, c))
+		}
+	}()
+	logPath := a.LogPath(s.pod.Namespace, s.pod.Name, uid, s.c.Name, s.attempt)
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return nil, nil, fmt.Errorf("log dir: %w", err)
+	}
+	task, err := c.NewTask(ctx, cio.LogFile(logPath))
+	if err != nil {
+		return nil, nil, fmt.Errorf("create task %s: %w", s.c.Name, err)
+	}
+	h, err := a.watch(task, wake)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := task.Start(ctx); err != nil {
+		return nil, nil, fmt.Errorf("start %s: %w", s.c.Name, err)
+	}
+	return c, h, nil
+}
+
+// labelTime parses a time label; zero if absent or malformed.
+func labelTime(labels map[string]string, key string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, labels[key])
+	return t
+}
