@@ -120,12 +120,14 @@ func newPlacement(pods []*corev1.Pod, cluster Cluster, opts Options) (*placement
 	pl.stack.indexSelectors(infos)
 	pl.gangs, pl.singles = collectGangs(infos, boundMembers)
 
-	// Gangs go first, largest first: they are the hardest to fit, and a
-	// gang that fails gives back what it held before any single pod is
-	// placed, so a single pod is never refused space a failed gang later
-	// frees. Single pods then go largest first (first-fit decreasing),
-	// which leaves fewer holes too small for anything than input order
-	// does. Ties keep the input order.
+	// Gangs go first, largest first: they need several nodes at once, and
+	// if single pods filled the cluster first a gang would wait behind
+	// every new single pod forever. Single pods then go largest first
+	// (first-fit decreasing), which leaves fewer holes too small for
+	// anything than input order does. Ties keep the input order. Each
+	// step (one pod, or one whole gang that keeps its pods or gives all of
+	// them back) only adds to the nodes, so a pod refused early would be
+	// refused by the final state too.
 	sort.SliceStable(pl.gangs, func(i, j int) bool { return pl.gangs[i].size > pl.gangs[j].size })
 	for _, g := range pl.gangs {
 		sortBySize(g.members)
