@@ -1,0 +1,473 @@
+package reconciler
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/api"
+)
+
+// ErrClosed is returned by a store that has been closed.
+var ErrClosed = errors.New("store closed")
+
+// MaxEvents bounds the events the bolt store keeps; the oldest go first.
+const MaxEvents = 1000
+
+// One bucket per record kind. Keys are "namespace/name" for namespaced
+// records and the name for nodes; values are JSON.
+var (
+	bucketMeta        = []byte("meta")
+	bucketPods        = []byte("pods")
+	bucketNodes       = []byte("nodes")
+	bucketDeployments = []byte("deployments")
+	bucketJobs        = []byte("jobs")
+	bucketCronJobs    = []byte("cronjobs")
+	// Events are keyed by a big-endian sequence number so a cursor walks
+	// them oldest first; eventIndex maps kind/namespace/name/reason to the
+	// sequence of the newest such event, for Count merging.
+	bucketEvents     = []byte("events")
+	bucketEventIndex = []byte("eventindex")
+
+	keyVersion  = []byte("version")
+	keyEventSeq = []byte("eventseq")
+	keyEventN   = []byte("eventcount")
+	keySync     = []byte("sync")
+)
+
+var allBuckets = [][]byte{bucketMeta, bucketPods, bucketNodes, bucketDeployments, bucketJobs, bucketCronJobs, bucketEvents, bucketEventIndex}
+
+// BoltStore is the embedded Store: one bbolt file in the server's data dir.
+type BoltStore struct {
+	db *bolt.DB
+
+	mu      sync.Mutex
+	version uint64
+	// changed is closed and replaced whenever version moves, waking every
+	// WaitChange at once.
+	changed chan struct{}
+	closed  bool
+}
+
+var _ Store = (*BoltStore)(nil)
+
+// OpenBolt opens (or creates) the store at path. The version counter is
+// kept in the file, so it never goes back across restarts and a resource
+// version an agent holds stays meaningful.
+func OpenBolt(path string) (*BoltStore, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	var version uint64
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		version = getUint(tx.Bucket(bucketMeta), keyVersion)
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return &BoltStore{db: db, version: version, changed: make(chan struct{})}, nil
+}
+
+// View implements Store.
+func (s *BoltStore) View(fn func(ReadTx) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return fn(&boltTx{tx: tx})
+	})
+}
+
+// Update implements Store. The version is raised inside the transaction
+// that wrote, and announced only after it committed, so a waiter never
+// sees a version whose data it cannot read.
+func (s *BoltStore) Update(fn func(Tx) error) error {
+	var newVersion uint64
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		t := &boltTx{tx: tx}
+		if err := fn(t); err != nil {
+			return err
+		}
+		if !t.wrote {
+			return nil
+		}
+		meta := tx.Bucket(bucketMeta)
+		newVersion = getUint(meta, keyVersion) + 1
+		return putUint(meta, keyVersion, newVersion)
+	})
+	if err != nil {
+		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+			return ErrClosed
+		}
+		return err
+	}
+	if newVersion != 0 {
+		s.mu.Lock()
+		if newVersion > s.version {
+			s.version = newVersion
+			close(s.changed)
+			s.changed = make(chan struct{})
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// Version returns the version of the newest committed Update.
+func (s *BoltStore) Version() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
+// WaitChange implements Store.
+func (s *BoltStore) WaitChange(ctx context.Context, since uint64) (uint64, error) {
+	for {
+		s.mu.Lock()
+		v, ch, closed := s.version, s.changed, s.closed
+		s.mu.Unlock()
+		if v > since {
+			return v, nil
+		}
+		if closed {
+			return v, ErrClosed
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return v, ctx.Err()
+		}
+	}
+}
+
+// Close implements Store; waiters are woken and get ErrClosed.
+func (s *BoltStore) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
+	s.mu.Unlock()
+	return s.db.Close()
+}
+
+// boltTx serves both ReadTx (in View) and Tx (in Update); bbolt itself
+// refuses writes in a read-only transaction.
+type boltTx struct {
+	tx    *bolt.Tx
+	wrote bool
+}
+
+func nsKey(namespace, name string) []byte { return []byte(namespace + "/" + name) }
+
+func (t *boltTx) Version() uint64 { return getUint(t.tx.Bucket(bucketMeta), keyVersion) }
+
+func get[T any](t *boltTx, bucket, key []byte) (*T, error) {
+	v := t.tx.Bucket(bucket).Get(key)
+	if v == nil {
+		return nil, fmt.Errorf("%s %s: %w", bucket, key, ErrNotFound)
+	}
+	rec := new(T)
+	if err := json.Unmarshal(v, rec); err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", bucket, key, err)
+	}
+	return rec, nil
+}
+
+func list[T any](t *boltTx, bucket []byte) ([]*T, error) {
+	b := t.tx.Bucket(bucket)
+	var out []*T
+	err := b.ForEach(func(k, v []byte) error {
+		rec := new(T)
+		if err := json.Unmarshal(v, rec); err != nil {
+			return fmt.Errorf("decode %s %s: %w", bucket, k, err)
+		}
+		out = append(out, rec)
+		return nil
+	})
+	return out, err
+}
+
+// put writes rec unless the stored bytes are already equal, so writing a
+// record back unchanged does not raise the version and wake every watcher.
+func (t *boltTx) put(bucket, key []byte, rec any) error {
+	if len(key) == 0 || bytes.HasPrefix(key, []byte("/")) || bytes.HasSuffix(key, []byte("/")) {
+		return fmt.Errorf("put %s: empty name in key %q", bucket, key)
+	}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode %s %s: %w", bucket, key, err)
+	}
+	b := t.tx.Bucket(bucket)
+	if bytes.Equal(b.Get(key), v) {
+		return nil
+	}
+	if err := b.Put(key, v); err != nil {
+		return fmt.Errorf("put %s %s: %w", bucket, key, err)
+	}
+	t.wrote = true
+	return nil
+}
+
+// del removes key; removing a missing record is not an error (deletes are
+// idempotent, so a loop that runs twice does no harm) and writes nothing.
+func (t *boltTx) del(bucket, key []byte) error {
+	b := t.tx.Bucket(bucket)
+	if b.Get(key) == nil {
+		return nil
+	}
+	if err := b.Delete(key); err != nil {
+		return fmt.Errorf("delete %s %s: %w", bucket, key, err)
+	}
+	t.wrote = true
+	return nil
+}
+
+func (t *boltTx) Pod(namespace, name string) (*PodRecord, error) {
+	return get[PodRecord](t, bucketPods, nsKey(namespace, name))
+}
+func (t *boltTx) Pods() ([]*PodRecord, error) { return list[PodRecord](t, bucketPods) }
+func (t *boltTx) Node(name string) (*NodeRecord, error) {
+	return get[NodeRecord](t, bucketNodes, []byte(name))
+}
+func (t *boltTx) Nodes() ([]*NodeRecord, error) { return list[NodeRecord](t, bucketNodes) }
+func (t *boltTx) Deployment(namespace, name string) (*DeploymentRecord, error) {
+	return get[DeploymentRecord](t, bucketDeployments, nsKey(namespace, name))
+}
+func (t *boltTx) Deployments() ([]*DeploymentRecord, error) {
+	return list[DeploymentRecord](t, bucketDeployments)
+}
+func (t *boltTx) Job(namespace, name string) (*JobRecord, error) {
+	return get[JobRecord](t, bucketJobs, nsKey(namespace, name))
+}
+func (t *boltTx) Jobs() ([]*JobRecord, error) { return list[JobRecord](t, bucketJobs) }
+func (t *boltTx) CronJob(namespace, name string) (*CronJobRecord, error) {
+	return get[CronJobRecord](t, bucketCronJobs, nsKey(namespace, name))
+}
+func (t *boltTx) CronJobs() ([]*CronJobRecord, error) { return list[CronJobRecord](t, bucketCronJobs) }
+
+func (t *boltTx) Sync() (*SyncRecord, error) {
+	rec, err := get[SyncRecord](t, bucketMeta, keySync)
+	if errors.Is(err, ErrNotFound) {
+		return &SyncRecord{}, nil
+	}
+	return rec, err
+}
+
+func (t *boltTx) Events(limit int) ([]api.Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	c := t.tx.Bucket(bucketEvents).Cursor()
+	var rev []api.Event
+	for k, v := c.Last(); k != nil && len(rev) < limit; k, v = c.Prev() {
+		var e api.Event
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, fmt.Errorf("decode event %x: %w", k, err)
+		}
+		rev = append(rev, e)
+	}
+	out := make([]api.Event, len(rev))
+	for i, e := range rev {
+		out[len(rev)-1-i] = e
+	}
+	return out, nil
+}
+
+func (t *boltTx) PutPod(p *PodRecord) error {
+	return t.put(bucketPods, nsKey(p.Pod.Namespace, p.Pod.Name), p)
+}
+func (t *boltTx) DeletePod(namespace, name string) error {
+	return t.del(bucketPods, nsKey(namespace, name))
+}
+
+// PutNode keeps the Generation rule of the Tx contract: the caller's
+// Generation is ignored; the store raises the stored one when a fact the
+// scheduler reads changes.
+func (t *boltTx) PutNode(n *NodeRecord) error {
+	rec := *n
+	old, err := t.Node(n.Name)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		rec.Generation = 1
+	case err != nil:
+		return err
+	case schedulingFactsEqual(old, n):
+		rec.Generation = old.Generation
+	default:
+		rec.Generation = old.Generation + 1
+	}
+	if err := t.put(bucketNodes, []byte(n.Name), &rec); err != nil {
+		return err
+	}
+	n.Generation = rec.Generation
+	return nil
+}
+
+func schedulingFactsEqual(a, b *NodeRecord) bool {
+	return a.Ready == b.Ready && a.Unschedulable == b.Unschedulable &&
+		equalMaps(a.Labels, b.Labels) &&
+		reflect.DeepEqual(normTaints(a), normTaints(b)) &&
+		resourceListsEqual(a.Allocatable, b.Allocatable)
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func normTaints(n *NodeRecord) any {
+	if len(n.Taints) == 0 {
+		return nil
+	}
+	return n.Taints
+}
+
+func (t *boltTx) DeleteNode(name string) error { return t.del(bucketNodes, []byte(name)) }
+func (t *boltTx) PutDeployment(d *DeploymentRecord) error {
+	return t.put(bucketDeployments, nsKey(d.Namespace, d.Name), d)
+}
+func (t *boltTx) DeleteDeployment(namespace, name string) error {
+	return t.del(bucketDeployments, nsKey(namespace, name))
+}
+func (t *boltTx) PutJob(j *JobRecord) error {
+	return t.put(bucketJobs, nsKey(j.Job.Namespace, j.Job.Name), j)
+}
+func (t *boltTx) DeleteJob(namespace, name string) error {
+	return t.del(bucketJobs, nsKey(namespace, name))
+}
+func (t *boltTx) PutCronJob(c *CronJobRecord) error {
+	return t.put(bucketCronJobs, nsKey(c.Namespace, c.Name), c)
+}
+func (t *boltTx) DeleteCronJob(namespace, name string) error {
+	return t.del(bucketCronJobs, nsKey(namespace, name))
+}
+func (t *boltTx) PutSync(s *SyncRecord) error {
+	v, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encode sync: %w", err)
+	}
+	b := t.tx.Bucket(bucketMeta)
+	if bytes.Equal(b.Get(keySync), v) {
+		return nil
+	}
+	if err := b.Put(keySync, v); err != nil {
+		return fmt.Errorf("put sync: %w", err)
+	}
+	t.wrote = true
+	return nil
+}
+
+// AddEvent implements Tx. A repeat (same object, reason, type and message
+// as the newest event of that object and reason) is moved to the end with
+// its Count raised and its Time updated, as kubectl's "x5 over 2m" shows.
+func (t *boltTx) AddEvent(e api.Event) error {
+	if e.Count <= 0 {
+		e.Count = 1
+	}
+	events := t.tx.Bucket(bucketEvents)
+	index := t.tx.Bucket(bucketEventIndex)
+	meta := t.tx.Bucket(bucketMeta)
+	ikey := eventKey(e)
+	n := getUint(meta, keyEventN)
+	if seq := index.Get(ikey); seq != nil {
+		if v := events.Get(seq); v != nil {
+			var prev api.Event
+			if err := json.Unmarshal(v, &prev); err == nil && prev.Type == e.Type && prev.Message == e.Message {
+				e.Count += prev.Count
+				if err := events.Delete(seq); err != nil {
+					return fmt.Errorf("merge event: %w", err)
+				}
+				n--
+			}
+		}
+	}
+	seq := getUint(meta, keyEventSeq) + 1
+	if err := putUint(meta, keyEventSeq, seq); err != nil {
+		return err
+	}
+	key := binary.BigEndian.AppendUint64(nil, seq)
+	v, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	if err := events.Put(key, v); err != nil {
+		return fmt.Errorf("put event: %w", err)
+	}
+	if err := index.Put(ikey, key); err != nil {
+		return fmt.Errorf("index event: %w", err)
+	}
+	t.wrote = true
+	n++
+	for ; n > MaxEvents; n-- {
+		c := events.Cursor()
+		k, v := c.First()
+		if k == nil {
+			break
+		}
+		var old api.Event
+		if err := json.Unmarshal(v, &old); err == nil {
+			okey := eventKey(old)
+			if bytes.Equal(index.Get(okey), k) {
+				if err := index.Delete(okey); err != nil {
+					return fmt.Errorf("trim event index: %w", err)
+				}
+			}
+		}
+		if err := c.Delete(); err != nil {
+			return fmt.Errorf("trim events: %w", err)
+		}
+	}
+	return putUint(meta, keyEventN, n)
+}
+
+func eventKey(e api.Event) []byte {
+	return []byte(e.Kind + "/" + e.Namespace + "/" + e.Name + "/" + e.Reason)
+}
+
+func resourceListsEqual(a, b corev1.ResourceList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, q := range a {
+		r, ok := b[k]
+		if !ok || q.Cmp(r) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func getUint(b *bolt.Bucket, key []byte) uint64 {
+	v := b.Get(key)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func putUint(b *bolt.Bucket, key []byte, v uint64) error {
+	return b.Put(key, binary.BigEndian.AppendUint64(nil, v))
+}
