@@ -143,26 +143,7 @@ func (c *cluster) input(now time.Time) JobInput {
 
 func (c *cluster) apply(t *testing.T, r JobResult) {
 	t.Helper()
-	for _, p := range r.Create {
-		if c.find(p.Name) >= 0 {
-			continue // creating an existing name is a no-op
-		}
-		o := ObservedPod{Name: p.Name, UID: types.UID(p.Name + "-uid"), Index: -1, Phase: corev1.PodPending}
-		if v, ok := p.Annotations[CompletionIndexAnnotation]; ok {
-			var ix int32
-			fmt.Sscan(v, &ix)
-			o.Index = ix
-		}
-		c.pods = append(c.pods, o)
-	}
-	for _, d := range r.Delete {
-		if i := c.find(d.Name); i >= 0 {
-			c.pods[i].Deleting = true
-		}
-	}
-	c.job = c.job.DeepCopy()
-	c.job.Status = r.Status
-	c.progress = r.Progress
+	applyTo(c, r)
 }
 
 func (c *cluster) find(name string) int {
