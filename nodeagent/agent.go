@@ -412,13 +412,13 @@ func (a *Agent) watchOOM() {
 // by containerd's TaskOOM event, or, if that has not arrived yet, by the
 // memory cgroup's oom_kill counter, still readable until the task is
 // deleted.
-func (a *Agent) oomKilled(ctx context.Context, task containerd.Task) bool {
+func (a *Agent) oomKilled(ctx context.Context, task containerd.Task, checkCgroup bool) bool {
 	a.oomMu.Lock()
 	seen := a.ooms[task.ID()]
 	delete(a.ooms, task.ID())
 	a.oomMu.Unlock()
-	if seen {
-		return true
+	if seen || !checkCgroup {
+		return seen
 	}
 	m, err := task.Metrics(ctx)
 	if err != nil || m == nil {

@@ -313,4 +313,3 @@ func (nd *node) exec(p *corev1.Pod, container string, cmd ...string) string {
 }
 
 var _ = resource.MustParse
-var _ = containerStatus

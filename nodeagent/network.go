@@ -11,8 +11,10 @@ import (
 	"strings"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/invoke"
 	cnitypes "github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/cni/pkg/version"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -77,7 +79,12 @@ func newNetwork(cfg *Config) (*network, error) {
 		}
 	}
 	n := &network{
-		cni:      libcni.NewCNIConfigWithCacheDir(cfg.CNIBinDirs, filepath.Join(cfg.RunDir, "cni-cache"), nil),
+		// An explicit exec: libcni fills a nil one lazily, racing when
+		// several pods attach at once.
+		cni: libcni.NewCNIConfigWithCacheDir(cfg.CNIBinDirs, filepath.Join(cfg.RunDir, "cni-cache"), &invoke.DefaultExec{
+			RawExec:       &invoke.RawExec{Stderr: os.Stderr},
+			PluginDecoder: version.PluginDecoder{},
+		}),
 		confPath: cfg.CNIConfPath,
 	}
 	if _, err := n.load(); err != nil {

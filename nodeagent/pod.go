@@ -416,12 +416,14 @@ func (w *podWorker) recordExit(ctx context.Context, c *ctr) {
 		code = 255
 		at = w.a.cfg.Clock.Now()
 	}
+	// Like containerd's CRI plugin, an OOM kill anywhere in the container
+	// marks its end OOMKilled, even if its main process survived it.
 	reason := reasonCompleted
 	if code != 0 {
 		reason = reasonError
-		if w.a.oomKilled(ctx, h.task) {
-			reason = reasonOOMKilled
-		}
+	}
+	if w.a.oomKilled(ctx, h.task, code != 0) {
+		reason = reasonOOMKilled
 	}
 	if at.IsZero() {
 		at = w.a.cfg.Clock.Now()
