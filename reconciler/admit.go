@@ -1,0 +1,270 @@
+package reconciler
+
+import (
+	"encoding/json"
+
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/scheduler"
+)
+
+// admitNewest decides whether the newest good revision replaces the
+// applied one. It is admitted only if every pod it needs right away (its
+// Pods, its Deployments' replicas, the pods of its running Jobs) can be
+// placed together, on the nodes as they are, next to what keeps running.
+// Otherwise nothing of it is applied: the previous revision keeps running
+// and the refusal, with each pod that does not fit and why, is kept for
+// `berth status`. A refused revision is tried again when the cluster
+// changes (a node joins, capacity frees).
+func (r *Reconciler) admitNewest(now time.Time) error {
+	cand := r.cfg.Source.Current()
+	if cand == nil || (r.applied != nil && r.applied.Revision == cand.Revision) {
+		return nil
+	}
+	idx := indexDesired(cand)
+	var nodes []*NodeRecord
+	var pods []*PodRecord
+	var jobRecs []*JobRecord
+	var sync *SyncRecord
+	err := r.cfg.Store.View(func(tx ReadTx) error {
+		var err error
+		if nodes, err = tx.Nodes(); err != nil {
+			return err
+		}
+		if pods, err = tx.Pods(); err != nil {
+			return err
+		}
+		if jobRecs, err = tx.Jobs(); err != nil {
+			return err
+		}
+		sync, err = tx.Sync()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// After a restart the store remembers what was admitted.
+	if r.applied == nil && sync != nil && sync.Status.Applied != nil && sync.Status.Applied.SHA == cand.Revision {
+		idx.appliedAt = sync.Status.Applied.Applied
+		r.applied = idx
+		r.log.Info("resumed applied revision", "revision", short(cand.Revision))
+		return nil
+	}
+	fp := fingerprint(nodes, pods)
+	if r.refused == cand.Revision && r.refusedOn == fp {
+		return nil
+	}
+	required, kept := admissionSet(idx, pods, jobRecs, now)
+	cluster := scheduler.Cluster{Bound: kept}
+	for _, n := range nodes {
+		cluster.Nodes = append(cluster.Nodes, schedulerNode(n))
+	}
+	plan, err := scheduler.Place(required, cluster, scheduler.Options{Strategy: r.cfg.Strategy, AllOrNothing: true})
+	if err != nil {
+		return fmt.Errorf("place revision %s: %w", short(cand.Revision), err)
+	}
+	if plan.Complete() {
+		idx.appliedAt = now
+		prev := ""
+		if r.applied != nil {
+			prev = r.applied.Revision
+		}
+		r.applied = idx
+		r.refused, r.refusedOn, r.refusedWhy = "", "", nil
+		r.log.Info("admitted revision", "revision", short(cand.Revision), "subject", cand.Subject, "previous", short(prev), "new pods", len(required))
+		return nil
+	}
+	rej := &api.RejectedRevision{Revision: api.Revision{SHA: cand.Revision, Subject: cand.Subject, Author: cand.Author, Time: cand.CommitTime}}
+	for _, u := range plan.Unplaced {
+		if u.Cause == scheduler.CauseBatch {
+			continue // fits by itself; refused only because others do not
+		}
+		rej.Unplaceable = append(rej.Unplaceable, api.UnplaceablePod{Namespace: u.Pod.Namespace, Name: u.Pod.Name, Message: u.Message, Shortfall: u.Needs()})
+	}
+	rej.Message = fmt.Sprintf("%d of the %d pods this revision needs do not fit on the cluster; the previous revision keeps running", len(rej.Unplaceable), len(required))
+	if r.refused != cand.Revision {
+		r.log.Warn("refused revision: its pods do not fit", "revision", short(cand.Revision), "unplaceable", len(rej.Unplaceable), "needed", len(required))
+	}
+	r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej
+	return nil
+}
+
+// admissionSet splits the cluster for a candidate revision: kept are the
+// bound pods that stay as they are under it (they hold their nodes),
+// required are the pods it needs placed: unbound pods that stay desired
+// and new pods from its templates.
+func admissionSet(idx *desiredIndex, pods []*PodRecord, jobRecs []*JobRecord, now time.Time) (required []*corev1.Pod, kept []scheduler.Bound) {
+	jobByKey := map[string]*JobRecord{}
+	for _, jr := range jobRecs {
+		jobByKey[key(jr.Job.Namespace, jr.Job.Name)] = jr
+	}
+	haveNew := map[string]int{}   // deployment key -> pods at the new hash
+	activeJob := map[string]int{} // job key -> active pods of the same spec
+	for _, p := range pods {
+		if p.deleting() || p.finished() {
+			continue
+		}
+		k := key(p.Pod.Namespace, p.Owner.Name)
+		stays := false
+		switch p.Owner.Kind {
+		case OwnerPod:
+			w, ok := idx.pods[k]
+			stays = ok && w.hash == p.TemplateHash
+		case OwnerDeployment:
+			w, ok := idx.deployments[k]
+			stays = ok && w.hash == p.TemplateHash
+			if stays {
+				haveNew[k]++
+			}
+		case OwnerJob:
+			jr := jobByKey[k]
+			switch {
+			case jr == nil:
+			case jr.CronJob != "":
+				_, stays = idx.cronjobs[key(jr.Job.Namespace, jr.CronJob)]
+			default:
+				w, ok := idx.jobs[k]
+				stays = ok && w.hash == jr.Job.Annotations[AnnotationSpecHash]
+				if stays {
+					activeJob[k]++
+				}
+			}
+		}
+		if !stays {
+			continue
+		}
+		if p.bound() {
+			kept = append(kept, scheduler.Bound{Pod: &p.Pod, Node: p.Pod.Spec.NodeName})
+		} else {
+			required = append(required, &p.Pod)
+		}
+	}
+	have := map[string]bool{}
+	for _, p := range pods {
+		if !p.deleting() {
+			have[p.key()] = p.Owner.Kind == OwnerPod && idx.pods[p.key()].hash == p.TemplateHash
+		}
+	}
+	for _, k := range sortedKeys(idx.pods) {
+		if !have[k] {
+			w := idx.pods[k]
+			required = append(required, candidatePod(w.pod.Namespace, w.pod.Name, &w.pod.ObjectMeta, &w.pod.Spec))
+		}
+	}
+	for _, k := range sortedKeys(idx.deployments) {
+		w := idx.deployments[k]
+		replicas := 1
+		if w.d.Spec.Replicas != nil {
+			replicas = int(*w.d.Spec.Replicas)
+		}
+		for i := haveNew[k]; i < replicas; i++ {
+			name := fmt.Sprintf("%s-%s-admit-%d", w.d.Name, w.hash, i)
+			required = append(required, candidatePod(w.d.Namespace, name, &w.d.Spec.Template.ObjectMeta, &w.d.Spec.Template.Spec))
+		}
+	}
+	for _, k := range sortedKeys(idx.jobs) {
+		w := idx.jobs[k]
+		jr := jobByKey[k]
+		if jr != nil && jr.CronJob == "" && jr.Job.Annotations[AnnotationSpecHash] == w.hash && jobFinished(jr) {
+			continue
+		}
+		want := 1
+		if w.job.Spec.Parallelism != nil {
+			want = int(*w.job.Spec.Parallelism)
+		}
+		if c := w.job.Spec.Completions; c != nil {
+			done := 0
+			if jr != nil && jr.Job.Annotations[AnnotationSpecHash] == w.hash {
+				done = int(jr.Job.Status.Succeeded)
+			}
+			want = min(want, int(*c)-done)
+		}
+		if w.job.Spec.Suspend != nil && *w.job.Spec.Suspend {
+			want = 0
+		}
+		for i := activeJob[k]; i < want; i++ {
+			name := fmt.Sprintf("%s-admit-%d", w.job.Name, i)
+			required = append(required, candidatePod(w.job.Namespace, name, &w.job.Spec.Template.ObjectMeta, &w.job.Spec.Template.Spec))
+		}
+	}
+	return required, kept
+}
+
+func candidatePod(ns, name string, meta *metav1.ObjectMeta, spec *corev1.PodSpec) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: meta.Labels, Annotations: meta.Annotations},
+		Spec:       *spec,
+	}
+}
+
+func jobFinished(jr *JobRecord) bool {
+	for _, c := range jr.Job.Status.Conditions {
+		if (c.Type == "Complete" || c.Type == "Failed") && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+// fingerprint summarises what admission depends on, so a refused revision
+// is placed again only when the cluster changed.
+func fingerprint(nodes []*NodeRecord, pods []*PodRecord) string {
+	h := fnv.New64a()
+	for _, n := range nodes {
+		fmt.Fprintf(h, "%s/%d/%t;", n.Name, n.Generation, n.Ready)
+	}
+	for _, p := range pods {
+		if p.holdsCapacity() {
+			fmt.Fprintf(h, "%s/%s;", p.Pod.UID, p.Pod.Spec.NodeName)
+		}
+	}
+	return fmt.Sprintf("%x", h.Sum64())
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
+}
+
+// writeSync stores what `berth status` shows, when it changed.
+func (r *Reconciler) writeSync(now time.Time) error {
+	st := r.cfg.Source.Info()
+	cand := r.cfg.Source.Current()
+	if r.applied != nil {
+		st.Applied = &api.Revision{SHA: r.applied.Revision, Subject: r.applied.Subject, Author: r.applied.Author, Time: r.applied.CommitTime, Applied: r.applied.appliedAt}
+	}
+	if st.Rejected == nil && r.refusedWhy != nil && cand != nil && cand.Revision == r.refused {
+		st.Rejected = r.refusedWhy
+	}
+	switch {
+	case st.Rejected != nil:
+		st.State = "Rejected"
+	case r.applied != nil && cand != nil && cand.Revision == r.applied.Revision:
+		st.State = "Synced"
+	case cand == nil:
+		st.State = "Unknown"
+	default:
+		st.State = "Progressing"
+	}
+	rec := &SyncRecord{Status: st}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if string(b) == string(r.lastSyncRec) {
+		return nil
+	}
+	err = r.cfg.Store.Update(func(tx Tx) error { return tx.PutSync(rec) })
+	if err == nil {
+		r.lastSyncRec = b
+	}
+	return err
+}

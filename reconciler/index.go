@@ -1,0 +1,78 @@
+package reconciler
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/manifest"
+)
+
+// AnnotationSpecHash on a Job record names the Git spec it was made
+// from: a Job whose spec changes in Git is replaced by a new run.
+const AnnotationSpecHash = "berth.dev/spec-hash"
+
+type podWant struct {
+	pod  *corev1.Pod
+	hash string
+}
+
+type deployWant struct {
+	d    *appsv1.Deployment
+	hash string
+}
+
+type jobWant struct {
+	job  *batchv1.Job
+	hash string
+}
+
+// desiredIndex is an admitted revision with its objects indexed by
+// namespace/name and their template hashes computed once.
+type desiredIndex struct {
+	*Desired
+	appliedAt   time.Time
+	pods        map[string]podWant
+	deployments map[string]deployWant
+	jobs        map[string]jobWant
+	cronjobs    map[string]*batchv1.CronJob
+}
+
+func key(ns, name string) string { return ns + "/" + name }
+
+func indexDesired(d *Desired) *desiredIndex {
+	idx := &desiredIndex{
+		Desired:     d,
+		pods:        map[string]podWant{},
+		deployments: map[string]deployWant{},
+		jobs:        map[string]jobWant{},
+		cronjobs:    map[string]*batchv1.CronJob{},
+	}
+	for i := range d.Objects {
+		o := &d.Objects[i]
+		k := key(o.Namespace, o.Name)
+		switch o.Kind {
+		case manifest.KindPod:
+			idx.pods[k] = podWant{o.Pod, templateHash(&o.Pod.ObjectMeta, &o.Pod.Spec)}
+		case manifest.KindDeployment:
+			t := &o.Deployment.Spec.Template
+			idx.deployments[k] = deployWant{o.Deployment, templateHash(&t.ObjectMeta, &t.Spec)}
+		case manifest.KindJob:
+			idx.jobs[k] = jobWant{o.Job, specHash(o.Job.Spec)}
+		case manifest.KindCronJob:
+			idx.cronjobs[k] = o.CronJob
+		}
+	}
+	return idx
+}
+
+func specHash(spec batchv1.JobSpec) string {
+	h := fnv.New64a()
+	_ = json.NewEncoder(h).Encode(spec)
+	return fmt.Sprintf("%016x", h.Sum64())
+}

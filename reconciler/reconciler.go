@@ -1,0 +1,200 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/scheduler"
+)
+
+// Source is where desired state comes from: gitsource in the server, a
+// fixed list in tests.
+type Source interface {
+	// Current is the newest revision that decoded and validated cleanly,
+	// or nil before the first.
+	Current() *Desired
+	// Updated signals after Current changed.
+	Updated() <-chan struct{}
+	// Info describes the source for `berth status`: repository, ref, path,
+	// fetch times and errors, and a revision refused for its manifests.
+	// The reconciler adds what it knows: the applied revision and a
+	// revision refused because its pods do not fit.
+	Info() api.SyncStatus
+}
+
+// Config configures a Reconciler.
+type Config struct {
+	Store  Store
+	Source Source
+	// Clock is read for every decision and drives waits (default: real).
+	Clock clock.WithTicker
+	// Logger receives progress (default: slog.Default()).
+	Logger *slog.Logger
+	// Strategy ranks nodes for placement (default spread).
+	Strategy scheduler.Strategy
+	// NodeTimeout is how long a node may miss heartbeats before it is
+	// NotReady and its pods move (default 40 s).
+	NodeTimeout time.Duration
+	// Resync bounds the wait between two passes when nothing happens
+	// (default 10 s).
+	Resync time.Duration
+	// LocalZone is the zone of CronJobs without spec.timeZone (default:
+	// time.Local).
+	LocalZone *time.Location
+}
+
+func (c *Config) setDefaults() error {
+	if c.Store == nil || c.Source == nil {
+		return errors.New("reconciler: Store and Source are required")
+	}
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.NodeTimeout <= 0 {
+		c.NodeTimeout = 40 * time.Second
+	}
+	if c.Resync <= 0 {
+		c.Resync = 10 * time.Second
+	}
+	if c.LocalZone == nil {
+		c.LocalZone = time.Local
+	}
+	return nil
+}
+
+// Reconciler is the control loop. Every pass is level-triggered: it reads
+// the desired state and the store, and writes the difference, each step in
+// one store transaction, so running it twice, or after a crash at any
+// line, does no harm.
+type Reconciler struct {
+	cfg Config
+	log *slog.Logger
+
+	mu sync.Mutex // one pass at a time; guards the fields below
+	// applied is the admitted revision whose objects are running; nil
+	// after a restart until a revision is admitted (meanwhile the pods in
+	// the store keep running as they are).
+	applied *desiredIndex
+	// refused is the revision last refused for capacity, and the cluster
+	// fingerprint it was refused on: admission is tried again only when
+	// the cluster changes.
+	refused     string
+	refusedOn   string
+	refusedWhy  *api.RejectedRevision
+	lastSyncRec []byte
+}
+
+// New returns a Reconciler; call Run, or ReconcileOnce in tests.
+func New(cfg Config) (*Reconciler, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	return &Reconciler{cfg: cfg, log: cfg.Logger.With("component", "reconciler")}, nil
+}
+
+// Applied returns the revision whose objects are running, or "".
+func (r *Reconciler) Applied() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.applied == nil {
+		return ""
+	}
+	return r.applied.Revision
+}
+
+// Run reconciles on every new revision, every store change (node and pod
+// status reports), at the times the controllers asked to be woken, and at
+// least every Resync, until ctx ends.
+func (r *Reconciler) Run(ctx context.Context) error {
+	changed := make(chan struct{}, 1)
+	go func() {
+		var since uint64
+		for {
+			v, err := r.cfg.Store.WaitChange(ctx, since)
+			if err != nil {
+				return
+			}
+			since = v
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	for {
+		wake, err := r.ReconcileOnce(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.log.Error("reconcile", "err", err)
+		}
+		wait := r.cfg.Resync
+		if !wake.IsZero() {
+			wait = min(wait, max(wake.Sub(r.cfg.Clock.Now()), 10*time.Millisecond))
+		}
+		if err != nil {
+			wait = min(wait, time.Second)
+		}
+		t := r.cfg.Clock.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-r.cfg.Source.Updated():
+		case <-changed:
+		case <-t.C():
+		}
+		t.Stop()
+	}
+}
+
+// ReconcileOnce runs one pass and returns when the next pass is due at the
+// latest (zero: no deadline of its own).
+func (r *Reconciler) ReconcileOnce(ctx context.Context) (time.Time, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.cfg.Clock.Now()
+	var errs []error
+	wake, err := r.syncNodes(now)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("nodes: %w", err))
+	}
+	if err := r.admitNewest(now); err != nil {
+		errs = append(errs, fmt.Errorf("admit: %w", err))
+	}
+	w, err := r.syncWorkloads(now)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("workloads: %w", err))
+	}
+	wake = earliest(wake, w)
+	// A plan refused as stale is placed again at once, a few times.
+	for attempt := 0; attempt < 3; attempt++ {
+		err = r.schedule(now)
+		if !errors.Is(err, ErrConflict) {
+			break
+		}
+		r.log.Info("scheduling plan was stale; placing again", "attempt", attempt+1)
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("schedule: %w", err))
+	}
+	if err := r.writeSync(now); err != nil {
+		errs = append(errs, fmt.Errorf("status: %w", err))
+	}
+	return wake, errors.Join(errs...)
+}
+
+func event(now time.Time, typ, reason, kind, ns, name, msg string) api.Event {
+	return api.Event{Time: now, Type: typ, Reason: reason, Kind: kind, Namespace: ns, Name: name, Message: msg}
+}

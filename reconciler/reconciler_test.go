@@ -1,0 +1,443 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/manifest"
+)
+
+type fakeSource struct {
+	cur     *Desired
+	updated chan struct{}
+}
+
+func (s *fakeSource) Current() *Desired        { return s.cur }
+func (s *fakeSource) Updated() <-chan struct{} { return s.updated }
+func (s *fakeSource) Info() api.SyncStatus     { return api.SyncStatus{Repository: "test"} }
+func (s *fakeSource) push(rev string, objs []manifest.Object) {
+	s.cur = &Desired{Revision: rev, Subject: "commit " + rev, Objects: objs}
+}
+
+// harness is a reconciler on a real bbolt store with a fake clock, and a
+// simulated agent per node that runs whatever is bound to it.
+type harness struct {
+	t     *testing.T
+	store *BoltStore
+	clock *clocktesting.FakeClock
+	src   *fakeSource
+	rec   *Reconciler
+	path  string
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "berth.db")
+	st, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := &harness{t: t, store: st, clock: clocktesting.NewFakeClock(t0), src: &fakeSource{updated: make(chan struct{}, 1)}, path: path}
+	h.restart()
+	return h
+}
+
+// restart makes a new Reconciler on the same store, as a server restart.
+func (h *harness) restart() {
+	rec, err := New(Config{Store: h.store, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.rec = rec
+}
+
+func (h *harness) addNode(name, cpu, mem string) {
+	h.t.Helper()
+	err := h.store.Update(func(tx Tx) error {
+		return tx.PutNode(&NodeRecord{
+			Name:          name,
+			Labels:        map[string]string{"kubernetes.io/hostname": name},
+			Allocatable:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem), corev1.ResourcePods: resource.MustParse("110")},
+			Ready:         true,
+			LastHeartbeat: h.clock.Now(),
+		})
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) heartbeat(names ...string) {
+	h.t.Helper()
+	err := h.store.Update(func(tx Tx) error {
+		for _, name := range names {
+			n, err := tx.Node(name)
+			if err != nil {
+				return err
+			}
+			n.LastHeartbeat = h.clock.Now()
+			if err := tx.PutNode(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// agents acts for the agents of the given nodes: bound pods run and are
+// ready (job pods succeed), pods being deleted are reported gone.
+func (h *harness) agents(nodes ...string) {
+	h.t.Helper()
+	on := map[string]bool{}
+	for _, n := range nodes {
+		on[n] = true
+	}
+	now := metav1.NewTime(h.clock.Now())
+	err := h.store.Update(func(tx Tx) error {
+		pods, err := tx.Pods()
+		if err != nil {
+			return err
+		}
+		for _, p := range pods {
+			if !p.bound() || !on[p.Pod.Spec.NodeName] {
+				continue
+			}
+			if p.deleting() {
+				if err := tx.DeletePod(p.Pod.Namespace, p.Pod.Name); err != nil {
+					return err
+				}
+				continue
+			}
+			if p.finished() || p.Pod.Status.Phase == corev1.PodRunning {
+				continue
+			}
+			if p.Owner.Kind == OwnerJob {
+				p.Pod.Status = corev1.PodStatus{Phase: corev1.PodSucceeded, ContainerStatuses: []corev1.ContainerStatus{{Name: p.Pod.Spec.Containers[0].Name, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, FinishedAt: now}}}}}
+			} else {
+				p.Pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}}}
+			}
+			if err := tx.PutPod(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) reconcile() {
+	h.t.Helper()
+	if _, err := h.rec.ReconcileOnce(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// converge alternates reconcile passes and agent reports until nothing
+// changes, advancing the clock a second per round.
+func (h *harness) converge(nodes ...string) {
+	h.t.Helper()
+	for i := 0; i < 60; i++ {
+		before := h.store.Version()
+		h.reconcile()
+		h.agents(nodes...)
+		h.clock.Step(time.Second)
+		h.heartbeat(nodes...)
+		h.reconcile()
+		if h.store.Version() == before+1 { // only the heartbeat wrote
+			return
+		}
+	}
+	h.t.Fatal("did not converge in 60 rounds")
+}
+
+func (h *harness) pods() []*PodRecord {
+	h.t.Helper()
+	var out []*PodRecord
+	if err := h.store.View(func(tx ReadTx) error {
+		var err error
+		out, err = tx.Pods()
+		return err
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+func (h *harness) sync() api.SyncStatus {
+	h.t.Helper()
+	var s *SyncRecord
+	if err := h.store.View(func(tx ReadTx) error {
+		var err error
+		s, err = tx.Sync()
+		return err
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	return s.Status
+}
+
+func decodeObjs(t *testing.T, yaml string) []manifest.Object {
+	t.Helper()
+	objs, errs := manifest.DecodeFile("test.yaml", []byte(yaml))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return objs
+}
+
+func podYAML(name, mem string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: %s}
+spec:
+  containers:
+  - {name: app, image: "busybox:1", resources: {requests: {cpu: 100m, memory: %s}}}
+---
+`, name, mem)
+}
+
+func deployYAML(replicas int, image string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: %d
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, image: %q, resources: {requests: {cpu: 100m, memory: 256Mi}}}
+---
+`, replicas, image)
+}
+
+const jobYAML = `apiVersion: batch/v1
+kind: Job
+metadata: {name: crunch}
+spec:
+  completions: 3
+  parallelism: 2
+  template:
+    spec:
+      containers:
+      - {name: c, image: "busybox:1", resources: {requests: {cpu: 100m, memory: 64Mi}}}
+---
+`
+
+func countBy(pods []*PodRecord, pred func(*PodRecord) bool) int {
+	n := 0
+	for _, p := range pods {
+		if pred(p) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestGitToBoundPods(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "2", "2Gi")
+	h.addNode("n2", "2", "2Gi")
+	h.src.push("r1", decodeObjs(t, podYAML("solo", "128Mi")+deployYAML(3, "web:1")+jobYAML))
+	h.converge("n1", "n2")
+
+	pods := h.pods()
+	running := countBy(pods, func(p *PodRecord) bool { return p.Pod.Status.Phase == corev1.PodRunning })
+	if running != 4 {
+		t.Fatalf("want 4 running pods (solo + 3 web), got %d", running)
+	}
+	succeeded := countBy(pods, func(p *PodRecord) bool { return p.Owner.Kind == OwnerJob && p.Pod.Status.Phase == corev1.PodSucceeded })
+	if succeeded != 3 {
+		t.Fatalf("want exactly 3 succeeded job pods, got %d", succeeded)
+	}
+	var jr *JobRecord
+	_ = h.store.View(func(tx ReadTx) error { jr, _ = tx.Job("default", "crunch"); return nil })
+	if jr == nil || jr.Job.Status.Succeeded != 3 || !jobFinished(jr) {
+		t.Fatalf("job status %+v", jr)
+	}
+	if st := h.sync(); st.State != "Synced" || st.Applied == nil || st.Applied.SHA != "r1" {
+		t.Fatalf("sync status %+v", st)
+	}
+	// Idempotent: a pass with nothing new writes nothing.
+	v := h.store.Version()
+	h.reconcile()
+	h.reconcile()
+	if h.store.Version() != v {
+		t.Fatalf("idle passes wrote %d times", h.store.Version()-v)
+	}
+}
+
+func TestRolloutReplacesEveryPod(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "4", "4Gi")
+	h.src.push("r1", decodeObjs(t, deployYAML(3, "web:1")))
+	h.converge("n1")
+	h.src.push("r2", decodeObjs(t, deployYAML(3, "web:2")))
+	h.converge("n1")
+	pods := h.pods()
+	if len(pods) != 3 {
+		t.Fatalf("want 3 pods, got %d", len(pods))
+	}
+	for _, p := range pods {
+		if p.Pod.Spec.Containers[0].Image != "web:2" || p.Pod.Annotations[api.AnnotationRevision] != "r2" {
+			t.Fatalf("pod %s runs %s from %s", p.Pod.Name, p.Pod.Spec.Containers[0].Image, p.Pod.Annotations[api.AnnotationRevision])
+		}
+	}
+}
+
+func TestRevisionThatDoesNotFitIsRefusedWhole(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "2", "1Gi")
+	h.src.push("r1", decodeObjs(t, deployYAML(2, "web:1")))
+	h.converge("n1")
+	before := h.pods()
+
+	// 10 replicas of 256Mi on a 1Gi node, plus a new pod: nothing applies.
+	h.src.push("r2", decodeObjs(t, deployYAML(10, "web:1")+podYAML("extra", "64Mi")))
+	h.converge("n1")
+	after := h.pods()
+	if len(after) != len(before) {
+		t.Fatalf("refused revision changed the pods: %d -> %d", len(before), len(after))
+	}
+	for i := range after {
+		if after[i].Pod.UID != before[i].Pod.UID {
+			t.Fatal("refused revision replaced a pod")
+		}
+	}
+	st := h.sync()
+	if st.State != "Rejected" || st.Applied.SHA != "r1" || st.Rejected == nil || st.Rejected.SHA != "r2" {
+		t.Fatalf("status %+v", st)
+	}
+	if len(st.Rejected.Unplaceable) == 0 || !strings.Contains(st.Rejected.Unplaceable[0].Message, "Insufficient memory") || st.Rejected.Unplaceable[0].Shortfall == "" {
+		t.Fatalf("unplaceable %+v", st.Rejected.Unplaceable)
+	}
+
+	// A commit that fits applies.
+	h.src.push("r3", decodeObjs(t, deployYAML(3, "web:1")+podYAML("extra", "64Mi")))
+	h.converge("n1")
+	if n := len(h.pods()); n != 4 {
+		t.Fatalf("want 4 pods after r3, got %d", n)
+	}
+	if st := h.sync(); st.State != "Synced" || st.Applied.SHA != "r3" {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func TestPruneAndReplace(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "2", "2Gi")
+	h.src.push("r1", decodeObjs(t, podYAML("a", "64Mi")+podYAML("b", "64Mi")))
+	h.converge("n1")
+	uidA := ""
+	for _, p := range h.pods() {
+		if p.Pod.Name == "a" {
+			uidA = string(p.Pod.UID)
+		}
+	}
+	// b is deleted from Git, a changes.
+	h.src.push("r2", decodeObjs(t, podYAML("a", "96Mi")))
+	h.converge("n1")
+	pods := h.pods()
+	if len(pods) != 1 || pods[0].Pod.Name != "a" || string(pods[0].Pod.UID) == uidA {
+		t.Fatalf("want only a new pod a, got %d pods", len(pods))
+	}
+}
+
+func TestNodeLostMovesPods(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "2", "2Gi")
+	h.addNode("n2", "2", "2Gi")
+	h.src.push("r1", decodeObjs(t, deployYAML(4, "web:1")+podYAML("solo", "64Mi")))
+	h.converge("n1", "n2")
+	// n2 stops heartbeating; n1 continues.
+	for i := 0; i < 45; i++ {
+		h.clock.Step(time.Second)
+		h.heartbeat("n1")
+		h.reconcile()
+		h.agents("n1")
+	}
+	h.converge("n1")
+	for _, p := range h.pods() {
+		if p.Pod.Spec.NodeName != "n1" {
+			t.Fatalf("pod %s still on %s", p.Pod.Name, p.Pod.Spec.NodeName)
+		}
+	}
+	if n := len(h.pods()); n != 5 {
+		t.Fatalf("want 5 pods, got %d", n)
+	}
+}
+
+func TestRestartResumesWithoutDuplicates(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "4", "4Gi")
+	h.src.push("r1", decodeObjs(t, deployYAML(3, "web:1")+podYAML("solo", "64Mi")+jobYAML))
+	// One pass creates records; a crash (new reconciler) and passes again.
+	h.reconcile()
+	h.restart()
+	h.reconcile()
+	h.restart()
+	h.converge("n1")
+	names := map[string]int{}
+	for _, p := range h.pods() {
+		names[p.Owner.Kind+"/"+p.Owner.Name]++
+	}
+	if names["Deployment/web"] != 3 || names["Pod/solo"] != 1 || names["Job/crunch"] != 3 {
+		t.Fatalf("pods by owner: %v", names)
+	}
+	if h.rec.Applied() != "r1" {
+		t.Fatalf("applied %q after restart", h.rec.Applied())
+	}
+}
+
+func TestCronJobRunsOncePerSchedule(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "4", "4Gi")
+	h.src.push("r1", decodeObjs(t, `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: date}
+spec:
+  schedule: "* * * * *"
+  timeZone: Etc/UTC
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers: [{name: date, image: "busybox:1", command: [date]}]
+`))
+	for i := 0; i < 3*60+5; i++ {
+		h.reconcile()
+		h.agents("n1")
+		h.clock.Step(time.Second)
+		h.heartbeat("n1")
+	}
+	var recs []*JobRecord
+	_ = h.store.View(func(tx ReadTx) error { recs, _ = tx.Jobs(); return nil })
+	if len(recs) != 3 {
+		t.Fatalf("want 3 runs in 3 minutes, got %d", len(recs))
+	}
+	for _, jr := range recs {
+		if jr.CronJob != "date" || jr.Job.Status.Succeeded != 1 {
+			t.Fatalf("run %s: %+v", jr.Job.Name, jr.Job.Status)
+		}
+	}
+	_ = batchv1.JobComplete
+}

@@ -1,0 +1,149 @@
+package reconciler
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berth-dev/berth/scheduler"
+)
+
+// schedulerNode is the scheduler's view of a node record.
+func schedulerNode(n *NodeRecord) scheduler.Node {
+	return scheduler.Node{
+		Name:          n.Name,
+		Generation:    n.Generation,
+		Labels:        n.Labels,
+		Allocatable:   n.Allocatable,
+		Taints:        n.Taints,
+		Ready:         n.Ready,
+		Unschedulable: n.Unschedulable,
+	}
+}
+
+// holdsCapacity reports whether a bound pod still holds its requests on
+// its node: a pod being stopped does until its node reports it gone, a
+// pod that ran to its end does not (as in Kubernetes).
+func (p *PodRecord) holdsCapacity() bool { return p.bound() && !p.finished() }
+
+// pending reports whether the pod waits for a node.
+func (p *PodRecord) pending() bool { return !p.bound() && !p.deleting() && !p.finished() }
+
+// schedule places every pending pod. The plan is computed on a read-only
+// view and committed in one transaction that first checks every node the
+// plan uses is at the generation the plan saw; if one moved, nothing is
+// committed and ErrConflict tells the caller to place the batch again.
+func (r *Reconciler) schedule(now time.Time) error {
+	var pending []*corev1.Pod
+	var cluster scheduler.Cluster
+	err := r.cfg.Store.View(func(tx ReadTx) error {
+		nodes, err := tx.Nodes()
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			cluster.Nodes = append(cluster.Nodes, schedulerNode(n))
+		}
+		pods, err := tx.Pods()
+		if err != nil {
+			return err
+		}
+		for _, p := range pods {
+			switch {
+			case p.holdsCapacity():
+				cluster.Bound = append(cluster.Bound, scheduler.Bound{Pod: &p.Pod, Node: p.Pod.Spec.NodeName})
+			case p.pending():
+				pending = append(pending, &p.Pod)
+			}
+		}
+		return nil
+	})
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	plan, err := scheduler.Place(pending, cluster, scheduler.Options{Strategy: r.cfg.Strategy})
+	if err != nil {
+		return fmt.Errorf("place %d pods: %w", len(pending), err)
+	}
+	return r.commitPlan(plan, now)
+}
+
+func (r *Reconciler) commitPlan(plan *scheduler.Plan, now time.Time) error {
+	bound := 0
+	err := r.cfg.Store.Update(func(tx Tx) error {
+		for name, gen := range plan.NodeGenerations {
+			n, err := tx.Node(name)
+			if err != nil {
+				return fmt.Errorf("node %s: %w", name, ErrConflict)
+			}
+			if n.Generation != gen || !n.Ready {
+				return fmt.Errorf("node %s at generation %d, plan saw %d: %w", name, n.Generation, gen, ErrConflict)
+			}
+		}
+		for _, b := range plan.Bindings {
+			p, err := tx.Pod(b.Pod.Namespace, b.Pod.Name)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if p.Pod.UID != b.Pod.UID || !p.pending() {
+				continue // changed since the view: the next pass sees it
+			}
+			p.Pod.Spec.NodeName = b.Node
+			p.Unschedulable = ""
+			setPodCondition(&p.Pod, corev1.PodScheduled, corev1.ConditionTrue, "", "", now)
+			if err := tx.PutPod(p); err != nil {
+				return err
+			}
+			bound++
+			msg := fmt.Sprintf("Successfully assigned %s/%s to %s", p.Pod.Namespace, p.Pod.Name, b.Node)
+			if err := tx.AddEvent(event(now, "Normal", "Scheduled", "Pod", p.Pod.Namespace, p.Pod.Name, msg)); err != nil {
+				return err
+			}
+		}
+		for _, u := range plan.Unplaced {
+			p, err := tx.Pod(u.Pod.Namespace, u.Pod.Name)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if p.Pod.UID != u.Pod.UID || p.Unschedulable == u.Message {
+				continue
+			}
+			p.Unschedulable = u.Message
+			setPodCondition(&p.Pod, corev1.PodScheduled, corev1.ConditionFalse, "Unschedulable", u.Message, now)
+			if err := tx.PutPod(p); err != nil {
+				return err
+			}
+			if err := tx.AddEvent(event(now, "Warning", "FailedScheduling", "Pod", p.Pod.Namespace, p.Pod.Name, u.Message)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil && bound > 0 {
+		r.log.Info("bound pods", "count", bound, "unplaced", len(plan.Unplaced))
+	}
+	return err
+}
+
+func setPodCondition(p *corev1.Pod, t corev1.PodConditionType, s corev1.ConditionStatus, reason, msg string, now time.Time) {
+	c := corev1.PodCondition{Type: t, Status: s, Reason: reason, Message: msg, LastTransitionTime: metav1.NewTime(now)}
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == t {
+			if p.Status.Conditions[i].Status == s {
+				c.LastTransitionTime = p.Status.Conditions[i].LastTransitionTime
+			}
+			p.Status.Conditions[i] = c
+			return
+		}
+	}
+	p.Status.Conditions = append(p.Status.Conditions, c)
+}
