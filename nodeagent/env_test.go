@@ -28,6 +28,9 @@ import (
 var pauseBinary string
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(agentEnv); spec != "" {
+		os.Exit(runChildAgent(spec))
+	}
 	dir, err := os.MkdirTemp("", "berth-pause-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -120,6 +123,7 @@ type node struct {
 }
 
 type nodeOpts struct {
+	noAgent       bool // the test starts the agent itself
 	clock         clock.WithTicker
 	allowHostPath bool
 }
@@ -151,7 +155,9 @@ func newNode(t *testing.T, o nodeOpts) *node {
 		Logger:            slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	nd := &node{t: t, cfg: cfg, parts: parts}
-	nd.start()
+	if !o.noAgent {
+		nd.start()
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()

@@ -1,0 +1,212 @@
+package nodeagent_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/namespaces"
+
+	"github.com/berth-dev/berth/nodeagent"
+)
+
+// agentEnv carries a Config to the agent child process.
+const agentEnv = "BERTH_TEST_AGENT"
+
+// runChildAgent is the body of the child process: a real agent reading
+// static pods from a directory, until it is killed.
+func runChildAgent(spec string) int {
+	var child struct {
+		Config nodeagent.Config
+		Dir    string
+	}
+	if err := json.Unmarshal([]byte(spec), &child); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	a, err := nodeagent.New(context.Background(), child.Config)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	src := &nodeagent.DirSource{Dir: child.Dir, NodeName: child.Config.NodeName, Interval: 200 * time.Millisecond}
+	if err := a.Run(context.Background(), src); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func writePodManifest(t *testing.T, dir, name, image string) {
+	t.Helper()
+	y := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: %s
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+`, name, image)
+	if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// observed is what containerd shows of one pod: its IP and the PID of
+// every running task, by container ID.
+type observed struct {
+	ip   string
+	pids map[string]uint32
+}
+
+func (nd *node) observe(t *testing.T) map[string]*observed {
+	t.Helper()
+	cl, err := containerd.New(nd.cfg.ContainerdAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := namespaces.WithNamespace(context.Background(), nd.cfg.Namespace)
+	cs, err := cl.Containers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*observed{}
+	for _, c := range cs {
+		labels, _ := c.Labels(ctx)
+		name := labels[nodeagent.LabelPodName]
+		if out[name] == nil {
+			out[name] = &observed{pids: map[string]uint32{}}
+		}
+		if ip := labels[nodeagent.LabelIP]; ip != "" {
+			out[name].ip = ip
+		}
+		task, err := c.Task(ctx, nil)
+		if err != nil {
+			continue
+		}
+		if st, err := task.Status(ctx); err == nil && st.Status == containerd.Running {
+			out[name].pids[c.ID()] = task.Pid()
+		}
+	}
+	return out
+}
+
+// An agent killed with SIGKILL while 5 pods run, then restarted: no
+// container restarts, same IPs; a pod removed from the directory while it
+// was down is gone after it returns.
+func TestAgentSIGKILLAdoption(t *testing.T) {
+	nd := newNode(t, nodeOpts{noAgent: true})
+	dir := t.TempDir()
+	for i := 1; i <= 5; i++ {
+		writePodManifest(t, dir, fmt.Sprintf("p%d", i), nd.parts.busybox)
+	}
+	cfg := nd.cfg
+	cfg.Logger, cfg.Clock = nil, nil
+	spec, _ := json.Marshal(map[string]any{"Config": cfg, "Dir": dir})
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), agentEnv+"="+string(spec))
+	var childLog bytes.Buffer
+	child.Stdout, child.Stderr = &childLog, &childLog
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	childDone := make(chan struct{})
+	go func() { _ = child.Wait(); close(childDone) }()
+	defer func() {
+		_ = child.Process.Kill()
+		<-childDone
+		if t.Failed() {
+			t.Logf("child agent log:\n%s", childLog.String())
+		}
+	}()
+
+	// Wait until containerd shows 5 pods with pause and app running.
+	var before map[string]*observed
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		before = nd.observe(t)
+		ready := 0
+		for _, o := range before {
+			if len(o.pids) == 2 && o.ip != "" {
+				ready++
+			}
+		}
+		if ready == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the child agent did not start 5 pods; containerd shows %d ready", ready)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-childDone
+	if err := os.Remove(filepath.Join(dir, "p5.yaml")); err != nil {
+		t.Fatal(err)
+	}
+
+	nd.start()
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() {
+		runDone <- nd.agent.Run(ctx, &nodeagent.DirSource{Dir: dir, NodeName: nd.cfg.NodeName, Interval: 200 * time.Millisecond})
+	}()
+	t.Cleanup(func() { cancel(); <-runDone })
+
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		st := nd.agent.Status()
+		after := nd.observe(t)
+		ok := len(st) == 4 && after["p5"] == nil
+		for _, p := range st {
+			ok = ok && running(&p)
+		}
+		if ok {
+			for _, p := range st {
+				if cs := p.Status.ContainerStatuses[0]; cs.RestartCount != 0 {
+					t.Errorf("%s: restartCount %d after adoption", p.Name, cs.RestartCount)
+				}
+				if p.Status.PodIP != before[p.Name].ip {
+					t.Errorf("%s: IP %s after adoption, was %s", p.Name, p.Status.PodIP, before[p.Name].ip)
+				}
+				for id, pid := range before[p.Name].pids {
+					if after[p.Name].pids[id] != pid {
+						t.Errorf("%s: task %s has PID %d, was %d: it was restarted", p.Name, id, after[p.Name].pids[id], pid)
+					}
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			for _, p := range st {
+				b.WriteString(p.Name + ": " + describe(&p) + "\n")
+			}
+			t.Fatalf("after restart: want p1..p4 running and p5 gone; agent holds:\n%scontainerd holds p5: %v", b.String(), after["p5"] != nil)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(nd.cfg.RunDir, "pods")); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(nd.cfg.RunDir, "pods"))
+	if len(entries) != 4 {
+		t.Errorf("run dir holds %d pod dirs, want 4", len(entries))
+	}
+
+}
