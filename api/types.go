@@ -112,6 +112,10 @@ type SyncStatus struct {
 	Rejected *RejectedRevision `json:"rejected,omitempty"`
 	// State is Synced, Progressing, Rejected or Unknown.
 	State string `json:"state"`
+	// Unschedulable are pods of the applied revision that are bound to no
+	// node right now (a node was lost, or a Job pod waits for room), with
+	// the scheduler's reason. Filled by the API server from pod records.
+	Unschedulable []UnplaceablePod `json:"unschedulable,omitempty"`
 }
 
 // Revision names one commit.

@@ -44,7 +44,7 @@ var (
 	keySync     = []byte("sync")
 )
 
-var allBuckets = [][]byte{bucketMeta, bucketPods, bucketNodes, bucketDeployments, bucketJobs, bucketCronJobs, bucketEvents, bucketEventIndex}
+var boltBuckets = [][]byte{bucketMeta, bucketPods, bucketNodes, bucketDeployments, bucketJobs, bucketCronJobs, bucketEvents, bucketEventIndex}
 
 // BoltStore is the embedded Store: one bbolt file in the server's data dir.
 type BoltStore struct {
@@ -70,12 +70,12 @@ func OpenBolt(path string) (*BoltStore, error) {
 	}
 	var version uint64
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
+		for _, b := range boltBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		version = getUint(tx.Bucket(bucketMeta), keyVersion)
+		version = boltUint(tx.Bucket(bucketMeta), keyVersion)
 		return nil
 	})
 	if err != nil {
@@ -106,8 +106,8 @@ func (s *BoltStore) Update(fn func(Tx) error) error {
 			return nil
 		}
 		meta := tx.Bucket(bucketMeta)
-		newVersion = getUint(meta, keyVersion) + 1
-		return putUint(meta, keyVersion, newVersion)
+		newVersion = boltUint(meta, keyVersion) + 1
+		return boltPutUint(meta, keyVersion, newVersion)
 	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
@@ -154,7 +154,7 @@ func (s *BoltStore) WaitChange(ctx context.Context, since uint64) (uint64, error
 	}
 }
 
-// Close implements Store; waiters are woken and get ErrClosed.
+// Close implements Store; waiters are woken and boltGet ErrClosed.
 func (s *BoltStore) Close() error {
 	s.mu.Lock()
 	if !s.closed {
@@ -173,11 +173,11 @@ type boltTx struct {
 	wrote bool
 }
 
-func nsKey(namespace, name string) []byte { return []byte(namespace + "/" + name) }
+func boltKey(namespace, name string) []byte { return []byte(namespace + "/" + name) }
 
-func (t *boltTx) Version() uint64 { return getUint(t.tx.Bucket(bucketMeta), keyVersion) }
+func (t *boltTx) Version() uint64 { return boltUint(t.tx.Bucket(bucketMeta), keyVersion) }
 
-func get[T any](t *boltTx, bucket, key []byte) (*T, error) {
+func boltGet[T any](t *boltTx, bucket, key []byte) (*T, error) {
 	v := t.tx.Bucket(bucket).Get(key)
 	if v == nil {
 		return nil, fmt.Errorf("%s %s: %w", bucket, key, ErrNotFound)
@@ -189,7 +189,7 @@ func get[T any](t *boltTx, bucket, key []byte) (*T, error) {
 	return rec, nil
 }
 
-func list[T any](t *boltTx, bucket []byte) ([]*T, error) {
+func boltList[T any](t *boltTx, bucket []byte) ([]*T, error) {
 	b := t.tx.Bucket(bucket)
 	var out []*T
 	err := b.ForEach(func(k, v []byte) error {
@@ -239,30 +239,32 @@ func (t *boltTx) del(bucket, key []byte) error {
 }
 
 func (t *boltTx) Pod(namespace, name string) (*PodRecord, error) {
-	return get[PodRecord](t, bucketPods, nsKey(namespace, name))
+	return boltGet[PodRecord](t, bucketPods, boltKey(namespace, name))
 }
-func (t *boltTx) Pods() ([]*PodRecord, error) { return list[PodRecord](t, bucketPods) }
+func (t *boltTx) Pods() ([]*PodRecord, error) { return boltList[PodRecord](t, bucketPods) }
 func (t *boltTx) Node(name string) (*NodeRecord, error) {
-	return get[NodeRecord](t, bucketNodes, []byte(name))
+	return boltGet[NodeRecord](t, bucketNodes, []byte(name))
 }
-func (t *boltTx) Nodes() ([]*NodeRecord, error) { return list[NodeRecord](t, bucketNodes) }
+func (t *boltTx) Nodes() ([]*NodeRecord, error) { return boltList[NodeRecord](t, bucketNodes) }
 func (t *boltTx) Deployment(namespace, name string) (*DeploymentRecord, error) {
-	return get[DeploymentRecord](t, bucketDeployments, nsKey(namespace, name))
+	return boltGet[DeploymentRecord](t, bucketDeployments, boltKey(namespace, name))
 }
 func (t *boltTx) Deployments() ([]*DeploymentRecord, error) {
-	return list[DeploymentRecord](t, bucketDeployments)
+	return boltList[DeploymentRecord](t, bucketDeployments)
 }
 func (t *boltTx) Job(namespace, name string) (*JobRecord, error) {
-	return get[JobRecord](t, bucketJobs, nsKey(namespace, name))
+	return boltGet[JobRecord](t, bucketJobs, boltKey(namespace, name))
 }
-func (t *boltTx) Jobs() ([]*JobRecord, error) { return list[JobRecord](t, bucketJobs) }
+func (t *boltTx) Jobs() ([]*JobRecord, error) { return boltList[JobRecord](t, bucketJobs) }
 func (t *boltTx) CronJob(namespace, name string) (*CronJobRecord, error) {
-	return get[CronJobRecord](t, bucketCronJobs, nsKey(namespace, name))
+	return boltGet[CronJobRecord](t, bucketCronJobs, boltKey(namespace, name))
 }
-func (t *boltTx) CronJobs() ([]*CronJobRecord, error) { return list[CronJobRecord](t, bucketCronJobs) }
+func (t *boltTx) CronJobs() ([]*CronJobRecord, error) {
+	return boltList[CronJobRecord](t, bucketCronJobs)
+}
 
 func (t *boltTx) Sync() (*SyncRecord, error) {
-	rec, err := get[SyncRecord](t, bucketMeta, keySync)
+	rec, err := boltGet[SyncRecord](t, bucketMeta, keySync)
 	if errors.Is(err, ErrNotFound) {
 		return &SyncRecord{}, nil
 	}
@@ -290,10 +292,10 @@ func (t *boltTx) Events(limit int) ([]api.Event, error) {
 }
 
 func (t *boltTx) PutPod(p *PodRecord) error {
-	return t.put(bucketPods, nsKey(p.Pod.Namespace, p.Pod.Name), p)
+	return t.put(bucketPods, boltKey(p.Pod.Namespace, p.Pod.Name), p)
 }
 func (t *boltTx) DeletePod(namespace, name string) error {
-	return t.del(bucketPods, nsKey(namespace, name))
+	return t.del(bucketPods, boltKey(namespace, name))
 }
 
 // PutNode keeps the Generation rule of the Tx contract: the caller's
@@ -321,12 +323,12 @@ func (t *boltTx) PutNode(n *NodeRecord) error {
 
 func schedulingFactsEqual(a, b *NodeRecord) bool {
 	return a.Ready == b.Ready && a.Unschedulable == b.Unschedulable &&
-		equalMaps(a.Labels, b.Labels) &&
-		reflect.DeepEqual(normTaints(a), normTaints(b)) &&
+		labelsEqual(a.Labels, b.Labels) &&
+		reflect.DeepEqual(taintsOrNil(a), taintsOrNil(b)) &&
 		resourceListsEqual(a.Allocatable, b.Allocatable)
 }
 
-func equalMaps(a, b map[string]string) bool {
+func labelsEqual(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -338,7 +340,7 @@ func equalMaps(a, b map[string]string) bool {
 	return true
 }
 
-func normTaints(n *NodeRecord) any {
+func taintsOrNil(n *NodeRecord) any {
 	if len(n.Taints) == 0 {
 		return nil
 	}
@@ -347,22 +349,22 @@ func normTaints(n *NodeRecord) any {
 
 func (t *boltTx) DeleteNode(name string) error { return t.del(bucketNodes, []byte(name)) }
 func (t *boltTx) PutDeployment(d *DeploymentRecord) error {
-	return t.put(bucketDeployments, nsKey(d.Namespace, d.Name), d)
+	return t.put(bucketDeployments, boltKey(d.Namespace, d.Name), d)
 }
 func (t *boltTx) DeleteDeployment(namespace, name string) error {
-	return t.del(bucketDeployments, nsKey(namespace, name))
+	return t.del(bucketDeployments, boltKey(namespace, name))
 }
 func (t *boltTx) PutJob(j *JobRecord) error {
-	return t.put(bucketJobs, nsKey(j.Job.Namespace, j.Job.Name), j)
+	return t.put(bucketJobs, boltKey(j.Job.Namespace, j.Job.Name), j)
 }
 func (t *boltTx) DeleteJob(namespace, name string) error {
-	return t.del(bucketJobs, nsKey(namespace, name))
+	return t.del(bucketJobs, boltKey(namespace, name))
 }
 func (t *boltTx) PutCronJob(c *CronJobRecord) error {
-	return t.put(bucketCronJobs, nsKey(c.Namespace, c.Name), c)
+	return t.put(bucketCronJobs, boltKey(c.Namespace, c.Name), c)
 }
 func (t *boltTx) DeleteCronJob(namespace, name string) error {
-	return t.del(bucketCronJobs, nsKey(namespace, name))
+	return t.del(bucketCronJobs, boltKey(namespace, name))
 }
 func (t *boltTx) PutSync(s *SyncRecord) error {
 	v, err := json.Marshal(s)
@@ -390,8 +392,8 @@ func (t *boltTx) AddEvent(e api.Event) error {
 	events := t.tx.Bucket(bucketEvents)
 	index := t.tx.Bucket(bucketEventIndex)
 	meta := t.tx.Bucket(bucketMeta)
-	ikey := eventKey(e)
-	n := getUint(meta, keyEventN)
+	ikey := boltEventKey(e)
+	n := boltUint(meta, keyEventN)
 	if seq := index.Get(ikey); seq != nil {
 		if v := events.Get(seq); v != nil {
 			var prev api.Event
@@ -404,8 +406,8 @@ func (t *boltTx) AddEvent(e api.Event) error {
 			}
 		}
 	}
-	seq := getUint(meta, keyEventSeq) + 1
-	if err := putUint(meta, keyEventSeq, seq); err != nil {
+	seq := boltUint(meta, keyEventSeq) + 1
+	if err := boltPutUint(meta, keyEventSeq, seq); err != nil {
 		return err
 	}
 	key := binary.BigEndian.AppendUint64(nil, seq)
@@ -429,7 +431,7 @@ func (t *boltTx) AddEvent(e api.Event) error {
 		}
 		var old api.Event
 		if err := json.Unmarshal(v, &old); err == nil {
-			okey := eventKey(old)
+			okey := boltEventKey(old)
 			if bytes.Equal(index.Get(okey), k) {
 				if err := index.Delete(okey); err != nil {
 					return fmt.Errorf("trim event index: %w", err)
@@ -440,10 +442,10 @@ func (t *boltTx) AddEvent(e api.Event) error {
 			return fmt.Errorf("trim events: %w", err)
 		}
 	}
-	return putUint(meta, keyEventN, n)
+	return boltPutUint(meta, keyEventN, n)
 }
 
-func eventKey(e api.Event) []byte {
+func boltEventKey(e api.Event) []byte {
 	return []byte(e.Kind + "/" + e.Namespace + "/" + e.Name + "/" + e.Reason)
 }
 
@@ -460,7 +462,7 @@ func resourceListsEqual(a, b corev1.ResourceList) bool {
 	return true
 }
 
-func getUint(b *bolt.Bucket, key []byte) uint64 {
+func boltUint(b *bolt.Bucket, key []byte) uint64 {
 	v := b.Get(key)
 	if len(v) != 8 {
 		return 0
@@ -468,6 +470,6 @@ func getUint(b *bolt.Bucket, key []byte) uint64 {
 	return binary.BigEndian.Uint64(v)
 }
 
-func putUint(b *bolt.Bucket, key []byte, v uint64) error {
+func boltPutUint(b *bolt.Bucket, key []byte, v uint64) error {
 	return b.Put(key, binary.BigEndian.AppendUint64(nil, v))
 }

@@ -401,7 +401,7 @@ func TestBoltWaitChange(t *testing.T) {
 // -race): every reader sees whole transactions and every waiter wakes.
 func TestBoltConcurrent(t *testing.T) {
 	s, _ := openTestStore(t)
-	const writers, writes = 4, 25
+	const writers, writes = 4, 15
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup

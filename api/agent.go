@@ -1,0 +1,89 @@
+package api
+
+import (
+	"net/url"
+	"strconv"
+)
+
+// HeartbeatRequest is the body of a heartbeat; it may be empty.
+type HeartbeatRequest struct {
+	// Pods is how many pods the agent holds, for the server's logs.
+	Pods int `json:"pods,omitempty"`
+}
+
+// PodStatusResponse answers a status report.
+type PodStatusResponse struct {
+	// Drop lists the UIDs the agent reported that the server does not bind
+	// to this node (unknown, deleted, or moved elsewhere): the agent stops
+	// reporting them, and tears them down if it still runs them.
+	Drop []string `json:"drop,omitempty"`
+}
+
+// Query parameters of the API.
+const (
+	ParamResourceVersion = "resourceVersion"
+	ParamTimeoutSeconds  = "timeoutSeconds"
+	ParamContainer       = "container"
+	ParamFollow          = "follow"
+	ParamPrevious        = "previous"
+	ParamTailLines       = "tailLines"
+	// Events are filtered by the object they are about.
+	ParamKind      = "kind"
+	ParamNamespace = "namespace"
+	ParamName      = "name"
+)
+
+// PathAgentLogs is where an agent serves the logs of the pods it runs;
+// the server proxies `berth logs` there with the join token.
+const PathAgentLogs = "/berth/v1/logs/"
+
+// AgentLogPath is the agent's URL path of one container's log.
+func AgentLogPath(uid, container string) string {
+	return PathAgentLogs + url.PathEscape(uid) + "/" + url.PathEscape(container)
+}
+
+// NamespacedPath returns the user path of a namespaced resource: base is
+// one of PathPods, PathDeploy, PathJobs, PathCronJobs; an empty namespace
+// means all namespaces and an empty name the whole list.
+func NamespacedPath(base, namespace, name string) string {
+	if namespace == "" {
+		return base
+	}
+	// /api/v1/pods -> /api/v1/namespaces/{ns}/pods
+	i := len(base) - 1
+	for i >= 0 && base[i] != '/' {
+		i--
+	}
+	p := base[:i] + "/namespaces/" + url.PathEscape(namespace) + base[i:]
+	if name != "" {
+		p += "/" + url.PathEscape(name)
+	}
+	return p
+}
+
+// LogOptions select what `berth logs` reads.
+type LogOptions struct {
+	Container string
+	Follow    bool
+	Previous  bool
+	// TailLines, when positive, starts that many lines from the end.
+	TailLines int
+}
+
+// Query encodes the options as URL parameters.
+func (o LogOptions) Query() url.Values {
+	q := url.Values{}
+	if o.Container != "" {
+		q.Set(ParamContainer, o.Container)
+	}
+	if o.Follow {
+		q.Set(ParamFollow, "true")
+	}
+	if o.Previous {
+		q.Set(ParamPrevious, "true")
+	}
+	if o.TailLines > 0 {
+		q.Set(ParamTailLines, strconv.Itoa(o.TailLines))
+	}
+	return q
+}

@@ -1,0 +1,926 @@
+package reconciler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/api/client"
+	"github.com/berth-dev/berth/manifest"
+)
+
+var testTokens = Tokens{Agent: "agent-token-0123456789", Admin: "admin-token-0123456789"}
+
+type apiHarness struct {
+	t       *testing.T
+	store   *BoltStore
+	srv     *APIServer
+	http    *httptest.Server
+	clock   *clocktesting.FakeClock
+	objects []manifest.Object
+	mu      sync.Mutex
+}
+
+func newAPIHarness(t *testing.T, mod func(*APIConfig)) *apiHarness {
+	t.Helper()
+	h := &apiHarness{t: t, clock: clocktesting.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))}
+	h.store, _ = openTestStore(t)
+	cfg := APIConfig{
+		Store:   h.store,
+		Tokens:  testTokens,
+		Clock:   h.clock,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Objects: func() []manifest.Object { h.mu.Lock(); defer h.mu.Unlock(); return h.objects },
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	var err error
+	if h.srv, err = NewAPIServer(cfg); err != nil {
+		t.Fatal(err)
+	}
+	h.http = httptest.NewServer(h.srv)
+	t.Cleanup(h.http.Close)
+	return h
+}
+
+func (h *apiHarness) agent(node string) *client.Client {
+	c, err := client.New(h.http.URL, testTokens.Agent, client.WithNode(node))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+func (h *apiHarness) admin() *client.Client {
+	c, err := client.New(h.http.URL, testTokens.Admin)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+func (h *apiHarness) register(node string) *api.RegisterResponse {
+	h.t.Helper()
+	resp, err := h.agent(node).Register(context.Background(), api.RegisterRequest{
+		Name:        node,
+		Labels:      map[string]string{"zone": "a"},
+		Capacity:    corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")},
+		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")},
+	})
+	if err != nil {
+		h.t.Fatalf("register %s: %v", node, err)
+	}
+	return resp
+}
+
+func (h *apiHarness) update(fn func(Tx) error) {
+	h.t.Helper()
+	if err := h.store.Update(fn); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *apiHarness) putPod(ns, name, node string, mod func(*PodRecord)) *PodRecord {
+	h.t.Helper()
+	rec := testPod(ns, name, node)
+	rec.Created = h.clock.Now()
+	if mod != nil {
+		mod(rec)
+	}
+	h.update(func(tx Tx) error { return tx.PutPod(rec) })
+	return rec
+}
+
+func (h *apiHarness) do(method, path, token, node, body string) (int, api.Error) {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.http.URL+path, strings.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if node != "" {
+		req.Header.Set(api.HeaderNodeName, node)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e api.Error
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 400 {
+		if err := json.Unmarshal(b, &e); err != nil {
+			h.t.Fatalf("%s %s: %d with a body that is not api.Error: %q", method, path, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode, e
+}
+
+// waitForWaiter lets a handler reach its fake-clock timer before the test
+// steps the clock; it yields, it does not sleep.
+func waitForWaiter(t *testing.T, c *clocktesting.FakeClock) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.HasWaiters() {
+		if time.Now().After(deadline) {
+			t.Fatal("no timer was set on the fake clock")
+		}
+		runtime.Gosched()
+	}
+}
+
+func TestAPIAuth(t *testing.T) {
+	h := newAPIHarness(t, nil)
+	h.register("n1")
+	h.register("n2")
+	h.putPod("default", "web", "n1", nil)
+	const reg = `{"name":"n1"}`
+	const status = `{"pods":[{"namespace":"default","name":"web","uid":"uid-default-web","status":{"phase":"Running"}}]}`
+	endpoints := []struct {
+		name, method, path, body string
+		agent                    bool
+	}{
+		{name: "register", method: "POST", path: api.PathRegister, body: reg, agent: true},
+		{name: "heartbeat", method: "POST", path: api.PathHeartbeat, body: `{}`, agent: true},
+		{name: "watch", method: "GET", path: api.PathAgentPods + "?resourceVersion=0", agent: true},
+		{name: "status report", method: "POST", path: api.PathPodStatus, body: status, agent: true},
+		{name: "nodes", method: "GET", path: api.PathNodes},
+		{name: "node", method: "GET", path: api.PathNodes + "/n1"},
+		{name: "pods", method: "GET", path: api.PathPods},
+		{name: "pod", method: "GET", path: "/api/v1/namespaces/default/pods/web"},
+		{name: "logs", method: "GET", path: "/api/v1/namespaces/default/pods/web/log"},
+		{name: "deployments", method: "GET", path: api.PathDeploy},
+		{name: "jobs", method: "GET", path: api.PathJobs},
+		{name: "cronjobs", method: "GET", path: api.PathCronJobs},
+		{name: "events", method: "GET", path: api.PathEvents},
+		{name: "status", method: "GET", path: api.PathStatus},
+	}
+	callers := []struct {
+		name, token, node string
+		want              func(agentEndpoint bool) int
+	}{
+		{name: "no token", want: func(bool) int { return 401 }},
+		{name: "unknown token", token: "nope-nope-nope-nope", node: "n1", want: func(bool) int { return 401 }},
+		{name: "admin token", token: testTokens.Admin, node: "n1", want: func(a bool) int {
+			if a {
+				return 403
+			}
+			return 0
+		}},
+		{name: "agent token", token: testTokens.Agent, node: "n1", want: func(a bool) int {
+			if a {
+				return 0
+			}
+			return 403
+		}},
+		{name: "agent token without node", token: testTokens.Agent, want: func(a bool) int {
+			if a {
+				return 400
+			}
+			return 403
+		}},
+	}
+	for _, c := range callers {
+		for _, e := range endpoints {
+			t.Run(c.name+"/"+e.name, func(t *testing.T) {
+				before := h.store.Version()
+				code, _ := h.do(e.method, e.path, c.token, c.node, e.body)
+				want := c.want(e.agent)
+				if want == 0 {
+					if code >= 400 && e.name != "logs" { // logs: the node serves none here
+						t.Fatalf("code %d, want success", code)
+					}
+					return
+				}
+				if code != want {
+					t.Fatalf("code %d, want %d", code, want)
+				}
+				if v := h.store.Version(); v != before {
+					t.Fatalf("a refused request changed the store: version %d -> %d", before, v)
+				}
+			})
+		}
+	}
+}
+
+func TestAPIAgentCannotActForOtherNodes(t *testing.T) {
+	h := newAPIHarness(t, nil)
+	h.register("n1")
+	h.register("n2")
+	h.putPod("default", "on-n2", "n2", nil)
+	h.putPod("default", "on-n1", "n1", nil)
+	ctx := context.Background()
+
+	t.Run("register another node's name", func(t *testing.T) {
+		_, err := h.agent("n1").Register(ctx, api.RegisterRequest{Name: "n2"})
+		var ae *api.Error
+		if !errors.As(err, &ae) || ae.Code != 403 {
+			t.Fatalf("err = %v, want 403", err)
+		}
+	})
+	t.Run("watch sees only its own pods", func(t *testing.T) {
+		list, err := h.agent("n1").WatchPods(ctx, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Items) != 1 || list.Items[0].Name != "on-n1" {
+			t.Fatalf("n1 sees %v", podNames(list.Items))
+		}
+	})
+	t.Run("status for another node's pod is dropped", func(t *testing.T) {
+		before := h.store.Version()
+		resp, err := h.agent("n1").ReportStatus(ctx, api.PodStatusReport{Pods: []api.PodStatus{
+			{Namespace: "default", Name: "on-n2", UID: "uid-default-on-n2", Status: corev1.PodStatus{Phase: corev1.PodFailed}},
+			{Namespace: "default", Name: "ghost", UID: "uid-ghost", Status: corev1.PodStatus{Phase: corev1.PodRunning}},
+			{Namespace: "default", Name: "on-n1", UID: "wrong-uid", Gone: true},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(resp.Drop) != "[uid-default-on-n2 uid-ghost wrong-uid]" {
+			t.Fatalf("drop = %v", resp.Drop)
+		}
+		if h.store.Version() != before {
+			t.Fatal("ignored statuses changed the store")
+		}
+	})
+	t.Run("unregistered node", func(t *testing.T) {
+		_, err := h.agent("n3").WatchPods(ctx, 0, 0)
+		if !client.IsNotFound(err) {
+			t.Fatalf("err = %v, want NotFound", err)
+		}
+	})
+}
+
+func podNames(pods []corev1.Pod) []string {
+	var out []string
+	for _, p := range pods {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func TestAPIBadRequests(t *testing.T) {
+	h := newAPIHarness(t, func(c *APIConfig) { c.MaxBodyBytes = 1024 })
+	h.register("n1")
+	h.putPod("default", "web", "n1", nil)
+	tests := []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{name: "register: not JSON", method: "POST", path: api.PathRegister, body: `{"name":`, want: 400},
+		{name: "register: empty", method: "POST", path: api.PathRegister, body: ``, want: 400},
+		{name: "register: trailing data", method: "POST", path: api.PathRegister, body: `{"name":"n1"} {}`, want: 400},
+		{name: "register: wrong type", method: "POST", path: api.PathRegister, body: `{"name":"n1","labels":[1]}`, want: 400},
+		{name: "register: bad label", method: "POST", path: api.PathRegister, body: `{"name":"n1","labels":{"a b":"c"}}`, want: 400},
+		{name: "register: negative capacity", method: "POST", path: api.PathRegister, body: `{"name":"n1","capacity":{"cpu":"-1"}}`, want: 400},
+		{name: "register: bad address", method: "POST", path: api.PathRegister, body: `{"name":"n1","address":"nowhere"}`, want: 400},
+		{name: "register: too large", method: "POST", path: api.PathRegister, body: `{"name":"n1","labels":{"a":"` + strings.Repeat("x", 2000) + `"}}`, want: 413},
+		{name: "heartbeat: not JSON", method: "POST", path: api.PathHeartbeat, body: `nope`, want: 400},
+		{name: "status: not JSON", method: "POST", path: api.PathPodStatus, body: `[`, want: 400},
+		{name: "status: no uid", method: "POST", path: api.PathPodStatus, body: `{"pods":[{"namespace":"default","name":"web","status":{"phase":"Failed"}}]}`, want: 400},
+		{name: "status: one bad of two", method: "POST", path: api.PathPodStatus, body: `{"pods":[{"namespace":"default","name":"web","uid":"uid-default-web","status":{"phase":"Failed"}},{"name":"x"}]}`, want: 400},
+		{name: "watch: bad version", method: "GET", path: api.PathAgentPods + "?resourceVersion=abc", want: 400},
+		{name: "watch: bad timeout", method: "GET", path: api.PathAgentPods + "?timeoutSeconds=-1", want: 400},
+		{name: "unknown path", method: "GET", path: "/api/v1/secrets", want: 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := h.store.Version()
+			code, e := h.do(tc.method, tc.path, testTokens.Agent, "n1", tc.body)
+			if code != tc.want {
+				t.Fatalf("code %d (%+v), want %d", code, e, tc.want)
+			}
+			if e.Code != tc.want || e.Reason == "" || e.Message == "" {
+				t.Fatalf("error body %+v", e)
+			}
+			if h.store.Version() != before {
+				t.Fatal("a bad request changed the store")
+			}
+		})
+	}
+	var rec *PodRecord
+	if err := h.store.View(func(tx ReadTx) (err error) { rec, err = tx.Pod("default", "web"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Pod.Status.Phase != "" {
+		t.Fatalf("pod status changed to %q by a refused report", rec.Pod.Status.Phase)
+	}
+}
+
+func TestAPISubnetAllocation(t *testing.T) {
+	t.Run("stable and never shared", func(t *testing.T) {
+		h := newAPIHarness(t, nil)
+		got := map[string]string{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := range 12 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := fmt.Sprintf("node-%d", i)
+				resp := h.register(name)
+				mu.Lock()
+				got[name] = resp.PodCIDR
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		seen := map[string]string{}
+		for node, cidr := range got {
+			if other, ok := seen[cidr]; ok {
+				t.Fatalf("%s and %s share %s", node, other, cidr)
+			}
+			seen[cidr] = node
+			if !strings.HasPrefix(cidr, "198.18.") || !strings.HasSuffix(cidr, ".0/24") {
+				t.Fatalf("%s got %s", node, cidr)
+			}
+		}
+		if again := h.register("node-3"); again.PodCIDR != got["node-3"] {
+			t.Fatalf("re-register moved node-3 from %s to %s", got["node-3"], again.PodCIDR)
+		}
+		if resp := h.register("node-3"); resp.HeartbeatInterval.Duration != 10*time.Second {
+			t.Fatalf("heartbeat interval %v", resp.HeartbeatInterval)
+		}
+	})
+	t.Run("exhausted", func(t *testing.T) {
+		h := newAPIHarness(t, func(c *APIConfig) { c.ClusterCIDR = "198.19.4.0/23" })
+		if c := h.register("a").PodCIDR; c != "198.19.4.0/24" {
+			t.Fatalf("a got %s", c)
+		}
+		if c := h.register("b").PodCIDR; c != "198.19.5.0/24" {
+			t.Fatalf("b got %s", c)
+		}
+		before := h.store.Version()
+		_, err := h.agent("c").Register(context.Background(), api.RegisterRequest{Name: "c"})
+		var ae *api.Error
+		if !errors.As(err, &ae) || ae.Code != http.StatusConflict {
+			t.Fatalf("err = %v, want 409", err)
+		}
+		if h.store.Version() != before {
+			t.Fatal("a refused register changed the store")
+		}
+	})
+	t.Run("config", func(t *testing.T) {
+		for _, cidr := range []string{"10.0.0.0/16", "198.18.0.0/25", "198.16.0.0/14", "fd00::/64", "junk"} {
+			_, err := NewAPIServer(APIConfig{Store: &BoltStore{}, Tokens: testTokens, ClusterCIDR: cidr})
+			if err == nil {
+				t.Errorf("cluster CIDR %s accepted", cidr)
+			}
+		}
+	})
+}
+
+func TestAPIWatch(t *testing.T) {
+	h := newAPIHarness(t, nil)
+	h.register("n1")
+	h.register("n2")
+	ctx := context.Background()
+	agent := h.agent("n1")
+
+	first, err := agent.WatchPods(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Items) != 0 {
+		t.Fatalf("items %v", podNames(first.Items))
+	}
+
+	t.Run("returns when a pod is bound", func(t *testing.T) {
+		got := make(chan *api.PodList, 1)
+		go func() {
+			l, err := agent.WatchPods(ctx, first.ResourceVersion, 0)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- l
+		}()
+		h.putPod("default", "web", "n1", nil)
+		l := <-got
+		if l == nil || len(l.Items) != 1 || l.Items[0].Name != "web" || l.ResourceVersion == first.ResourceVersion {
+			t.Fatalf("list %+v", l)
+		}
+	})
+
+	cur, err := agent.WatchPods(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("other nodes' changes and status do not end the wait", func(t *testing.T) {
+		got := make(chan *api.PodList, 1)
+		go func() {
+			l, err := agent.WatchPods(ctx, cur.ResourceVersion, 0)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- l
+		}()
+		waitForWaiter(t, h.clock)
+		h.putPod("default", "elsewhere", "n2", nil)
+		if _, err := agent.ReportStatus(ctx, api.PodStatusReport{Pods: []api.PodStatus{{
+			Namespace: "default", Name: "web", UID: "uid-default-web", Status: corev1.PodStatus{Phase: corev1.PodRunning},
+		}}}); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Step(31 * time.Second)
+		l := <-got
+		if l.ResourceVersion != cur.ResourceVersion || len(l.Items) != 1 {
+			t.Fatalf("after timeout: rv %d (want %d), items %v", l.ResourceVersion, cur.ResourceVersion, podNames(l.Items))
+		}
+		if l.Items[0].Status.Phase != "" {
+			t.Fatal("agents were sent pod status")
+		}
+	})
+	t.Run("a deleted pod is listed with its deletion timestamp", func(t *testing.T) {
+		now := metav1.NewTime(h.clock.Now())
+		h.putPod("default", "web", "n1", func(r *PodRecord) { r.Pod.DeletionTimestamp = &now })
+		l, err := agent.WatchPods(ctx, cur.ResourceVersion, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Items) != 1 || l.Items[0].DeletionTimestamp == nil {
+			t.Fatalf("items %+v", l.Items)
+		}
+		cur = l
+	})
+	t.Run("shutdown ends open watches", func(t *testing.T) {
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- h.srv.Run(runCtx) }()
+		got := make(chan *api.PodList, 1)
+		go func() {
+			l, _ := agent.WatchPods(ctx, cur.ResourceVersion, 0)
+			got <- l
+		}()
+		stop()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if l := <-got; l == nil || l.ResourceVersion != cur.ResourceVersion {
+			t.Fatalf("list %+v", l)
+		}
+	})
+}
+
+func TestAPIStatusReport(t *testing.T) {
+	h := newAPIHarness(t, nil)
+	h.register("n1")
+	ctx := context.Background()
+	h.putPod("default", "web", "n1", nil)
+	deleting := metav1.NewTime(h.clock.Now())
+	h.putPod("default", "old", "n1", func(r *PodRecord) { r.Pod.DeletionTimestamp = &deleting })
+	agent := h.agent("n1")
+	started := metav1.NewTime(h.clock.Now().Add(-time.Second))
+	running := corev1.PodStatus{
+		Phase:             corev1.PodRunning,
+		Conditions:        []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: started}},
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "c", Image: "busybox", Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}}}},
+	}
+	steps := []struct {
+		name     string
+		report   []api.PodStatus
+		drop     []string
+		check    func(t *testing.T, web, old *PodRecord)
+		versions uint64
+	}{
+		{
+			name:   "first status",
+			report: []api.PodStatus{{Namespace: "default", Name: "web", UID: "uid-default-web", Status: running}},
+			check: func(t *testing.T, web, _ *PodRecord) {
+				if web.Pod.Status.Phase != corev1.PodRunning || !web.ReadySince.Equal(started.Time) || !web.StatusTime.Equal(h.clock.Now()) {
+					t.Fatalf("web %+v readySince %v statusTime %v", web.Pod.Status.Phase, web.ReadySince, web.StatusTime)
+				}
+			},
+			versions: 1,
+		},
+		{
+			name:     "same status again writes nothing",
+			report:   []api.PodStatus{{Namespace: "default", Name: "web", UID: "uid-default-web", Status: running}},
+			versions: 0,
+		},
+		{
+			name:   "gone for a wanted pod is ignored",
+			report: []api.PodStatus{{Namespace: "default", Name: "web", UID: "uid-default-web", Gone: true}},
+			check: func(t *testing.T, web, _ *PodRecord) {
+				if web == nil {
+					t.Fatal("a wanted pod was forgotten")
+				}
+			},
+		},
+		{
+			name:   "gone for a deleted pod forgets it",
+			report: []api.PodStatus{{Namespace: "default", Name: "old", UID: "uid-default-old", Gone: true}},
+			drop:   []string{"uid-default-old"},
+			check: func(t *testing.T, _, old *PodRecord) {
+				if old != nil {
+					t.Fatal("deleted pod still recorded")
+				}
+			},
+			versions: 1,
+		},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			before := h.store.Version()
+			resp, err := agent.ReportStatus(ctx, api.PodStatusReport{Pods: st.report})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(resp.Drop) != fmt.Sprint(st.drop) {
+				t.Fatalf("drop %v, want %v", resp.Drop, st.drop)
+			}
+			if got := h.store.Version() - before; got != st.versions {
+				t.Fatalf("%d writes, want %d", got, st.versions)
+			}
+			if st.check != nil {
+				var web, old *PodRecord
+				_ = h.store.View(func(tx ReadTx) error {
+					web, _ = tx.Pod("default", "web")
+					old, _ = tx.Pod("default", "old")
+					return nil
+				})
+				st.check(t, web, old)
+			}
+		})
+	}
+	events, err := h.admin().Events(ctx, client.EventFilter{Kind: "Pod", Namespace: "default", Name: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events.Items) != 1 || events.Items[0].Reason != "Started" {
+		t.Fatalf("events %+v", events.Items)
+	}
+}
+
+func TestPodStatusEvents(t *testing.T) {
+	waiting := func(reason string) corev1.ContainerStatus {
+		return corev1.ContainerStatus{Name: "c", Image: "img", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: "m"}}}
+	}
+	runningAt := func(sec int64) corev1.ContainerStatus {
+		return corev1.ContainerStatus{Name: "c", Image: "img", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Unix(sec, 0)}}}
+	}
+	tests := []struct {
+		name     string
+		old, new []corev1.ContainerStatus
+		want     string
+	}{
+		{name: "first sight", new: []corev1.ContainerStatus{waiting("ContainerCreating")}, want: "[Normal/Pulling]"},
+		{name: "started", old: []corev1.ContainerStatus{waiting("ContainerCreating")}, new: []corev1.ContainerStatus{runningAt(1)}, want: "[Normal/Started]"},
+		{name: "still running", old: []corev1.ContainerStatus{runningAt(1)}, new: []corev1.ContainerStatus{runningAt(1)}, want: "[]"},
+		{name: "restarted", old: []corev1.ContainerStatus{runningAt(1)}, new: []corev1.ContainerStatus{runningAt(5)}, want: "[Normal/Started]"},
+		{name: "crash loop", old: []corev1.ContainerStatus{runningAt(1)}, new: []corev1.ContainerStatus{waiting("CrashLoopBackOff")}, want: "[Warning/BackOff]"},
+		{name: "crash loop continues", old: []corev1.ContainerStatus{waiting("CrashLoopBackOff")}, new: []corev1.ContainerStatus{waiting("CrashLoopBackOff")}, want: "[]"},
+		{name: "pull failed", old: []corev1.ContainerStatus{waiting("ContainerCreating")}, new: []corev1.ContainerStatus{waiting("ErrImagePull")}, want: "[Warning/Failed]"},
+		{name: "pull back-off", old: []corev1.ContainerStatus{waiting("ErrImagePull")}, new: []corev1.ContainerStatus{waiting("ImagePullBackOff")}, want: "[Normal/BackOff]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "p"}, Status: corev1.PodStatus{ContainerStatuses: tc.new}}
+			var got []string
+			for _, e := range podStatusEvents(pod, &corev1.PodStatus{ContainerStatuses: tc.old}, time.Unix(9, 0)) {
+				got = append(got, e.Type+"/"+e.Reason)
+			}
+			if s := fmt.Sprint(got); s != tc.want && !(tc.want == "[]" && got == nil) {
+				t.Fatalf("events %v, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAPIHeartbeat(t *testing.T) {
+	h := newAPIHarness(t, func(c *APIConfig) { c.NodeTimeout = 40 * time.Second })
+	h.register("n1")
+	ctx := context.Background()
+	agent := h.agent("n1")
+	node := func() *NodeRecord {
+		var n *NodeRecord
+		if err := h.store.View(func(tx ReadTx) (err error) { n, err = tx.Node("n1"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	registered := node()
+
+	h.clock.Step(10 * time.Second)
+	before := h.store.Version()
+	if err := agent.Heartbeat(ctx, api.HeartbeatRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if h.store.Version() != before {
+		t.Fatal("a heartbeat of a ready node was written at once")
+	}
+	if hb, _ := h.srv.LastHeartbeat("n1"); !hb.Equal(h.clock.Now()) {
+		t.Fatalf("LastHeartbeat %v", hb)
+	}
+	if err := h.srv.FlushHeartbeats(); err != nil {
+		t.Fatal(err)
+	}
+	if n := node(); !n.LastHeartbeat.Equal(h.clock.Now()) || n.Generation != registered.Generation {
+		t.Fatalf("after flush: heartbeat %v generation %d (was %d)", n.LastHeartbeat, n.Generation, registered.Generation)
+	}
+
+	// The loop marks the node NotReady; the next heartbeat brings it back at once.
+	h.update(func(tx Tx) error { n := node(); n.Ready = false; return tx.PutNode(n) })
+	nodes, err := h.admin().Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := nodes.Items[0].Status.Conditions[0]; c.Status != corev1.ConditionFalse {
+		t.Fatalf("ready condition %+v", c)
+	}
+	if err := agent.Heartbeat(ctx, api.HeartbeatRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := node(); !n.Ready {
+		t.Fatal("heartbeat did not make the node ready")
+	}
+
+	h.clock.Step(41 * time.Second)
+	n1, err := h.admin().Node(ctx, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := n1.Status.Conditions[0]; c.Type != corev1.NodeReady || c.Status != corev1.ConditionUnknown {
+		t.Fatalf("stale node shows %+v", c)
+	}
+	if err := h.agent("ghost").Heartbeat(ctx, api.HeartbeatRequest{}); !client.IsNotFound(err) {
+		t.Fatalf("heartbeat of unknown node: %v", err)
+	}
+}
+
+func TestAPIUserReads(t *testing.T) {
+	h := newAPIHarness(t, nil)
+	h.register("n1")
+	ctx := context.Background()
+	replicas := int32(3)
+	h.objects = []manifest.Object{
+		{Kind: manifest.KindDeployment, Namespace: "default", Name: "web", Deployment: &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"}, Spec: appsv1.DeploymentSpec{Replicas: &replicas}}},
+		{Kind: manifest.KindJob, Namespace: "default", Name: "migrate", Job: &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "migrate"}}},
+		{Kind: manifest.KindCronJob, Namespace: "ops", Name: "backup", CronJob: &batchv1.CronJob{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "backup"}, Spec: batchv1.CronJobSpec{Schedule: "0 3 * * *"}}},
+	}
+	h.putPod("default", "web-a", "n1", nil)
+	h.putPod("ops", "backup-1", "", func(r *PodRecord) { r.Unschedulable = "0/1 nodes are available: 1 Insufficient memory." })
+	h.update(func(tx Tx) error {
+		return errors.Join(
+			tx.PutDeployment(&DeploymentRecord{Namespace: "default", Name: "web", Status: appsv1.DeploymentStatus{Replicas: 3, ReadyReplicas: 2}}),
+			tx.PutJob(&JobRecord{Job: batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "backup-29000000"}, Status: batchv1.JobStatus{Succeeded: 1}}, CronJob: "backup"}),
+			tx.PutCronJob(&CronJobRecord{Namespace: "ops", Name: "backup", Status: batchv1.CronJobStatus{LastScheduleTime: &metav1.Time{Time: h.clock.Now()}}}),
+			tx.PutSync(&SyncRecord{Status: api.SyncStatus{Repository: "file:///repo", State: "Synced", Applied: &api.Revision{SHA: "abc", Subject: "add web"}}}),
+			tx.AddEvent(api.Event{Kind: "Pod", Namespace: "default", Name: "web-a", Reason: "Scheduled", Message: "to n1"}),
+			tx.AddEvent(api.Event{Kind: "Pod", Namespace: "ops", Name: "backup-1", Reason: "FailedScheduling", Message: "0/1"}),
+		)
+	})
+	admin := h.admin()
+	tests := []struct {
+		name  string
+		call  func() (any, error)
+		check func(any) string // "" when right
+	}{
+		{name: "nodes", call: func() (any, error) { return admin.Nodes(ctx) }, check: func(v any) string {
+			l := v.(*corev1.NodeList)
+			if len(l.Items) != 1 {
+				return "want 1 node"
+			}
+			n := l.Items[0]
+			if n.Spec.PodCIDR != "198.18.0.0/24" || n.Status.Conditions[0].Status != corev1.ConditionTrue || n.Status.Allocatable.Cpu().String() != "2" {
+				return fmt.Sprintf("node %+v", n)
+			}
+			return ""
+		}},
+		{name: "all pods", call: func() (any, error) { return admin.Pods(ctx, "") }, check: func(v any) string {
+			if l := v.(*corev1.PodList); len(l.Items) != 2 {
+				return fmt.Sprint(podNames(l.Items))
+			}
+			return ""
+		}},
+		{name: "pods of a namespace", call: func() (any, error) { return admin.Pods(ctx, "ops") }, check: func(v any) string {
+			l := v.(*corev1.PodList)
+			if len(l.Items) != 1 || l.Items[0].Status.Phase != corev1.PodPending || l.Items[0].Status.Conditions[0].Reason != "Unschedulable" {
+				return fmt.Sprintf("%+v", l.Items)
+			}
+			return ""
+		}},
+		{name: "one pod", call: func() (any, error) { return admin.Pod(ctx, "default", "web-a") }, check: func(v any) string {
+			if p := v.(*corev1.Pod); p.Spec.NodeName != "n1" || p.CreationTimestamp.IsZero() || p.Kind != "Pod" {
+				return fmt.Sprintf("%+v", p)
+			}
+			return ""
+		}},
+		{name: "deployments", call: func() (any, error) { return admin.Deployments(ctx, "") }, check: func(v any) string {
+			l := v.(*appsv1.DeploymentList)
+			if len(l.Items) != 1 || *l.Items[0].Spec.Replicas != 3 || l.Items[0].Status.ReadyReplicas != 2 {
+				return fmt.Sprintf("%+v", l.Items)
+			}
+			return ""
+		}},
+		{name: "jobs: git and cronjob-made", call: func() (any, error) { return admin.Jobs(ctx, "") }, check: func(v any) string {
+			l := v.(*batchv1.JobList)
+			if len(l.Items) != 2 || l.Items[0].Name != "migrate" || l.Items[1].Status.Succeeded != 1 {
+				return fmt.Sprintf("%+v", l.Items)
+			}
+			return ""
+		}},
+		{name: "cronjob", call: func() (any, error) { return admin.CronJob(ctx, "ops", "backup") }, check: func(v any) string {
+			if c := v.(*batchv1.CronJob); c.Spec.Schedule != "0 3 * * *" || c.Status.LastScheduleTime == nil {
+				return fmt.Sprintf("%+v", c)
+			}
+			return ""
+		}},
+		{name: "events of one object", call: func() (any, error) {
+			return admin.Events(ctx, client.EventFilter{Kind: "Pod", Namespace: "ops", Name: "backup-1"})
+		}, check: func(v any) string {
+			if l := v.(*api.EventList); len(l.Items) != 1 || l.Items[0].Reason != "FailedScheduling" {
+				return fmt.Sprintf("%+v", l.Items)
+			}
+			return ""
+		}},
+		{name: "status", call: func() (any, error) { return admin.Status(ctx) }, check: func(v any) string {
+			s := v.(*api.SyncStatus)
+			if s.Applied == nil || s.Applied.SHA != "abc" || len(s.Unschedulable) != 1 || s.Unschedulable[0].Name != "backup-1" {
+				return fmt.Sprintf("%+v", s)
+			}
+			return ""
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := tc.call()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg := tc.check(v); msg != "" {
+				t.Fatal(msg)
+			}
+		})
+	}
+	notFound := []struct {
+		name string
+		call func() error
+	}{
+		{name: "pod", call: func() error { _, err := admin.Pod(ctx, "default", "nope"); return err }},
+		{name: "node", call: func() error { _, err := admin.Node(ctx, "nope"); return err }},
+		{name: "deployment", call: func() error { _, err := admin.Deployment(ctx, "ops", "web"); return err }},
+		{name: "job", call: func() error { _, err := admin.Job(ctx, "default", "nope"); return err }},
+		{name: "cronjob", call: func() error { _, err := admin.CronJob(ctx, "default", "backup"); return err }},
+	}
+	for _, tc := range notFound {
+		t.Run("missing "+tc.name, func(t *testing.T) {
+			if err := tc.call(); !client.IsNotFound(err) {
+				t.Fatalf("err = %v, want NotFound", err)
+			}
+		})
+	}
+}
+
+func TestAPILogs(t *testing.T) {
+	// The agent side: checks the join token and the path, then streams.
+	lines := make(chan string)
+	agentLogs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+testTokens.Agent {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path != api.AgentLogPath("uid-default-two", "side") {
+			respondError(w, http.StatusNotFound, "NotFound", "no log at "+r.URL.Path)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "tail=%s\n", r.URL.Query().Get(api.ParamTailLines))
+		w.(http.Flusher).Flush()
+		if r.URL.Query().Get(api.ParamFollow) != "true" {
+			return
+		}
+		for l := range lines {
+			fmt.Fprintln(w, l)
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer agentLogs.Close()
+	h := newAPIHarness(t, nil)
+	ctx := context.Background()
+	if _, err := h.agent("n1").Register(ctx, api.RegisterRequest{Name: "n1", Address: agentLogs.Listener.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	h.putPod("default", "two", "n1", func(r *PodRecord) {
+		r.Pod.Spec.Containers = append(r.Pod.Spec.Containers, corev1.Container{Name: "side"})
+	})
+	h.putPod("default", "pending", "", nil)
+	admin := h.admin()
+
+	tests := []struct {
+		name, pod string
+		opts      api.LogOptions
+		want      string
+		code      int
+	}{
+		{name: "container given", pod: "two", opts: api.LogOptions{Container: "side", TailLines: 5}, want: "tail=5\n"},
+		{name: "container needed", pod: "two", code: 400},
+		{name: "no such container", pod: "two", opts: api.LogOptions{Container: "nope"}, code: 400},
+		{name: "agent's not found passes through", pod: "two", opts: api.LogOptions{Container: "c"}, code: 404},
+		{name: "pod not on a node", pod: "pending", code: 400},
+		{name: "no such pod", pod: "nope", code: 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, err := admin.Logs(ctx, "default", tc.pod, tc.opts)
+			if tc.code != 0 {
+				var ae *api.Error
+				if !errors.As(err, &ae) || ae.Code != tc.code {
+					t.Fatalf("err = %v, want %d", err, tc.code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			b, _ := io.ReadAll(rc)
+			if string(b) != tc.want {
+				t.Fatalf("log %q, want %q", b, tc.want)
+			}
+		})
+	}
+	t.Run("follow streams", func(t *testing.T) {
+		rc, err := admin.Logs(ctx, "default", "two", api.LogOptions{Container: "side", Follow: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		buf := make([]byte, 64)
+		read := func() string {
+			var got bytes.Buffer
+			for !bytes.HasSuffix(got.Bytes(), []byte("\n")) {
+				n, err := rc.Read(buf)
+				got.Write(buf[:n])
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			return got.String()
+		}
+		if l := read(); l != "tail=\n" {
+			t.Fatalf("first line %q", l)
+		}
+		lines <- "hello"
+		if l := read(); l != "hello\n" {
+			t.Fatalf("streamed %q", l)
+		}
+		close(lines)
+	})
+}
+
+func TestEnsureTokens(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	first, err := EnsureTokens(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Agent) != 64 || len(first.Admin) != 64 || first.Agent == first.Admin {
+		t.Fatalf("tokens %+v", first)
+	}
+	for _, f := range []string{AgentTokenFile, AdminTokenFile} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s has mode %v", f, fi.Mode().Perm())
+		}
+	}
+	again, err := EnsureTokens(dir)
+	if err != nil || again != first {
+		t.Fatalf("second start: %+v, %v; want the same tokens", again, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, AdminTokenFile), []byte("short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := EnsureTokens(dir); err == nil {
+		t.Fatal("a too short token was accepted")
+	}
+}
