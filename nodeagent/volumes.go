@@ -51,7 +51,11 @@ func prepareVolumes(pod *corev1.Pod, dir podDir, allowHostPath bool) (map[string
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 			if v.EmptyDir.Medium == corev1.StorageMediumMemory {
-				if err := mountTmpfs(p, v.EmptyDir.SizeLimit.Value()); err != nil {
+				var size int64
+				if v.EmptyDir.SizeLimit != nil {
+					size = v.EmptyDir.SizeLimit.Value()
+				}
+				if err := mountTmpfs(p, size); err != nil {
 					return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 				}
 			}
