@@ -52,7 +52,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 	// After a restart the store remembers what was admitted.
 	if r.applied == nil && sync != nil && sync.Status.Applied != nil && sync.Status.Applied.SHA == cand.Revision {
 		idx.appliedAt = sync.Status.Applied.Applied
-		r.applied = idx
+		r.setApplied(idx)
 		r.log.Info("resumed applied revision", "revision", short(cand.Revision))
 		return nil
 	}
@@ -75,7 +75,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 		if r.applied != nil {
 			prev = r.applied.Revision
 		}
-		r.applied = idx
+		r.setApplied(idx)
 		r.refused, r.refusedOn, r.refusedWhy = "", "", nil
 		r.log.Info("admitted revision", "revision", short(cand.Revision), "subject", cand.Subject, "previous", short(prev), "new pods", len(required))
 		return nil

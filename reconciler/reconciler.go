@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -85,6 +86,9 @@ type Reconciler struct {
 	// after a restart until a revision is admitted (meanwhile the pods in
 	// the store keep running as they are).
 	applied *desiredIndex
+	// view is applied for readers outside a pass (the API), which must not
+	// wait for a pass to end.
+	view atomic.Pointer[desiredIndex]
 	// refused is the revision last refused for capacity, and the cluster
 	// fingerprint it was refused on: admission is tried again only when
 	// the cluster changes.
@@ -104,12 +108,15 @@ func New(cfg Config) (*Reconciler, error) {
 
 // Applied returns the revision whose objects are running, or "".
 func (r *Reconciler) Applied() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.applied == nil {
-		return ""
+	if v := r.view.Load(); v != nil {
+		return v.Revision
 	}
-	return r.applied.Revision
+	return ""
+}
+
+func (r *Reconciler) setApplied(idx *desiredIndex) {
+	r.applied = idx
+	r.view.Store(idx)
 }
 
 // Run reconciles on every new revision, every store change (node and pod
@@ -173,14 +180,16 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (time.Time, error) {
 	if err := r.admitNewest(now); err != nil {
 		errs = append(errs, fmt.Errorf("admit: %w", err))
 	}
-	w, err := r.syncWorkloads(now)
+	w, view, err := r.syncWorkloads(now)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("workloads: %w", err))
 	}
 	wake = earliest(wake, w)
-	// A plan refused as stale is placed again at once, a few times.
+	// A plan refused as stale is placed again at once, on a fresh view, a
+	// few times.
 	for attempt := 0; attempt < 3; attempt++ {
-		err = r.schedule(now)
+		err = r.schedule(view, now)
+		view = nil
 		if !errors.Is(err, ErrConflict) {
 			break
 		}

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,34 +37,46 @@ func (p *PodRecord) pending() bool { return !p.bound() && !p.deleting() && !p.fi
 // view and committed in one transaction that first checks every node the
 // plan uses is at the generation the plan saw; if one moved, nothing is
 // committed and ErrConflict tells the caller to place the batch again.
-func (r *Reconciler) schedule(now time.Time) error {
+//
+// view, when not nil, is what the pass just read; otherwise it is read.
+func (r *Reconciler) schedule(view *clusterView, now time.Time) error {
+	if view == nil {
+		view = &clusterView{}
+		err := r.cfg.Store.View(func(tx ReadTx) error {
+			var err error
+			if view.nodes, err = tx.Nodes(); err != nil {
+				return err
+			}
+			view.pods, err = tx.Pods()
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
 	var pending []*corev1.Pod
 	var cluster scheduler.Cluster
-	err := r.cfg.Store.View(func(tx ReadTx) error {
-		nodes, err := tx.Nodes()
-		if err != nil {
-			return err
-		}
-		for _, n := range nodes {
-			cluster.Nodes = append(cluster.Nodes, schedulerNode(n))
-		}
-		pods, err := tx.Pods()
-		if err != nil {
-			return err
-		}
-		for _, p := range pods {
-			switch {
-			case p.holdsCapacity():
-				cluster.Bound = append(cluster.Bound, scheduler.Bound{Pod: &p.Pod, Node: p.Pod.Spec.NodeName})
-			case p.pending():
-				pending = append(pending, &p.Pod)
-			}
-		}
-		return nil
-	})
-	if err != nil || len(pending) == 0 {
-		return err
+	for _, n := range view.nodes {
+		cluster.Nodes = append(cluster.Nodes, schedulerNode(n))
 	}
+	for _, p := range view.pods {
+		switch {
+		case p.holdsCapacity():
+			cluster.Bound = append(cluster.Bound, scheduler.Bound{Pod: &p.Pod, Node: p.Pod.Spec.NodeName})
+		case p.pending():
+			pending = append(pending, &p.Pod)
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	// Pods in the same order every pass, so a plan can be replayed.
+	sort.Slice(pending, func(i, j int) bool {
+		if pending[i].Namespace != pending[j].Namespace {
+			return pending[i].Namespace < pending[j].Namespace
+		}
+		return pending[i].Name < pending[j].Name
+	})
 	plan, err := scheduler.Place(pending, cluster, scheduler.Options{Strategy: r.cfg.Strategy})
 	if err != nil {
 		return fmt.Errorf("place %d pods: %w", len(pending), err)

@@ -95,8 +95,13 @@ func (c *changes) forget(p *PodRecord) error {
 // transaction: Pods as written, Deployment rollouts, Jobs and CronJobs
 // through the jobs controllers, prune, and pods lost with their node. It
 // returns when the controllers want to run again.
-func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, error) {
+//
+// It also returns the view the transaction ended with, for scheduling:
+// reading 10,000 pod records once per pass instead of twice is most of a
+// pass's cost.
+func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, *clusterView, error) {
 	var wake time.Time
+	var view *clusterView
 	idx := r.applied
 	err := r.cfg.Store.Update(func(tx Tx) error {
 		pods, err := tx.Pods()
@@ -104,6 +109,7 @@ func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, error) {
 			return err
 		}
 		c := &changes{tx: tx, now: now}
+		defer func() { view = c.view() }()
 		if idx != nil {
 			c.rev = idx.Revision
 		}
@@ -126,7 +132,25 @@ func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, error) {
 		}
 		return nil
 	})
-	return wake, err
+	if err != nil {
+		return wake, nil, err
+	}
+	return wake, view, nil
+}
+
+// clusterView is what a pass last read of pods and nodes.
+type clusterView struct {
+	pods  []*PodRecord
+	nodes []*NodeRecord
+}
+
+func (c *changes) view() *clusterView {
+	v := &clusterView{pods: make([]*PodRecord, 0, len(c.byKey))}
+	for _, p := range c.byKey {
+		v.pods = append(v.pods, p)
+	}
+	v.nodes, _ = c.tx.Nodes()
+	return v
 }
 
 // lostNodes handles pods bound to a node that is NotReady or gone: the

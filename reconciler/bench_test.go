@@ -1,0 +1,126 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/manifest"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+// benchCluster is the control-plane benchmark's world: 200 nodes and 100
+// Deployments of 100 replicas, 10,000 pods, on a real bbolt store.
+func benchCluster(b *testing.B) *harness {
+	st, err := OpenBolt(filepath.Join(b.TempDir(), "berth.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	h := &harness{t: &testing.T{}, store: st, clock: clocktesting.NewFakeClock(t0), src: &fakeSource{updated: make(chan struct{}, 1)}}
+	rec, err := New(Config{Store: st, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.rec = rec
+	var names []string
+	err = st.Update(func(tx Tx) error {
+		for i := 0; i < 200; i++ {
+			name := fmt.Sprintf("node-%03d", i)
+			names = append(names, name)
+			n := &NodeRecord{Name: name, Ready: true, LastHeartbeat: t0,
+				Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi"), corev1.ResourcePods: resource.MustParse("110")}}
+			if err := tx.PutNode(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.src.push("r1", benchObjects(b, "v1"))
+	return h
+}
+
+func benchObjects(b *testing.B, changedImage string) []manifest.Object {
+	var sb strings.Builder
+	for i := 0; i < 100; i++ {
+		img := "web:v1"
+		if i < 10 {
+			img = "web:" + changedImage
+		}
+		fmt.Fprintf(&sb, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app-%03d}
+spec:
+  replicas: 100
+  strategy: {rollingUpdate: {maxSurge: 100%%, maxUnavailable: 100%%}}
+  selector: {matchLabels: {app: app-%03d}}
+  template:
+    metadata: {labels: {app: app-%03d}}
+    spec:
+      containers:
+      - {name: web, image: %q, resources: {requests: {cpu: 100m, memory: 128Mi}}}
+---
+`, i, i, i, img)
+	}
+	return decodeObjsB(b, sb.String())
+}
+
+// BenchmarkControlPlane measures the issue's figures that need no agent:
+// a full reconcile of 10,000 pods on 200 nodes when nothing changes, and
+// the time to converge the store after a commit that changes 1,000 pods.
+func BenchmarkControlPlane(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		h := benchCluster(b)
+		nodes := make([]string, 200)
+		for j := range nodes {
+			nodes[j] = fmt.Sprintf("node-%03d", j)
+		}
+		start := time.Now()
+		h.reconcile()
+		initial := time.Since(start)
+		h.agents(nodes...)
+		h.reconcile()
+		h.agents(nodes...)
+
+		start = time.Now()
+		if _, err := h.rec.ReconcileOnce(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		full := time.Since(start)
+
+		h.src.push("r2", benchObjects(b, "v2"))
+		start = time.Now()
+		rounds := 0
+		for ; rounds < 20; rounds++ {
+			before := h.store.Version()
+			h.reconcile()
+			h.agents(nodes...)
+			if h.store.Version() == before {
+				break
+			}
+		}
+		converge := time.Since(start)
+		b.ReportMetric(float64(initial.Milliseconds()), "create-10k-ms")
+		b.ReportMetric(float64(full.Milliseconds()), "full-reconcile-ms")
+		b.ReportMetric(float64(converge.Milliseconds()), "converge-1k-ms")
+		b.ReportMetric(float64(rounds), "converge-rounds")
+	}
+}
+
+func decodeObjsB(b *testing.B, yaml string) []manifest.Object {
+	objs, errs := manifest.DecodeFile("bench.yaml", []byte(yaml))
+	if len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	return objs
+}
