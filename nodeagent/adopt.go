@@ -111,6 +111,7 @@ func (w *podWorker) adoptContainer(ctx context.Context, c containerd.Container, 
 			FinishedAt:  metav1.NewTime(labelTime(labels, LabelFinishedAt)),
 			ContainerID: "containerd://" + c.ID(),
 		}
+		cr.exitSeen = cr.term.FinishedAt.Time
 	}
 	return nil
 }

@@ -21,6 +21,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/berth-dev/berth/nodeagent/restart"
 )
 
 // Agent runs the pods of one node on containerd. Feed it the full list of
@@ -31,10 +33,11 @@ type Agent struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	client *containerd.Client
-	net    *network
-	images *imageStore
-	pause  containerd.Image
+	client  *containerd.Client
+	net     *network
+	images  *imageStore
+	pause   containerd.Image
+	backoff *restart.Backoff
 
 	mu      sync.Mutex
 	workers map[string]*podWorker // by pod UID
@@ -71,6 +74,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		images:  &imageStore{client: client, snapshotter: cfg.Snapshotter, insecure: cfg.InsecureRegistries},
 		workers: map[string]*podWorker{},
 		ooms:    map[string]bool{},
+		backoff: restart.NewBackoff(cfg.Clock),
 	}
 	fail := func(err error) (*Agent, error) {
 		cancel()

@@ -11,6 +11,8 @@ import (
 
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/errdefs"
+
+	"github.com/berth-dev/berth/nodeagent/restart"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -22,13 +24,11 @@ const (
 	kindApp     = "app"
 )
 
-// Crash-loop back-off as the kubelet applies it: the first restart is at
-// once, then 10s doubling to 5m; a container that ran 10 minutes starts
-// over.
+// Back-off for image pulls and sandbox creation, the kubelet's numbers.
+// The crash-loop back-off of containers is package restart's.
 const (
 	backoffInitial = 10 * time.Second
 	backoffMax     = 5 * time.Minute
-	backoffReset   = 10 * time.Minute
 )
 
 // Waiting reasons, as the kubelet reports them.
@@ -58,7 +58,8 @@ type ctr struct {
 	last      *corev1.ContainerStateTerminated // how the previous one ended
 
 	waiting, waitMsg string
-	backoff          time.Duration
+	exitSeen         time.Time // on the agent's clock, for the crash-loop back-off
+	createBackoff    time.Duration
 	retryAt          time.Time
 	pullBackoff      time.Duration
 	pullRetryAt      time.Time
@@ -280,7 +281,7 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		if c.running() {
 			continue
 		}
-		if c.term != nil && !shouldRestart(policy, c.term.ExitCode) {
+		if c.term != nil && !restart.ShouldRestart(policy, restart.KindApp, c.term.ExitCode) {
 			continue
 		}
 		soonest(w.start(ctx, pod, c, now))
@@ -292,7 +293,7 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		allDone, failed := true, false
 		for i := range pod.Spec.Containers {
 			c := w.ctrs[pod.Spec.Containers[i].Name]
-			if c.running() || c.term == nil || shouldRestart(policy, c.term.ExitCode) {
+			if c.running() || c.term == nil || restart.ShouldRestart(policy, restart.KindApp, c.term.ExitCode) {
 				allDone = false
 				break
 			}
@@ -310,16 +311,6 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		}
 	}
 	return next
-}
-
-func shouldRestart(policy corev1.RestartPolicy, exitCode int32) bool {
-	switch policy {
-	case corev1.RestartPolicyAlways:
-		return true
-	case corev1.RestartPolicyOnFailure:
-		return exitCode != 0
-	}
-	return false
 }
 
 func nextBackoff(d time.Duration) time.Duration {
@@ -352,9 +343,15 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 		return c.pullRetryAt.Sub(now)
 	}
 	if now.Before(c.retryAt) {
-		c.waiting = reasonCrashLoopBackOff
-		c.waitMsg = fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", c.backoff, c.spec.Name, podKey(pod))
 		return c.retryAt.Sub(now)
+	}
+	if c.term != nil {
+		key := restart.Key{PodUID: w.uid, Container: c.spec.Name, SpecHash: specHash(c.spec)}
+		if ok, at, delay := w.a.backoff.Admit(key, c.exitSeen); !ok {
+			c.waiting = reasonCrashLoopBackOff
+			c.waitMsg = restart.Message(delay, c.spec.Name, pod.Name, pod.Namespace, w.uid)
+			return at.Sub(now)
+		}
 	}
 	img, err := w.a.images.ensure(ctx, c.spec.Image, c.spec.ImagePullPolicy)
 	if err != nil {
@@ -372,10 +369,10 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 	cont, h, err := w.a.startContainer(ctx, containerSpec{pod: pod, c: c.spec, kind: c.kind, attempt: attempt, sb: w.sb, volumes: w.volumes}, img, w.wake)
 	if err != nil {
 		c.waiting, c.waitMsg = reasonCreateError, err.Error()
-		c.backoff = nextBackoff(c.backoff)
-		c.retryAt = now.Add(c.backoff)
+		c.createBackoff = nextBackoff(c.createBackoff)
+		c.retryAt = now.Add(c.createBackoff)
 		w.log.Error("start container", "container", c.spec.Name, "err", err)
-		return c.backoff
+		return c.createBackoff
 	}
 	// The previous instance stays until its successor runs, so its exit
 	// state survives an agent crash in between.
@@ -390,6 +387,7 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 		c.last = c.term
 	}
 	c.attempt, c.cont, c.task, c.term = attempt, cont, h, nil
+	c.createBackoff, c.retryAt = 0, time.Time{}
 	c.startedAt = w.a.cfg.Clock.Now()
 	c.waiting, c.waitMsg = "", ""
 	w.log.Info("container started", "container", c.spec.Name, "attempt", attempt)
@@ -447,15 +445,7 @@ func (w *podWorker) recordExit(ctx context.Context, c *ctr) {
 			w.log.Warn("record exit", "container", c.spec.Name, "err", err)
 		}
 	}
-	now := w.a.cfg.Clock.Now()
-	if now.Sub(c.startedAt) >= backoffReset {
-		c.backoff = 0
-	}
-	// The first restart is immediate; later ones wait 10s, 20s, ... 5m.
-	if c.attempt > 0 || c.backoff > 0 {
-		c.backoff = nextBackoff(c.backoff)
-		c.retryAt = now.Add(c.backoff)
-	}
+	c.exitSeen = w.a.cfg.Clock.Now()
 	w.log.Info("container exited", "container", c.spec.Name, "attempt", c.attempt, "code", code, "reason", reason)
 }
 
@@ -568,6 +558,7 @@ func (w *podWorker) terminate() error {
 		return err
 	}
 	w.sb = nil
+	w.a.backoff.ForgetPod(w.uid)
 	if err := removePodDir(w.a.podDir(w.uid)); err != nil {
 		return err
 	}
