@@ -2,7 +2,6 @@ package containerlog
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,10 +29,11 @@ const timeFormatOut = "2006-01-02T15:04:05.000000000Z07:00"
 type ReadOptions struct {
 	// Previous reads the attempt before the latest (kubectl --previous).
 	Previous bool
-	// Tail, if positive, starts at the Tail-th line from the end.
+	// Tail, if positive, starts at the Tail-th line from the end of the
+	// file (a piece of a split line counts as a line, as in the kubelet).
 	Tail int
-	// Since skips lines written before it. Plain lines, which carry no
-	// time, are always written.
+	// Since skips lines written before it, among those Tail leaves. Plain
+	// lines, which carry no time, are always written.
 	Since time.Time
 	// LimitBytes, if positive, stops after that many bytes of output.
 	LimitBytes int64
@@ -106,17 +106,24 @@ type reader struct {
 
 	newLine bool  // the last entry written ended a line
 	remain  int64 // bytes left under LimitBytes, if set
-	tail    []Entry
-	tailing bool
 }
 
 func (r *reader) run(ctx context.Context) error {
-	r.tailing = r.opts.Tail > 0
-	// Rotated files first, oldest first, then the current one.
-	for _, p := range rotatedFiles(r.path) {
-		if err := r.readFile(p); err != nil {
+	// Rotated files first, oldest first, then the current one; a tail
+	// starts part way.
+	files := append(rotatedFiles(r.path), r.path)
+	first, offset := 0, int64(0)
+	if r.opts.Tail > 0 {
+		var err error
+		if first, offset, err = tailStart(files, r.opts.Tail); err != nil {
 			return err
 		}
+	}
+	for i := first; i < len(files)-1; i++ {
+		if err := r.readFile(files[i], offset); err != nil {
+			return err
+		}
+		offset = 0
 	}
 	cur, err := os.Open(r.path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -127,18 +134,14 @@ func (r *reader) run(ctx context.Context) error {
 	}
 	var pending []byte
 	if cur != nil {
+		if offset > 0 {
+			if _, err := cur.Seek(offset, io.SeekStart); err != nil {
+				return fmt.Errorf("read log: %w", err)
+			}
+		}
 		if pending, err = r.drain(cur, nil); err != nil {
 			return err
 		}
-	}
-	if r.tailing {
-		r.tailing = false
-		for _, e := range r.tail {
-			if err := r.write(e); err != nil {
-				return err
-			}
-		}
-		r.tail = nil
 	}
 	if !r.opts.Follow {
 		return r.flush(pending)
@@ -156,7 +159,7 @@ func (r *reader) run(ctx context.Context) error {
 					return err
 				}
 				pending = nil
-				if err := r.readFile(p); err != nil {
+				if err := r.readFile(p, 0); err != nil {
 					return err
 				}
 			}
@@ -198,8 +201,8 @@ func (r *reader) finished() bool {
 	return err == nil && len(attempts) > 0 && attempts[len(attempts)-1] > r.attempt
 }
 
-// readFile writes a whole (rotated) file.
-func (r *reader) readFile(path string) error {
+// readFile writes a (rotated) file from offset to its end.
+func (r *reader) readFile(path string, offset int64) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // rotated away meanwhile
@@ -208,6 +211,9 @@ func (r *reader) readFile(path string) error {
 		return fmt.Errorf("open log: %w", err)
 	}
 	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return fmt.Errorf("read log: %w", err)
+	}
 	pending, err := r.drain(f, nil)
 	if err != nil {
 		return err
@@ -258,14 +264,6 @@ func (r *reader) entry(e Entry) error {
 	if !r.opts.Since.IsZero() && !e.Time.IsZero() && e.Time.Before(r.opts.Since) {
 		return nil
 	}
-	if r.tailing {
-		e.Content = bytes.Clone(e.Content)
-		r.tail = append(r.tail, e)
-		if len(r.tail) > r.opts.Tail {
-			r.tail = r.tail[1:]
-		}
-		return nil
-	}
 	return r.write(e)
 }
 
@@ -293,6 +291,60 @@ func (r *reader) write(e Entry) error {
 		return errLimit
 	}
 	return nil
+}
+
+// tailStart finds where the last n lines of files (oldest first) begin,
+// reading backwards from the end a block at a time, as the kubelet does,
+// so a tail of a full log costs what it shows, not the log's size. An
+// unterminated last piece counts as a line.
+func tailStart(files []string, n int) (int, int64, error) {
+	const block = 32 << 10
+	buf := make([]byte, block)
+	seen := 0 // line ends found so far, from the end
+	lastByte := true
+	for i := len(files) - 1; i >= 0; i-- {
+		f, err := os.Open(files[i])
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("open log: %w", err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return 0, 0, fmt.Errorf("read log: %w", err)
+		}
+		for end := st.Size(); end > 0; {
+			start := max(end-block, 0)
+			chunk := buf[:end-start]
+			if _, err := f.ReadAt(chunk, start); err != nil && !errors.Is(err, io.EOF) {
+				f.Close()
+				return 0, 0, fmt.Errorf("read log: %w", err)
+			}
+			for j := len(chunk) - 1; j >= 0; j-- {
+				if lastByte {
+					lastByte = false
+					if chunk[j] != '\n' {
+						seen++ // the unterminated piece is a line of its own
+					}
+				}
+				if chunk[j] != '\n' {
+					continue
+				}
+				// This newline ends line number seen+1 from the end; the
+				// n-th line starts right after the (n+1)-th.
+				if seen == n {
+					f.Close()
+					return i, start + int64(j) + 1, nil
+				}
+				seen++
+			}
+			end = start
+		}
+		f.Close()
+	}
+	return 0, 0, nil
 }
 
 // rotatedFiles lists path.N files, oldest (highest N) first.

@@ -25,7 +25,7 @@ type shimLike struct {
 	logErr         bytes.Buffer
 }
 
-func startShimLike(t *testing.T, args ...string) *shimLike {
+func startShimLike(t testing.TB, args ...string) *shimLike {
 	t.Helper()
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -69,7 +69,7 @@ func startShimLike(t *testing.T, args ...string) *shimLike {
 
 // finish closes the pipes as the shim does on task delete, then sends
 // SIGTERM, and returns the logger's exit code.
-func (s *shimLike) finish(t *testing.T) int {
+func (s *shimLike) finish(t testing.TB) int {
 	t.Helper()
 	s.stdout.Close()
 	s.stderr.Close()

@@ -195,6 +195,20 @@ func TestRotation(t *testing.T) {
 					t.Fatalf("lines out of order: %q after %q", got[i], got[i-1])
 				}
 			}
+			// A tail reaching back into rotated files.
+			for _, n := range []int{1, 5, 25} {
+				if n > len(got) {
+					continue
+				}
+				out.Reset()
+				if err := Read(t.Context(), &out, dir, ReadOptions{Tail: n}); err != nil {
+					t.Fatal(err)
+				}
+				want := strings.Join(got[len(got)-n:], "\n") + "\n"
+				if out.String() != want {
+					t.Fatalf("tail %d = %q, want %q", n, out.String(), want)
+				}
+			}
 		})
 	}
 }
