@@ -27,7 +27,9 @@ type podInfo struct {
 	gang    *gang
 	invalid string // why the pod cannot be placed at all, or ""
 
-	checks []feasibilityCheck // the stages that can reject this pod
+	source  *nodeList          // the nodes the pod is offered
+	indexed int                // leading selector pairs the source guarantees
+	checks  []feasibilityCheck // the stages that can reject this pod
 }
 
 type labelPair struct{ key, value string }
@@ -77,18 +79,25 @@ func podHostPorts(pod *corev1.Pod) []hostPort {
 
 // nodeState is one node as the plan so far leaves it. Placing a pod
 // updates it in place (and undoing a gang restores it), so no filter ever
-// recomputes a node's usage from the list of pods on it.
+// recomputes a node's usage from the list of pods on it. What every scan
+// reads fills one cache line; the rest sits behind nodeInfo.
 type nodeState struct {
-	free  Resources // allocatable minus every bound and assumed request
-	used  Resources // bound and assumed scoring requests, for ranking
-	alloc Resources
+	free Resources // allocatable minus every bound and assumed request
+	// Bound and assumed scoring requests, for ranking.
+	usedCPU, usedMem int64
 	// 1/allocatable, 0 when there is none, so ranking multiplies.
 	invCPU, invMem float64
+	*nodeInfo
+}
 
+// nodeInfo is the part of a node's state that only pods which pass the fit
+// look at.
+type nodeInfo struct {
+	node               *Node
+	alloc              Resources
 	notReady, cordoned bool
 	taints             []corev1.Taint // NoSchedule and NoExecute only
 	ports              []hostPort     // in use
-	node               *Node
 }
 
 // feasibilityCheck is one filter stage: it rejects nodes a pod may not go
@@ -172,9 +181,9 @@ func taintText(t *corev1.Taint) string {
 // selectorCheck: the node carries every label of the pod's nodeSelector.
 type selectorCheck struct{}
 
-func (selectorCheck) relevant(p *podInfo) bool { return len(p.selector) > 0 }
+func (selectorCheck) relevant(p *podInfo) bool { return len(p.selector) > p.indexed }
 func (selectorCheck) check(p *podInfo, n *nodeState) reasons {
-	for _, l := range p.selector {
+	for _, l := range p.selector[p.indexed:] {
 		if v, ok := n.node.Labels[l.key]; !ok || v != l.value {
 			return rNodeSelector
 		}

@@ -14,7 +14,6 @@ type gang struct {
 	bound   int // members already bound
 	min     int // at least this many members, bound ones included, run together
 	invalid string
-	size    float64
 	first   int // input position of the first member, for a stable order
 }
 
@@ -59,7 +58,6 @@ func collectGangs(pods []*podInfo, boundMembers map[string]int) (gangs []*gang, 
 		}
 		g.members = append(g.members, p)
 		p.gang = g
-		g.size += p.size
 	}
 	kept := gangs[:0]
 	for _, g := range gangs {

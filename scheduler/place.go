@@ -25,18 +25,18 @@ func Place(pods []*corev1.Pod, cluster Cluster, opts Options) (*Plan, error) {
 
 // placement is the state of one call of Place.
 type placement struct {
-	opts    Options
-	stack   *stack
-	pods    []*podInfo // input order
-	gangs   []*gang    // in the order they are placed
-	singles []*podInfo // in the order they are placed
+	opts  Options
+	stack *stack
+	pods  []*podInfo // input order
+	steps []step     // in the order they are taken
 
 	node    []int       // per pod: the chosen node's position, or -1
 	outcome []*Unplaced // per pod: why it is not bound, or nil
 
-	// observe, when set, is called after each pod's attempt; the benchmark
-	// uses it to time pods one by one.
-	observe func()
+	// observe, when set, is called after each step with the number of
+	// pods it decided (1, or a whole gang); the benchmark uses it to time
+	// pods one by one.
+	observe func(pods int)
 }
 
 func newPlacement(pods []*corev1.Pod, cluster Cluster, opts Options) (*placement, error) {
@@ -86,7 +86,9 @@ func newPlacement(pods []*corev1.Pod, cluster Cluster, opts Options) (*placement
 		n := &nodes[pos]
 		req := EffectiveRequest(b.Pod)
 		n.free = n.free.sub(req)
-		n.used = n.used.add(scoringRequest(req))
+		score := scoringRequest(req)
+		n.usedCPU += score.MilliCPU
+		n.usedMem += score.Memory
 		n.ports = append(n.ports, podHostPorts(b.Pod)...)
 		if gk, ok := gangKey(b.Pod); ok {
 			boundMembers[gk]++
@@ -118,22 +120,67 @@ func newPlacement(pods []*corev1.Pod, cluster Cluster, opts Options) (*placement
 		pl.node[i] = -1
 	}
 	pl.stack.indexSelectors(infos)
-	pl.gangs, pl.singles = collectGangs(infos, boundMembers)
+	pl.weighConstraints(infos)
+	gangs, singles := collectGangs(infos, boundMembers)
 
-	// Gangs go first, largest first: they need several nodes at once, and
-	// if single pods filled the cluster first a gang would wait behind
-	// every new single pod forever. Single pods then go largest first
-	// (first-fit decreasing), which leaves fewer holes too small for
-	// anything than input order does. Ties keep the input order. Each
-	// step (one pod, or one whole gang that keeps its pods or gives all of
-	// them back) only adds to the nodes, so a pod refused early would be
-	// refused by the final state too.
-	sort.SliceStable(pl.gangs, func(i, j int) bool { return pl.gangs[i].size > pl.gangs[j].size })
-	for _, g := range pl.gangs {
+	// Steps go largest first (first-fit decreasing): placing the pods
+	// that need whole free nodes before the small ones fill every node a
+	// little leaves fewer holes too small for anything than input order
+	// does. A gang counts as big as its biggest pod and goes before a
+	// single pod of the same size, since it needs several nodes at once.
+	// Ties keep the input order. Each step (one pod, or one whole gang
+	// that keeps its pods or gives all of them back) only adds to the
+	// nodes, so a pod refused early would be refused by the final state
+	// too: the reasons reported stay true for the whole plan.
+	for _, g := range gangs {
 		sortBySize(g.members)
+		pl.steps = append(pl.steps, step{gang: g, size: g.members[0].size, first: g.first})
 	}
-	sortBySize(pl.singles)
+	for _, p := range singles {
+		pl.steps = append(pl.steps, step{pod: p, size: p.size, first: p.index})
+	}
+	sort.Slice(pl.steps, func(i, j int) bool {
+		a, b := &pl.steps[i], &pl.steps[j]
+		if a.size != b.size {
+			return a.size > b.size
+		}
+		if (a.gang != nil) != (b.gang != nil) {
+			return a.gang != nil
+		}
+		return a.first < b.first
+	})
 	return pl, nil
+}
+
+// weighConstraints makes a pod that may use only some of the nodes count
+// as bigger, by the share of nodes it could ever use: those big enough for
+// it when empty, and those its selector allows. A pod that only the few
+// large nodes can hold, or that fits only on the few ssd nodes, would find
+// them taken by pods that could have gone anywhere if it went after them.
+func (pl *placement) weighConstraints(pods []*podInfo) {
+	all := len(pl.stack.nodes)
+	for _, p := range pods {
+		pool := len(pl.stack.bigEnough(p).nodes)
+		if p.nodeName != "" {
+			pool = 1
+		}
+		for _, l := range p.selector {
+			if nl := pl.stack.byLabel[l]; nl != nil {
+				pool = min(pool, len(nl.nodes))
+			}
+		}
+		if pool > 0 && pool < all {
+			p.size *= float64(all) / float64(pool)
+		}
+	}
+}
+
+// step is one unit of placement: a single pod, or a whole gang.
+type step struct {
+	gang  *gang
+	pod   *podInfo
+	size  float64
+	first int // input position of the (first) pod
 }
 
 func sortBySize(pods []*podInfo) {
@@ -168,11 +215,13 @@ func seededRand(pods []*corev1.Pod, cluster Cluster, seed uint64) *rand.Rand {
 func newNodeState(in *Node) nodeState {
 	alloc := nodeAllocatable(in.Allocatable)
 	n := nodeState{
-		free:     alloc,
-		alloc:    alloc,
-		notReady: !in.Ready,
-		cordoned: in.Unschedulable,
-		node:     in,
+		free: alloc,
+		nodeInfo: &nodeInfo{
+			node:     in,
+			alloc:    alloc,
+			notReady: !in.Ready,
+			cordoned: in.Unschedulable,
+		},
 	}
 	if alloc.MilliCPU > 0 {
 		n.invCPU = 1 / float64(alloc.MilliCPU)
@@ -246,15 +295,18 @@ func unsupported(pod *corev1.Pod) string {
 	return ""
 }
 
-// run places the gangs, then the single pods, and assembles the plan.
+// run takes the steps in order and assembles the plan.
 func (pl *placement) run() *Plan {
-	for _, g := range pl.gangs {
-		pl.placeGang(g)
-	}
-	for _, p := range pl.singles {
-		pl.placeSingle(p)
+	for _, st := range pl.steps {
+		pods := 1
+		if st.gang != nil {
+			pl.placeGang(st.gang)
+			pods = len(st.gang.members)
+		} else {
+			pl.placeSingle(st.pod)
+		}
 		if pl.observe != nil {
-			pl.observe()
+			pl.observe(pods)
 		}
 	}
 	if pl.opts.AllOrNothing {
@@ -292,13 +344,6 @@ func noFit(d diagnosis) *Unplaced {
 // the next gang starts. Since no gang ever holds part of its pods while
 // another is placed, two gangs cannot deadlock each other over space.
 func (pl *placement) placeGang(g *gang) {
-	defer func() {
-		if pl.observe != nil {
-			for range g.members {
-				pl.observe()
-			}
-		}
-	}()
 	need := g.need()
 	switch {
 	case g.invalid != "":

@@ -169,8 +169,8 @@ func TestGangs(t *testing.T) {
 				one("w0", "1", "1Gi", withGang("train", "3")),
 				one("w1", "1", "1Gi", withGang("train", "3")),
 				one("w2", "1", "1Gi", withGang("train", "3")),
-				// Placed after the gang gave its space back.
-				one("solo", "2", "2Gi"),
+				// Smaller, so placed after the gang gave its space back.
+				one("solo", "500m", "512Mi"),
 			},
 			cluster: Cluster{Nodes: []Node{mkNode("a", "2", "2Gi")}},
 			want: want{

@@ -4,51 +4,49 @@ package scheduler
 // MaxNodeScore.
 const maxNodeScore = 100
 
-// scorer is one rank stage: it scores a feasible node for a pod, higher
-// is better, from 0 to maxNodeScore. The stack adds up the stages.
+// scorer is one rank stage: it scores a feasible node for a pod from the
+// node's usage with the pod on it, higher is better, from 0 to
+// maxNodeScore. The stack adds up the stages.
 type scorer interface {
-	score(p *podInfo, n *nodeState) float64
+	score(u usage) float64
 }
 
-// fractions are the shares of cpu and memory the node would have
-// requested with p on it, at most 1. A node without any of a resource
+// usage is the share of cpu and memory a node would have requested with
+// the pod on it, at most 1. The stack computes it once per node for every
+// rank stage.
+type usage struct{ cpu, mem float64 }
+
+// usageWith is n's usage with p on it. A node without any of a resource
 // counts as full of it.
-func fractions(p *podInfo, n *nodeState) (cpu, mem float64) {
-	cpu, mem = 1, 1
+func usageWith(p *podInfo, n *nodeState) usage {
+	u := usage{cpu: 1, mem: 1}
 	if n.invCPU > 0 {
-		cpu = min(float64(n.used.MilliCPU+p.score.MilliCPU)*n.invCPU, 1)
+		u.cpu = min(float64(n.usedCPU+p.score.MilliCPU)*n.invCPU, 1)
 	}
 	if n.invMem > 0 {
-		mem = min(float64(n.used.Memory+p.score.Memory)*n.invMem, 1)
+		u.mem = min(float64(n.usedMem+p.score.Memory)*n.invMem, 1)
 	}
-	return cpu, mem
+	return u
 }
 
 // leastAllocated prefers the emptiest node: spreading.
 type leastAllocated struct{}
 
-func (leastAllocated) score(p *podInfo, n *nodeState) float64 {
-	cpu, mem := fractions(p, n)
-	return (2 - cpu - mem) / 2 * maxNodeScore
-}
+func (leastAllocated) score(u usage) float64 { return (2 - u.cpu - u.mem) / 2 * maxNodeScore }
 
 // mostAllocated prefers the fullest node that still fits: bin-packing.
 type mostAllocated struct{}
 
-func (mostAllocated) score(p *podInfo, n *nodeState) float64 {
-	cpu, mem := fractions(p, n)
-	return (cpu + mem) / 2 * maxNodeScore
-}
+func (mostAllocated) score(u usage) float64 { return (u.cpu + u.mem) / 2 * maxNodeScore }
 
 // balancedAllocation prefers nodes whose cpu and memory fill at the same
 // rate, so neither runs out while the other idles: 1 minus the standard
-// deviation of the two fractions, as kube-scheduler's
+// deviation of the two shares, as kube-scheduler's
 // NodeResourcesBalancedAllocation.
 type balancedAllocation struct{}
 
-func (balancedAllocation) score(p *podInfo, n *nodeState) float64 {
-	cpu, mem := fractions(p, n)
-	d := cpu - mem
+func (balancedAllocation) score(u usage) float64 {
+	d := u.cpu - u.mem
 	if d < 0 {
 		d = -d
 	}

@@ -11,7 +11,7 @@ func TestScorers(t *testing.T) {
 	// A node of 4 cpu and 8Gi.
 	node := func(usedCPU, usedMem int64) *nodeState {
 		n := newNodeState(&Node{Name: "n", Ready: true, Allocatable: resources("4", "8Gi")})
-		n.used = Resources{MilliCPU: usedCPU, Memory: usedMem}
+		n.usedCPU, n.usedMem = usedCPU, usedMem
 		return &n
 	}
 	pod := func(cpu, mem int64) *podInfo {
@@ -36,7 +36,7 @@ func TestScorers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.scorer.score(tt.pod, tt.node); math.Abs(got-tt.want) > 1e-9 {
+			if got := tt.scorer.score(usageWith(tt.pod, tt.node)); math.Abs(got-tt.want) > 1e-9 {
 				t.Errorf("score = %v, want %v", got, tt.want)
 			}
 		})
@@ -47,7 +47,7 @@ func TestScorersNodeWithoutResource(t *testing.T) {
 	n := newNodeState(&Node{Name: "n", Ready: true, Allocatable: resources("4", "")})
 	p := &podInfo{score: Resources{MilliCPU: 1000, Memory: mi(100)}}
 	// Memory counts as full: least allocated sees (0.75 + 0) / 2.
-	if got := (leastAllocated{}).score(p, &n); math.Abs(got-37.5) > 1e-9 {
+	if got := (leastAllocated{}).score(usageWith(p, &n)); math.Abs(got-37.5) > 1e-9 {
 		t.Errorf("least allocated = %v, want 37.5", got)
 	}
 }

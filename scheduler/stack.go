@@ -1,12 +1,13 @@
 package scheduler
 
 import (
+	"math/bits"
 	"math/rand/v2"
 )
 
 // stack is the placement pipeline, wired once per call:
 //
-//	source ─► feasibility checks ─► sample limit ─► rank ─► max score (seeded tie-break)
+//	source ─► fit ─► feasibility checks ─► sample limit ─► rank ─► max score (seeded tie-break)
 //
 // It owns the node states, so a pod it places is charged on its node before
 // the next pod is looked at.
@@ -19,8 +20,11 @@ type stack struct {
 	// scorers are the rank stages; a node's score is their sum.
 	scorers []scorer
 
-	all   *nodeList               // every node, in the seeded order
-	index map[labelPair]*nodeList // nodes carrying a label pair some pod selects on
+	// Sources: every node in the seeded order, and subsets of it that
+	// precomputed indexes hand to pods that can only use those.
+	all     *nodeList
+	byLabel map[labelPair]*nodeList // nodes carrying a label pair some pod selects on
+	bySize  map[sizeClass]*nodeList // nodes big enough, when empty, for a class of requests
 
 	// sample is how many feasible nodes are ranked per pod.
 	sample int
@@ -50,13 +54,15 @@ func newStack(nodes []nodeState, strategy Strategy, percentage int, rng *rand.Ra
 			portsCheck{},
 			// Resources last, so "Insufficient memory" is counted only
 			// for nodes the pod could otherwise use, and the shortfall
-			// is measured on them.
+			// is measured on them. (The hot loop runs it first; see
+			// selectNode.)
 			fitCheck{},
 		},
-		sample: numFeasibleNodesToFind(len(nodes), percentage),
-		rng:    rng,
-		all:    &nodeList{nodes: make([]int32, len(nodes))},
-		index:  map[labelPair]*nodeList{},
+		sample:  numFeasibleNodesToFind(len(nodes), percentage),
+		rng:     rng,
+		all:     &nodeList{nodes: make([]int32, len(nodes))},
+		byLabel: map[labelPair]*nodeList{},
+		bySize:  map[sizeClass]*nodeList{},
 	}
 	// The fit score is the strategy; the balance score keeps one resource
 	// from running out while the other idles, whichever the strategy.
@@ -106,7 +112,7 @@ func (s *stack) indexSelectors(pods []*podInfo) {
 			if wanted[l.key][l.value] == nil {
 				nl := &nodeList{}
 				wanted[l.key][l.value] = nl
-				s.index[l] = nl
+				s.byLabel[l] = nl
 			}
 		}
 	}
@@ -122,28 +128,85 @@ func (s *stack) indexSelectors(pods []*podInfo) {
 	}
 }
 
-// prepare wires p's own chain: only the checks that can reject it.
+// sizeClass rounds a request down to powers of two: cpu and memory are
+// the floor of their log2 (-1 for none). Every node whose allocatable
+// holds the request also holds the class's lower bound, so the class's
+// list is a superset of the nodes that could ever take the pod.
+type sizeClass struct{ cpu, mem int8 }
+
+func classOf(r Resources) sizeClass {
+	level := func(v int64) int8 {
+		if v <= 0 {
+			return -1
+		}
+		return int8(bits.Len64(uint64(v)) - 1)
+	}
+	return sizeClass{cpu: level(r.MilliCPU), mem: level(r.Memory)}
+}
+
+func (c sizeClass) admits(alloc Resources) bool {
+	bound := func(level int8) int64 {
+		if level < 0 {
+			return 0
+		}
+		return 1 << level
+	}
+	return alloc.Pods >= 1 && alloc.MilliCPU >= bound(c.cpu) && alloc.Memory >= bound(c.mem)
+}
+
+// bigEnough returns the nodes of p's size class, built on first use. On a
+// cluster of mixed machines a big pod then never walks past the small
+// ones, which would refuse it even empty.
+func (s *stack) bigEnough(p *podInfo) *nodeList {
+	c := classOf(p.req)
+	if nl := s.bySize[c]; nl != nil {
+		return nl
+	}
+	nl := &nodeList{}
+	for _, ni := range s.all.nodes {
+		if c.admits(s.nodes[ni].alloc) {
+			nl.nodes = append(nl.nodes, ni)
+		}
+	}
+	if len(nl.nodes) == len(s.all.nodes) {
+		nl = s.all // share the rotation when the class admits everything
+	}
+	s.bySize[c] = nl
+	return nl
+}
+
+// prepare picks p's source and wires p's own chain: only the checks that
+// can reject it, and not the fit, which the scan runs first.
 func (s *stack) prepare(p *podInfo) {
+	p.source = s.source(p)
 	p.checks = p.checks[:0]
 	for _, c := range s.checks {
-		if c.relevant(p) {
+		if _, fit := c.(fitCheck); !fit && c.relevant(p) {
 			p.checks = append(p.checks, c)
 		}
 	}
 }
 
-// source picks the nodes p is offered: those of its rarest selected label
-// pair, or every node.
+// source picks the shortest list of nodes p could use: those of its
+// rarest selected label pair, those big enough for it, or every node. A
+// pair served from the label index moves to the front of p.selector and
+// the selector check skips it.
 func (s *stack) source(p *podInfo) *nodeList {
-	src := s.all
+	p.indexed = 0
+	src := s.bigEnough(p)
+	best := -1
 	for i, l := range p.selector {
-		nl := s.index[l]
+		nl := s.byLabel[l]
 		if nl == nil {
 			return &nodeList{} // the pair is on no node
 		}
-		if i == 0 || len(nl.nodes) < len(src.nodes) {
-			src = nl
+		if len(nl.nodes) < len(src.nodes) {
+			src, best = nl, i
 		}
+	}
+	if best >= 0 {
+		p.selector[0], p.selector[best] = p.selector[best], p.selector[0]
+		p.indexed = 1
 	}
 	return src
 }
@@ -152,7 +215,7 @@ func (s *stack) source(p *podInfo) *nodeList {
 // position, or -1 when no node passes every check. Up to s.sample feasible
 // nodes are ranked; equal best scores are broken by the seeded generator.
 func (s *stack) selectNode(p *podInfo) int {
-	src := s.source(p)
+	src := p.source
 	n := len(src.nodes)
 	if n == 0 {
 		return -1
@@ -167,13 +230,17 @@ func (s *stack) selectNode(p *podInfo) int {
 		}
 		ni := int(src.nodes[i])
 		node := &s.nodes[ni]
-		if !feasible(p, node) {
+		// The fit goes first and is called directly, not through the
+		// chain: on a filling cluster it rejects the most nodes, and the
+		// order does not matter when all that counts is passing them all.
+		if (fitCheck{}).check(p, node) != 0 || !feasible(p, node) {
 			continue
 		}
 		found++
+		u := usageWith(p, node)
 		var sc float64
 		for _, r := range s.scorers {
-			sc += r.score(p, node)
+			sc += r.score(u)
 		}
 		switch {
 		case best < 0 || sc > bestScore:
@@ -204,7 +271,8 @@ func feasible(p *podInfo, n *nodeState) bool {
 func (s *stack) assume(p *podInfo, ni int) {
 	n := &s.nodes[ni]
 	n.free = n.free.sub(p.req)
-	n.used = n.used.add(p.score)
+	n.usedCPU += p.score.MilliCPU
+	n.usedMem += p.score.Memory
 	n.ports = append(n.ports, p.ports...)
 }
 
@@ -213,7 +281,8 @@ func (s *stack) assume(p *podInfo, ni int) {
 func (s *stack) forget(p *podInfo, ni int) {
 	n := &s.nodes[ni]
 	n.free = n.free.add(p.req)
-	n.used = n.used.sub(p.score)
+	n.usedCPU -= p.score.MilliCPU
+	n.usedMem -= p.score.Memory
 	n.ports = n.ports[:len(n.ports)-len(p.ports)]
 }
 
@@ -229,13 +298,22 @@ type diagnosis struct {
 // first reason each node gives, the way kube-scheduler builds a FitError.
 // It runs only for pods that fit nowhere, so the hot path counts nothing.
 func (s *stack) diagnose(p *podInfo) diagnosis {
+	// Every node is judged here, not only the source's, so the selector
+	// check must look at every pair again.
+	p.indexed = 0
+	var checks []feasibilityCheck
+	for _, c := range s.checks {
+		if c.relevant(p) {
+			checks = append(checks, c)
+		}
+	}
 	d := diagnosis{reasons: map[Reason]int{}}
 	hist := map[string]int{}
 	bestCost := -1.0
 	for ni := range s.nodes {
 		n := &s.nodes[ni]
 		var r reasons
-		for _, c := range p.checks {
+		for _, c := range checks {
 			if r = c.check(p, n); r != 0 {
 				break
 			}
