@@ -34,9 +34,11 @@
 // past the size cap. It lives exactly as long as the task's IO, a child of
 // the shim, so the agent may be SIGKILLed and restarted while containers
 // keep running and no output is lost or blocked; an adopted task is loaded
-// without attaching any IO. The cost is one small process (about 2 MB
-// resident) per running container, the same trade conmon makes for
-// podman.
+// without attaching any IO. The cost is one small process (under 3 MB
+// resident, measured at 100 MB/s of output) per running container, the
+// same trade conmon makes for podman. The shim stops the logger (closing
+// its pipes, then SIGTERM) when the task is deleted, not when the
+// container exits; it writes what it still holds and exits.
 //
 // In-process writing (File and its Stream writers, e.g. behind
 // cio.NewCreator(cio.WithStreams(nil, f.Stream(Stdout), f.Stream(Stderr))))

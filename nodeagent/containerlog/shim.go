@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -22,6 +23,19 @@ const (
 	argMaxSize  = "--max-size"
 	argMaxFiles = "--max-files"
 )
+
+// BinaryName is the logger program's file name; installed beside berth.
+const BinaryName = "berth-logger"
+
+// DefaultBinary is where the logger program is expected: beside the
+// running executable, as `just build` puts berth and berth-logger.
+func DefaultBinary() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("locate %s: %w", BinaryName, err)
+	}
+	return filepath.Join(filepath.Dir(exe), BinaryName), nil
+}
 
 // ShimLogger makes containerd IO that has the runc shim run the logger
 // program (see package comment) for a task.
