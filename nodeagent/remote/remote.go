@@ -1,0 +1,472 @@
+// Package remote is a node agent's link to the berth server: it registers
+// the node (the pod subnet comes from the server, so before nodeagent.New),
+// then feeds the agent the full list of pods bound to the node from a
+// long-poll watch, sends heartbeats, reports what the agent observed, and
+// serves the node's container logs for the server to proxy.
+//
+//	server ──watch (full list, resourceVersion)──► Link.Watch ──Sync──► Agent
+//	server ◄──status (+ Gone for deleted pods)───── Link ◄──Status()──── Agent
+//	server ◄──heartbeat every interval──────────── Link
+//	server ──GET /berth/v1/logs/{uid}/{c}────────► Link's log server ──► containerlog
+//
+// When the server cannot be reached the link retries with back-off and
+// calls nothing on the agent, so running pods are left untouched; a
+// reconnecting agent converges from the full list.
+package remote
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/clock"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/api/client"
+	"github.com/berth-dev/berth/nodeagent"
+)
+
+// Agent is what the link drives; *nodeagent.Agent is one.
+type Agent interface {
+	// Run feeds the agent from src until ctx ends.
+	Run(ctx context.Context, src nodeagent.Source) error
+	// Status returns every pod the agent holds, with its status.
+	Status() []corev1.Pod
+}
+
+// Config is how the link reaches the server. Zero fields take the
+// defaults named.
+type Config struct {
+	// Server is the server's address (http://host:port or host:port).
+	Server string
+	// Token is the agent join token.
+	Token string
+	// NodeName names the node (required).
+	NodeName string
+	// Labels and Taints are the node's, for scheduling.
+	Labels map[string]string
+	Taints []corev1.Taint
+	// Capacity and Allocatable default to MachineResources().
+	Capacity    corev1.ResourceList
+	Allocatable corev1.ResourceList
+	// LogListen is where the log server listens (default 127.0.0.1:0).
+	LogListen string
+	// Advertise is the host:port the server is told to fetch logs from
+	// (default: the log server's listening address).
+	Advertise string
+	// LogDir is the agent's log directory (nodeagent.Config.LogDir).
+	LogDir string
+	// StatusPoll is how often Agent.Status is checked for a change to
+	// report (default 1s); StatusResend is the longest the link stays
+	// silent when nothing changed (default 5s).
+	StatusPoll   time.Duration
+	StatusResend time.Duration
+	// WatchWait is how long one long poll may wait (default 30s).
+	WatchWait time.Duration
+	// MinBackoff and MaxBackoff bound the wait between failed calls
+	// (defaults 500ms and 30s); the wait doubles with each failure.
+	MinBackoff, MaxBackoff time.Duration
+	// HTTPClient carries the calls to the server (default: a new one).
+	HTTPClient *http.Client
+	// Clock drives intervals and back-off (default: real).
+	Clock clock.WithTicker
+	// Logger receives the link's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) validate() error {
+	if c.Server == "" || c.Token == "" || c.NodeName == "" {
+		return errors.New("remote: server, token and node name are required")
+	}
+	if c.LogListen == "" {
+		c.LogListen = "127.0.0.1:0"
+	}
+	if c.Capacity == nil {
+		c.Capacity = MachineResources()
+	}
+	if c.Allocatable == nil {
+		c.Allocatable = c.Capacity.DeepCopy()
+	}
+	dur := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	dur(&c.StatusPoll, time.Second)
+	dur(&c.StatusResend, 5*time.Second)
+	dur(&c.WatchWait, 30*time.Second)
+	dur(&c.MinBackoff, 500*time.Millisecond)
+	dur(&c.MaxBackoff, 30*time.Second)
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{}
+	}
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// MachineResources returns this machine's CPUs and memory, and the
+// kubelet's default of 110 pods.
+func MachineResources() corev1.ResourceList {
+	rl := corev1.ResourceList{
+		corev1.ResourceCPU:  *resource.NewQuantity(int64(runtime.NumCPU()), resource.DecimalSI),
+		corev1.ResourcePods: *resource.NewQuantity(110, resource.DecimalSI),
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 && f[0] == "MemTotal:" {
+				if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					rl[corev1.ResourceMemory] = *resource.NewQuantity(kb*1024, resource.BinarySI)
+				}
+			}
+		}
+	}
+	return rl
+}
+
+// Link is one node's connection to the server. It is a nodeagent.Source.
+type Link struct {
+	cfg    Config
+	client *client.Client
+	logs   net.Listener
+	kick   chan struct{}
+
+	mu         sync.Mutex
+	podCIDR    string
+	hbInterval time.Duration
+	agent      Agent
+	// deleting holds pods the server is deleting, by UID: once the agent
+	// no longer holds one, the link reports it Gone.
+	deleting map[string]podRef
+	// dropped are UIDs the server said it does not bind here; they are
+	// not reported again while the agent tears them down.
+	dropped map[string]bool
+}
+
+type podRef struct{ namespace, name string }
+
+var _ nodeagent.Source = (*Link)(nil)
+
+// Connect opens the log server and registers the node, retrying with
+// back-off until the server answers or ctx ends. A refused token or a
+// bad request is not retried.
+func Connect(ctx context.Context, cfg Config) (*Link, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg.Server, cfg.Token, client.WithNode(cfg.NodeName), client.WithHTTPClient(cfg.HTTPClient))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.LogListen)
+	if err != nil {
+		return nil, fmt.Errorf("log server: %w", err)
+	}
+	if cfg.Advertise == "" {
+		cfg.Advertise = ln.Addr().String()
+	}
+	l := &Link{cfg: cfg, client: c, logs: ln, kick: make(chan struct{}, 1), deleting: map[string]podRef{}, dropped: map[string]bool{}}
+	bo := l.newBackoff()
+	for {
+		err := l.register(ctx)
+		if err == nil {
+			return l, nil
+		}
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Code/100 == 4 && ae.Code != http.StatusTooManyRequests && ae.Code != http.StatusConflict {
+			ln.Close()
+			return nil, fmt.Errorf("register node %s: %w", cfg.NodeName, err)
+		}
+		cfg.Logger.Warn("cannot register with the server; retrying", "server", cfg.Server, "err", err, "in", bo.next)
+		if err := bo.wait(ctx); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+}
+
+func (l *Link) register(ctx context.Context) error {
+	resp, err := l.client.Register(ctx, api.RegisterRequest{
+		Name: l.cfg.NodeName, Labels: l.cfg.Labels, Taints: l.cfg.Taints,
+		Capacity: l.cfg.Capacity, Allocatable: l.cfg.Allocatable, Address: l.cfg.Advertise,
+	})
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.podCIDR != "" && resp.PodCIDR != l.podCIDR {
+		// The server lost its store: pods here use the old subnet.
+		l.cfg.Logger.Error("the server gave this node a different pod subnet; restart the agent to use it",
+			"running", l.podCIDR, "server", resp.PodCIDR)
+	}
+	if l.podCIDR == "" {
+		l.podCIDR = resp.PodCIDR
+	}
+	l.hbInterval = resp.HeartbeatInterval.Duration
+	if l.hbInterval <= 0 {
+		l.hbInterval = 10 * time.Second
+	}
+	l.cfg.Logger.Info("registered with the server", "node", l.cfg.NodeName, "podCIDR", resp.PodCIDR, "logs", l.cfg.Advertise)
+	return nil
+}
+
+// PodCIDR is the node's pod subnet (nodeagent.Config.PodSubnet).
+func (l *Link) PodCIDR() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.podCIDR
+}
+
+// LogAddr is the log server's listening address.
+func (l *Link) LogAddr() string { return l.logs.Addr().String() }
+
+// Close stops the log server of a link whose Run was never called.
+func (l *Link) Close() error { return l.logs.Close() }
+
+// Run serves logs, sends heartbeats and status reports, and runs the
+// agent fed by this link, until ctx ends.
+func (l *Link) Run(ctx context.Context, a Agent) error {
+	l.mu.Lock()
+	l.agent = a
+	l.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := &http.Server{Handler: l.logHandler(), ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(l.logs); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			l.cfg.Logger.Error("log server", "err", err)
+		}
+	}()
+	go func() { defer wg.Done(); l.heartbeats(ctx) }()
+	go func() { defer wg.Done(); l.reportStatus(ctx, a) }()
+	err := a.Run(ctx, l)
+	cancel()
+	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	_ = srv.Shutdown(shutdown)
+	wg.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// Watch implements nodeagent.Source: the agent gets the pods bound to the
+// node that are not being deleted; it tears down everything else.
+func (l *Link) Watch(ctx context.Context, sync func([]*corev1.Pod)) error {
+	var rv uint64
+	synced := false
+	bo := l.newBackoff()
+	failing := false
+	for {
+		list, err := l.client.WatchPods(ctx, rv, l.cfg.WatchWait)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			if client.IsNotFound(err) {
+				_ = l.register(ctx)
+			}
+			if !failing {
+				l.cfg.Logger.Warn("watch of this node's pods failed; pods keep running as they are", "err", err)
+				failing = true
+			}
+			if err := bo.wait(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if failing {
+			l.cfg.Logger.Info("watching this node's pods again")
+			failing = false
+		}
+		bo.reset()
+		if synced && list.ResourceVersion == rv {
+			continue
+		}
+		rv, synced = list.ResourceVersion, true
+		wanted := make([]*corev1.Pod, 0, len(list.Items))
+		deleting := map[string]podRef{}
+		for i := range list.Items {
+			p := &list.Items[i]
+			if p.DeletionTimestamp != nil {
+				deleting[string(p.UID)] = podRef{p.Namespace, p.Name}
+				continue
+			}
+			wanted = append(wanted, p)
+		}
+		l.mu.Lock()
+		l.deleting = deleting
+		l.mu.Unlock()
+		sync(wanted)
+		l.poke()
+	}
+}
+
+// poke asks for a status report soon, without waiting for the next poll.
+func (l *Link) poke() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (l *Link) heartbeats(ctx context.Context) {
+	for {
+		l.mu.Lock()
+		interval := l.hbInterval
+		a := l.agent
+		l.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.cfg.Clock.After(interval):
+		}
+		n := 0
+		if a != nil {
+			n = len(a.Status())
+		}
+		err := l.client.Heartbeat(ctx, api.HeartbeatRequest{Pods: n})
+		if client.IsNotFound(err) {
+			err = l.register(ctx)
+		}
+		if err != nil && ctx.Err() == nil {
+			l.cfg.Logger.Warn("heartbeat failed", "err", err)
+		}
+	}
+}
+
+// statusReport builds what to send from what the agent holds: each pod's
+// status, and Gone for pods being deleted that the agent no longer holds.
+func (l *Link) statusReport(pods []corev1.Pod) api.PodStatusReport {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	held := map[string]bool{}
+	rep := api.PodStatusReport{Pods: []api.PodStatus{}}
+	for _, p := range pods {
+		uid := string(p.UID)
+		held[uid] = true
+		if l.dropped[uid] {
+			continue
+		}
+		rep.Pods = append(rep.Pods, api.PodStatus{Namespace: p.Namespace, Name: p.Name, UID: uid, Status: p.Status})
+	}
+	for uid := range l.dropped {
+		if !held[uid] {
+			delete(l.dropped, uid)
+		}
+	}
+	for uid, ref := range l.deleting {
+		if !held[uid] {
+			rep.Pods = append(rep.Pods, api.PodStatus{Namespace: ref.namespace, Name: ref.name, UID: uid, Gone: true})
+		}
+	}
+	return rep
+}
+
+func (l *Link) reportStatus(ctx context.Context, a Agent) {
+	t := l.cfg.Clock.NewTicker(l.cfg.StatusPoll)
+	defer t.Stop()
+	var lastHash [32]byte
+	var lastSent, retryAt time.Time
+	bo := l.newBackoff()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		case <-l.kick:
+		}
+		now := l.cfg.Clock.Now()
+		if now.Before(retryAt) {
+			continue
+		}
+		rep := l.statusReport(a.Status())
+		b, _ := json.Marshal(rep)
+		h := sha256.Sum256(b)
+		if h == lastHash && now.Sub(lastSent) < l.cfg.StatusResend {
+			continue
+		}
+		resp, err := l.client.ReportStatus(ctx, rep)
+		if client.IsNotFound(err) {
+			if err = l.register(ctx); err == nil {
+				resp, err = l.client.ReportStatus(ctx, rep)
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !failing {
+				l.cfg.Logger.Warn("status report failed; retrying", "err", err)
+				failing = true
+			}
+			retryAt = now.Add(bo.step())
+			continue
+		}
+		failing = false
+		bo.reset()
+		retryAt = time.Time{}
+		lastHash, lastSent = h, now
+		l.mu.Lock()
+		for _, uid := range resp.Drop {
+			if _, ok := l.deleting[uid]; ok {
+				delete(l.deleting, uid) // Gone acknowledged
+				continue
+			}
+			l.dropped[uid] = true
+		}
+		l.mu.Unlock()
+	}
+}
+
+// backoff doubles from MinBackoff to MaxBackoff on the link's clock.
+type backoff struct {
+	clock    clock.Clock
+	min, max time.Duration
+	next     time.Duration
+}
+
+func (l *Link) newBackoff() *backoff {
+	return &backoff{clock: l.cfg.Clock, min: l.cfg.MinBackoff, max: l.cfg.MaxBackoff, next: l.cfg.MinBackoff}
+}
+
+func (b *backoff) step() time.Duration {
+	d := b.next
+	b.next = min(2*b.next, b.max)
+	return d
+}
+
+func (b *backoff) reset() { b.next = b.min }
+
+func (b *backoff) wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-b.clock.After(b.step()):
+		return nil
+	}
+}

@@ -1,0 +1,410 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/api/client"
+	"github.com/berth-dev/berth/nodeagent"
+	"github.com/berth-dev/berth/reconciler"
+)
+
+// The link is tested against the real API server (package reconciler, in
+// process, on a real bbolt store); the agent behind it is fakeAgent here
+// and the real nodeagent.Agent in integration_test.go.
+
+var tokens = reconciler.Tokens{Agent: "agent-token-for-tests", Admin: "admin-token-for-tests"}
+
+type server struct {
+	clock *clocktesting.FakeClock // the server's and the links'
+	store *reconciler.BoltStore
+	http  *httptest.Server
+	down  atomic.Bool // answer 503 to everything, as a server that is away
+	// refusedWatches counts watches answered 503.
+	refusedWatches atomic.Int32
+}
+
+func newServer(t *testing.T) *server {
+	t.Helper()
+	st, err := reconciler.OpenBolt(filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	apiSrv, err := reconciler.NewAPIServer(reconciler.APIConfig{Store: st, Tokens: tokens, Clock: clk, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{store: st, clock: clk}
+	s.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.down.Load() {
+			if r.URL.Path == api.PathAgentPods {
+				s.refusedWatches.Add(1)
+			}
+			http.Error(w, "away", http.StatusServiceUnavailable)
+			return
+		}
+		apiSrv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		s.http.Close()
+		st.Close()
+	})
+	return s
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func (s *server) bind(t *testing.T, name, node string, mod func(*corev1.Pod)) {
+	t.Helper()
+	rec := &reconciler.PodRecord{Pod: corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("uid-" + name)},
+		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+	}}
+	if mod != nil {
+		mod(&rec.Pod)
+	}
+	if err := s.store.Update(func(tx reconciler.Tx) error { return tx.PutPod(rec) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *server) pod(name string) *reconciler.PodRecord {
+	var rec *reconciler.PodRecord
+	_ = s.store.View(func(tx reconciler.ReadTx) (err error) { rec, err = tx.Pod("default", name); return err })
+	return rec
+}
+
+func (s *server) node(name string) *reconciler.NodeRecord {
+	var rec *reconciler.NodeRecord
+	_ = s.store.View(func(tx reconciler.ReadTx) (err error) { rec, err = tx.Node(name); return err })
+	return rec
+}
+
+// fakeAgent holds what it was last told to run, as running pods; pods it
+// is told to drop stay held until release, as a slow tear-down would.
+type fakeAgent struct {
+	mu    sync.Mutex
+	syncs int
+	held  map[string]corev1.Pod
+	last  []string
+}
+
+func newFakeAgent() *fakeAgent { return &fakeAgent{held: map[string]corev1.Pod{}} }
+
+func (f *fakeAgent) Run(ctx context.Context, src nodeagent.Source) error {
+	return src.Watch(ctx, f.sync)
+}
+
+func (f *fakeAgent) sync(pods []*corev1.Pod) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.syncs++
+	f.last = nil
+	for _, p := range pods {
+		q := *p
+		q.Status = corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
+			Name: "c", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Unix(1, 0)}},
+		}}}
+		f.held[string(p.UID)] = q
+		f.last = append(f.last, p.Name)
+	}
+	sort.Strings(f.last)
+}
+
+func (f *fakeAgent) release(uid string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.held, uid)
+}
+
+func (f *fakeAgent) Status() []corev1.Pod {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []corev1.Pod
+	for _, p := range f.held {
+		out = append(out, p)
+	}
+	return out
+}
+
+func (f *fakeAgent) state() (int, []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.syncs, slices.Clone(f.last)
+}
+
+// eventually steps the fake clock until cond holds. The short real pause
+// lets the HTTP round trips the steps set off complete; no logic waits on
+// wall time.
+func eventually(t *testing.T, clk *clocktesting.FakeClock, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		clk.Step(500 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func connect(t *testing.T, s *server, node string, mod func(*Config)) (*Link, *clocktesting.FakeClock) {
+	t.Helper()
+	clk := s.clock
+	cfg := Config{Server: s.http.URL, Token: tokens.Agent, NodeName: node, Clock: clk, Logger: quiet(), LogDir: t.TempDir()}
+	if mod != nil {
+		mod(&cfg)
+	}
+	l, err := Connect(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, clk
+}
+
+func run(t *testing.T, l *Link, a Agent) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx, a) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+func TestLinkFollowsTheServer(t *testing.T) {
+	s := newServer(t)
+	l, clk := connect(t, s, "n1", nil)
+	if l.PodCIDR() != "198.18.0.0/24" {
+		t.Fatalf("pod CIDR %s", l.PodCIDR())
+	}
+	if n := s.node("n1"); n == nil || n.Address != l.LogAddr() {
+		t.Fatalf("node %+v, want address %s", n, l.LogAddr())
+	}
+	a := newFakeAgent()
+	s.bind(t, "elsewhere", "n2", nil)
+	run(t, l, a)
+
+	s.bind(t, "web", "n1", nil)
+	eventually(t, clk, "web synced", func() bool { _, last := a.state(); return slices.Equal(last, []string{"web"}) })
+	eventually(t, clk, "web's status stored", func() bool {
+		p := s.pod("web")
+		return p != nil && p.Pod.Status.Phase == corev1.PodRunning
+	})
+
+	now := metav1.Now()
+	s.bind(t, "web", "n1", func(p *corev1.Pod) { p.DeletionTimestamp = &now })
+	eventually(t, clk, "web dropped from the agent's list", func() bool { _, last := a.state(); return len(last) == 0 })
+	// Still held (tearing down): the server keeps the record.
+	clk.Step(6 * time.Second)
+	if s.pod("web") == nil {
+		t.Fatal("the record went while the agent still held the pod")
+	}
+	a.release("uid-web")
+	eventually(t, clk, "web gone from the store", func() bool { return s.pod("web") == nil })
+
+	t.Run("server away: pods untouched, then converge", func(t *testing.T) {
+		s.down.Store(true)
+		defer s.down.Store(false)
+		// End the watch already inside the server (its wait runs out)
+		// and see the next one refused.
+		refused := s.refusedWatches.Load()
+		eventually(t, clk, "a watch refused", func() bool { return s.refusedWatches.Load() > refused })
+		syncs, _ := a.state()
+		s.bind(t, "api", "n1", nil) // written while the agent cannot see it
+		for range 20 {
+			clk.Step(time.Second)
+			time.Sleep(time.Millisecond)
+		}
+		if n, _ := a.state(); n != syncs {
+			t.Fatalf("the agent was synced %d times while the server was away", n-syncs)
+		}
+		s.down.Store(false)
+		eventually(t, clk, "api synced after the server came back", func() bool {
+			_, last := a.state()
+			return slices.Equal(last, []string{"api"})
+		})
+	})
+
+	t.Run("re-register when the server forgot the node", func(t *testing.T) {
+		if err := s.store.Update(func(tx reconciler.Tx) error { return tx.DeleteNode("n1") }); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, clk, "node registered again", func() bool { return s.node("n1") != nil })
+		if n := s.node("n1"); n.PodCIDR != "198.18.0.0/24" {
+			t.Fatalf("pod CIDR after re-register %s", n.PodCIDR)
+		}
+	})
+
+	t.Run("status of a pod the server does not bind here is dropped", func(t *testing.T) {
+		a.mu.Lock()
+		a.held["uid-stray"] = corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "stray", UID: "uid-stray"}}
+		a.mu.Unlock()
+		eventually(t, clk, "stray dropped", func() bool {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			return l.dropped["uid-stray"]
+		})
+		if rep := l.statusReport(a.Status()); slices.ContainsFunc(rep.Pods, func(p api.PodStatus) bool { return p.UID == "uid-stray" }) {
+			t.Fatal("a dropped pod is still reported")
+		}
+	})
+}
+
+func TestConnectRefusedToken(t *testing.T) {
+	s := newServer(t)
+	_, err := Connect(context.Background(), Config{Server: s.http.URL, Token: "wrong-token", NodeName: "n1", Logger: quiet()})
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Code != http.StatusUnauthorized {
+		t.Fatalf("err = %v, want 401 without retrying", err)
+	}
+}
+
+func TestConnectRetriesUntilTheServerAnswers(t *testing.T) {
+	s := newServer(t)
+	s.down.Store(true)
+	clk := s.clock
+	type result struct {
+		l   *Link
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		l, err := Connect(context.Background(), Config{Server: s.http.URL, Token: tokens.Agent, NodeName: "n1", Clock: clk, Logger: quiet()})
+		got <- result{l, err}
+	}()
+	for range 5 {
+		waitForTimer(t, clk)
+		clk.Step(time.Minute)
+	}
+	s.down.Store(false)
+	var r result
+	eventually(t, clk, "registered", func() bool {
+		select {
+		case r = <-got:
+			return true
+		default:
+			return false
+		}
+	})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	r.l.Close()
+}
+
+func waitForTimer(t *testing.T, clk *clocktesting.FakeClock) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !clk.HasWaiters() {
+		if time.Now().After(deadline) {
+			t.Fatal("no back-off timer")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestLogs(t *testing.T) {
+	s := newServer(t)
+	logDir := t.TempDir()
+	l, _ := connect(t, s, "n1", func(c *Config) { c.LogDir = logDir })
+	a := newFakeAgent()
+	run(t, l, a)
+	s.bind(t, "web", "n1", nil)
+	dir := filepath.Join(logDir, "default_web_uid-web", "c")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(attempt int, lines string) {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.log", attempt)), []byte(lines), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0, "first run\n")
+	write(1, "one\ntwo\nthree\n")
+	admin, err := client.New(s.http.URL, tokens.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		opts api.LogOptions
+		want string
+		code int
+	}{
+		{name: "current attempt", want: "one\ntwo\nthree\n"},
+		{name: "tail", opts: api.LogOptions{TailLines: 2}, want: "two\nthree\n"},
+		{name: "previous", opts: api.LogOptions{Previous: true}, want: "first run\n"},
+		{name: "no such container", opts: api.LogOptions{Container: "x"}, code: 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, err := admin.Logs(context.Background(), "default", "web", tc.opts)
+			if tc.code != 0 {
+				var ae *api.Error
+				if !errors.As(err, &ae) || ae.Code != tc.code {
+					t.Fatalf("err = %v, want %d", err, tc.code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			b, _ := io.ReadAll(rc)
+			if string(b) != tc.want {
+				t.Fatalf("log %q, want %q", b, tc.want)
+			}
+		})
+	}
+	t.Run("join token required", func(t *testing.T) {
+		for _, tok := range []string{"", tokens.Admin} {
+			req, _ := http.NewRequest("GET", "http://"+l.LogAddr()+api.AgentLogPath("uid-web", "c"), nil)
+			if tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("token %q: code %d", tok, resp.StatusCode)
+			}
+		}
+	})
+	t.Run("pod without logs here", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", "http://"+l.LogAddr()+api.AgentLogPath("uid-other", "c"), nil)
+		req.Header.Set("Authorization", "Bearer "+tokens.Agent)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("code %d", resp.StatusCode)
+		}
+	})
+}
