@@ -113,6 +113,9 @@ func checkRefName(name string) error {
 	if name == "@" {
 		return errors.New(`"@" is not a valid name`)
 	}
+	if strings.HasPrefix(name, "-") {
+		return errors.New(`may not begin with "-" (git would read it as an option)`)
+	}
 	if strings.HasSuffix(name, ".") || strings.HasSuffix(name, "/") || strings.HasPrefix(name, "/") {
 		return errors.New("may not begin or end with a slash or end with a dot")
 	}

@@ -169,7 +169,11 @@ func buildObjects(fsys fs.FS, dir string, prev decodeCache) ([]manifest.Object, 
 	close(work)
 	wg.Wait()
 
-	var objs []manifest.Object
+	total := 0
+	for _, d := range results {
+		total += len(d.objs)
+	}
+	objs := make([]manifest.Object, 0, min(total, manifest.MaxTreeObjects+1))
 	for i, f := range files {
 		o, e := results[i].at(f.name)
 		objs = append(objs, o...)

@@ -1,11 +1,13 @@
 package gitsource
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
 	"path"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -19,7 +21,13 @@ import (
 // content is in another repository); symlinks are listed with
 // fs.ModeSymlink and cannot be opened, because following one could leave
 // the tree. Every file has the commit time as its modification time.
+//
+// It is safe for concurrent use (manifest.Load reads files in parallel),
+// though go-git's trees and object store are not: mu serialises every
+// access to them, and a file's content is read whole, under mu, at its
+// first Read.
 type treeFS struct {
+	mu    sync.Mutex
 	root  *object.Tree
 	store storer.EncodedObjectStorer
 	mtime time.Time
@@ -46,7 +54,9 @@ func (f *treeFS) lookup(op, name string) (*object.TreeEntry, error) {
 	if name == "." {
 		return &object.TreeEntry{Name: ".", Mode: filemode.Dir, Hash: f.root.Hash}, nil
 	}
+	f.mu.Lock()
 	e, err := f.root.FindEntry(name)
+	f.mu.Unlock()
 	if err != nil {
 		if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
 			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
@@ -75,7 +85,7 @@ func (f *treeFS) Open(name string) (fs.File, error) {
 	base := path.Base(name)
 	switch e.Mode {
 	case filemode.Dir:
-		t, err := object.GetTree(f.store, e.Hash)
+		t, err := f.tree(e.Hash)
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
@@ -83,15 +93,34 @@ func (f *treeFS) Open(name string) (fs.File, error) {
 	case filemode.Symlink:
 		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("symlinks in the tree are not followed")}
 	}
-	b, err := object.GetBlob(f.store, e.Hash)
+	info, err := f.info(base, e)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		return nil, err
+	}
+	return &treeFile{fs: f, info: info.(fileInfo)}, nil
+}
+
+// tree reads a tree object.
+func (f *treeFS) tree(h plumbing.Hash) (*object.Tree, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return object.GetTree(f.store, h)
+}
+
+// content reads a whole blob.
+func (f *treeFS) content(h plumbing.Hash) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, err := object.GetBlob(f.store, h)
+	if err != nil {
+		return nil, err
 	}
 	r, err := b.Reader()
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		return nil, err
 	}
-	return &treeFile{r: r, info: fileInfo{name: base, size: b.Size, mode: fileMode(e.Mode), mtime: f.mtime, hash: e.Hash}}, nil
+	defer r.Close()
+	return io.ReadAll(r)
 }
 
 func (f *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
@@ -102,7 +131,7 @@ func (f *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if e.Mode != filemode.Dir {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
 	}
-	t, err := object.GetTree(f.store, e.Hash)
+	t, err := f.tree(e.Hash)
 	if err != nil {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
 	}
@@ -131,7 +160,9 @@ func (f *treeFS) info(name string, e *object.TreeEntry) (fs.FileInfo, error) {
 	var size int64
 	if e.Mode != filemode.Symlink {
 		// The object header holds the size; the content is not read.
+		f.mu.Lock()
 		s, err := f.store.EncodedObject(plumbing.BlobObject, e.Hash)
+		f.mu.Unlock()
 		if err != nil {
 			return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
 		}
@@ -186,8 +217,9 @@ func (d *dirEntry) String() string             { return fs.FormatDirEntry(d) }
 func (d *dirEntry) blobHash() plumbing.Hash    { return d.e.Hash }
 
 type treeFile struct {
-	r      io.ReadCloser
+	fs     *treeFS
 	info   fileInfo
+	data   *bytes.Reader // nil until the first Read
 	closed bool
 }
 
@@ -197,7 +229,14 @@ func (f *treeFile) Read(p []byte) (int, error) {
 	if f.closed {
 		return 0, &fs.PathError{Op: "read", Path: f.info.name, Err: fs.ErrClosed}
 	}
-	return f.r.Read(p)
+	if f.data == nil {
+		b, err := f.fs.content(f.info.hash)
+		if err != nil {
+			return 0, &fs.PathError{Op: "read", Path: f.info.name, Err: err}
+		}
+		f.data = bytes.NewReader(b)
+	}
+	return f.data.Read(p)
 }
 
 func (f *treeFile) Close() error {
@@ -205,7 +244,8 @@ func (f *treeFile) Close() error {
 		return &fs.PathError{Op: "close", Path: f.info.name, Err: fs.ErrClosed}
 	}
 	f.closed = true
-	return f.r.Close()
+	f.data = nil
+	return nil
 }
 
 type treeDir struct {
