@@ -62,6 +62,13 @@ type Config struct {
 	// (default: berth-pause beside the running executable).
 	PauseBinary string
 
+	// LoggerBinary is the berth-logger program (nodeagent/containerlog/logger).
+	// When set, the shim runs it per container to write logs in the CRI
+	// format with times and rotation; when empty, berth-logger beside the
+	// running executable is used if present, else the shim appends plain
+	// output to the log file itself.
+	LoggerBinary string
+
 	// GCInterval is how often berth-labelled objects no pod owns are
 	// removed (default 1m).
 	GCInterval time.Duration
@@ -111,6 +118,13 @@ func (c *Config) Validate() error {
 		}
 		c.PauseBinary = filepath.Join(filepath.Dir(exe), "berth-pause")
 	}
+	if c.LoggerBinary == "" {
+		if exe, err := os.Executable(); err == nil {
+			if p := filepath.Join(filepath.Dir(exe), "berth-logger"); fileExists(p) {
+				c.LoggerBinary = p
+			}
+		}
+	}
 	if c.GCInterval == 0 {
 		c.GCInterval = time.Minute
 	}
@@ -155,4 +169,9 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/containerd/containerd/snapshots"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/nodeagent/containerlog"
 )
 
 // cleanupTimeout bounds one undo or tear-down step. Undo runs on a fresh
@@ -576,7 +578,11 @@ func (a *Agent) startContainer(ctx context.Context, s containerSpec, img contain
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return nil, nil, fmt.Errorf("log dir: %w", err)
 	}
-	task, err := c.NewTask(ctx, cio.LogFile(logPath))
+	logIO := cio.LogFile(logPath)
+	if a.cfg.LoggerBinary != "" {
+		logIO = containerlog.ShimLogger{Binary: a.cfg.LoggerBinary}.Creator(logPath)
+	}
+	task, err := c.NewTask(ctx, logIO)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create task %s: %w", s.c.Name, err)
 	}
