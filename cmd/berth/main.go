@@ -40,5 +40,6 @@ To change what runs, change Git.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newValidateCmd())
+	root.AddCommand(newAgentCmd())
 	return root
 }
