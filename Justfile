@@ -27,9 +27,13 @@ deps:
     command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@2025.1.1
     echo "deps: ok"
 
-# Build the berth binary into bin/.
+# Build berth and the two static helpers the agent runs beside it into bin/:
+# berth-pause (each pod sandbox's first process) and berth-logger (writes a
+# container's output to its log file, run by the containerd shim).
 build:
     go build -o bin/berth ./cmd/berth
+    CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/berth-pause ./nodeagent/pause
+    CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/berth-logger ./nodeagent/containerlog/logger
 
 # gofmt, go vet and staticcheck.
 lint: deps
