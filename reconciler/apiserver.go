@@ -1003,8 +1003,17 @@ func (s *APIServer) listDeployments(w http.ResponseWriter, r *http.Request, ns, 
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return err
 			}
+			if d.Generation == 0 {
+				d.Generation = 1
+			}
 			if rec != nil {
 				d.Status = rec.Status
+				// Observed once the rollout works on this template, so
+				// `rollout status` does not report the previous one done.
+				d.Status.ObservedGeneration = 0
+				if t := &d.Spec.Template; rec.TemplateHash == templateHash(&t.ObjectMeta, &t.Spec) {
+					d.Status.ObservedGeneration = d.Generation
+				}
 			}
 			items = append(items, *d)
 		}

@@ -688,7 +688,8 @@ func TestAPIUserReads(t *testing.T) {
 	h.putPod("ops", "backup-1", "", func(r *PodRecord) { r.Unschedulable = "0/1 nodes are available: 1 Insufficient memory." })
 	h.update(func(tx Tx) error {
 		return errors.Join(
-			tx.PutDeployment(&DeploymentRecord{Namespace: "default", Name: "web", Status: appsv1.DeploymentStatus{Replicas: 3, ReadyReplicas: 2}}),
+			tx.PutDeployment(&DeploymentRecord{Namespace: "default", Name: "web", Status: appsv1.DeploymentStatus{Replicas: 3, ReadyReplicas: 2},
+				TemplateHash: templateHash(&h.objects[0].Deployment.Spec.Template.ObjectMeta, &h.objects[0].Deployment.Spec.Template.Spec)}),
 			tx.PutJob(&JobRecord{Job: batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "backup-29000000"}, Status: batchv1.JobStatus{Succeeded: 1}}, CronJob: "backup"}),
 			tx.PutCronJob(&CronJobRecord{Namespace: "ops", Name: "backup", Status: batchv1.CronJobStatus{LastScheduleTime: &metav1.Time{Time: h.clock.Now()}}}),
 			tx.PutSync(&SyncRecord{Status: api.SyncStatus{Repository: "file:///repo", State: "Synced", Applied: &api.Revision{SHA: "abc", Subject: "add web"}}}),
@@ -734,7 +735,7 @@ func TestAPIUserReads(t *testing.T) {
 		}},
 		{name: "deployments", call: func() (any, error) { return admin.Deployments(ctx, "") }, check: func(v any) string {
 			l := v.(*appsv1.DeploymentList)
-			if len(l.Items) != 1 || *l.Items[0].Spec.Replicas != 3 || l.Items[0].Status.ReadyReplicas != 2 {
+			if len(l.Items) != 1 || *l.Items[0].Spec.Replicas != 3 || l.Items[0].Status.ReadyReplicas != 2 || l.Items[0].Status.ObservedGeneration != l.Items[0].Generation {
 				return fmt.Sprintf("%+v", l.Items)
 			}
 			return ""
