@@ -46,7 +46,7 @@ func runChildAgent(spec string) int {
 	return 0
 }
 
-func writePodManifest(t *testing.T, dir, name, image string) {
+func writePodManifest(t testing.TB, dir, name, image string) {
 	t.Helper()
 	y := fmt.Sprintf(`apiVersion: v1
 kind: Pod
@@ -71,7 +71,7 @@ type observed struct {
 	pids map[string]uint32
 }
 
-func (nd *node) observe(t *testing.T) map[string]*observed {
+func (nd *node) observe(t testing.TB) map[string]*observed {
 	t.Helper()
 	cl, err := containerd.New(nd.cfg.ContainerdAddress)
 	if err != nil {

@@ -71,7 +71,7 @@ func (s *sharedParts) stop() {
 	}
 }
 
-func (s *sharedParts) get(t *testing.T) *sharedParts {
+func (s *sharedParts) get(t testing.TB) *sharedParts {
 	t.Helper()
 	testenv.RequireRoot(t)
 	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "runc", "docker-registry", "iptables", "ip"} {
@@ -116,7 +116,7 @@ var nodeSeq atomic.Int32
 
 // node is one agent under test with everything it owns.
 type node struct {
-	t     *testing.T
+	t     testing.TB
 	agent *nodeagent.Agent
 	cfg   nodeagent.Config
 	parts *sharedParts
@@ -131,7 +131,7 @@ type nodeOpts struct {
 // newNode starts an agent as its own node: namespace, run and log dirs,
 // CNI network, bridge and subnet. Cleanup drains it and removes the bridge
 // and iptables chains the CNI plugins leave behind.
-func newNode(t *testing.T, o nodeOpts) *node {
+func newNode(t testing.TB, o nodeOpts) *node {
 	t.Helper()
 	parts := shared.get(t)
 	n := int(nodeSeq.Add(1))
@@ -183,7 +183,7 @@ func (nd *node) start() {
 
 // cleanNetwork removes what CNI DEL leaves: the bridge and the iptables
 // chains of the plugins, for this network only.
-func cleanNetwork(t *testing.T, bridge, subnet string) {
+func cleanNetwork(t testing.TB, bridge, subnet string) {
 	_ = exec.Command("ip", "link", "del", bridge).Run()
 	out, _ := exec.Command("iptables-save", "-t", "nat").Output()
 	for _, line := range strings.Split(string(out), "\n") {
@@ -194,7 +194,7 @@ func cleanNetwork(t *testing.T, bridge, subnet string) {
 	}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
