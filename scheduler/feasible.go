@@ -24,8 +24,9 @@ type podInfo struct {
 	toleratesUnschedulable bool
 	ports                  []hostPort
 
-	gang    *gang
-	invalid string // why the pod cannot be placed at all, or ""
+	gang        *gang
+	invalid     string // why the pod cannot be placed at all, or ""
+	constraints string // see constraintsKey
 
 	source  *nodeList          // the nodes the pod is offered
 	indexed int                // leading selector pairs the source guarantees

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -126,8 +127,10 @@ func newPlacement(pods []*corev1.Pod, cluster Cluster, opts Options) (*placement
 	// Steps go largest first (first-fit decreasing): placing the pods
 	// that need whole free nodes before the small ones fill every node a
 	// little leaves fewer holes too small for anything than input order
-	// does. A gang counts as big as its biggest pod and goes before a
-	// single pod of the same size, since it needs several nodes at once.
+	// does. A pod's size is its dominant share of an average node, scaled
+	// by how few nodes it could ever use (weighConstraints). A gang
+	// counts as big as its biggest pod and goes before a single pod of
+	// the same size, since it needs several nodes at once.
 	// Ties keep the input order. Each step (one pod, or one whole gang
 	// that keeps its pods or gives all of them back) only adds to the
 	// nodes, so a pod refused early would be refused by the final state
@@ -271,8 +274,30 @@ func newPodInfo(pod *corev1.Pod, index int, key string, avg Resources) *podInfo 
 		p.selector = append(p.selector, labelPair{k, v})
 	}
 	sort.Slice(p.selector, func(i, j int) bool { return p.selector[i].key < p.selector[j].key })
+	p.constraints = constraintsKey(p)
 	p.invalid = unsupported(pod)
 	return p
+}
+
+// constraintsKey spells out everything the filters read of p except its
+// request, so pods with equal keys are refused by the same nodes for the
+// same reasons whenever their requests are equal.
+func constraintsKey(p *podInfo) string {
+	if p.nodeName == "" && len(p.selector) == 0 && len(p.tolerations) == 0 && len(p.ports) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(p.nodeName)
+	for _, l := range p.selector {
+		fmt.Fprintf(&b, "\x00s%s=%s", l.key, l.value)
+	}
+	for _, t := range p.tolerations {
+		fmt.Fprintf(&b, "\x00t%s\x01%s\x01%s\x01%s", t.Key, t.Operator, t.Value, t.Effect)
+	}
+	for _, hp := range p.ports {
+		fmt.Fprintf(&b, "\x00p%s/%s/%d", hp.protocol, hp.ip, hp.port)
+	}
+	return b.String()
 }
 
 // unsupported names a part of the pod that would change where it may run
@@ -320,13 +345,13 @@ func (pl *placement) placeSingle(p *podInfo) {
 		pl.outcome[p.index] = &Unplaced{Cause: CauseInvalid, Message: p.invalid}
 		return
 	}
-	pl.stack.prepare(p)
-	if ni := pl.stack.selectNode(p); ni >= 0 {
-		pl.stack.assume(p, ni)
-		pl.node[p.index] = ni
+	ni, d := pl.stack.choose(p)
+	if ni < 0 {
+		pl.outcome[p.index] = noFit(d)
 		return
 	}
-	pl.outcome[p.index] = noFit(pl.stack.diagnose(p))
+	pl.stack.assume(p, ni)
+	pl.node[p.index] = ni
 }
 
 func noFit(d diagnosis) *Unplaced {
@@ -371,10 +396,9 @@ func (pl *placement) placeGang(g *gang) {
 			failed++
 			continue
 		}
-		pl.stack.prepare(p)
-		ni := pl.stack.selectNode(p)
+		ni, d := pl.stack.choose(p)
 		if ni < 0 {
-			pl.outcome[p.index] = noFit(pl.stack.diagnose(p))
+			pl.outcome[p.index] = noFit(d)
 			failed++
 			continue
 		}

@@ -349,6 +349,33 @@ func TestPropertyReplay(t *testing.T) {
 	})
 }
 
+// Remembering refusals changes nothing: a pod that asks at least as much as
+// one refused before, under the same constraints, is refused just the same,
+// for the same reasons when nothing moved in between, and skipping its scan
+// moves neither the rotation nor the generator.
+func TestPropertyRefusalMemoryChangesNothing(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		in := genInput(t)
+		// Duplicates make refusals worth remembering.
+		for i, p := range in.pods {
+			if rapid.Bool().Draw(t, "twin") {
+				twin := p.DeepCopy()
+				twin.Name = fmt.Sprint("twin", i)
+				in.pods = append(in.pods, twin)
+			}
+		}
+		with := mustPlace(t, in)
+		pl, err := newPlacement(in.pods, in.cluster, in.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pl.stack.noMemo = true
+		if without := pl.run(); !reflect.DeepEqual(with, without) {
+			t.Fatalf("plans differ with and without remembered refusals:\n%+v\n%+v", with, without)
+		}
+	})
+}
+
 // Every pod refused with NoFit really fits nowhere, checked by brute force
 // against every node as the plan leaves it; its message counts every node.
 // This holds because each step of a plan (one pod, or one whole gang that

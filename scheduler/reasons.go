@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"fmt"
-	"math/bits"
 	"sort"
 	"strings"
 )
@@ -44,15 +43,6 @@ const (
 var reasonText = [...]Reason{
 	ReasonNotReady, ReasonUnschedulable, ReasonNodeName, ReasonTaint, ReasonNodeSelector,
 	ReasonHostPorts, ReasonTooManyPods, ReasonInsufficientCPU, ReasonInsufficientMemory,
-}
-
-// each calls f for every reason in the set.
-func (r reasons) each(f func(Reason)) {
-	for r != 0 {
-		i := bits.TrailingZeros16(uint16(r))
-		f(reasonText[i])
-		r &^= 1 << i
-	}
 }
 
 // fitMessage is kube-scheduler's FitError text: "0/3 nodes are available:

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"maps"
 	"math/bits"
 	"math/rand/v2"
 )
@@ -29,6 +30,23 @@ type stack struct {
 	// sample is how many feasible nodes are ranked per pod.
 	sample int
 	rng    *rand.Rand
+
+	// refused remembers, per set of constraints (podInfo.constraints),
+	// the requests no node could take. Within one plan nodes only fill
+	// up, except when a gang gives its pods back, which forgets them all:
+	// so a pod asking at least as much under the same constraints fits
+	// nowhere either, and a broken or full cluster is not scanned again
+	// for every pod. version counts the changes to the nodes, so a
+	// diagnosis made on the same state can be reused as it is.
+	refused map[string][]refusal
+	version uint64
+	noMemo  bool // tests compare plans made without the memory
+}
+
+type refusal struct {
+	req     Resources
+	version uint64
+	diag    diagnosis
 }
 
 // nodeList is a source of nodes. Each scan starts where the last one
@@ -63,6 +81,7 @@ func newStack(nodes []nodeState, strategy Strategy, percentage int, rng *rand.Ra
 		all:     &nodeList{nodes: make([]int32, len(nodes))},
 		byLabel: map[labelPair]*nodeList{},
 		bySize:  map[sizeClass]*nodeList{},
+		refused: map[string][]refusal{},
 	}
 	// The fit score is the strategy; the balance score keeps one resource
 	// from running out while the other idles, whichever the strategy.
@@ -211,6 +230,52 @@ func (s *stack) source(p *podInfo) *nodeList {
 	return src
 }
 
+// choose finds p a node, or says why there is none.
+func (s *stack) choose(p *podInfo) (int, diagnosis) {
+	s.prepare(p)
+	if s.noMemo {
+		if ni := s.selectNode(p); ni >= 0 {
+			return ni, diagnosis{}
+		}
+		return -1, s.diagnose(p)
+	}
+	known := s.refusedBefore(p)
+	if known == nil {
+		if ni := s.selectNode(p); ni >= 0 {
+			return ni, diagnosis{}
+		}
+	}
+	if known != nil && known.version == s.version && known.req == p.req {
+		return -1, known.diag.clone()
+	}
+	d := s.diagnose(p)
+	s.remember(p, d)
+	return -1, d
+}
+
+// refusedBefore returns a refusal that p's request dominates, or nil.
+func (s *stack) refusedBefore(p *podInfo) *refusal {
+	rs := s.refused[p.constraints]
+	for i := range rs {
+		if rs[i].req.MilliCPU <= p.req.MilliCPU && rs[i].req.Memory <= p.req.Memory {
+			return &rs[i]
+		}
+	}
+	return nil
+}
+
+func (s *stack) remember(p *podInfo, d diagnosis) {
+	r := refusal{req: p.req, version: s.version, diag: d.clone()}
+	rs := s.refused[p.constraints]
+	for i := range rs {
+		if rs[i].req == p.req {
+			rs[i] = r
+			return
+		}
+	}
+	s.refused[p.constraints] = append(rs, r)
+}
+
 // selectNode runs p through the pipeline and returns the chosen node's
 // position, or -1 when no node passes every check. Up to s.sample feasible
 // nodes are ranked; equal best scores are broken by the seeded generator.
@@ -274,6 +339,7 @@ func (s *stack) assume(p *podInfo, ni int) {
 	n.usedCPU += p.score.MilliCPU
 	n.usedMem += p.score.Memory
 	n.ports = append(n.ports, p.ports...)
+	s.version++
 }
 
 // forget undoes assume. Gangs forget in the reverse order they assumed, so
@@ -284,6 +350,9 @@ func (s *stack) forget(p *podInfo, ni int) {
 	n.usedCPU -= p.score.MilliCPU
 	n.usedMem -= p.score.Memory
 	n.ports = n.ports[:len(n.ports)-len(p.ports)]
+	s.version++
+	// The node has room again: what was refused may fit now.
+	clear(s.refused)
 }
 
 // diagnosis is why no node took a pod.
@@ -292,6 +361,12 @@ type diagnosis struct {
 	message       string
 	shortfall     Resources
 	shortfallNode string
+}
+
+// clone copies d, so no two Unplaced share a map.
+func (d diagnosis) clone() diagnosis {
+	d.reasons = maps.Clone(d.reasons)
+	return d
 }
 
 // diagnose judges every node for p with p's checks in order, counting the
@@ -307,9 +382,17 @@ func (s *stack) diagnose(p *podInfo) diagnosis {
 			checks = append(checks, c)
 		}
 	}
-	d := diagnosis{reasons: map[Reason]int{}}
-	hist := map[string]int{}
+	var d diagnosis
+	var counts [len(reasonText)]int
+	taints := map[string]int{} // the taint reason names the taint
 	bestCost := -1.0
+	var invCPU, invMem float64 // a shortfall is only ever in what the pod requests
+	if p.req.MilliCPU > 0 {
+		invCPU = 1 / float64(p.req.MilliCPU)
+	}
+	if p.req.Memory > 0 {
+		invMem = 1 / float64(p.req.Memory)
+	}
 	for ni := range s.nodes {
 		n := &s.nodes[ni]
 		var r reasons
@@ -321,14 +404,12 @@ func (s *stack) diagnose(p *podInfo) diagnosis {
 		if r == 0 {
 			continue // fits after all: cannot happen for a pod selectNode refused
 		}
-		r.each(func(reason Reason) {
-			d.reasons[reason]++
-			text := string(reason)
-			if reason == ReasonTaint {
-				text = taintText(untoleratedTaint(p, n))
-			}
-			hist[text]++
-		})
+		for b := r; b != 0; b &= b - 1 {
+			counts[bits.TrailingZeros16(uint16(b))]++
+		}
+		if r&rTaint != 0 {
+			taints[taintText(untoleratedTaint(p, n))]++
+		}
 		if r&^resourceReasons != 0 {
 			continue
 		}
@@ -345,18 +426,22 @@ func (s *stack) diagnose(p *podInfo) diagnosis {
 		}
 		// The best node is the one missing the smallest share of what
 		// the pod asks for.
-		cost := share(short.MilliCPU, p.req.MilliCPU) + share(short.Memory, p.req.Memory) + float64(short.Pods)
+		cost := float64(short.MilliCPU)*invCPU + float64(short.Memory)*invMem + float64(short.Pods)
 		if bestCost < 0 || cost < bestCost {
 			bestCost, d.shortfall, d.shortfallNode = cost, short, n.node.Name
 		}
 	}
+	d.reasons = map[Reason]int{}
+	hist := taints
+	for i, c := range counts {
+		if c == 0 {
+			continue
+		}
+		d.reasons[reasonText[i]] = c
+		if reasonText[i] != ReasonTaint {
+			hist[string(reasonText[i])] = c
+		}
+	}
 	d.message = fitMessage(len(s.nodes), hist)
 	return d
-}
-
-func share(part, whole int64) float64 {
-	if part <= 0 || whole <= 0 {
-		return 0
-	}
-	return float64(part) / float64(whole)
 }
