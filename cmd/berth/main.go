@@ -41,5 +41,10 @@ To change what runs, change Git.`,
 	}
 	root.AddCommand(newValidateCmd())
 	root.AddCommand(newAgentCmd())
+	root.AddCommand(newGetCmd())
+	root.AddCommand(newDescribeCmd())
+	root.AddCommand(newLogsCmd())
+	root.AddCommand(newStatusCmd())
+	root.AddCommand(newRolloutCmd())
 	return root
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/api/client"
+)
+
+// cliConfig is the file `berth server` writes so the local user's CLI
+// finds the server without flags.
+type cliConfig struct {
+	Server string `json:"server"`
+	Token  string `json:"token"`
+}
+
+// Environment variables read by the CLI when no flag is given.
+const (
+	envServer = "BERTH_SERVER"
+	envToken  = "BERTH_TOKEN"
+	envConfig = "BERTH_CONFIG"
+)
+
+// DefaultCLIConfigPath is ~/.config/berth/config.json (or under
+// $XDG_CONFIG_HOME), unless $BERTH_CONFIG names another file.
+func DefaultCLIConfigPath() (string, error) {
+	if p := os.Getenv(envConfig); p != "" {
+		return p, nil
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("CLI config: %w", err)
+	}
+	return filepath.Join(dir, "berth", "config.json"), nil
+}
+
+// WriteCLIConfig writes the server address and admin token for the CLI,
+// readable by its owner only; it replaces the file whole, so a reader
+// never sees half of it.
+func WriteCLIConfig(path, server, token string) error {
+	b, err := json.MarshalIndent(cliConfig{Server: server, Token: token}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("CLI config: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*.json")
+	if err != nil {
+		return fmt.Errorf("CLI config: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("CLI config: %w", err)
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("CLI config: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("CLI config: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("CLI config: %w", err)
+	}
+	return nil
+}
+
+// writeLocalCLIConfig writes the CLI config at DefaultCLIConfigPath and
+// returns where.
+func writeLocalCLIConfig(server, token string) (string, error) {
+	path, err := DefaultCLIConfigPath()
+	if err != nil {
+		return "", err
+	}
+	return path, WriteCLIConfig(path, server, token)
+}
+
+// connFlags are how a command finds the server: --server and --token,
+// else $BERTH_SERVER and $BERTH_TOKEN, else the config file.
+type connFlags struct {
+	server, token, config string
+}
+
+func (f *connFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.server, "server", "", "address of the berth server, e.g. http://127.0.0.1:7443 (default: $"+envServer+", then the CLI config)")
+	fl.StringVar(&f.token, "token", "", "admin token (default: $"+envToken+", then the CLI config)")
+	fl.StringVar(&f.config, "config", "", "CLI config file written by `berth server` (default: $"+envConfig+" or ~/.config/berth/config.json)")
+}
+
+// resolve returns the server and token in the order flags, environment,
+// config file; the config file is read only for what is still missing.
+func (f *connFlags) resolve() (server, token string, err error) {
+	server, token = f.server, f.token
+	if server == "" {
+		server = os.Getenv(envServer)
+	}
+	if token == "" {
+		token = os.Getenv(envToken)
+	}
+	if server != "" && token != "" {
+		return server, token, nil
+	}
+	path := f.config
+	if path == "" {
+		if path, err = DefaultCLIConfigPath(); err != nil {
+			return "", "", err
+		}
+	}
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && f.config == "":
+		return "", "", fmt.Errorf("no server given: pass --server and --token, set $%s and $%s, or run `berth server`, which writes %s", envServer, envToken, path)
+	case err != nil:
+		return "", "", fmt.Errorf("read CLI config: %w", err)
+	}
+	var c cliConfig
+	if err := json.Unmarshal(b, &c); err != nil {
+		return "", "", fmt.Errorf("CLI config %s: %w", path, err)
+	}
+	if server == "" {
+		server = c.Server
+	}
+	if token == "" {
+		token = c.Token
+	}
+	if server == "" || token == "" {
+		return "", "", fmt.Errorf("CLI config %s: server and token are required", path)
+	}
+	return server, token, nil
+}
+
+func (f *connFlags) client() (*client.Client, error) {
+	server, token, err := f.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(server, token)
+}

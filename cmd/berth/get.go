@@ -1,0 +1,581 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"sigs.k8s.io/yaml"
+
+	"github.com/berth-dev/berth/api/client"
+)
+
+// resKind is a kind the CLI reads, by its canonical plural.
+type resKind string
+
+const (
+	resNodes       resKind = "nodes"
+	resPods        resKind = "pods"
+	resDeployments resKind = "deployments"
+	resJobs        resKind = "jobs"
+	resCronJobs    resKind = "cronjobs"
+)
+
+// resourceNames are the names kubectl accepts for each kind.
+var resourceNames = map[string]resKind{
+	"node": resNodes, "nodes": resNodes, "no": resNodes,
+	"pod": resPods, "pods": resPods, "po": resPods,
+	"deployment": resDeployments, "deployments": resDeployments, "deploy": resDeployments,
+	"job": resJobs, "jobs": resJobs,
+	"cronjob": resCronJobs, "cronjobs": resCronJobs, "cj": resCronJobs,
+}
+
+func parseResource(s string) (resKind, error) {
+	r, ok := resourceNames[strings.ToLower(s)]
+	if !ok {
+		return "", fmt.Errorf("unknown resource type %q: use nodes, pods, deployments, jobs or cronjobs", s)
+	}
+	return r, nil
+}
+
+// namespaceFlags are -n and -A.
+type namespaceFlags struct {
+	namespace string
+	all       bool
+}
+
+func (f *namespaceFlags) add(cmd *cobra.Command, withAll bool) {
+	cmd.Flags().StringVarP(&f.namespace, "namespace", "n", "default", "namespace of the objects")
+	if withAll {
+		cmd.Flags().BoolVarP(&f.all, "all-namespaces", "A", false, "list the objects of every namespace")
+	}
+}
+
+// effective is the namespace to ask for; "" means all.
+func (f *namespaceFlags) effective() string {
+	if f.all {
+		return ""
+	}
+	return f.namespace
+}
+
+type getOptions struct {
+	conn   connFlags
+	ns     namespaceFlags
+	output string
+}
+
+func newGetCmd() *cobra.Command {
+	var o getOptions
+	cmd := &cobra.Command{
+		Use:   "get (nodes|pods|deployments|jobs|cronjobs) [NAME]",
+		Short: "Show nodes, pods, deployments, jobs or cronjobs as kubectl does",
+		Long: `Show the nodes of the cluster, or the pods, deployments, jobs and
+cronjobs the server runs from Git, as a table like kubectl's.
+
+Namespaced kinds are read from the "default" namespace unless -n names
+another or -A asks for all of them. -o wide adds columns (pod IP and node,
+images); -o yaml and -o json print the objects as the API returns them
+(Kubernetes types, so they look like kubectl's).
+
+Examples:
+  berth get pods -A -o wide
+  berth get deployment web -o yaml
+  berth get nodes`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := parseResource(args[0])
+			if err != nil {
+				return err
+			}
+			switch o.output {
+			case "", "wide", "yaml", "json":
+			default:
+				return fmt.Errorf("unknown output format %q: use wide, yaml or json", o.output)
+			}
+			c, err := o.conn.client()
+			if err != nil {
+				return err
+			}
+			name := ""
+			if len(args) == 2 {
+				name = args[1]
+			}
+			return runGet(cmd.Context(), c, cmd.OutOrStdout(), cmd.ErrOrStderr(), res, name, o, time.Now())
+		},
+	}
+	o.conn.add(cmd)
+	o.ns.add(cmd, true)
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, yaml or json")
+	return cmd
+}
+
+func runGet(ctx context.Context, c *client.Client, out, errOut io.Writer, res resKind, name string, o getOptions, now time.Time) error {
+	ns := o.ns.effective()
+	if name != "" && ns == "" {
+		return fmt.Errorf("a name needs a namespace: drop -A")
+	}
+	obj, items, err := fetch(ctx, c, res, ns, name)
+	if err != nil {
+		return notFoundHint(err, res, name)
+	}
+	switch o.output {
+	case "json":
+		b, err := json.MarshalIndent(obj, "", "    ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%s\n", b)
+		return err
+	case "yaml":
+		b, err := yaml.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		_, err = out.Write(b)
+		return err
+	}
+	if items == 0 {
+		if res == resNodes || ns == "" {
+			fmt.Fprintln(errOut, "No resources found")
+		} else {
+			fmt.Fprintf(errOut, "No resources found in %s namespace.\n", ns)
+		}
+		return nil
+	}
+	wide := o.output == "wide"
+	allNS := ns == "" && res != resNodes
+	var t table
+	switch v := obj.(type) {
+	case *corev1.NodeList:
+		t = nodeTable(v.Items, wide, now)
+	case *corev1.Node:
+		t = nodeTable([]corev1.Node{*v}, wide, now)
+	case *corev1.PodList:
+		t = podTable(v.Items, wide, now)
+	case *corev1.Pod:
+		t = podTable([]corev1.Pod{*v}, wide, now)
+	case *appsv1.DeploymentList:
+		t = deploymentTable(v.Items, wide, now)
+	case *appsv1.Deployment:
+		t = deploymentTable([]appsv1.Deployment{*v}, wide, now)
+	case *batchv1.JobList:
+		t = jobTable(v.Items, wide, now)
+	case *batchv1.Job:
+		t = jobTable([]batchv1.Job{*v}, wide, now)
+	case *batchv1.CronJobList:
+		t = cronJobTable(v.Items, wide, now)
+	case *batchv1.CronJob:
+		t = cronJobTable([]batchv1.CronJob{*v}, wide, now)
+	}
+	if allNS {
+		t = t.withNamespace()
+	}
+	return t.print(out)
+}
+
+// fetch reads one object or a list, and how many objects it holds.
+func fetch(ctx context.Context, c *client.Client, res resKind, ns, name string) (any, int, error) {
+	switch res {
+	case resNodes:
+		if name != "" {
+			n, err := c.Node(ctx, name)
+			return n, 1, err
+		}
+		l, err := c.Nodes(ctx)
+		if err == nil {
+			sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Name < l.Items[j].Name })
+		}
+		return l, len(l.Items), err
+	case resPods:
+		if name != "" {
+			p, err := c.Pod(ctx, ns, name)
+			return p, 1, err
+		}
+		l, err := c.Pods(ctx, ns)
+		if err == nil {
+			sort.Slice(l.Items, func(i, j int) bool { return nsLess(&l.Items[i].ObjectMeta, &l.Items[j].ObjectMeta) })
+		}
+		return l, len(l.Items), err
+	case resDeployments:
+		if name != "" {
+			d, err := c.Deployment(ctx, ns, name)
+			return d, 1, err
+		}
+		l, err := c.Deployments(ctx, ns)
+		return l, len(l.Items), err
+	case resJobs:
+		if name != "" {
+			j, err := c.Job(ctx, ns, name)
+			return j, 1, err
+		}
+		l, err := c.Jobs(ctx, ns)
+		return l, len(l.Items), err
+	case resCronJobs:
+		if name != "" {
+			cj, err := c.CronJob(ctx, ns, name)
+			return cj, 1, err
+		}
+		l, err := c.CronJobs(ctx, ns)
+		return l, len(l.Items), err
+	}
+	return nil, 0, fmt.Errorf("unknown resource %q", res)
+}
+
+func nsLess(a, b *metav1.ObjectMeta) bool {
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
+}
+
+// table is rows under a header; namespaces are kept aside so -A can put
+// them in front.
+type table struct {
+	header     []string
+	rows       [][]string
+	namespaces []string
+}
+
+func (t table) withNamespace() table {
+	out := table{header: append([]string{"NAMESPACE"}, t.header...)}
+	for i, r := range t.rows {
+		out.rows = append(out.rows, append([]string{t.namespaces[i]}, r...))
+	}
+	return out
+}
+
+// print aligns the columns as kubectl's printer does (tabwriter with
+// three spaces of padding).
+func (t table) print(out io.Writer) error {
+	w := tabwriter.NewWriter(out, 6, 4, 3, ' ', 0)
+	fmt.Fprintln(w, strings.Join(t.header, "\t"))
+	for _, r := range t.rows {
+		fmt.Fprintln(w, strings.Join(r, "\t"))
+	}
+	return w.Flush()
+}
+
+// age is kubectl's AGE column.
+func age(t metav1.Time, now time.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(now.Sub(t.Time))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}
+
+func nodeStatus(n *corev1.Node) string {
+	status := "Unknown"
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			switch c.Status {
+			case corev1.ConditionTrue:
+				status = "Ready"
+			case corev1.ConditionFalse:
+				status = "NotReady"
+			}
+		}
+	}
+	if n.Spec.Unschedulable {
+		status += ",SchedulingDisabled"
+	}
+	return status
+}
+
+func nodeIP(n *corev1.Node) string {
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			return a.Address
+		}
+	}
+	return "<none>"
+}
+
+func nodeTable(nodes []corev1.Node, wide bool, now time.Time) table {
+	t := table{header: []string{"NAME", "STATUS", "ROLES", "AGE", "VERSION"}}
+	if wide {
+		t.header = append(t.header, "INTERNAL-IP", "POD-CIDR", "CPU", "MEMORY")
+	}
+	for i := range nodes {
+		n := &nodes[i]
+		r := []string{n.Name, nodeStatus(n), "<none>", age(n.CreationTimestamp, now), orNone(n.Status.NodeInfo.KubeletVersion)}
+		if wide {
+			r = append(r, nodeIP(n), orNone(n.Spec.PodCIDR), n.Status.Allocatable.Cpu().String(), n.Status.Allocatable.Memory().String())
+		}
+		t.rows = append(t.rows, r)
+		t.namespaces = append(t.namespaces, "")
+	}
+	return t
+}
+
+// podSummary is kubectl's READY, STATUS and RESTARTS of a pod, computed
+// the way `kubectl get pods` does.
+func podSummary(pod *corev1.Pod, now time.Time) (ready, status, restarts string) {
+	total := len(pod.Spec.Containers)
+	sidecars := map[string]bool{}
+	for _, c := range pod.Spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			sidecars[c.Name] = true
+			total++
+		}
+	}
+	readyN, restartN := 0, int32(0)
+	var lastRestart time.Time
+	noteRestart := func(cs *corev1.ContainerStatus) {
+		restartN += cs.RestartCount
+		if t := cs.LastTerminationState.Terminated; t != nil && t.FinishedAt.After(lastRestart) {
+			lastRestart = t.FinishedAt.Time
+		}
+	}
+	reason := string(pod.Status.Phase)
+	if pod.Status.Reason != "" {
+		reason = pod.Status.Reason
+	}
+	initializing := false
+	for i := range pod.Status.InitContainerStatuses {
+		cs := &pod.Status.InitContainerStatuses[i]
+		noteRestart(cs)
+		if sidecars[cs.Name] && cs.Ready {
+			readyN++
+		}
+		switch {
+		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
+			continue
+		case sidecars[cs.Name] && cs.Started != nil && *cs.Started:
+			continue
+		case cs.State.Terminated != nil:
+			if cs.State.Terminated.Reason != "" {
+				reason = "Init:" + cs.State.Terminated.Reason
+			} else {
+				reason = fmt.Sprintf("Init:ExitCode:%d", cs.State.Terminated.ExitCode)
+			}
+		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "" && cs.State.Waiting.Reason != "PodInitializing":
+			reason = "Init:" + cs.State.Waiting.Reason
+		default:
+			reason = fmt.Sprintf("Init:%d/%d", i, len(pod.Spec.InitContainers))
+		}
+		initializing = true
+		break
+	}
+	if !initializing {
+		hasRunning := false
+		for i := len(pod.Status.ContainerStatuses) - 1; i >= 0; i-- {
+			cs := &pod.Status.ContainerStatuses[i]
+			noteRestart(cs)
+			switch {
+			case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
+				reason = cs.State.Waiting.Reason
+			case cs.State.Terminated != nil && cs.State.Terminated.Reason != "":
+				reason = cs.State.Terminated.Reason
+			case cs.State.Terminated != nil:
+				if cs.State.Terminated.Signal != 0 {
+					reason = fmt.Sprintf("Signal:%d", cs.State.Terminated.Signal)
+				} else {
+					reason = fmt.Sprintf("ExitCode:%d", cs.State.Terminated.ExitCode)
+				}
+			case cs.Ready && cs.State.Running != nil:
+				hasRunning = true
+				readyN++
+			}
+		}
+		if reason == "Completed" && hasRunning {
+			reason = "NotReady"
+			for _, c := range pod.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					reason = "Running"
+				}
+			}
+		}
+	}
+	if pod.DeletionTimestamp != nil {
+		reason = "Terminating"
+	}
+	restarts = fmt.Sprint(restartN)
+	if restartN > 0 && !lastRestart.IsZero() {
+		restarts = fmt.Sprintf("%d (%s ago)", restartN, duration.HumanDuration(now.Sub(lastRestart)))
+	}
+	return fmt.Sprintf("%d/%d", readyN, total), reason, restarts
+}
+
+func podTable(pods []corev1.Pod, wide bool, now time.Time) table {
+	t := table{header: []string{"NAME", "READY", "STATUS", "RESTARTS", "AGE"}}
+	if wide {
+		t.header = append(t.header, "IP", "NODE")
+	}
+	for i := range pods {
+		p := &pods[i]
+		ready, status, restarts := podSummary(p, now)
+		r := []string{p.Name, ready, status, restarts, age(p.CreationTimestamp, now)}
+		if wide {
+			r = append(r, orNone(p.Status.PodIP), orNone(p.Spec.NodeName))
+		}
+		t.rows = append(t.rows, r)
+		t.namespaces = append(t.namespaces, p.Namespace)
+	}
+	return t
+}
+
+func containersAndImages(spec *corev1.PodSpec) (string, string) {
+	var names, images []string
+	for _, c := range spec.Containers {
+		names = append(names, c.Name)
+		images = append(images, c.Image)
+	}
+	return orNone(strings.Join(names, ",")), orNone(strings.Join(images, ","))
+}
+
+func selectorString(sel *metav1.LabelSelector) string {
+	if sel == nil {
+		return "<none>"
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return "<error>"
+	}
+	return orNone(s.String())
+}
+
+func replicasOf(p *int32) int32 {
+	if p == nil {
+		return 1
+	}
+	return *p
+}
+
+func deploymentTable(ds []appsv1.Deployment, wide bool, now time.Time) table {
+	t := table{header: []string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"}}
+	if wide {
+		t.header = append(t.header, "CONTAINERS", "IMAGES", "SELECTOR")
+	}
+	for i := range ds {
+		d := &ds[i]
+		r := []string{d.Name, fmt.Sprintf("%d/%d", d.Status.ReadyReplicas, replicasOf(d.Spec.Replicas)),
+			fmt.Sprint(d.Status.UpdatedReplicas), fmt.Sprint(d.Status.AvailableReplicas), age(d.CreationTimestamp, now)}
+		if wide {
+			names, images := containersAndImages(&d.Spec.Template.Spec)
+			r = append(r, names, images, selectorString(d.Spec.Selector))
+		}
+		t.rows = append(t.rows, r)
+		t.namespaces = append(t.namespaces, d.Namespace)
+	}
+	return t
+}
+
+func jobStatus(j *batchv1.Job) string {
+	for _, c := range j.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			return "Complete"
+		case batchv1.JobFailed:
+			return "Failed"
+		case batchv1.JobSuspended:
+			return "Suspended"
+		}
+	}
+	if j.Status.StartTime == nil {
+		return "Pending"
+	}
+	return "Running"
+}
+
+func jobCompletions(j *batchv1.Job) string {
+	if j.Spec.Completions != nil {
+		return fmt.Sprintf("%d/%d", j.Status.Succeeded, *j.Spec.Completions)
+	}
+	if p := replicasOf(j.Spec.Parallelism); p > 1 {
+		return fmt.Sprintf("%d/1 of %d", j.Status.Succeeded, p)
+	}
+	return fmt.Sprintf("%d/1", j.Status.Succeeded)
+}
+
+func jobDuration(j *batchv1.Job, now time.Time) string {
+	if j.Status.StartTime == nil {
+		return ""
+	}
+	end := now
+	if j.Status.CompletionTime != nil {
+		end = j.Status.CompletionTime.Time
+	}
+	return duration.HumanDuration(end.Sub(j.Status.StartTime.Time))
+}
+
+func jobTable(js []batchv1.Job, wide bool, now time.Time) table {
+	t := table{header: []string{"NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"}}
+	if wide {
+		t.header = append(t.header, "CONTAINERS", "IMAGES", "SELECTOR")
+	}
+	for i := range js {
+		j := &js[i]
+		created := j.CreationTimestamp
+		if created.IsZero() && j.Status.StartTime != nil {
+			created = *j.Status.StartTime
+		}
+		r := []string{j.Name, jobStatus(j), jobCompletions(j), jobDuration(j, now), age(created, now)}
+		if wide {
+			names, images := containersAndImages(&j.Spec.Template.Spec)
+			r = append(r, names, images, selectorString(j.Spec.Selector))
+		}
+		t.rows = append(t.rows, r)
+		t.namespaces = append(t.namespaces, j.Namespace)
+	}
+	return t
+}
+
+func cronJobTable(cjs []batchv1.CronJob, wide bool, now time.Time) table {
+	t := table{header: []string{"NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"}}
+	if wide {
+		t.header = append(t.header, "CONTAINERS", "IMAGES", "SELECTOR")
+	}
+	for i := range cjs {
+		cj := &cjs[i]
+		tz := "<none>"
+		if cj.Spec.TimeZone != nil {
+			tz = *cj.Spec.TimeZone
+		}
+		suspend := "False"
+		if cj.Spec.Suspend != nil && *cj.Spec.Suspend {
+			suspend = "True"
+		}
+		last := "<none>"
+		if cj.Status.LastScheduleTime != nil {
+			last = age(*cj.Status.LastScheduleTime, now)
+		}
+		r := []string{cj.Name, cj.Spec.Schedule, tz, suspend, fmt.Sprint(len(cj.Status.Active)), last, age(cj.CreationTimestamp, now)}
+		if wide {
+			names, images := containersAndImages(&cj.Spec.JobTemplate.Spec.Template.Spec)
+			r = append(r, names, images, selectorString(cj.Spec.JobTemplate.Spec.Selector))
+		}
+		t.rows = append(t.rows, r)
+		t.namespaces = append(t.namespaces, cj.Namespace)
+	}
+	return t
+}
+
+// notFoundHint turns the API's NotFound into kubectl's wording.
+func notFoundHint(err error, res resKind, name string) error {
+	if client.IsNotFound(err) {
+		return fmt.Errorf("%s %q not found", strings.TrimSuffix(string(res), "s"), name)
+	}
+	return err
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
+
+	"github.com/berth-dev/berth/api/client"
+)
+
+func newRolloutCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rollout",
+		Short: "Follow the rollout of a deployment",
+		Long: `Commands about deployment rollouts. A rollout starts when a commit
+changes a Deployment's pod template; to roll back, revert the commit.`,
+	}
+	cmd.AddCommand(newRolloutStatusCmd())
+	return cmd
+}
+
+type rolloutOptions struct {
+	conn    connFlags
+	ns      namespaceFlags
+	timeout time.Duration
+	watch   bool
+}
+
+func newRolloutStatusCmd() *cobra.Command {
+	var o rolloutOptions
+	cmd := &cobra.Command{
+		Use:   "status deployment NAME",
+		Short: "Wait until a deployment's rollout finishes",
+		Long: `Print the progress of a deployment's rollout, a line each time it
+changes, until every replica runs the new template and is available:
+
+  Waiting for deployment "web" rollout to finish: 1 of 3 updated replicas are available...
+  deployment "web" successfully rolled out
+
+It fails when the deployment exceeds its progressDeadlineSeconds, or when
+--timeout passes. With --watch=false it prints the state once and returns.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if res, err := parseResource(args[0]); err != nil || res != resDeployments {
+				return fmt.Errorf("rollout status works on deployments, not %q", args[0])
+			}
+			c, err := o.conn.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if o.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, o.timeout)
+				defer cancel()
+			}
+			return rolloutStatus(ctx, c, cmd.OutOrStdout(), o.ns.namespace, args[1], o.watch, clock.RealClock{}, time.Second)
+		},
+	}
+	o.conn.add(cmd)
+	o.ns.add(cmd, false)
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 0, "give up after this long (0: wait as long as it takes)")
+	cmd.Flags().BoolVarP(&o.watch, "watch", "w", true, "wait for the rollout to finish")
+	return cmd
+}
+
+// errProgressDeadline is a rollout that stopped making progress.
+var errProgressDeadline = errors.New("exceeded its progress deadline")
+
+// rolloutMessage is kubectl's DeploymentStatusViewer: what the rollout
+// waits for, or that it is done.
+func rolloutMessage(d *appsv1.Deployment) (string, bool, error) {
+	if d.Generation > d.Status.ObservedGeneration {
+		return "Waiting for deployment spec update to be observed...\n", false, nil
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+			return "", false, fmt.Errorf("deployment %q %w", d.Name, errProgressDeadline)
+		}
+	}
+	want := replicasOf(d.Spec.Replicas)
+	s := d.Status
+	switch {
+	case s.UpdatedReplicas < want:
+		return fmt.Sprintf("Waiting for deployment %q rollout to finish: %d out of %d new replicas have been updated...\n", d.Name, s.UpdatedReplicas, want), false, nil
+	case s.Replicas > s.UpdatedReplicas:
+		return fmt.Sprintf("Waiting for deployment %q rollout to finish: %d old replicas are pending termination...\n", d.Name, s.Replicas-s.UpdatedReplicas), false, nil
+	case s.AvailableReplicas < s.UpdatedReplicas:
+		return fmt.Sprintf("Waiting for deployment %q rollout to finish: %d of %d updated replicas are available...\n", d.Name, s.AvailableReplicas, s.UpdatedReplicas), false, nil
+	}
+	return fmt.Sprintf("deployment %q successfully rolled out\n", d.Name), true, nil
+}
+
+// rolloutStatus polls the deployment every interval on clk, printing each
+// new message, until the rollout is done, fails, or ctx ends.
+func rolloutStatus(ctx context.Context, c *client.Client, out io.Writer, ns, name string, watch bool, clk clock.Clock, interval time.Duration) error {
+	last := ""
+	for {
+		d, err := c.Deployment(ctx, ns, name)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("rollout of deployment %q: %w", name, ctx.Err())
+			}
+			return notFoundHint(err, resDeployments, name)
+		}
+		msg, done, err := rolloutMessage(d)
+		if err != nil {
+			return err
+		}
+		if msg != last {
+			fmt.Fprint(out, msg)
+			last = msg
+		}
+		if done || !watch {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rollout of deployment %q: %w", name, ctx.Err())
+		case <-clk.After(interval):
+		}
+	}
+}
