@@ -42,6 +42,8 @@ var (
 	ErrUntrustedCommit = errors.New("untrusted commit")
 	// ErrInvalidManifests: the revision's manifests have errors.
 	ErrInvalidManifests = errors.New("invalid manifests")
+	// ErrClosed: the Source was closed.
+	ErrClosed = errors.New("source closed")
 )
 
 // FetchError is a failure to list or fetch from the remote. Its text is

@@ -256,6 +256,11 @@ func newTestSource(t testing.TB, url string, edit func(*Options)) (*Source, *log
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
 	return s, buf
 }
 

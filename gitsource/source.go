@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -36,6 +38,9 @@ const objectCacheSize = 16 * cache.MiByte
 // server that restarts while Git holds a bad commit (or Git is down) comes
 // back with the last good snapshot rather than none.
 const appliedFile = "berth-applied.json"
+
+// lockFile, in Dir, is flocked while a Source uses the clone.
+const lockFile = "berth.lock"
 
 // Source follows one ref of one Git repository and yields validated
 // snapshots of it. Create it with New, run Run in a goroutine (or call
@@ -63,6 +68,9 @@ type Source struct {
 	loggedFetchErr string
 	warnedAmbig    bool
 	restored       bool
+	busy           chan struct{} // closed when an abandoned network call ends
+	lock           *os.File      // holds the flock on Dir
+	closed         bool
 
 	mu         sync.Mutex // guards the fields below
 	current    *Snapshot
@@ -176,14 +184,42 @@ func (s *Source) Trigger() {
 	}
 }
 
+// Close releases the clone in Dir; Sync and Run then return ErrClosed.
+// The current snapshot stays readable. A network call abandoned after its
+// Timeout (see Sync) may outlive Close until the server answers or drops
+// the connection.
+func (s *Source) Close() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if s.repo != nil {
+		if c, ok := s.repo.Storer.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+		s.repo = nil
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close())
+		s.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
 // Run fetches at once, then on every interval (with jitter), after
 // failures with exponential backoff, and whenever Trigger is called, until
-// ctx ends. It returns ctx's error.
+// ctx ends or the Source is closed. It returns ctx's error or ErrClosed.
 func (s *Source) Run(ctx context.Context) error {
 	for {
 		err := s.Sync(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, ErrClosed) {
+			return err
 		}
 		wait := s.nextWait(err)
 		s.mu.Lock()
@@ -229,6 +265,9 @@ func (s *Source) nextWait(err error) time.Duration {
 func (s *Source) Sync(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
 	select { // this attempt serves every request made before it
 	case <-s.trigger:
 	default:
@@ -241,7 +280,10 @@ func (s *Source) Sync(ctx context.Context) error {
 
 	repo, err := s.openRepo()
 	if err != nil {
-		return s.failed(fmt.Errorf("%w: open clone in %s: %v", ErrFetch, s.opts.Dir, err))
+		if !errors.Is(err, ErrInvalidOptions) {
+			err = fmt.Errorf("%w: open clone in %s: %v", ErrFetch, s.opts.Dir, err)
+		}
+		return s.failed(err)
 	}
 	if !s.restored {
 		s.restored = true
@@ -250,6 +292,10 @@ func (s *Source) Sync(ctx context.Context) error {
 	tr, err := loadTrust(&s.opts)
 	if err != nil {
 		return s.failed(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
+	}
+	if s.stillBusy() {
+		return s.failed(&FetchError{Op: "fetch", URL: RedactURL(s.opts.URL), Kind: ErrUnavailable,
+			Detail: "the previous call, abandoned after " + s.opts.Timeout.String() + ", has not ended yet"})
 	}
 	tg, err := s.resolve(ctx, repo)
 	if err != nil {
@@ -317,18 +363,42 @@ func (s *Source) openRepo() (*git.Repository, error) {
 	}
 	st := filesystem.NewStorageWithOptions(osfs.New(s.opts.Dir, osfs.WithBoundOS()),
 		cache.NewObjectLRU(objectCacheSize), filesystem.Options{ExclusiveAccess: true})
+	// Nothing is written to Dir until it is known to be ours: empty, or
+	// a clone carrying our mark. Pointed by mistake at a user's checkout
+	// or at a repository a Git server serves, the Source must not touch it.
 	repo, err := git.Open(st, nil)
-	if errors.Is(err, git.ErrRepositoryNotExists) {
-		repo, err = git.Init(st, nil)
-	}
-	if err != nil {
+	created := errors.Is(err, git.ErrRepositoryNotExists)
+	switch {
+	case created:
+		if err := checkEmpty(s.opts.Dir); err != nil {
+			return nil, err
+		}
+	case err != nil:
 		return nil, err
+	default:
+		cfg, err := repo.Config()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Raw.Section("berth").Option("clone") != "true" {
+			return nil, fmt.Errorf("%w: Dir %s holds a repository that gitsource did not create; give the Source a directory of its own", ErrInvalidOptions, s.opts.Dir)
+		}
+	}
+	if err := s.lockDir(); err != nil {
+		return nil, err
+	}
+	if created {
+		if repo, err = git.Init(st, nil); err != nil {
+			return nil, err
+		}
 	}
 	cfg, err := repo.Config()
 	if err != nil {
 		return nil, err
 	}
-	if rc := cfg.Remotes[remoteName]; rc == nil || len(rc.URLs) != 1 || rc.URLs[0] != s.opts.URL {
+	rc := cfg.Remotes[remoteName]
+	if created || rc == nil || len(rc.URLs) != 1 || rc.URLs[0] != s.opts.URL {
+		cfg.Raw.Section("berth").SetOption("clone", "true")
 		cfg.Remotes[remoteName] = &config.RemoteConfig{
 			Name:  remoteName,
 			URLs:  []string{s.opts.URL},
@@ -340,6 +410,39 @@ func (s *Source) openRepo() (*git.Repository, error) {
 	}
 	s.repo = repo
 	return repo, nil
+}
+
+// lockDir takes an exclusive flock on Dir: two Sources writing one clone
+// would corrupt it, so the second fails instead. The kernel drops the lock
+// if the process dies.
+func (s *Source) lockDir() error {
+	if s.lock != nil {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(s.opts.Dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("%w: Dir %s is in use by another Source: %v", ErrInvalidOptions, s.opts.Dir, err)
+	}
+	s.lock = f
+	return nil
+}
+
+// checkEmpty accepts a Dir with nothing in it but our lock.
+func checkEmpty(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() != lockFile {
+			return fmt.Errorf("%w: Dir %s holds %s but no clone; give the Source a directory of its own", ErrInvalidOptions, dir, e.Name())
+		}
+	}
+	return nil
 }
 
 // resolve finds the commit the ref names on the remote and makes sure it
@@ -417,7 +520,11 @@ func (s *Source) list(ctx context.Context, repo *git.Repository, auth transport.
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth, PeelingOption: git.AppendPeeled})
+	var refs []*plumbing.Reference
+	err = s.bounded(ctx, func() (err error) {
+		refs, err = remote.ListContext(ctx, &git.ListOptions{Auth: auth, PeelingOption: git.AppendPeeled})
+		return err
+	})
 	if err != nil {
 		return nil, s.fetchError("list", ctx, err, secrets)
 	}
@@ -427,17 +534,66 @@ func (s *Source) list(ctx context.Context, repo *git.Repository, auth transport.
 func (s *Source) fetch(ctx context.Context, repo *git.Repository, auth transport.AuthMethod, secrets [][]byte, specs []config.RefSpec) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	err := repo.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: remoteName,
-		RefSpecs:   specs,
-		Auth:       auth,
-		Tags:       git.NoTags,
-		Force:      true,
+	err := s.bounded(ctx, func() error {
+		return repo.FetchContext(ctx, &git.FetchOptions{
+			RemoteName: remoteName,
+			RefSpecs:   specs,
+			Auth:       auth,
+			Tags:       git.NoTags,
+			Force:      true,
+		})
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return s.fetchError("fetch", ctx, err, secrets)
 	}
 	return nil
+}
+
+// bounded runs a network call and returns when it ends, or shortly after
+// ctx does. go-git honours ctx while reading and writing, but not during an
+// SSH handshake, so a server that accepts the connection and then says
+// nothing would hold Sync forever. A call that outlives ctx (plus a grace
+// of min(Timeout, 2s) of real time) is left to finish on its own; until it
+// has, busy is set and no other network call starts, because the call may
+// still be writing to the clone.
+func (s *Source) bounded(ctx context.Context, call func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- call() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	// A call that honours ctx returns within moments; give it that.
+	grace := time.NewTimer(min(s.opts.Timeout, 2*time.Second))
+	defer grace.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-grace.C:
+		finished := make(chan struct{})
+		go func() {
+			<-done
+			close(finished)
+		}()
+		s.busy = finished
+		return ctx.Err()
+	}
+}
+
+// stillBusy reports whether a network call abandoned by bounded is still
+// running.
+func (s *Source) stillBusy() bool {
+	if s.busy == nil {
+		return false
+	}
+	select {
+	case <-s.busy:
+		s.busy = nil
+		return false
+	default:
+		return true
+	}
 }
 
 func (s *Source) fetchError(op string, ctx context.Context, err error, secrets [][]byte) *FetchError {
@@ -598,7 +754,7 @@ func (s *Source) apply(repo *git.Repository, commit *object.Commit, snap *Snapsh
 		}
 	}
 	s.log.Info("applied revision", "revision", snap.Revision, "ref", snap.Ref, "subject", snap.Subject, "objects", len(snap.Objects))
-	if err := s.remember(snap.Revision); err != nil {
+	if err := s.remember(snap); err != nil {
 		s.log.Warn("cannot record the applied revision; after a restart it is rebuilt from Git", "err", err)
 	}
 	select {
@@ -615,10 +771,12 @@ type applied struct {
 	Ref      string `json:"ref"`
 	Path     string `json:"path"`
 	Revision string `json:"revision"`
+	// Resolved is the full ref the revision was read from.
+	Resolved string `json:"resolved"`
 }
 
-func (s *Source) remember(rev string) error {
-	data, err := json.Marshal(applied{URL: s.opts.URL, Ref: s.opts.Ref, Path: s.opts.Path, Revision: rev})
+func (s *Source) remember(snap *Snapshot) error {
+	data, err := json.Marshal(applied{URL: s.opts.URL, Ref: s.opts.Ref, Path: s.opts.Path, Revision: snap.Revision, Resolved: snap.Ref})
 	if err != nil {
 		return err
 	}
@@ -649,11 +807,7 @@ func (s *Source) restore(repo *git.Repository) {
 	if err != nil {
 		return
 	}
-	name := plumbing.ReferenceName(s.opts.Ref)
-	if name == "" {
-		name = plumbing.HEAD
-	}
-	snap, rej := s.build(repo, commit, name, tr)
+	snap, rej := s.build(repo, commit, plumbing.ReferenceName(a.Resolved), tr)
 	if rej != nil {
 		s.log.Warn("the revision applied before the restart is no longer accepted", "revision", a.Revision, "reason", rej.Err.Error())
 		return

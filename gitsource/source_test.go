@@ -404,10 +404,13 @@ func TestRestoreAfterRestart(t *testing.T) {
 
 	u.commitPush("bad", map[string]string{"a.yaml": badPod("a")})
 	srv.setDown(true)
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
 	again, _ := newTestSource(t, url, func(o *Options) { o.Dir = dir })
 	wantKind(t, again.Sync(context.Background()), ErrUnavailable)
-	if cur := again.Current(); cur == nil || cur.Revision != good {
-		t.Fatalf("after restart with the server down: %v, want %s", cur, good)
+	if cur := again.Current(); cur == nil || cur.Revision != good || cur.Ref != "refs/heads/main" || len(cur.Objects) != 1 {
+		t.Fatalf("after restart with the server down: %+v, want %s", cur, good)
 	}
 	srv.setDown(false)
 	wantKind(t, again.Sync(context.Background()), ErrInvalidManifests)
@@ -415,10 +418,99 @@ func TestRestoreAfterRestart(t *testing.T) {
 		t.Fatalf("after restart with a bad head: %s, want %s", cur.Revision, good)
 	}
 
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, again.Sync(context.Background()), ErrClosed)
 	other, _ := newTestSource(t, url, func(o *Options) { o.Dir = dir; o.Path = "elsewhere" })
-	if err := other.Sync(context.Background()); err == nil || other.Current() != nil {
+	err := other.Sync(context.Background())
+	wantKind(t, err, ErrInvalidManifests)
+	if other.Current() != nil {
 		t.Fatal("a Source with another Path restored a snapshot of a different directory")
 	}
+}
+
+// TestDirIsExclusive: a second Source on a Dir in use fails rather than
+// corrupting the clone.
+func TestDirIsExclusive(t *testing.T) {
+	u := newUpstream(t)
+	u.commitPush("one", map[string]string{"a.yaml": pod("a")})
+	dir := filepath.Join(t.TempDir(), "clone")
+	first, _ := newTestSource(t, u.bare, func(o *Options) { o.Dir = dir })
+	mustSync(t, first)
+	second, _ := newTestSource(t, u.bare, func(o *Options) { o.Dir = dir })
+	err := second.Sync(context.Background())
+	wantKind(t, err, ErrInvalidOptions)
+	if !strings.Contains(err.Error(), "in use by another Source") {
+		t.Fatalf("error %v", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, second)
+
+	// A directory that is not ours (here a user's checkout) is left alone.
+	checkout, _ := newTestSource(t, u.bare, func(o *Options) { o.Dir = u.work })
+	err = checkout.Sync(context.Background())
+	wantKind(t, err, ErrInvalidOptions)
+	if !strings.Contains(err.Error(), "directory of its own") {
+		t.Fatalf("a user's checkout as Dir: %v", err)
+	}
+	if status := u.git(u.work, "status", "--porcelain", "--ignored"); status != "" {
+		t.Fatalf("the Source wrote into the checkout:\n%s", status)
+	}
+	served, _ := newTestSource(t, u.bare, func(o *Options) { o.Dir = u.bare })
+	err = served.Sync(context.Background())
+	wantKind(t, err, ErrInvalidOptions)
+	if !strings.Contains(err.Error(), "did not create") {
+		t.Fatalf("a served bare repository as Dir: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(u.bare, lockFile)); err == nil {
+		t.Fatal("the Source wrote its lock into a repository not its own")
+	}
+}
+
+// TestSilentSSHServer: a server that accepts the connection and never
+// speaks (go-git's context does not cover the SSH handshake) still gives
+// an error within Timeout, and no second call starts while the first hangs.
+func TestSilentSSHServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 10)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c
+		}
+	}()
+	key := newSSHKey(t, "k@example.com")
+	known := writeFile(t, "known_hosts", "")
+	s, _ := newTestSource(t, "ssh://git@"+l.Addr().String()+"/repo.git", func(o *Options) {
+		o.SSHKey = Secret{File: key.priv}
+		o.KnownHosts = known
+		o.Timeout = 300 * time.Millisecond
+	})
+	err = s.Sync(context.Background())
+	wantKind(t, err, ErrUnavailable)
+	if !strings.Contains(err.Error(), "no answer within 300ms") {
+		t.Fatalf("first call: %v", err)
+	}
+	err = s.Sync(context.Background())
+	wantKind(t, err, ErrUnavailable)
+	if !strings.Contains(err.Error(), "has not ended yet") {
+		t.Fatalf("second call while the first hangs: %v", err)
+	}
+	l.Close()
+	(<-conns).Close()
+	waitFor(t, "the abandoned call to end", func() bool {
+		err := s.Sync(context.Background())
+		return err != nil && !strings.Contains(err.Error(), "has not ended yet")
+	})
 }
 
 // TestCredentialsNeverShown: a wrong password, a token and a URL with a

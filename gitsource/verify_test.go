@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	clocktesting "k8s.io/utils/clock/testing"
+
 	"github.com/berth-dev/berth/internal/testenv"
 )
 
@@ -38,10 +40,11 @@ func newGPGHome(t *testing.T) *gpgHome {
 	return g
 }
 
-// newKey makes a signing key for uid and returns its fingerprint.
-func (g *gpgHome) newKey(uid string) string {
+// newKey makes a signing key for uid that expires after expire ("never",
+// "1d") and returns its fingerprint.
+func (g *gpgHome) newKey(uid, expire string) string {
 	g.t.Helper()
-	runCmd(g.t, g.home, g.env, "gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never")
+	runCmd(g.t, g.home, g.env, "gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", expire)
 	out := runCmd(g.t, g.home, g.env, "gpg", "--batch", "--with-colons", "--list-keys", uid)
 	for _, line := range strings.Split(out, "\n") {
 		if f := strings.Split(line, ":"); len(f) > 9 && f[0] == "fpr" {
@@ -100,9 +103,10 @@ func writeFile(t *testing.T, name, content string) string {
 func TestSignedCommits(t *testing.T) {
 	testenv.RequireBinary(t, "git")
 	g := newGPGHome(t)
-	trustedPGP := g.newKey("Trusted Signer <trusted@example.com>")
-	strangerPGP := g.newKey("Stranger <stranger@example.com>")
-	keyring := g.export(trustedPGP)
+	trustedPGP := g.newKey("Trusted Signer <trusted@example.com>", "never")
+	strangerPGP := g.newKey("Stranger <stranger@example.com>", "never")
+	shortLived := g.newKey("Short Lived <short@example.com>", "1d")
+	keyring := g.export(trustedPGP, shortLived)
 
 	trustedSSH := newSSHKey(t, "trusted@example.com")
 	strangerSSH := newSSHKey(t, "stranger@example.com")
@@ -155,6 +159,7 @@ func TestSignedCommits(t *testing.T) {
 		name       string
 		keyring    string
 		allowed    string
+		later      time.Duration // judge the signature this long from now
 		commit     func() string
 		wantSigner string   // Signer.Method + " " + Signer.Key
 		wantErr    []string // substrings of the rejection
@@ -164,6 +169,10 @@ func TestSignedCommits(t *testing.T) {
 		{name: "openpgp unknown signer", keyring: keyring,
 			commit:  func() string { return signed("openpgp", strangerPGP) },
 			wantErr: []string{"signed with OpenPGP key " + strangerPGP, "not in the trusted keyring"}},
+		{name: "openpgp key valid today", keyring: keyring,
+			commit: func() string { return signed("openpgp", shortLived) }, wantSigner: "openpgp " + shortLived},
+		{name: "openpgp key expired since", keyring: keyring, later: 48 * time.Hour,
+			commit: func() string { return signed("openpgp", shortLived) }, wantErr: []string{"bad OpenPGP signature by key " + shortLived, "expired"}},
 		{name: "openpgp bad signature", keyring: keyring,
 			commit: func() string { return tampered("openpgp", trustedPGP) }, wantErr: []string{"bad OpenPGP signature by key " + trustedPGP}},
 		{name: "openpgp without a keyring", allowed: allowed,
@@ -188,6 +197,7 @@ func TestSignedCommits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sha := tt.commit()
 			s, logs := newTestSource(t, u.bare, func(o *Options) {
+				o.Clock = clocktesting.NewFakeClock(time.Now().Add(tt.later))
 				o.Verify = VerifyHead
 				o.OpenPGPKeyRing = tt.keyring
 				o.SSHAllowedSigners = tt.allowed
