@@ -1011,7 +1011,7 @@ func (s *APIServer) listDeployments(w http.ResponseWriter, r *http.Request, ns, 
 				// Observed once the rollout works on this template, so
 				// `rollout status` does not report the previous one done.
 				d.Status.ObservedGeneration = 0
-				if t := &d.Spec.Template; rec.TemplateHash == templateHash(&t.ObjectMeta, &t.Spec) {
+				if rec.TemplateHash == DeploymentTemplateHash(d) {
 					d.Status.ObservedGeneration = d.Generation
 				}
 			}
@@ -1031,6 +1031,12 @@ func (s *APIServer) listDeployments(w http.ResponseWriter, r *http.Request, ns, 
 		return
 	}
 	respondJSON(w, http.StatusOK, &appsv1.DeploymentList{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DeploymentList"}, Items: items})
+}
+
+// DeploymentTemplateHash is the pod-template-hash the loop gives the pods
+// of d's current template.
+func DeploymentTemplateHash(d *appsv1.Deployment) string {
+	return templateHash(&d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec)
 }
 
 // listJobs shows Job records (Git's and those CronJobs made), and Jobs of

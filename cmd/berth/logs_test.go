@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/api/client"
+	"github.com/berth-dev/berth/reconciler"
+)
+
+func TestLogs(t *testing.T) {
+	s := newCLIServer(t)
+	// The node's log server, as nodeagent/remote serves it.
+	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+s.tokens.Agent || r.URL.Path != api.AgentLogPath("uid-two", "side") {
+			http.Error(w, `{"code":404,"reason":"NotFound","message":"no logs"}`, http.StatusNotFound)
+			return
+		}
+		fmt.Fprintf(w, "follow=%s previous=%s tail=%s\n", r.URL.Query().Get("follow"), r.URL.Query().Get("previous"), r.URL.Query().Get("tailLines"))
+	}))
+	defer agent.Close()
+	c, err := client.New(s.url, s.tokens.Agent, client.WithNode("node-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Register(context.Background(), api.RegisterRequest{Name: "node-1", Address: agent.Listener.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	s.update(func(tx reconciler.Tx) error {
+		return tx.PutPod(podRec("default", "two", "node-1", t0, corev1.PodStatus{}, func(p *corev1.Pod) {
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "side"})
+		}))
+	})
+	tests := []struct {
+		name    string
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{name: "plain", args: []string{"logs", "two", "-c", "side"}, want: "follow= previous= tail=\n"},
+		{name: "all options", args: []string{"logs", "two", "-c", "side", "-f", "--previous", "--tail", "3"}, want: "follow=true previous=true tail=3\n"},
+		{name: "container needed", args: []string{"logs", "two"}, wantErr: "BadRequest: a container name must be specified for pod two, choose one of: [main side]"},
+		{name: "missing pod", args: []string{"logs", "nope"}, wantErr: `pod "nope" not found`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _, err := s.run(tc.args...)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || out != tc.want {
+				t.Fatalf("out %q, %v; want %q", out, err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/berth-dev/berth/reconciler"
+)
+
+func TestRolloutMessage(t *testing.T) {
+	dep := func(gen, observed int64, st appsv1.DeploymentStatus) *appsv1.Deployment {
+		st.ObservedGeneration = observed
+		return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Generation: gen}, Spec: appsv1.DeploymentSpec{Replicas: ptr(int32(3))}, Status: st}
+	}
+	tests := []struct {
+		name    string
+		d       *appsv1.Deployment
+		want    string
+		done    bool
+		wantErr error
+	}{
+		{name: "not observed", d: dep(1, 0, appsv1.DeploymentStatus{}), want: "Waiting for deployment spec update to be observed...\n"},
+		{name: "updating", d: dep(1, 1, appsv1.DeploymentStatus{Replicas: 4, UpdatedReplicas: 1}), want: "Waiting for deployment \"web\" rollout to finish: 1 out of 3 new replicas have been updated...\n"},
+		{name: "old pending termination", d: dep(1, 1, appsv1.DeploymentStatus{Replicas: 4, UpdatedReplicas: 3}), want: "Waiting for deployment \"web\" rollout to finish: 1 old replicas are pending termination...\n"},
+		{name: "becoming available", d: dep(1, 1, appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 1}), want: "Waiting for deployment \"web\" rollout to finish: 1 of 3 updated replicas are available...\n"},
+		{name: "done", d: dep(1, 1, appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3}), want: "deployment \"web\" successfully rolled out\n", done: true},
+		{name: "stuck", d: dep(1, 1, appsv1.DeploymentStatus{Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded"}}}), wantErr: errProgressDeadline},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			msg, done, err := rolloutMessage(tc.d)
+			if !errors.Is(err, tc.wantErr) || msg != tc.want || done != tc.done {
+				t.Fatalf("got %q, %v, %v", msg, done, err)
+			}
+		})
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRolloutStatusFollows drives a rollout through its steps on a fake
+// clock and checks the progress lines kubectl would print.
+func TestRolloutStatusFollows(t *testing.T) {
+	s := newCLIServer(t)
+	s.load(exampleManifests)
+	hash := ""
+	for _, o := range s.objects {
+		if o.Deployment != nil {
+			hash = reconciler.DeploymentTemplateHash(o.Deployment)
+		}
+	}
+	steps := []appsv1.DeploymentStatus{
+		{Replicas: 4, UpdatedReplicas: 1, AvailableReplicas: 3},
+		{Replicas: 4, UpdatedReplicas: 1, AvailableReplicas: 3}, // no change: no line
+		{Replicas: 4, UpdatedReplicas: 3, AvailableReplicas: 3},
+		{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 2},
+		{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3},
+	}
+	put := func(st appsv1.DeploymentStatus) {
+		s.update(func(tx reconciler.Tx) error {
+			return tx.PutDeployment(&reconciler.DeploymentRecord{Namespace: "default", Name: "web", TemplateHash: hash, Status: st})
+		})
+	}
+	put(steps[0])
+	clk := clocktesting.NewFakeClock(t0)
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- rolloutStatus(context.Background(), s.admin(), &out, "default", "web", true, clk, time.Second)
+	}()
+	for _, st := range steps[1:] {
+		deadline := time.Now().Add(10 * time.Second)
+		for !clk.HasWaiters() {
+			if time.Now().After(deadline) {
+				t.Fatalf("rollout status stopped waiting early:\n%s", out.String())
+			}
+			runtime.Gosched()
+		}
+		put(st)
+		clk.Step(time.Second)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := `Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been updated...
+Waiting for deployment "web" rollout to finish: 1 old replicas are pending termination...
+Waiting for deployment "web" rollout to finish: 2 of 3 updated replicas are available...
+deployment "web" successfully rolled out
+`
+	if out.String() != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+	t.Run("not a deployment", func(t *testing.T) {
+		if _, _, err := s.run("rollout", "status", "job", "migrate"); err == nil {
+			t.Fatal("accepted")
+		}
+	})
+}
