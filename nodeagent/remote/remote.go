@@ -470,3 +470,40 @@ func (b *backoff) wait(ctx context.Context) error {
 		return nil
 	}
 }
+
+// RunAgent is a whole node joined to a server: it registers (retrying
+// until the server answers), starts a nodeagent.Agent on the pod subnet
+// the server gave, and runs it fed by the link until ctx ends. The
+// agent's NodeName defaults to link.NodeName and the other way round;
+// link.LogDir defaults to the agent's LogDir. Pods keep running when it
+// returns.
+func RunAgent(ctx context.Context, link Config, agent nodeagent.Config) error {
+	if link.NodeName == "" {
+		link.NodeName = agent.NodeName
+	}
+	if err := agent.Validate(); err != nil { // fills NodeName and LogDir
+		return err
+	}
+	if link.NodeName == "" {
+		link.NodeName = agent.NodeName
+	}
+	agent.NodeName = link.NodeName
+	if link.LogDir == "" {
+		link.LogDir = agent.LogDir
+	}
+	if link.Logger == nil {
+		link.Logger = agent.Logger
+	}
+	l, err := Connect(ctx, link)
+	if err != nil {
+		return err
+	}
+	agent.PodSubnet = l.PodCIDR()
+	a, err := nodeagent.New(ctx, agent)
+	if err != nil {
+		l.Close()
+		return fmt.Errorf("start agent on pod subnet %s: %w", agent.PodSubnet, err)
+	}
+	defer a.Close()
+	return l.Run(ctx, a)
+}

@@ -43,14 +43,16 @@ type server struct {
 	refusedWatches atomic.Int32
 }
 
-func newServer(t *testing.T) *server {
+func newServer(t *testing.T) *server { return newServerCIDR(t, "") }
+
+func newServerCIDR(t *testing.T, clusterCIDR string) *server {
 	t.Helper()
 	st, err := reconciler.OpenBolt(filepath.Join(t.TempDir(), "berth.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
-	apiSrv, err := reconciler.NewAPIServer(reconciler.APIConfig{Store: st, Tokens: tokens, Clock: clk, Logger: quiet()})
+	apiSrv, err := reconciler.NewAPIServer(reconciler.APIConfig{Store: st, Tokens: tokens, Clock: clk, Logger: quiet(), ClusterCIDR: clusterCIDR})
 	if err != nil {
 		t.Fatal(err)
 	}
