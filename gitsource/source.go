@@ -310,9 +310,12 @@ func (s *Source) Sync(ctx context.Context) error {
 	if key == s.evaluated {
 		return s.result
 	}
-	s.result = s.evaluate(repo, tg, tr)
-	s.evaluated = key
-	return s.result
+	err = s.evaluate(repo, tg, tr)
+	var rej *RejectedError
+	if err == nil || errors.As(err, &rej) {
+		s.result, s.evaluated = err, key // a verdict on the revision: keep it
+	}
+	return err
 }
 
 // target is what the configured ref points at on the remote.
@@ -380,7 +383,11 @@ func (s *Source) openRepo() (*git.Repository, error) {
 		if err != nil {
 			return nil, err
 		}
-		if cfg.Raw.Section("berth").Option("clone") != "true" {
+		_, lockErr := os.Stat(filepath.Join(s.opts.Dir, lockFile))
+		// No mark, no remote, and our lock: an Init that was cut short
+		// before the mark was written. Anything else is someone's.
+		interrupted := len(cfg.Remotes) == 0 && lockErr == nil
+		if cfg.Raw.Section("berth").Option("clone") != "true" && !interrupted {
 			return nil, fmt.Errorf("%w: Dir %s holds a repository that gitsource did not create; give the Source a directory of its own", ErrInvalidOptions, s.opts.Dir)
 		}
 	}
@@ -397,7 +404,7 @@ func (s *Source) openRepo() (*git.Repository, error) {
 		return nil, err
 	}
 	rc := cfg.Remotes[remoteName]
-	if created || rc == nil || len(rc.URLs) != 1 || rc.URLs[0] != s.opts.URL {
+	if created || rc == nil || cfg.Raw.Section("berth").Option("clone") != "true" || len(rc.URLs) != 1 || rc.URLs[0] != s.opts.URL {
 		cfg.Raw.Section("berth").SetOption("clone", "true")
 		cfg.Remotes[remoteName] = &config.RemoteConfig{
 			Name:  remoteName,
