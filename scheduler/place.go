@@ -314,6 +314,9 @@ func unsupported(pod *corev1.Pod) string {
 	case s.HostNetwork:
 		return "berth's scheduler does not implement spec.hostNetwork"
 	}
+	if what := negativeResource(pod); what != "" {
+		return "negative quantity: " + what
+	}
 	if name := unsupportedResource(pod); name != "" {
 		return fmt.Sprintf("berth's scheduler accounts only for cpu and memory, not %s", name)
 	}

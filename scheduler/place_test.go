@@ -478,6 +478,11 @@ func TestUnsupportedFields(t *testing.T) {
 			}}}),
 			want: "berth's scheduler accounts only for cpu and memory, not nvidia.com/gpu",
 		},
+		{
+			name: "negative request",
+			pod:  one("p", "-1", "1Gi"),
+			want: "negative quantity: container app requests cpu -1",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -119,6 +119,8 @@ func containerRequest(c *corev1.Container) Resources {
 }
 
 // listRequest reads cpu and memory from requests, falling back to limits.
+// A negative amount counts as none, so it can never make room on a node;
+// a pending pod that has one is refused as invalid (negativeResource).
 func listRequest(requests, limits corev1.ResourceList) Resources {
 	var r Resources
 	if q, ok := requests[corev1.ResourceCPU]; ok {
@@ -131,7 +133,32 @@ func listRequest(requests, limits corev1.ResourceList) Resources {
 	} else if q, ok := limits[corev1.ResourceMemory]; ok {
 		r.Memory = q.Value()
 	}
-	return r
+	return Resources{MilliCPU: max(r.MilliCPU, 0), Memory: max(r.Memory, 0)}
+}
+
+// negativeResource names the first negative request or limit of the pod,
+// or "".
+func negativeResource(pod *corev1.Pod) string {
+	check := func(where string, l corev1.ResourceList) string {
+		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if q, ok := l[name]; ok && q.Sign() < 0 {
+				return fmt.Sprintf("%s %s %s", where, name, q.String())
+			}
+		}
+		return ""
+	}
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			c := &cs[i]
+			if n := check("container "+c.Name+" requests", c.Resources.Requests); n != "" {
+				return n
+			}
+			if n := check("container "+c.Name+" limits", c.Resources.Limits); n != "" {
+				return n
+			}
+		}
+	}
+	return check("overhead", pod.Spec.Overhead)
 }
 
 func (r Resources) add(o Resources) Resources {
