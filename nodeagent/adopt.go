@@ -92,6 +92,8 @@ func (w *podWorker) adoptContainer(ctx context.Context, c containerd.Container, 
 				return err
 			}
 			cr.task = h
+			id := c.ID()
+			cr.liveID.Store(&id)
 			return nil
 		default:
 			// Exited while no agent watched: record it as if we had.

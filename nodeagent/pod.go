@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/errdefs"
 
+	"github.com/berth-dev/berth/nodeagent/probe"
 	"github.com/berth-dev/berth/nodeagent/restart"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,6 +65,12 @@ type ctr struct {
 	retryAt          time.Time
 	pullBackoff      time.Duration
 	pullRetryAt      time.Time
+
+	prober     *probe.Prober // nil when the container has no probes
+	stopProber context.CancelFunc
+	// liveID is the containerd ID of the current instance, for exec probes
+	// which run on the prober's goroutines.
+	liveID atomic.Pointer[string]
 }
 
 func (c *ctr) running() bool { return c.task != nil }
@@ -206,6 +214,7 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 			return time.Second
 		}
 		w.reapExits(ctx)
+		w.stopProbers()
 		w.sb = nil
 	}
 	if w.volumes == nil {
@@ -242,6 +251,9 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 	if w.startTime.IsZero() {
 		w.startTime = now
 	}
+	w.ensureProbers()
+	w.killUnhealthy(ctx, graceDuration(pod))
+	w.reapExits(ctx)
 	policy := pod.Spec.RestartPolicy
 	next := time.Duration(0)
 	soonest := func(d time.Duration) {
@@ -256,7 +268,8 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 	for i := range pod.Spec.InitContainers {
 		c := w.ctrs[pod.Spec.InitContainers[i].Name]
 		if c.running() {
-			if c.kind == kindSidecar {
+			// A sidecar counts once started (its startup probe passed).
+			if c.kind == kindSidecar && c.started() {
 				continue
 			}
 			return next
@@ -269,7 +282,8 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 			return 0
 		}
 		soonest(w.start(ctx, pod, c, now))
-		if c.kind == kindInit || !c.running() {
+		w.ensureProbers()
+		if c.kind == kindInit || !c.started() {
 			return next
 		}
 	}
@@ -286,6 +300,7 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		}
 		soonest(w.start(ctx, pod, c, now))
 	}
+	w.ensureProbers()
 
 	// With OnFailure or Never, a pod whose app containers have all ended for
 	// good is finished; its sidecars are then stopped, as Kubernetes does.
@@ -387,9 +402,14 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 		c.last = c.term
 	}
 	c.attempt, c.cont, c.task, c.term = attempt, cont, h, nil
+	id := cont.ID()
+	c.liveID.Store(&id)
 	c.createBackoff, c.retryAt = 0, time.Time{}
 	c.startedAt = w.a.cfg.Clock.Now()
 	c.waiting, c.waitMsg = "", ""
+	if c.prober != nil {
+		c.prober.ContainerStarted(c.startedAt)
+	}
 	w.log.Info("container started", "container", c.spec.Name, "attempt", attempt)
 	return 0
 }
@@ -409,6 +429,9 @@ func (w *podWorker) reapExits(ctx context.Context) {
 func (w *podWorker) recordExit(ctx context.Context, c *ctr) {
 	h := c.task
 	c.task = nil
+	if c.prober != nil {
+		c.prober.ContainerStopped()
+	}
 	code, at, err := h.status.Result()
 	if err != nil {
 		code = 255
@@ -537,6 +560,7 @@ func (w *podWorker) terminate() error {
 		return err
 	}
 	w.reapExits(ctx)
+	w.stopProbers()
 	cctx, ccancel := w.a.freshContext()
 	defer ccancel()
 	var errs []error

@@ -132,9 +132,9 @@ func (c *ctr) statusWaiting(waitReason string) corev1.ContainerStatus {
 	switch {
 	case c.running():
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(c.startedAt)}
-		started := true
+		started := c.started()
 		cs.Started = &started
-		cs.Ready = true
+		cs.Ready = c.ready()
 	case c.waiting != "":
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: c.waiting, Message: c.waitMsg}
 		if c.term != nil {
