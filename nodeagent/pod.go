@@ -45,6 +45,12 @@ const (
 	reasonOOMKilled         = "OOMKilled"
 	reasonError             = "Error"
 	reasonCompleted         = "Completed"
+
+	// Pod-level reasons.
+	reasonHostPathNotAllowed  = "HostPathNotAllowed"
+	reasonVolumeError         = "VolumeError"
+	reasonSandboxCreateError  = "SandboxCreateError"
+	reasonInitContainerFailed = "InitContainerFailed"
 )
 
 // ctr is the agent's view of one container of a pod across its attempts.
@@ -220,11 +226,11 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 	if w.volumes == nil {
 		vols, err := prepareVolumes(pod, w.a.podDir(w.uid), w.a.cfg.AllowHostPath)
 		if errors.Is(err, errHostPathNotAllowed) {
-			w.fail("HostPathNotAllowed", err.Error())
+			w.fail(reasonHostPathNotAllowed, err.Error())
 			return 0
 		}
 		if err != nil {
-			w.fail("VolumeError", err.Error())
+			w.fail(reasonVolumeError, err.Error())
 			return 0
 		}
 		w.volumes = vols
@@ -238,7 +244,7 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		if err != nil {
 			w.sbBackoff = nextBackoff(w.sbBackoff)
 			w.sbRetryAt = now.Add(w.sbBackoff)
-			w.podReason, w.podMessage = "SandboxCreateError", err.Error()
+			w.podReason, w.podMessage = reasonSandboxCreateError, err.Error()
 			w.log.Error("create sandbox", "err", err)
 			return w.sbBackoff
 		}
@@ -278,7 +284,7 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 			continue
 		}
 		if c.kind == kindInit && c.term != nil && policy == corev1.RestartPolicyNever {
-			w.fail("InitContainerFailed", fmt.Sprintf("init container %s exited with %d", c.spec.Name, c.term.ExitCode))
+			w.fail(reasonInitContainerFailed, fmt.Sprintf("init container %s exited with %d", c.spec.Name, c.term.ExitCode))
 			return 0
 		}
 		soonest(w.start(ctx, pod, c, now))
