@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -476,4 +477,11 @@ func (a *Agent) Exec(ctx context.Context, uid, container string, cmd []string) (
 		return nil, nil, 0, fmt.Errorf("exec: container %s of pod %s is not running", container, uid)
 	}
 	return a.exec(ctx, id, cmd)
+}
+
+// ImportImages imports the images in a docker-save or OCI archive into
+// the agent's namespace and returns their names: the way to run images on
+// a node that reaches no registry.
+func (a *Agent) ImportImages(ctx context.Context, r io.Reader) ([]string, error) {
+	return a.images.importArchive(namespaces.WithNamespace(ctx, a.cfg.Namespace), r)
 }

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/testenv"
@@ -319,3 +320,5 @@ func (nd *node) exec(p *corev1.Pod, container string, cmd ...string) string {
 }
 
 var _ = resource.MustParse
+
+func newFakeClock() *clocktesting.FakeClock { return clocktesting.NewFakeClock(time.Now()) }

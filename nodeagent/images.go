@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/containerd/containerd"
@@ -141,4 +142,22 @@ func (s *imageStore) ensurePause(ctx context.Context, binary string) (containerd
 		return nil, err
 	}
 	return img, nil
+}
+
+// importArchive imports the images of a docker-save or OCI archive and
+// unpacks them, so pods can use them with any pull policy.
+func (s *imageStore) importArchive(ctx context.Context, r io.Reader) ([]string, error) {
+	imgs, err := s.client.Import(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("import archive: %w", err)
+	}
+	var names []string
+	for _, i := range imgs {
+		img := containerd.NewImage(s.client, i)
+		if err := s.unpack(ctx, img); err != nil {
+			return nil, err
+		}
+		names = append(names, i.Name)
+	}
+	return names, nil
 }

@@ -24,8 +24,9 @@ func newAgentCmd() *cobra.Command {
 	var manifestsDir string
 	var poll time.Duration
 	var verbose bool
+	var join joinOptions
 	cmd := &cobra.Command{
-		Use:   "agent --manifests-dir DIR",
+		Use:   "agent (--manifests-dir DIR | --server URL --token-file FILE)",
 		Short: "Run the node agent: make containerd run the pods this node should run",
 		Long: `The node agent runs pods on this machine with containerd and CNI: for each
 pod a network namespace with an IP from the pod subnet, a small "pause"
@@ -37,6 +38,10 @@ With --manifests-dir it runs static pods: every Pod found in the directory
 directory is read again every --poll, so adding, editing or removing a file
 starts, replaces or stops its pod. Deployments, Jobs and CronJobs in the
 directory are reported and skipped: they need the control plane.
+
+With --server it joins a berth server as a node: it registers, gets its pod
+subnet from the server, runs the pods the server binds to it, and reports
+their status; berth logs reaches its pods' logs through it.
 
 The agent keeps no state of its own. Stopping it (Ctrl-C, or even kill -9)
 leaves the pods running; started again, it adopts them without restarting
@@ -50,29 +55,44 @@ Several agents can share one machine as separate "nodes" if each has its own
 		Example: `  # run the example pods (images from a registry on 127.0.0.1:5000)
   sudo berth agent --manifests-dir examples-repo/pods
 
+  # join a server as a node
+  sudo berth agent --server http://10.0.0.1:7070 --token-file agent.token --labels zone=a
+
   # a second "node" on the same machine
   sudo berth agent --manifests-dir node2/ --namespace node2 --run-dir /run/berth/node2 \
       --network node2 --bridge berth1 --pod-subnet 198.18.1.0/24 --log-dir /var/log/berth/node2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if manifestsDir == "" {
-				return errors.New("--manifests-dir is required (the directory of static pod manifests)")
+			if (manifestsDir == "") == (join.server == "") {
+				return errors.New("give either --manifests-dir (static pods) or --server and --token-file (join a server)")
 			}
 			level := slog.LevelInfo
 			if verbose {
 				level = slog.LevelDebug
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if join.server != "" {
+				token, err := readToken(join.tokenFile)
+				if err != nil {
+					return err
+				}
+				return runJoined(ctx, join.server, token, cfg, join)
+			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			a, err := nodeagent.New(ctx, cfg)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
+			for _, path := range archives {
+				if err := importArchive(ctx, a, path); err != nil {
+					return err
+				}
+			}
 			cfg.Logger.Info("agent started", "node", cfg.NodeName, "manifests", manifestsDir, "containerd", cfg.ContainerdAddress, "namespace", cfg.Namespace)
 			src := &nodeagent.DirSource{Dir: manifestsDir, NodeName: cfg.NodeName, Interval: poll, Logger: cfg.Logger}
 			err = a.Run(ctx, src)
@@ -83,25 +103,26 @@ Several agents can share one machine as separate "nodes" if each has its own
 	f := cmd.Flags()
 	f.StringVar(&manifestsDir, "manifests-dir", "", "directory of static pod manifests to run (required)")
 	f.DurationVar(&poll, "poll", 2*time.Second, "how often the manifests directory is read again")
-	f.StringVar(&cfg.ContainerdAddress, "containerd-socket", "/run/containerd/containerd.sock", "containerd's socket")
-	f.StringVar(&cfg.Namespace, "namespace", "berth", "containerd namespace for this agent's containers and images")
-	f.StringVar(&cfg.RuncRoot, "runc-root", "", "runc state directory (default: runc's own)")
-	f.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: the host name)")
-	f.StringVar(&cfg.RunDir, "run-dir", "/run/berth/agent", "per-pod state: network namespaces, volumes, IP leases")
-	f.StringVar(&cfg.LogDir, "log-dir", "/var/log/berth/pods", "container logs, one file per container and restart")
-	f.StringVar(&cfg.CNIConfPath, "cni-conf", "", "CNI conflist; written with the default bridge network if missing (default /etc/berth/cni/NETWORK.conflist)")
-	f.StringSliceVar(&cfg.CNIBinDirs, "cni-bin-dir", []string{"/usr/lib/cni", "/opt/cni/bin"}, "directories holding the CNI plugins")
-	f.StringVar(&cfg.NetworkName, "network", "berth", "CNI network name")
-	f.StringVar(&cfg.Bridge, "bridge", "berth0", "Linux bridge of the default network")
-	f.StringVar(&cfg.PodSubnet, "pod-subnet", "198.18.0.0/24", "pod IP range; must lie within 198.18.0.0/15")
-	f.BoolVar(&cfg.AllowHostPath, "allow-host-path", false, "let pods mount hostPath volumes (off: such pods fail)")
-	f.StringSliceVar(&cfg.InsecureRegistries, "insecure-registry", nil, "registry host:port to pull from over plain HTTP (loopback registries always may)")
-	f.StringVar(&cfg.PauseBinary, "pause-binary", "", "the pause program (default: berth-pause beside this executable)")
-	f.StringVar(&cfg.LoggerBinary, "logger-binary", "", "berth-logger, to write logs in CRI format with times (default: beside this executable if present, else plain log files)")
-	f.DurationVar(&cfg.GCInterval, "gc-interval", time.Minute, "how often leftovers nobody owns are removed")
+	addAgentConfigFlags(f, &cfg, "")
+	f.StringVar(&cfg.PodSubnet, "pod-subnet", "198.18.0.0/24", "pod IP range for static pods; must lie within 198.18.0.0/15 (a joined agent gets its subnet from the server)")
+	addJoinFlags(f, &join, "", true)
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	cmd.AddCommand(newAgentLogsCmd(), newAgentPushImagesCmd(), newAgentContainerdCmd())
 	return cmd
+}
+
+func importArchive(ctx context.Context, a *nodeagent.Agent, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("image archive: %w", err)
+	}
+	defer f.Close()
+	names, err := a.ImportImages(ctx, f)
+	if err != nil {
+		return fmt.Errorf("image archive %s: %w", path, err)
+	}
+	slog.Info("imported images", "archive", path, "images", names)
+	return nil
 }
 
 func newAgentLogsCmd() *cobra.Command {
