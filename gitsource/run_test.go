@@ -95,9 +95,11 @@ func TestRunBacksOff(t *testing.T) {
 		if st.ConsecutiveFailures != int(n) || st.FetchError == "" {
 			t.Fatalf("status %+v", st)
 		}
+		if n == 6 {
+			srv.setDown(false) // before the step, so attempt 7 succeeds
+		}
 		fc.Step(want * time.Second)
 	}
-	srv.setDown(false)
 	waitUpdated(t, s)
 	waitIdle(t, s, fc, 7)
 	st := s.Status()

@@ -326,7 +326,7 @@ func TestServerDownThenUp(t *testing.T) {
 	u := newUpstream(t)
 	first := u.commitPush("one", map[string]string{"a.yaml": pod("a")})
 	srv := serveGit(t, u.root, "", "")
-	s, logs := newTestSource(t, srv.URL+"/repo.git", func(o *Options) { o.Timeout = 500 * time.Millisecond })
+	s, logs := newTestSource(t, srv.URL+"/repo.git", nil)
 	mustSync(t, s)
 	okAt := s.Status().LastSuccess
 
@@ -334,6 +334,12 @@ func TestServerDownThenUp(t *testing.T) {
 	for _, mode := range []string{"down", "stalled", "down"} {
 		srv.setDown(mode == "down")
 		srv.setStall(mode == "stalled")
+		// Only the stalled call should run into the timeout: a short one
+		// throughout would fail good calls on a loaded machine.
+		s.opts.Timeout = 20 * time.Second
+		if mode == "stalled" {
+			s.opts.Timeout = 500 * time.Millisecond
+		}
 		err := s.Sync(context.Background())
 		wantKind(t, err, ErrUnavailable)
 		if mode == "stalled" && !strings.Contains(err.Error(), "no answer within 500ms") {
@@ -354,6 +360,12 @@ func TestServerDownThenUp(t *testing.T) {
 
 	srv.setDown(false)
 	srv.setStall(false)
+	s.opts.Timeout = 20 * time.Second
+	waitFor(t, "the call abandoned on the stalled server to end", func() bool {
+		s.syncMu.Lock()
+		defer s.syncMu.Unlock()
+		return !s.stillBusy()
+	})
 	if snap := mustSync(t, s); snap.Revision != second {
 		t.Fatalf("after recovery got %s, want %s", snap.Revision, second)
 	}
