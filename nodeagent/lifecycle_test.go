@@ -299,3 +299,76 @@ func TestSubPath(t *testing.T) {
 		t.Fatalf("subPath content %q: %s", got, describe(st))
 	}
 }
+
+// A native sidecar that exits is started again, whatever the pod's
+// restart policy; the app keeps running.
+func TestSidecarRestarts(t *testing.T) {
+	nd := newNode(t, nodeOpts{})
+	always := corev1.ContainerRestartPolicyAlways
+	side := idle("side")
+	side.RestartPolicy = &always
+	zero := int64(0)
+	pod := nd.pod("side", corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, InitContainers: []corev1.Container{side},
+		Containers: []corev1.Container{idle("app")}, TerminationGracePeriodSeconds: &zero})
+	nd.agent.Sync([]*corev1.Pod{pod})
+	st := nd.waitFor(pod.UID, 60*time.Second, "running", running)
+	nd.killMain(containerStatus(st, "side").ContainerID)
+	st = nd.waitFor(pod.UID, 30*time.Second, "sidecar restarted", func(p *corev1.Pod) bool {
+		cs := containerStatus(p, "side")
+		return cs.RestartCount == 1 && cs.State.Running != nil
+	})
+	if cs := containerStatus(st, "app"); cs.RestartCount != 0 || cs.State.Running == nil {
+		t.Fatalf("the app suffered: %s", describe(st))
+	}
+}
+
+// Leftovers of a crash that no pod owns (a pod directory, an IP lease, a
+// log directory) are removed by the garbage collector.
+func TestGarbageCollection(t *testing.T) {
+	nd := newNode(t, nodeOpts{})
+	keep := nd.pod("keep", corev1.PodSpec{Containers: []corev1.Container{idle("app")}})
+	nd.agent.Sync([]*corev1.Pod{keep})
+	nd.waitFor(keep.UID, 60*time.Second, "running", running)
+
+	ghostUID := "ghost-0000"
+	leftovers := map[string]string{
+		filepath.Join(nd.cfg.RunDir, "pods", ghostUID, "pod.json"):               `{"namespace":"default","name":"ghost","uid":"ghost-0000"}`,
+		filepath.Join(nd.cfg.RunDir, "ipam", nd.cfg.NetworkName, "198.18.250.9"): "pdeadbeefdeadbeef\r\neth0",
+		filepath.Join(nd.cfg.LogDir, "default_ghost_"+ghostUID, "app", "0.log"):  "old output\n",
+	}
+	for p, content := range leftovers {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nd.agent.CollectGarbage(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var left []string
+		for p := range leftovers {
+			if _, err := os.Stat(p); err == nil {
+				left = append(left, p)
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("left after GC: %v", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+		_ = nd.agent.CollectGarbage()
+	}
+	p := nd.statusOf(keep.UID)
+	if p == nil || !running(p) {
+		t.Fatalf("GC touched a wanted pod: %s", describe(p))
+	}
+	if _, err := os.Stat(filepath.Join(nd.cfg.RunDir, "ipam", nd.cfg.NetworkName, p.Status.PodIP)); err != nil {
+		t.Fatalf("GC removed the wanted pod's lease: %v", err)
+	}
+}

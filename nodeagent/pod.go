@@ -81,6 +81,15 @@ type ctr struct {
 
 func (c *ctr) running() bool { return c.task != nil }
 
+func (w *podWorker) anyRunning() bool {
+	for _, c := range w.ctrs {
+		if c.running() {
+			return true
+		}
+	}
+	return false
+}
+
 // podWorker drives one pod (by UID) toward its desired state: running
 // while wanted, torn down when not. It alone touches the pod's containerd
 // objects; Status reads only the snapshot it publishes.
@@ -234,6 +243,16 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 			return 0
 		}
 		w.volumes = vols
+	}
+	if w.sb == nil && w.anyRunning() {
+		// Containers adopted from a sandbox whose pause died while no agent
+		// ran: they live in the old namespaces and must go with it.
+		if err := w.stopAll(ctx, 0); err != nil {
+			w.log.Error("stop containers of dead sandbox", "err", err)
+			return time.Second
+		}
+		w.reapExits(ctx)
+		w.stopProbers()
 	}
 	if w.sb == nil {
 		if now.Before(w.sbRetryAt) {
