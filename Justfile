@@ -64,6 +64,8 @@ fuzz FUZZTIME="1m":
         done
     done
 
-# Build berth and run it on examples-repo/.
+# Run berth on examples-repo/ (this repository's own Git history) with a
+# private containerd and a registry on 127.0.0.1:5000; Ctrl-C stops it all.
 demo: deps build
     ./bin/berth validate examples-repo
+    ./scripts/demo.sh

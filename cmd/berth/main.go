@@ -46,5 +46,6 @@ To change what runs, change Git.`,
 	root.AddCommand(newLogsCmd())
 	root.AddCommand(newStatusCmd())
 	root.AddCommand(newRolloutCmd())
+	root.AddCommand(newServerCmd())
 	return root
 }

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/berth-dev/berth/nodeagent"
+	"github.com/berth-dev/berth/nodeagent/remote"
+)
+
+// addAgentConfigFlags declares the flags of a node agent's configuration,
+// each name prefixed (so `berth server` offers them as --agent-NAME).
+func addAgentConfigFlags(f *pflag.FlagSet, cfg *nodeagent.Config, prefix string) {
+	f.StringVar(&cfg.ContainerdAddress, prefix+"containerd-socket", "/run/containerd/containerd.sock", "containerd's socket")
+	f.StringVar(&cfg.Namespace, prefix+"namespace", "berth", "containerd namespace for this agent's containers and images")
+	f.StringVar(&cfg.RuncRoot, prefix+"runc-root", "", "runc state directory (default: runc's own)")
+	f.StringVar(&cfg.NodeName, prefix+"node-name", "", "this node's name (default: the host name)")
+	f.StringVar(&cfg.RunDir, prefix+"run-dir", "/run/berth/agent", "per-pod state: network namespaces, volumes, IP leases")
+	f.StringVar(&cfg.LogDir, prefix+"log-dir", "/var/log/berth/pods", "container logs, one file per container and restart")
+	f.StringVar(&cfg.CNIConfPath, prefix+"cni-conf", "", "CNI conflist; written with the default bridge network if missing (default /etc/berth/cni/NETWORK.conflist)")
+	f.StringSliceVar(&cfg.CNIBinDirs, prefix+"cni-bin-dir", []string{"/usr/lib/cni", "/opt/cni/bin"}, "directories holding the CNI plugins")
+	f.StringVar(&cfg.NetworkName, prefix+"network", "berth", "CNI network name")
+	f.StringVar(&cfg.Bridge, prefix+"bridge", "berth0", "Linux bridge of the default network")
+	f.BoolVar(&cfg.AllowHostPath, prefix+"allow-host-path", false, "let pods mount hostPath volumes (off: such pods fail)")
+	f.StringSliceVar(&cfg.InsecureRegistries, prefix+"insecure-registry", nil, "registry host:port to pull from over plain HTTP (loopback registries always may)")
+	f.StringVar(&cfg.PauseBinary, prefix+"pause-binary", "", "the pause program (default: berth-pause beside this executable)")
+	f.StringVar(&cfg.LoggerBinary, prefix+"logger-binary", "", "berth-logger, to write logs in CRI format with times (default: beside this executable if present, else plain log files)")
+	f.DurationVar(&cfg.GCInterval, prefix+"gc-interval", time.Minute, "how often leftovers nobody owns are removed")
+}
+
+// joinOptions are how an agent joins a server.
+type joinOptions struct {
+	server    string
+	tokenFile string
+	labels    []string
+	logListen string
+	// drain makes the agent remove its pods when it stops, instead of
+	// leaving them running for the next start to adopt.
+	drain bool
+}
+
+func addJoinFlags(f *pflag.FlagSet, o *joinOptions, prefix string, withServer bool) {
+	if withServer {
+		f.StringVar(&o.server, prefix+"server", "", "join this berth server (http://host:port) instead of running static pods")
+		f.StringVar(&o.tokenFile, prefix+"token-file", "", "file holding the server's agent join token (agent.token in its data dir)")
+	}
+	f.StringSliceVar(&o.labels, prefix+"labels", nil, "node labels for nodeSelector, as key=value")
+	f.StringVar(&o.logListen, prefix+"log-listen", "127.0.0.1:0", "where the agent serves its pods' logs to the server")
+	f.BoolVar(&o.drain, prefix+"drain-on-exit", false, "stop and remove every pod when the agent stops (default: they keep running)")
+}
+
+// runJoined runs an agent joined to a server until ctx ends.
+func runJoined(ctx context.Context, server, token string, cfg nodeagent.Config, o joinOptions) error {
+	labels := map[string]string{}
+	for _, kv := range o.labels {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("label %q: want key=value", kv)
+		}
+		labels[k] = v
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if _, ok := labels["kubernetes.io/hostname"]; !ok {
+		labels["kubernetes.io/hostname"] = cfg.NodeName
+	}
+	link, err := remote.Connect(ctx, remote.Config{
+		Server: server, Token: token, NodeName: cfg.NodeName, Labels: labels,
+		LogListen: o.logListen, LogDir: cfg.LogDir, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer link.Close()
+	cfg.PodSubnet = link.PodCIDR()
+	a, err := nodeagent.New(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("start agent on pod subnet %s: %w", cfg.PodSubnet, err)
+	}
+	defer a.Close()
+	err = link.Run(ctx, a)
+	if o.drain {
+		cfg.Logger.Info("draining: stopping every pod of this node")
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if derr := a.Drain(dctx); derr != nil {
+			cfg.Logger.Error("drain", "err", derr)
+		}
+	}
+	return err
+}
+
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("token file %s is empty", path)
+	}
+	return tok, nil
+}

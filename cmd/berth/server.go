@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/gitsource"
+	"github.com/berth-dev/berth/nodeagent"
+	"github.com/berth-dev/berth/reconciler"
+	"github.com/berth-dev/berth/scheduler"
+)
+
+// serverOptions are the flags of `berth server`.
+type serverOptions struct {
+	repo, ref, path string
+	interval        time.Duration
+	dataDir         string
+	listen          string
+	clusterCIDR     string
+	nodeTimeout     time.Duration
+	strategy        string
+	agent           bool
+	agentCfg        nodeagent.Config
+	join            joinOptions
+
+	gitUsername, gitPasswordFile, gitPasswordEnv string
+	sshKeyFile, knownHosts                       string
+	verify, gpgKeyring, sshAllowedSigners        string
+	githubSecret, gitlabSecret, giteaSecret      string
+	webhookToken                                 string
+}
+
+func newServerCmd() *cobra.Command {
+	o := serverOptions{}
+	cmd := &cobra.Command{
+		Use:   "server --repo URL",
+		Short: "Run the control plane (and, by default, an agent for this machine)",
+		Long: `berth server watches a Git repository of Kubernetes manifests and keeps
+the nodes running exactly what it says.
+
+It polls the repository (and fetches at once on a push webhook), admits a
+new revision only if all the pods it needs fit on the cluster, places every
+pod on a node, and serves the API that agents and the CLI speak. By default
+it also runs an agent for the machine it is on, so one command runs berth
+on one machine; --agent=false makes it a pure control plane.
+
+On first start it creates an agent join token and an admin token in the
+data dir (files with mode 0600), and writes ~/.config/berth/config.json so
+berth get/describe/logs/status on this machine find the server.
+
+Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
+/hooks/generic when their secret is given.`,
+		Example: `  # one machine, the examples in this repository
+  berth server --repo . --path examples-repo
+
+  # a remote repository over HTTPS with a token, and GitHub webhooks
+  berth server --repo https://git.example.com/ops/cluster.git \
+      --git-password-file /etc/berth/git-token --github-secret-file /etc/berth/hook-secret`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runServer(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.repo, "repo", "", "Git repository to follow: a path, file://, http(s)://, ssh:// or git@host:path (required)")
+	f.StringVar(&o.ref, "ref", "", "branch, tag or full commit SHA to follow (default: the remote's HEAD branch)")
+	f.StringVar(&o.path, "path", "", "directory inside the repository holding the manifests (default: the whole tree)")
+	f.DurationVar(&o.interval, "interval", gitsource.DefaultInterval, "how often to poll the repository")
+	f.StringVar(&o.dataDir, "data", "/var/lib/berth", "directory for the store, the Git clone and the tokens")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:7070", "address of the API and webhooks")
+	f.StringVar(&o.clusterCIDR, "cluster-cidr", "198.18.0.0/16", "range the nodes' /24 pod subnets are allocated from")
+	f.DurationVar(&o.nodeTimeout, "node-timeout", 40*time.Second, "how long a node may miss heartbeats before its pods move")
+	f.StringVar(&o.strategy, "strategy", "spread", "placement: spread (least allocated) or binpack (most allocated)")
+	f.BoolVar(&o.agent, "agent", true, "also run an agent for this machine")
+	f.StringVar(&o.gitUsername, "git-username", "", "HTTP basic-auth user for the repository")
+	f.StringVar(&o.gitPasswordFile, "git-password-file", "", "file holding the HTTP password or access token")
+	f.StringVar(&o.gitPasswordEnv, "git-password-env", "", "environment variable holding the HTTP password or access token")
+	f.StringVar(&o.sshKeyFile, "ssh-key-file", "", "SSH private key for ssh:// and git@host:path repositories")
+	f.StringVar(&o.knownHosts, "known-hosts", "", "known_hosts file with the Git server's host key (required for SSH)")
+	f.StringVar(&o.verify, "verify", "none", "commit signatures: none, or head (the followed commit must be signed by a trusted key)")
+	f.StringVar(&o.gpgKeyring, "gpg-keyring", "", "trusted OpenPGP public keys (gpg --export output)")
+	f.StringVar(&o.sshAllowedSigners, "ssh-allowed-signers", "", "trusted SSH signing keys, in git's allowed_signers format")
+	f.StringVar(&o.githubSecret, "github-secret-file", "", "enable /hooks/github with this shared secret file")
+	f.StringVar(&o.gitlabSecret, "gitlab-secret-file", "", "enable /hooks/gitlab with this token file")
+	f.StringVar(&o.giteaSecret, "gitea-secret-file", "", "enable /hooks/gitea (Gitea, Forgejo) with this shared secret file")
+	f.StringVar(&o.webhookToken, "webhook-token-file", "", "enable /hooks/generic with this bearer token file")
+	addAgentConfigFlags(f, &o.agentCfg, "agent-")
+	addJoinFlags(f, &o.join, "agent-", false)
+	_ = cmd.MarkFlagRequired("repo")
+	return cmd
+}
+
+func runServer(ctx context.Context, o serverOptions) error {
+	log := slog.Default()
+	strategy, err := scheduler.ParseStrategy(o.strategy)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	tokens, err := reconciler.EnsureTokens(o.dataDir)
+	if err != nil {
+		return err
+	}
+	store, err := reconciler.OpenBolt(filepath.Join(o.dataDir, "berth.db"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	gopts := gitsource.Options{
+		URL: o.repo, Ref: o.ref, Path: o.path, Dir: filepath.Join(o.dataDir, "git"),
+		Interval: o.interval, Username: o.gitUsername,
+		Password:   gitsource.Secret{File: o.gitPasswordFile, Env: o.gitPasswordEnv},
+		SSHKey:     gitsource.Secret{File: o.sshKeyFile},
+		KnownHosts: o.knownHosts, Verify: gitsource.VerifyMode(o.verify),
+		OpenPGPKeyRing: o.gpgKeyring, SSHAllowedSigners: o.sshAllowedSigners,
+		Logger: log,
+	}
+	src, err := gitsource.New(gopts)
+	if err != nil {
+		return err
+	}
+	rec, err := reconciler.New(reconciler.Config{Store: store, Source: reconciler.GitSource(src), Strategy: strategy, NodeTimeout: o.nodeTimeout, Logger: log})
+	if err != nil {
+		return err
+	}
+	apiSrv, err := reconciler.NewAPIServer(reconciler.APIConfig{Store: store, Objects: rec.AppliedObjects, Tokens: tokens, ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, Logger: log})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", apiSrv)
+	hooks := []struct {
+		path, file string
+		p          gitsource.Provider
+	}{
+		{"/hooks/github", o.githubSecret, gitsource.GitHub},
+		{"/hooks/gitlab", o.gitlabSecret, gitsource.GitLab},
+		{"/hooks/gitea", o.giteaSecret, gitsource.Gitea},
+		{"/hooks/generic", o.webhookToken, gitsource.Generic},
+	}
+	for _, h := range hooks {
+		if h.file == "" {
+			continue
+		}
+		hook, err := src.Webhook(gitsource.WebhookOptions{Provider: h.p, Secret: gitsource.Secret{File: h.file}})
+		if err != nil {
+			return err
+		}
+		mux.Handle(h.path, hook)
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	serverURL := "http://" + ln.Addr().String()
+	cfgPath, err := DefaultCLIConfigPath()
+	if err == nil {
+		err = WriteCLIConfig(cfgPath, serverURL, tokens.Admin)
+	}
+	if err != nil {
+		log.Warn("could not write the CLI config", "err", err)
+	}
+	fmt.Fprintf(os.Stderr, "berth server on %s\n  agent join token: %s\n  admin token:      %s\n  CLI config:       %s\n",
+		serverURL, filepath.Join(o.dataDir, reconciler.AgentTokenFile), filepath.Join(o.dataDir, reconciler.AdminTokenFile), cfgPath)
+
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 5)
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	run("http", func(context.Context) error { return httpSrv.Serve(ln) })
+	run("git", src.Run)
+	run("reconciler", rec.Run)
+	run("api", apiSrv.Run)
+	if o.agent {
+		run("agent", func(ctx context.Context) error {
+			cfg := o.agentCfg
+			cfg.Logger = log.With("component", "agent")
+			return runJoined(ctx, serverURL, tokens.Agent, cfg, o.join)
+		})
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	shutdownCtx, done := context.WithTimeout(context.Background(), 30*time.Second)
+	defer done()
+	_ = httpSrv.Shutdown(shutdownCtx)
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
