@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/berth-dev/berth/nodeagent"
 	"github.com/berth-dev/berth/nodeagent/remote"
@@ -43,6 +45,9 @@ type joinOptions struct {
 	// drain makes the agent remove its pods when it stops, instead of
 	// leaving them running for the next start to adopt.
 	drain bool
+	// allocatable overrides what the node offers the scheduler, for
+	// machines shared with other work (and for tests of admission).
+	allocatable map[string]string
 }
 
 func addJoinFlags(f *pflag.FlagSet, o *joinOptions, prefix string, withServer bool) {
@@ -53,6 +58,36 @@ func addJoinFlags(f *pflag.FlagSet, o *joinOptions, prefix string, withServer bo
 	f.StringSliceVar(&o.labels, prefix+"labels", nil, "node labels for nodeSelector, as key=value")
 	f.StringVar(&o.logListen, prefix+"log-listen", "127.0.0.1:0", "where the agent serves its pods' logs to the server")
 	f.BoolVar(&o.drain, prefix+"drain-on-exit", false, "stop and remove every pod when the agent stops (default: they keep running)")
+	f.StringToStringVar(&o.allocatable, prefix+"allocatable", nil, "what this node offers to pods, e.g. cpu=2,memory=4Gi,pods=50; resources not named keep the machine's (default: all of the machine)")
+}
+
+// parseAllocatable turns --allocatable into the node's allocatable
+// resources: the machine's, with the named ones replaced. Nil when the
+// flag is not given, so the link reports the machine as it is.
+func parseAllocatable(kv map[string]string, machine corev1.ResourceList) (corev1.ResourceList, error) {
+	if len(kv) == 0 {
+		return nil, nil
+	}
+	rl := machine.DeepCopy()
+	for name, v := range kv {
+		switch corev1.ResourceName(name) {
+		case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods, corev1.ResourceEphemeralStorage:
+		default:
+			return nil, fmt.Errorf("allocatable %s: want cpu, memory, pods or ephemeral-storage", name)
+		}
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			return nil, fmt.Errorf("allocatable %s=%s: %w", name, v, err)
+		}
+		if q.Sign() < 0 {
+			return nil, fmt.Errorf("allocatable %s=%s: must not be negative", name, v)
+		}
+		if m, ok := machine[corev1.ResourceName(name)]; ok && q.Cmp(m) > 0 {
+			return nil, fmt.Errorf("allocatable %s=%s: more than the machine has (%s)", name, v, m.String())
+		}
+		rl[corev1.ResourceName(name)] = q
+	}
+	return rl, nil
 }
 
 // runJoined runs an agent joined to a server until ctx ends.
@@ -74,8 +109,14 @@ func runJoined(ctx context.Context, server, token string, cfg nodeagent.Config, 
 	if _, ok := labels["kubernetes.io/hostname"]; !ok {
 		labels["kubernetes.io/hostname"] = cfg.NodeName
 	}
+	machine := remote.MachineResources()
+	allocatable, err := parseAllocatable(o.allocatable, machine)
+	if err != nil {
+		return err
+	}
 	link, err := remote.Connect(ctx, remote.Config{
 		Server: server, Token: token, NodeName: cfg.NodeName, Labels: labels,
+		Capacity: machine, Allocatable: allocatable,
 		LogListen: o.logListen, LogDir: cfg.LogDir, Logger: cfg.Logger,
 	})
 	if err != nil {
