@@ -33,7 +33,7 @@ import (
 var testTokens = Tokens{Agent: "agent-token-0123456789", Admin: "admin-token-0123456789"}
 
 type apiHarness struct {
-	t       *testing.T
+	t       testing.TB
 	store   *BoltStore
 	srv     *APIServer
 	http    *httptest.Server
@@ -42,7 +42,7 @@ type apiHarness struct {
 	mu      sync.Mutex
 }
 
-func newAPIHarness(t *testing.T, mod func(*APIConfig)) *apiHarness {
+func newAPIHarness(t testing.TB, mod func(*APIConfig)) *apiHarness {
 	t.Helper()
 	h := &apiHarness{t: t, clock: clocktesting.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))}
 	h.store, _ = openTestStore(t)
@@ -924,4 +924,37 @@ func TestEnsureTokens(t *testing.T) {
 	if _, err := EnsureTokens(dir); err == nil {
 		t.Fatal("a too short token was accepted")
 	}
+}
+
+// FuzzAgentBodies sends arbitrary bodies to the agent endpoints: the
+// server never fails (5xx) or panics on them, and a refused body changes
+// nothing.
+func FuzzAgentBodies(f *testing.F) {
+	for _, seed := range []string{
+		`{"name":"n1","capacity":{"cpu":"2"},"address":"127.0.0.1:1"}`,
+		`{"pods":[{"namespace":"default","name":"web","uid":"uid-default-web","status":{"phase":"Running"}}]}`,
+		`{"pods":[{"namespace":"default","name":"web","uid":"uid-default-web","gone":true}]}`,
+		`{"name":"n1","labels":{"a":"b"},"taints":[{"key":"k","effect":"NoSchedule"}]}`,
+		`{"capacity":{"cpu":"-1"}}`, `[]`, `{`, `null`, ``, `{"pods":[{}]}`,
+	} {
+		f.Add(seed)
+	}
+	h := newAPIHarness(f, nil)
+	if _, err := h.agent("n1").Register(context.Background(), api.RegisterRequest{Name: "n1"}); err != nil {
+		f.Fatal(err)
+	}
+	h.putPod("default", "web", "n1", nil)
+	f.Fuzz(func(t *testing.T, body string) {
+		h.t = t
+		for _, path := range []string{api.PathRegister, api.PathPodStatus, api.PathHeartbeat} {
+			before := h.store.Version()
+			code, e := h.do("POST", path, testTokens.Agent, "n1", body)
+			if code >= 500 {
+				t.Fatalf("%s: %d %+v for %q", path, code, e, body)
+			}
+			if code >= 400 && h.store.Version() != before {
+				t.Fatalf("%s: refused with %d but the store changed", path, code)
+			}
+		}
+	})
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/berth-dev/berth/api"
 )
 
-func openTestStore(t *testing.T) (*BoltStore, string) {
+func openTestStore(t testing.TB) (*BoltStore, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "berth.db")
 	s, err := OpenBolt(path)
