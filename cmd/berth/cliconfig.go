@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -73,13 +75,47 @@ func WriteCLIConfig(path, server, token string) error {
 }
 
 // writeLocalCLIConfig writes the CLI config at DefaultCLIConfigPath and
-// returns where.
+// returns where. Under sudo it writes it for the user who ran sudo
+// instead (in their home, owned by them), since that is who will type
+// `berth get pods` next.
 func writeLocalCLIConfig(server, token string) (string, error) {
 	path, err := DefaultCLIConfigPath()
 	if err != nil {
 		return "", err
 	}
-	return path, WriteCLIConfig(path, server, token)
+	uid, gid, home, ok := sudoUser()
+	if !ok || os.Getenv(envConfig) != "" {
+		return path, WriteCLIConfig(path, server, token)
+	}
+	path = filepath.Join(home, ".config", "berth", "config.json")
+	if err := WriteCLIConfig(path, server, token); err != nil {
+		return "", err
+	}
+	// Hand the new directories and the file to the user.
+	for _, p := range []string{filepath.Join(home, ".config"), filepath.Dir(path), path} {
+		if err := os.Lchown(p, uid, gid); err != nil {
+			return "", fmt.Errorf("CLI config: %w", err)
+		}
+	}
+	return path, nil
+}
+
+// sudoUser is the user who ran sudo, if this process runs under it.
+func sudoUser() (uid, gid int, home string, ok bool) {
+	name := os.Getenv("SUDO_USER")
+	if name == "" || name == "root" || os.Geteuid() != 0 {
+		return 0, 0, "", false
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, 0, "", false
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil || u.HomeDir == "" {
+		return 0, 0, "", false
+	}
+	return uid, gid, u.HomeDir, true
 }
 
 // connFlags are how a command finds the server: --server and --token,

@@ -176,3 +176,22 @@ func TestCLIRefusedToken(t *testing.T) {
 		t.Fatalf("err = %v, want 403", err)
 	}
 }
+
+func TestSudoUser(t *testing.T) {
+	tests := []struct {
+		name, sudoUser string
+		want           bool
+	}{
+		{name: "not under sudo", sudoUser: ""},
+		{name: "sudo to root from root", sudoUser: "root"},
+		{name: "unknown user", sudoUser: "no-such-user-here"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("SUDO_USER", tc.sudoUser)
+			if _, _, _, ok := sudoUser(); ok != tc.want {
+				t.Fatalf("ok = %v", ok)
+			}
+		})
+	}
+}
