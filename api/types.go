@@ -155,6 +155,10 @@ type UnplaceablePod struct {
 	Message string `json:"message"`
 	// Shortfall is what the best node lacks, e.g. "memory 512Mi".
 	Shortfall string `json:"shortfall,omitempty"`
+	// Count is how many pods this line stands for: pods of one owner that
+	// fail for the same reason are one line (Name then says "302 pods of
+	// deployment web").
+	Count int `json:"count,omitempty"`
 }
 
 // Error is the body of every 4xx and 5xx answer.

@@ -5,6 +5,7 @@ import (
 
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -60,7 +61,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 	if r.refused == cand.Revision && r.refusedOn == fp {
 		return nil
 	}
-	required, kept := admissionSet(idx, pods, jobRecs, now)
+	required, kept, owners := admissionSet(idx, pods, jobRecs)
 	cluster := scheduler.Cluster{Bound: kept}
 	for _, n := range nodes {
 		cluster.Nodes = append(cluster.Nodes, schedulerNode(n))
@@ -81,15 +82,14 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 		return nil
 	}
 	rej := &api.RejectedRevision{Revision: api.Revision{SHA: cand.Revision, Subject: cand.Subject, Author: cand.Author, Time: cand.CommitTime}}
-	for _, u := range plan.Unplaced {
-		if u.Cause == scheduler.CauseBatch {
-			continue // fits by itself; refused only because others do not
-		}
-		rej.Unplaceable = append(rej.Unplaceable, api.UnplaceablePod{Namespace: u.Pod.Namespace, Name: u.Pod.Name, Message: u.Message, Shortfall: u.Needs()})
+	rej.Unplaceable = groupUnplaced(plan.Unplaced, owners)
+	unfit := 0
+	for _, u := range rej.Unplaceable {
+		unfit += max(u.Count, 1)
 	}
-	rej.Message = fmt.Sprintf("%d of the %d pods this revision needs do not fit on the cluster; the previous revision keeps running", len(rej.Unplaceable), len(required))
+	rej.Message = fmt.Sprintf("%d of the %d pods this revision needs do not fit on the cluster; the previous revision keeps running", unfit, len(required))
 	if r.refused != cand.Revision {
-		r.log.Warn("refused revision: its pods do not fit", "revision", short(cand.Revision), "unplaceable", len(rej.Unplaceable), "needed", len(required))
+		r.log.Warn("refused revision: its pods do not fit", "revision", short(cand.Revision), "unplaceable", unfit, "needed", len(required))
 	}
 	r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej
 	return nil
@@ -99,7 +99,15 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 // bound pods that stay as they are under it (they hold their nodes),
 // required are the pods it needs placed: unbound pods that stay desired
 // and new pods from its templates.
-func admissionSet(idx *desiredIndex, pods []*PodRecord, jobRecs []*JobRecord, now time.Time) (required []*corev1.Pod, kept []scheduler.Bound) {
+//
+// owners maps each required pod to what makes it ("deployment web"), so a
+// refusal can say "302 pods of deployment web" instead of listing them.
+func admissionSet(idx *desiredIndex, pods []*PodRecord, jobRecs []*JobRecord) (required []*corev1.Pod, kept []scheduler.Bound, owners map[*corev1.Pod]string) {
+	owners = map[*corev1.Pod]string{}
+	need := func(p *corev1.Pod, owner string) {
+		required = append(required, p)
+		owners[p] = owner
+	}
 	jobByKey := map[string]*JobRecord{}
 	for _, jr := range jobRecs {
 		jobByKey[key(jr.Job.Namespace, jr.Job.Name)] = jr
@@ -142,7 +150,7 @@ func admissionSet(idx *desiredIndex, pods []*PodRecord, jobRecs []*JobRecord, no
 		if p.bound() {
 			kept = append(kept, scheduler.Bound{Pod: &p.Pod, Node: p.Pod.Spec.NodeName})
 		} else {
-			required = append(required, &p.Pod)
+			need(&p.Pod, strings.ToLower(p.Owner.Kind)+" "+p.Owner.Name)
 		}
 	}
 	have := map[string]bool{}
@@ -154,7 +162,7 @@ func admissionSet(idx *desiredIndex, pods []*PodRecord, jobRecs []*JobRecord, no
 	for _, k := range sortedKeys(idx.pods) {
 		if !have[k] {
 			w := idx.pods[k]
-			required = append(required, candidatePod(w.pod.Namespace, w.pod.Name, &w.pod.ObjectMeta, &w.pod.Spec))
+			need(candidatePod(w.pod.Namespace, w.pod.Name, &w.pod.ObjectMeta, &w.pod.Spec), "pod "+w.pod.Name)
 		}
 	}
 	for _, k := range sortedKeys(idx.deployments) {
@@ -165,7 +173,7 @@ func admissionSet(idx *desiredIndex, pods []*PodRecord, jobRecs []*JobRecord, no
 		}
 		for i := haveNew[k]; i < replicas; i++ {
 			name := fmt.Sprintf("%s-%s-admit-%d", w.d.Name, w.hash, i)
-			required = append(required, candidatePod(w.d.Namespace, name, &w.d.Spec.Template.ObjectMeta, &w.d.Spec.Template.Spec))
+			need(candidatePod(w.d.Namespace, name, &w.d.Spec.Template.ObjectMeta, &w.d.Spec.Template.Spec), "deployment "+w.d.Name)
 		}
 	}
 	for _, k := range sortedKeys(idx.jobs) {
@@ -190,10 +198,44 @@ func admissionSet(idx *desiredIndex, pods []*PodRecord, jobRecs []*JobRecord, no
 		}
 		for i := activeJob[k]; i < want; i++ {
 			name := fmt.Sprintf("%s-admit-%d", w.job.Name, i)
-			required = append(required, candidatePod(w.job.Namespace, name, &w.job.Spec.Template.ObjectMeta, &w.job.Spec.Template.Spec))
+			need(candidatePod(w.job.Namespace, name, &w.job.Spec.Template.ObjectMeta, &w.job.Spec.Template.Spec), "job "+w.job.Name)
 		}
 	}
-	return required, kept
+	return required, kept, owners
+}
+
+// groupUnplaced turns the pods that fit nowhere into one line per owner
+// and reason: a Deployment scaled past the cluster is one line with a
+// count, not hundreds. Pods refused only because the batch is
+// all-or-nothing fit by themselves and are left out.
+func groupUnplaced(unplaced []scheduler.Unplaced, owners map[*corev1.Pod]string) []api.UnplaceablePod {
+	type groupKey struct{ ns, owner, msg, needs string }
+	var order []groupKey
+	groups := map[groupKey]*api.UnplaceablePod{}
+	for _, u := range unplaced {
+		if u.Cause == scheduler.CauseBatch {
+			continue
+		}
+		k := groupKey{u.Pod.Namespace, owners[u.Pod], u.Message, u.Needs()}
+		g, ok := groups[k]
+		if !ok {
+			g = &api.UnplaceablePod{Namespace: u.Pod.Namespace, Name: u.Pod.Name, Message: u.Message, Shortfall: u.Needs()}
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.Count++
+	}
+	out := make([]api.UnplaceablePod, 0, len(order))
+	for _, k := range order {
+		g := groups[k]
+		if g.Count > 1 {
+			g.Name = fmt.Sprintf("%d pods of %s", g.Count, k.owner)
+		} else if strings.HasPrefix(k.owner, "deployment ") || strings.HasPrefix(k.owner, "job ") {
+			g.Name = "1 pod of " + k.owner
+		}
+		out = append(out, *g)
+	}
+	return out
 }
 
 func candidatePod(ns, name string, meta *metav1.ObjectMeta, spec *corev1.PodSpec) *corev1.Pod {

@@ -327,8 +327,17 @@ func TestRevisionThatDoesNotFitIsRefusedWhole(t *testing.T) {
 	if st.State != "Rejected" || st.Applied.SHA != "r1" || st.Rejected == nil || st.Rejected.SHA != "r2" {
 		t.Fatalf("status %+v", st)
 	}
-	if len(st.Rejected.Unplaceable) == 0 || !strings.Contains(st.Rejected.Unplaceable[0].Message, "Insufficient memory") || st.Rejected.Unplaceable[0].Shortfall == "" {
-		t.Fatalf("unplaceable %+v", st.Rejected.Unplaceable)
+	// The replicas that do not fit are one line for the Deployment, with
+	// the scheduler's reason and the shortfall.
+	grouped := false
+	for _, u := range st.Rejected.Unplaceable {
+		if !strings.Contains(u.Message, "Insufficient memory") || u.Shortfall == "" {
+			t.Fatalf("unplaceable %+v", u)
+		}
+		grouped = grouped || (u.Count > 1 && strings.HasSuffix(u.Name, "pods of deployment web"))
+	}
+	if !grouped {
+		t.Fatalf("want one grouped line for deployment web, got %+v", st.Rejected.Unplaceable)
 	}
 
 	// A commit that fits applies.
