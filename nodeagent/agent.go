@@ -140,8 +140,13 @@ func (a *Agent) startWorkerLocked(pod *corev1.Pod, wanted bool) {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		if err := w.adopt(a.ctx); err != nil {
-			w.log.Error("adopt", "err", err)
+		// The pod directory is made before any containerd object of the
+		// pod and removed after the last: without it there is nothing to
+		// adopt, and a new pod skips the lookup.
+		if _, err := os.Stat(string(a.podDir(w.uid))); err == nil {
+			if err := w.adopt(a.ctx); err != nil {
+				w.log.Error("adopt", "err", err)
+			}
 		}
 		w.run()
 	}()

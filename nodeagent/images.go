@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/errdefs"
@@ -28,6 +29,16 @@ type imageStore struct {
 	snapshotter string
 	insecure    []string
 	pulls       singleflight.Group
+	// ready caches images known present and unpacked, by name, so starting
+	// a container costs no image round trips; forget drops an entry when a
+	// container could not be made from it.
+	ready sync.Map
+}
+
+func (s *imageStore) forget(ref string) {
+	if name, err := normalize(ref); err == nil {
+		s.ready.Delete(name)
+	}
 }
 
 // normalize turns "busybox" into "docker.io/library/busybox:latest", the
@@ -57,11 +68,15 @@ func (s *imageStore) ensure(ctx context.Context, ref string, policy corev1.PullP
 		return nil, err
 	}
 	if policy != corev1.PullAlways {
+		if img, ok := s.ready.Load(name); ok {
+			return img.(containerd.Image), nil
+		}
 		img, err := s.client.GetImage(ctx, name)
 		if err == nil {
 			if err := s.unpack(ctx, img); err != nil {
 				return nil, err
 			}
+			s.ready.Store(name, img)
 			return img, nil
 		}
 		if !errdefs.IsNotFound(err) {
@@ -83,6 +98,7 @@ func (s *imageStore) ensure(ctx context.Context, ref string, policy corev1.PullP
 		if err != nil {
 			return nil, fmt.Errorf("pull %s: %w", name, err)
 		}
+		s.ready.Store(name, img)
 		return img, nil
 	})
 	if err != nil {

@@ -170,6 +170,17 @@ func resultIP(res cnitypes.Result) (string, error) {
 	return "", errors.New("CNI result has no IP for " + podIfName)
 }
 
+// attached reports whether libcni holds a cached attachment of the
+// sandbox, i.e. an ADD succeeded and no DEL has followed.
+func (n *network) attached(sandboxID string) bool {
+	list, err := n.load()
+	if err != nil {
+		return true // cannot tell: let DEL decide
+	}
+	b, _, err := n.cni.GetNetworkListCachedConfig(list, runtimeConf(sandboxID, "", nil))
+	return err != nil || len(b) > 0
+}
+
 // del releases the sandbox's attachment and IP lease. It runs even when the
 // netns is gone (then with an empty path, which the plugins accept for DEL)
 // because the lease lives on the host, not in the namespace.

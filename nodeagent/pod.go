@@ -408,6 +408,7 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 	attempt := c.attempt + 1
 	cont, h, err := w.a.startContainer(ctx, containerSpec{pod: pod, c: c.spec, kind: c.kind, attempt: attempt, sb: w.sb, volumes: w.volumes}, img, w.wake)
 	if err != nil {
+		w.a.images.forget(c.spec.Image)
 		c.waiting, c.waitMsg = reasonCreateError, err.Error()
 		c.createBackoff = nextBackoff(c.createBackoff)
 		c.retryAt = now.Add(c.createBackoff)

@@ -316,7 +316,7 @@ func (a *Agent) removeSandbox(ctx context.Context, uid string) error {
 		errs = append(errs, err)
 	}
 	entries, _ := os.ReadDir(dir.netnsDir())
-	if len(entries) == 0 {
+	if len(entries) == 0 && a.net.attached(id) {
 		// No netns left, but a lease may be: DEL without a namespace.
 		if err := a.net.del(ctx, id, ""); err != nil {
 			errs = append(errs, err)
@@ -539,12 +539,6 @@ func (a *Agent) LogPath(ns, name, uid, container string, attempt int) string {
 func (a *Agent) startContainer(ctx context.Context, s containerSpec, img containerd.Image, wake chan<- struct{}) (_ containerd.Container, _ *taskHandle, retErr error) {
 	uid := string(s.pod.UID)
 	id := containerID(uid, s.c.Name, s.attempt)
-	if old, err := a.client.LoadContainer(ctx, id); err == nil {
-		// Left by a crash between create and the record of its start.
-		if err := a.deleteContainer(ctx, old); err != nil {
-			return nil, nil, err
-		}
-	}
 	opts, err := a.containerOpts(s, img)
 	if err != nil {
 		return nil, nil, err
@@ -557,13 +551,28 @@ func (a *Agent) startContainer(ctx context.Context, s containerSpec, img contain
 	labels[LabelSpecHash] = specHash(s.c)
 	labels[LabelGrace] = strconv.FormatInt(graceSeconds(s.pod), 10)
 	labels[LabelStartedAt] = a.cfg.Clock.Now().UTC().Format(time.RFC3339Nano)
-	c, err := a.client.NewContainer(ctx, id,
-		containerd.WithImage(img),
-		containerd.WithNewSnapshot(id, img, snapshots.WithLabels(podLabels(s.pod))),
-		a.runtimeOpt(),
-		containerd.WithContainerLabels(labels),
-		containerd.WithNewSpec(opts...),
-	)
+	create := func() (containerd.Container, error) {
+		return a.client.NewContainer(ctx, id,
+			containerd.WithImage(img),
+			containerd.WithNewSnapshot(id, img, snapshots.WithLabels(podLabels(s.pod))),
+			a.runtimeOpt(),
+			containerd.WithContainerLabels(labels),
+			containerd.WithNewSpec(opts...),
+		)
+	}
+	c, err := create()
+	if errdefs.IsAlreadyExists(err) {
+		// Left by a crash between create and the worker's record of it (or
+		// its snapshot alone): remove and create again.
+		if old, lerr := a.client.LoadContainer(ctx, id); lerr == nil {
+			err = a.deleteContainer(ctx, old)
+		} else {
+			err = ignoreNotFound(a.client.SnapshotService(a.cfg.Snapshotter).Remove(ctx, id))
+		}
+		if err == nil {
+			c, err = create()
+		}
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("create container %s: %w", s.c.Name, err)
 	}
