@@ -1187,7 +1187,7 @@ func (s *APIServer) podLogs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch {
-	case opts.Container == "" && len(rec.Pod.Spec.Containers) == 1 && len(rec.Pod.Spec.InitContainers) == 0:
+	case opts.Container == "" && len(rec.Pod.Spec.Containers) == 1:
 		opts.Container = rec.Pod.Spec.Containers[0].Name
 	case opts.Container == "":
 		respondError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("a container name must be specified for pod %s, choose one of: %v", name, names))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
 )
 
@@ -179,4 +180,24 @@ func (f *connFlags) client() (*client.Client, error) {
 		return nil, err
 	}
 	return client.New(server, token)
+}
+
+// serverError is the server's refusal as kubectl words it, keeping the
+// *api.Error for errors.As.
+type serverError struct{ err *api.Error }
+
+func (e serverError) Error() string {
+	return fmt.Sprintf("Error from server (%s): %s", e.err.Reason, e.err.Message)
+}
+
+func (e serverError) Unwrap() error { return e.err }
+
+// fromServer rewords an error the server answered, dropping the method
+// and path the client put in front.
+func fromServer(err error) error {
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return serverError{ae}
+	}
+	return err
 }

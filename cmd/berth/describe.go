@@ -55,7 +55,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			return runDescribe(cmd.Context(), c, cmd.OutOrStdout(), res, o.ns.namespace, args[1], time.Now(), time.Local)
+			return fromServer(runDescribe(cmd.Context(), c, cmd.OutOrStdout(), res, o.ns.namespace, args[1], time.Now(), time.Local))
 		},
 	}
 	o.conn.add(cmd)

@@ -112,7 +112,7 @@ Examples:
 			if len(args) == 2 {
 				name = args[1]
 			}
-			return runGet(cmd.Context(), c, cmd.OutOrStdout(), cmd.ErrOrStderr(), res, name, o, time.Now())
+			return fromServer(runGet(cmd.Context(), c, cmd.OutOrStdout(), cmd.ErrOrStderr(), res, name, o, time.Now()))
 		},
 	}
 	o.conn.add(cmd)

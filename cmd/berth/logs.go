@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -40,7 +41,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			return runLogs(cmd.Context(), c, cmd.OutOrStdout(), o.ns.namespace, args[0], o.opts)
+			return fromServer(runLogs(cmd.Context(), c, cmd.OutOrStdout(), cmd.ErrOrStderr(), o.ns.namespace, args[0], o.opts))
 		},
 	}
 	o.conn.add(cmd)
@@ -53,9 +54,29 @@ Examples:
 	return cmd
 }
 
-func runLogs(ctx context.Context, c *client.Client, out io.Writer, ns, pod string, opts api.LogOptions) error {
+func runLogs(ctx context.Context, c *client.Client, out, errOut io.Writer, ns, pod string, opts api.LogOptions) error {
 	if opts.TailLines < 0 {
 		opts.TailLines = 0
+	}
+	if opts.Container == "" {
+		// As kubectl: the only app container, else the first one, said.
+		p, err := c.Pod(ctx, ns, pod)
+		if err != nil {
+			return notFoundHint(err, resPods, pod)
+		}
+		if len(p.Spec.Containers) > 0 {
+			opts.Container = p.Spec.Containers[0].Name
+		}
+		if len(p.Spec.Containers)+len(p.Spec.InitContainers) > 1 {
+			var names []string
+			for _, c := range p.Spec.Containers {
+				names = append(names, c.Name)
+			}
+			for _, c := range p.Spec.InitContainers {
+				names = append(names, c.Name+" (init)")
+			}
+			fmt.Fprintf(errOut, "Defaulted container %q out of: %s\n", opts.Container, strings.Join(names, ", "))
+		}
 	}
 	rc, err := c.Logs(ctx, ns, pod, opts)
 	if err != nil {

@@ -19,11 +19,12 @@ func TestLogs(t *testing.T) {
 	s := newCLIServer(t)
 	// The node's log server, as nodeagent/remote serves it.
 	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+s.tokens.Agent || r.URL.Path != api.AgentLogPath("uid-two", "side") {
+		container := strings.TrimPrefix(r.URL.Path, api.AgentLogPath("uid-two", ""))
+		if r.Header.Get("Authorization") != "Bearer "+s.tokens.Agent || container == r.URL.Path {
 			http.Error(w, `{"code":404,"reason":"NotFound","message":"no logs"}`, http.StatusNotFound)
 			return
 		}
-		fmt.Fprintf(w, "follow=%s previous=%s tail=%s\n", r.URL.Query().Get("follow"), r.URL.Query().Get("previous"), r.URL.Query().Get("tailLines"))
+		fmt.Fprintf(w, "%s: follow=%s previous=%s tail=%s\n", container, r.URL.Query().Get("follow"), r.URL.Query().Get("previous"), r.URL.Query().Get("tailLines"))
 	}))
 	defer agent.Close()
 	c, err := client.New(s.url, s.tokens.Agent, client.WithNode("node-1"))
@@ -39,27 +40,29 @@ func TestLogs(t *testing.T) {
 		}))
 	})
 	tests := []struct {
-		name    string
-		args    []string
-		want    string
-		wantErr string
+		name          string
+		args          []string
+		want, wantErr string
+		stderr        string
 	}{
-		{name: "plain", args: []string{"logs", "two", "-c", "side"}, want: "follow= previous= tail=\n"},
-		{name: "all options", args: []string{"logs", "two", "-c", "side", "-f", "--previous", "--tail", "3"}, want: "follow=true previous=true tail=3\n"},
-		{name: "container needed", args: []string{"logs", "two"}, wantErr: "BadRequest: a container name must be specified for pod two, choose one of: [main side]"},
+		{name: "named container", args: []string{"logs", "two", "-c", "side"}, want: "side: follow= previous= tail=\n"},
+		{name: "all options", args: []string{"logs", "two", "-c", "side", "-f", "--previous", "--tail", "3"}, want: "side: follow=true previous=true tail=3\n"},
+		{name: "first container by default", args: []string{"logs", "two"}, want: "main: follow= previous= tail=\n",
+			stderr: "Defaulted container \"main\" out of: main, side\n"},
+		{name: "no such container", args: []string{"logs", "two", "-c", "nope"}, wantErr: "Error from server (BadRequest): container nope is not valid for pod two"},
 		{name: "missing pod", args: []string{"logs", "nope"}, wantErr: `pod "nope" not found`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, _, err := s.run(tc.args...)
+			out, stderr, err := s.run(tc.args...)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				if err == nil || err.Error() != tc.wantErr {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
 				}
 				return
 			}
-			if err != nil || out != tc.want {
-				t.Fatalf("out %q, %v; want %q", out, err, tc.want)
+			if err != nil || out != tc.want || stderr != tc.stderr {
+				t.Fatalf("out %q, stderr %q, %v; want %q, %q", out, stderr, err, tc.want, tc.stderr)
 			}
 		})
 	}

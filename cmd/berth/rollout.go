@@ -61,7 +61,7 @@ It fails when the deployment exceeds its progressDeadlineSeconds, or when
 				ctx, cancel = context.WithTimeout(ctx, o.timeout)
 				defer cancel()
 			}
-			return rolloutStatus(ctx, c, cmd.OutOrStdout(), o.ns.namespace, args[1], o.watch, clock.RealClock{}, time.Second)
+			return fromServer(rolloutStatus(ctx, c, cmd.OutOrStdout(), o.ns.namespace, args[1], o.watch, clock.RealClock{}, time.Second))
 		},
 	}
 	o.conn.add(cmd)

@@ -37,7 +37,7 @@ node was lost, a job waits for room) are listed with the reason.`,
 			if err != nil {
 				return err
 			}
-			return runStatus(cmd.Context(), c, cmd.OutOrStdout(), time.Now())
+			return fromServer(runStatus(cmd.Context(), c, cmd.OutOrStdout(), time.Now()))
 		},
 	}
 	conn.add(cmd)
