@@ -106,6 +106,9 @@ Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
 
 func runServer(ctx context.Context, o serverOptions) error {
 	log := slog.Default()
+	if o.nodeTimeout < minNodeTimeout {
+		return fmt.Errorf("--node-timeout %v: must be at least %v", o.nodeTimeout, minNodeTimeout)
+	}
 	strategy, err := scheduler.ParseStrategy(o.strategy)
 	if err != nil {
 		return err
@@ -140,7 +143,9 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return err
 	}
-	apiSrv, err := reconciler.NewAPIServer(reconciler.APIConfig{Store: store, Objects: rec.AppliedObjects, Tokens: tokens, ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, Logger: log})
+	beat, flush := heartbeatTiming(o.nodeTimeout)
+	apiSrv, err := reconciler.NewAPIServer(reconciler.APIConfig{Store: store, Objects: rec.AppliedObjects, Tokens: tokens, ClusterCIDR: o.clusterCIDR,
+		NodeTimeout: o.nodeTimeout, HeartbeatInterval: beat, HeartbeatFlush: flush, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -214,4 +219,18 @@ func runServer(ctx context.Context, o serverOptions) error {
 	wg.Wait()
 	close(errc)
 	return <-errc
+}
+
+// minNodeTimeout keeps heartbeats (a quarter of the timeout) from
+// flooding the server.
+const minNodeTimeout = 2 * time.Second
+
+// heartbeatTiming is how often agents send heartbeats and how often the
+// API server writes them to the store, for a node timeout. The reconciler
+// judges nodes by the store, so a beat must be sent and written well
+// within the timeout: the API's fixed defaults (10 s and 5 s) suit the
+// default 40 s, but with --node-timeout 10s every live node was declared
+// lost. Four beats and eight flushes per timeout, at most the defaults.
+func heartbeatTiming(nodeTimeout time.Duration) (interval, flush time.Duration) {
+	return min(10*time.Second, nodeTimeout/4), min(5*time.Second, nodeTimeout/8)
 }
