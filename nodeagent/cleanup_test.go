@@ -115,6 +115,14 @@ func (nd *node) checkClean(t *testing.T) {
 			}
 		}
 	})
+	t.Run("no container cgroups", func(t *testing.T) {
+		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", nd.cfg.Namespace, "*"))
+		for _, d := range dirs {
+			if st, err := os.Stat(d); err == nil && st.IsDir() {
+				t.Errorf("cgroup left: %s", d)
+			}
+		}
+	})
 	t.Run("no logs", func(t *testing.T) {
 		entries, _ := os.ReadDir(nd.cfg.LogDir)
 		if len(entries) != 0 {

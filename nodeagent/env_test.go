@@ -169,6 +169,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 			nd.agent.Close()
 		}
 		cleanNetwork(t, cfg.Bridge, cfg.PodSubnet)
+		cleanCgroups(t, cfg.Namespace)
 	})
 	return nd
 }
@@ -191,6 +192,17 @@ func cleanNetwork(t testing.TB, bridge, subnet string) {
 		if strings.HasPrefix(line, "-A POSTROUTING") && strings.Contains(line, subnet) {
 			args := strings.Fields(strings.Replace(line, "-A", "-D", 1))
 			_ = exec.Command("iptables", append([]string{"-t", "nat"}, args...)...).Run()
+		}
+	}
+}
+
+// cleanCgroups removes the parent cgroups containerd made for the
+// namespace (runc removes only each container's own).
+func cleanCgroups(t testing.TB, namespace string) {
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", namespace))
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil && !os.IsNotExist(err) {
+			t.Errorf("remove cgroup %s: %v", d, err)
 		}
 	}
 }
