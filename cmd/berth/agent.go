@@ -25,6 +25,7 @@ func newAgentCmd() *cobra.Command {
 	var poll time.Duration
 	var verbose bool
 	var join joinOptions
+	var archives []string
 	cmd := &cobra.Command{
 		Use:   "agent (--manifests-dir DIR | --server URL --token-file FILE)",
 		Short: "Run the node agent: make containerd run the pods this node should run",
@@ -106,6 +107,7 @@ Several agents can share one machine as separate "nodes" if each has its own
 	addAgentConfigFlags(f, &cfg, "")
 	f.StringVar(&cfg.PodSubnet, "pod-subnet", "198.18.0.0/24", "pod IP range for static pods; must lie within 198.18.0.0/15 (a joined agent gets its subnet from the server)")
 	addJoinFlags(f, &join, "", true)
+	f.StringSliceVar(&archives, "image-archive", nil, "import the images of this docker-save or OCI archive at start (repeatable), for nodes without a registry")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	cmd.AddCommand(newAgentLogsCmd(), newAgentPushImagesCmd(), newAgentContainerdCmd())
 	return cmd
