@@ -50,6 +50,10 @@ type RegisterResponse struct {
 	PodCIDR string `json:"podCIDR"`
 	// HeartbeatInterval is how often the server wants a heartbeat.
 	HeartbeatInterval Duration `json:"heartbeatInterval"`
+	// NodeToken is the node's own bearer token: every later agent call
+	// (heartbeat, watch, status, and re-registering while the node is
+	// alive) presents it instead of the join token.
+	NodeToken string `json:"nodeToken,omitempty"`
 }
 
 // PodList is the full list of pods bound to one node. The agent makes the

@@ -149,9 +149,9 @@ func NewAPIServer(cfg APIConfig) (*APIServer, error) {
 		cfg: cfg, store: cfg.Store, cluster: cidr, mux: http.NewServeMux(), done: make(chan struct{}),
 		pending: map[string]time.Time{}, seen: map[string]time.Time{},
 	}
-	agent := func(h http.HandlerFunc) http.Handler { return s.authorize(apiPowerAgent, h) }
-	admin := func(h http.HandlerFunc) http.Handler { return s.authorize(apiPowerAdmin, h) }
-	s.mux.Handle("POST "+api.PathRegister, agent(s.register))
+	agent := func(h http.HandlerFunc) http.Handler { return s.authorize(needNode, h) }
+	admin := func(h http.HandlerFunc) http.Handler { return s.authorize(needAdmin, h) }
+	s.mux.Handle("POST "+api.PathRegister, s.authorize(needRegister, s.register))
 	s.mux.Handle("POST "+api.PathHeartbeat, agent(s.heartbeat))
 	s.mux.Handle("GET "+api.PathAgentPods, agent(s.watchPods))
 	s.mux.Handle("POST "+api.PathPodStatus, agent(s.reportStatus))
@@ -181,7 +181,8 @@ func NewAPIServer(cfg APIConfig) (*APIServer, error) {
 	}
 	s.mux.Handle("GET /api/v1/namespaces/{ns}/pods/{name}/log", admin(s.podLogs))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if s.tokenPower(r) == apiPowerNone {
+		if tok := bearer(r); tok == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Tokens.Admin)) != 1 &&
+			subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Tokens.Agent)) != 1 && !s.isNodeToken(tok) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
 			respondError(w, http.StatusUnauthorized, "Unauthorized", "a valid bearer token is required")
 			return
@@ -255,62 +256,132 @@ func (s *APIServer) FlushHeartbeats() error {
 
 // ---- authentication -------------------------------------------------
 
+// apiPower is what a bearer token allows.
 type apiPower int
 
 const (
 	apiPowerNone apiPower = iota
-	apiPowerAgent
+	// apiPowerJoin is the join token: it registers nodes, nothing more.
+	apiPowerJoin
+	// apiPowerNode is a node's own token, issued at register, for the
+	// node named in X-Berth-Node only.
+	apiPowerNode
+	// apiPowerAdmin reads everything.
 	apiPowerAdmin
 )
 
+// What an endpoint needs.
+type apiNeed int
+
+const (
+	needAdmin    apiNeed = iota
+	needNode             // heartbeat, watch, status: the node's token
+	needRegister         // the join token, or the node's token
+)
+
+type powerKey struct{}
+
+// callerPower is the power authorize granted the request.
+func callerPower(r *http.Request) apiPower {
+	p, _ := r.Context().Value(powerKey{}).(apiPower)
+	return p
+}
+
+func bearer(r *http.Request) string {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return token
+}
+
+func credentialHash(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
 // authorize checks the bearer token in constant time: no or unknown
-// token is 401, the other power's token 403. Agent calls must also name
-// their node.
-func (s *APIServer) authorize(need apiPower, h http.HandlerFunc) http.Handler {
+// token is 401, a token of another power (or of another node) 403.
+// Agent calls must name their node in X-Berth-Node.
+func (s *APIServer) authorize(need apiNeed, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := s.tokenPower(r)
-		switch {
-		case got == apiPowerNone:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
-			respondError(w, http.StatusUnauthorized, "Unauthorized", "a valid bearer token is required")
-			return
-		case got != need && need == apiPowerAgent:
-			respondError(w, http.StatusForbidden, "Forbidden", "this endpoint is for node agents: use the agent join token")
-			return
-		case got != need:
-			respondError(w, http.StatusForbidden, "Forbidden", "the agent token cannot read the cluster: use the admin token")
-			return
-		}
-		if need == apiPowerAgent {
-			node := r.Header.Get(api.HeaderNodeName)
-			if msgs := validation.IsDNS1123Subdomain(node); len(msgs) > 0 {
-				respondError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("header %s %q: %s", api.HeaderNodeName, node, strings.Join(msgs, "; ")))
-				return
+		p, code, msg := s.power(r, need)
+		if code != 0 {
+			if code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
 			}
+			respondError(w, code, strings.ReplaceAll(http.StatusText(code), " ", ""), msg)
+			return
 		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
-		h(w, r)
+		h(w, r.WithContext(context.WithValue(r.Context(), powerKey{}, p)))
 	})
 }
 
-func (s *APIServer) tokenPower(r *http.Request) apiPower {
-	auth := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(auth, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return apiPowerNone
+// power decides what the request may do, or the status and message of
+// its refusal.
+func (s *APIServer) power(r *http.Request, need apiNeed) (apiPower, int, string) {
+	tok := bearer(r)
+	if tok == "" {
+		return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
 	}
 	// Compare with both so the time taken does not say which one matched.
-	agent := subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.Tokens.Agent))
-	admin := subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.Tokens.Admin))
-	switch {
-	case admin == 1:
-		return apiPowerAdmin
-	case agent == 1:
-		return apiPowerAgent
+	admin := subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Tokens.Admin)) == 1
+	join := subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Tokens.Agent)) == 1
+	node := r.Header.Get(api.HeaderNodeName)
+	if need == needAdmin {
+		switch {
+		case admin:
+			return apiPowerAdmin, 0, ""
+		case join || s.isNodeToken(tok):
+			return apiPowerNone, http.StatusForbidden, "agent tokens cannot read the cluster: use the admin token"
+		}
+		return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
 	}
-	return apiPowerNone
+	if admin {
+		return apiPowerNone, http.StatusForbidden, "this endpoint is for node agents, not the admin token"
+	}
+	if msgs := validation.IsDNS1123Subdomain(node); len(msgs) > 0 {
+		if !join && !s.isNodeToken(tok) {
+			return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+		}
+		return apiPowerNone, http.StatusBadRequest, fmt.Sprintf("header %s %q: %s", api.HeaderNodeName, node, strings.Join(msgs, "; "))
+	}
+	if !join {
+		var rec *NodeRecord
+		_ = s.store.View(func(tx ReadTx) (err error) { rec, err = tx.Node(node); return err })
+		if rec != nil && rec.CredentialHash != "" &&
+			subtle.ConstantTimeCompare([]byte(credentialHash(tok)), []byte(rec.CredentialHash)) == 1 {
+			return apiPowerNode, 0, ""
+		}
+		if s.isNodeToken(tok) {
+			return apiPowerNone, http.StatusForbidden, fmt.Sprintf("this token belongs to another node, not %s", node)
+		}
+		return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+	}
+	if need == needRegister {
+		return apiPowerJoin, 0, ""
+	}
+	return apiPowerNone, http.StatusForbidden, "the join token only registers a node: use the node token the register answer gave"
+}
+
+// isNodeToken reports whether tok is some node's token; it is asked only
+// to choose between 401 and 403 for a refused request.
+func (s *APIServer) isNodeToken(tok string) bool {
+	want := credentialHash(tok)
+	found := false
+	_ = s.store.View(func(tx ReadTx) error {
+		nodes, err := tx.Nodes()
+		for _, n := range nodes {
+			if n.CredentialHash != "" && subtle.ConstantTimeCompare([]byte(want), []byte(n.CredentialHash)) == 1 {
+				found = true
+			}
+		}
+		return err
+	})
+	return found
 }
 
 // ---- answers ----------------------------------------------------------
@@ -376,8 +447,17 @@ func (s *APIServer) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.cfg.Clock.Now().UTC()
+	fresh, err := newToken()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	token := fresh
+	if callerPower(r) == apiPowerNode {
+		token = bearer(r) // the node's own: kept, so its other calls go on
+	}
 	var cidr string
-	err := s.store.Update(func(tx Tx) error {
+	err = s.store.Update(func(tx Tx) error {
 		n, err := tx.Node(req.Name)
 		switch {
 		case errors.Is(err, ErrNotFound):
@@ -391,10 +471,16 @@ func (s *APIServer) register(w http.ResponseWriter, r *http.Request) {
 			n = &NodeRecord{Name: req.Name, PodCIDR: cidr, Registered: now}
 		case err != nil:
 			return err
+		case callerPower(r) == apiPowerJoin && n.CredentialHash != "" && s.alive(n, now):
+			// The join token is shared by every agent: it must not take
+			// over a node whose agent is alive and holds its token.
+			return fmt.Errorf("%w: node %q is registered and sending heartbeats; its agent re-registers with the node token, "+
+				"a new agent may take the name once the node has timed out (%s)", errNodeAlive, n.Name, s.cfg.NodeTimeout)
 		default:
 			// Stable across re-registers: pods keep their addresses.
 			cidr = n.PodCIDR
 		}
+		n.CredentialHash = credentialHash(token)
 		wasReady := n.Ready
 		n.Labels, n.Taints = req.Labels, req.Taints
 		n.Capacity, n.Allocatable, n.Address = req.Capacity, req.Allocatable, req.Address
@@ -408,7 +494,7 @@ func (s *APIServer) register(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	})
-	if errors.Is(err, errSubnetsExhausted) {
+	if errors.Is(err, errSubnetsExhausted) || errors.Is(err, errNodeAlive) {
 		respondError(w, http.StatusConflict, "Conflict", err.Error())
 		return
 	}
@@ -421,7 +507,27 @@ func (s *APIServer) register(w http.ResponseWriter, r *http.Request) {
 	delete(s.pending, req.Name)
 	s.hbMu.Unlock()
 	s.cfg.Logger.Info("node registered", "node", req.Name, "podCIDR", cidr, "address", req.Address)
-	respondJSON(w, http.StatusOK, &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: s.cfg.HeartbeatInterval}})
+	respondJSON(w, http.StatusOK, &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: s.cfg.HeartbeatInterval}, NodeToken: token})
+}
+
+var errNodeAlive = errors.New("node alive")
+
+// alive reports whether the node is Ready and its newest heartbeat is
+// within the node timeout.
+func (s *APIServer) alive(n *NodeRecord, now time.Time) bool {
+	hb := n.LastHeartbeat
+	if t, ok := s.LastHeartbeat(n.Name); ok && t.After(hb) {
+		hb = t
+	}
+	return n.Ready && now.Sub(hb) <= s.cfg.NodeTimeout
+}
+
+func newToken() (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("make a token: %w", err)
+	}
+	return hex.EncodeToString(raw), nil
 }
 
 func validateRegister(req *api.RegisterRequest) string {
@@ -1284,11 +1390,10 @@ func ensureTokenFile(path string) (string, error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("token %s: %w", path, err)
 	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	tok, err := newToken()
+	if err != nil {
 		return "", fmt.Errorf("token %s: %w", path, err)
 	}
-	tok := hex.EncodeToString(raw)
 	// O_EXCL: two servers starting at once on one data dir cannot both
 	// write a token and hand out different ones.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)

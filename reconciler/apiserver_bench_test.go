@@ -55,9 +55,11 @@ func BenchmarkAgentAPI(b *testing.B) {
 				b.Fatal(err)
 			}
 			rl := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi")}
-			if _, err := agents[i].Register(context.Background(), api.RegisterRequest{Name: names[i], Capacity: rl, Allocatable: rl}); err != nil {
+			resp, err := agents[i].Register(context.Background(), api.RegisterRequest{Name: names[i], Capacity: rl, Allocatable: rl})
+			if err != nil {
 				b.Fatal(err)
 			}
+			agents[i] = agents[i].WithToken(resp.NodeToken)
 		}
 		pods := make([]*PodRecord, 0, nodes*perNode)
 		for i := range nodes * perNode {
@@ -214,4 +216,3 @@ func peakRSSMB() float64 {
 	}
 	return 0
 }
-

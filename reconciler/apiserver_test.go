@@ -33,18 +33,20 @@ import (
 var testTokens = Tokens{Agent: "agent-token-0123456789", Admin: "admin-token-0123456789"}
 
 type apiHarness struct {
-	t       testing.TB
-	store   *BoltStore
-	srv     *APIServer
-	http    *httptest.Server
-	clock   *clocktesting.FakeClock
-	objects []manifest.Object
-	mu      sync.Mutex
+	t testing.TB
+	// nodeTokens are the tokens register gave, by node.
+	nodeTokens map[string]string
+	store      *BoltStore
+	srv        *APIServer
+	http       *httptest.Server
+	clock      *clocktesting.FakeClock
+	objects    []manifest.Object
+	mu         sync.Mutex
 }
 
 func newAPIHarness(t testing.TB, mod func(*APIConfig)) *apiHarness {
 	t.Helper()
-	h := &apiHarness{t: t, clock: clocktesting.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))}
+	h := &apiHarness{t: t, nodeTokens: map[string]string{}, clock: clocktesting.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))}
 	h.store, _ = openTestStore(t)
 	cfg := APIConfig{
 		Store:   h.store,
@@ -65,8 +67,16 @@ func newAPIHarness(t testing.TB, mod func(*APIConfig)) *apiHarness {
 	return h
 }
 
+// agent is a client of the node: with its node token once registered,
+// else with the join token.
 func (h *apiHarness) agent(node string) *client.Client {
-	c, err := client.New(h.http.URL, testTokens.Agent, client.WithNode(node))
+	h.mu.Lock()
+	tok, ok := h.nodeTokens[node]
+	h.mu.Unlock()
+	if !ok {
+		tok = testTokens.Agent
+	}
+	c, err := client.New(h.http.URL, tok, client.WithNode(node))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -92,6 +102,12 @@ func (h *apiHarness) register(node string) *api.RegisterResponse {
 	if err != nil {
 		h.t.Fatalf("register %s: %v", node, err)
 	}
+	if resp.NodeToken == "" {
+		h.t.Fatalf("register %s: no node token", node)
+	}
+	h.mu.Lock()
+	h.nodeTokens[node] = resp.NodeToken
+	h.mu.Unlock()
 	return resp
 }
 
@@ -179,37 +195,34 @@ func TestAPIAuth(t *testing.T) {
 		{name: "events", method: "GET", path: api.PathEvents},
 		{name: "status", method: "GET", path: api.PathStatus},
 	}
+	n1, n2 := h.nodeTokens["n1"], h.nodeTokens["n2"]
+	// want gives the answer by endpoint: agent endpoint (register
+	// separately) or admin endpoint; 0 is success.
 	callers := []struct {
-		name, token, node string
-		want              func(agentEndpoint bool) int
+		name, token, node      string
+		register, agent, admin int
 	}{
-		{name: "no token", want: func(bool) int { return 401 }},
-		{name: "unknown token", token: "nope-nope-nope-nope", node: "n1", want: func(bool) int { return 401 }},
-		{name: "admin token", token: testTokens.Admin, node: "n1", want: func(a bool) int {
-			if a {
-				return 403
-			}
-			return 0
-		}},
-		{name: "agent token", token: testTokens.Agent, node: "n1", want: func(a bool) int {
-			if a {
-				return 0
-			}
-			return 403
-		}},
-		{name: "agent token without node", token: testTokens.Agent, want: func(a bool) int {
-			if a {
-				return 400
-			}
-			return 403
-		}},
+		{name: "no token", register: 401, agent: 401, admin: 401},
+		{name: "unknown token", token: "nope-nope-nope-nope", node: "n1", register: 401, agent: 401, admin: 401},
+		{name: "admin token", token: testTokens.Admin, node: "n1", register: 403, agent: 403, admin: 0},
+		{name: "node token", token: n1, node: "n1", register: 0, agent: 0, admin: 403},
+		// n1 is alive: the shared join token cannot take it over.
+		{name: "join token", token: testTokens.Agent, node: "n1", register: 409, agent: 403, admin: 403},
+		{name: "join token without node", token: testTokens.Agent, register: 400, agent: 400, admin: 403},
+		{name: "another node's token", token: n2, node: "n1", register: 403, agent: 403, admin: 403},
 	}
 	for _, c := range callers {
 		for _, e := range endpoints {
 			t.Run(c.name+"/"+e.name, func(t *testing.T) {
 				before := h.store.Version()
 				code, _ := h.do(e.method, e.path, c.token, c.node, e.body)
-				want := c.want(e.agent)
+				want := c.admin
+				switch {
+				case e.path == api.PathRegister:
+					want = c.register
+				case e.agent:
+					want = c.agent
+				}
 				if want == 0 {
 					if code >= 400 && e.name != "logs" { // logs: the node serves none here
 						t.Fatalf("code %d, want success", code)
@@ -270,8 +283,16 @@ func TestAPIAgentCannotActForOtherNodes(t *testing.T) {
 	})
 	t.Run("unregistered node", func(t *testing.T) {
 		_, err := h.agent("n3").WatchPods(ctx, 0, 0)
-		if !client.IsNotFound(err) {
-			t.Fatalf("err = %v, want NotFound", err)
+		if !client.IsUnauthorized(err) {
+			t.Fatalf("err = %v, want Forbidden", err)
+		}
+	})
+	t.Run("own token, other node's name", func(t *testing.T) {
+		c, _ := client.New(h.http.URL, h.nodeTokens["n1"], client.WithNode("n2"))
+		_, err := c.WatchPods(ctx, 0, 0)
+		var ae *api.Error
+		if !errors.As(err, &ae) || ae.Code != 403 {
+			t.Fatalf("err = %v, want 403", err)
 		}
 	})
 }
@@ -311,7 +332,7 @@ func TestAPIBadRequests(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := h.store.Version()
-			code, e := h.do(tc.method, tc.path, testTokens.Agent, "n1", tc.body)
+			code, e := h.do(tc.method, tc.path, h.nodeTokens["n1"], "n1", tc.body)
 			if code != tc.want {
 				t.Fatalf("code %d (%+v), want %d", code, e, tc.want)
 			}
@@ -667,7 +688,7 @@ func TestAPIHeartbeat(t *testing.T) {
 	if c := n1.Status.Conditions[0]; c.Type != corev1.NodeReady || c.Status != corev1.ConditionUnknown {
 		t.Fatalf("stale node shows %+v", c)
 	}
-	if err := h.agent("ghost").Heartbeat(ctx, api.HeartbeatRequest{}); !client.IsNotFound(err) {
+	if err := h.agent("ghost").Heartbeat(ctx, api.HeartbeatRequest{}); !client.IsUnauthorized(err) {
 		t.Fatalf("heartbeat of unknown node: %v", err)
 	}
 }
@@ -940,15 +961,13 @@ func FuzzAgentBodies(f *testing.F) {
 		f.Add(seed)
 	}
 	h := newAPIHarness(f, nil)
-	if _, err := h.agent("n1").Register(context.Background(), api.RegisterRequest{Name: "n1"}); err != nil {
-		f.Fatal(err)
-	}
+	h.register("n1")
 	h.putPod("default", "web", "n1", nil)
 	f.Fuzz(func(t *testing.T, body string) {
 		h.t = t
 		for _, path := range []string{api.PathRegister, api.PathPodStatus, api.PathHeartbeat} {
 			before := h.store.Version()
-			code, e := h.do("POST", path, testTokens.Agent, "n1", body)
+			code, e := h.do("POST", path, h.nodeTokens["n1"], "n1", body)
 			if code >= 500 {
 				t.Fatalf("%s: %d %+v for %q", path, code, e, body)
 			}
@@ -957,4 +976,46 @@ func FuzzAgentBodies(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAPINodeTokens(t *testing.T) {
+	h := newAPIHarness(t, func(c *APIConfig) { c.NodeTimeout = 40 * time.Second })
+	ctx := context.Background()
+	first := h.register("n1")
+	join, err := client.New(h.http.URL, testTokens.Agent, client.WithNode("n1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := api.RegisterRequest{Name: "n1"}
+
+	again, err := h.agent("n1").Register(ctx, req)
+	if err != nil || again.NodeToken != first.NodeToken || again.PodCIDR != first.PodCIDR {
+		t.Fatalf("re-register with the node token: %+v, %v; want the same token and CIDR", again, err)
+	}
+
+	before := h.store.Version()
+	_, err = join.Register(ctx, req)
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Code != http.StatusConflict {
+		t.Fatalf("join token on a live node: %v, want 409", err)
+	}
+	if h.store.Version() != before {
+		t.Fatal("a refused register changed the store")
+	}
+
+	h.clock.Step(41 * time.Second) // the node timed out: its name may be taken
+	taken, err := join.Register(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if taken.NodeToken == first.NodeToken || taken.PodCIDR != first.PodCIDR {
+		t.Fatalf("after timeout: %+v; want a new token and the same CIDR", taken)
+	}
+	old := join.WithToken(first.NodeToken)
+	if err := old.Heartbeat(ctx, api.HeartbeatRequest{}); !errors.As(err, &ae) || ae.Code != http.StatusUnauthorized {
+		t.Fatalf("the replaced token: %v, want 401", err)
+	}
+	if err := join.WithToken(taken.NodeToken).Heartbeat(ctx, api.HeartbeatRequest{}); err != nil {
+		t.Fatalf("the new token: %v", err)
+	}
 }

@@ -125,6 +125,11 @@ type NodeRecord struct {
 	Ready bool `json:"ready"`
 	// Generation is raised by the store when a scheduling fact changes.
 	Generation uint64 `json:"generation"`
+	// CredentialHash is the SHA-256 (hex) of the node token the API
+	// server issued at register: the agent's later calls carry that token,
+	// so one node cannot speak for another even though all share the
+	// join token.
+	CredentialHash string `json:"credentialHash,omitempty"`
 }
 
 // DeploymentRecord keeps a Deployment's status and rollout bookkeeping.

@@ -75,6 +75,14 @@ func New(server, token string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
+// WithToken returns a copy of the client that sends token instead; an
+// agent switches to its node token after Register.
+func (c *Client) WithToken(token string) *Client {
+	d := *c
+	d.token = token
+	return &d
+}
+
 // Server returns the base URL the client talks to.
 func (c *Client) Server() string { return c.base.String() }
 

@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -52,8 +53,15 @@ type Agent interface {
 type Config struct {
 	// Server is the server's address (http://host:port or host:port).
 	Server string
-	// Token is the agent join token.
+	// Token is the agent join token. It only registers the node: the
+	// server answers with the node's own token, which every later call
+	// carries.
 	Token string
+	// CredentialFile keeps the node token (mode 0600) so a restarted agent
+	// re-registers as the same node at once; the join token cannot take
+	// over a node that is still alive. Empty keeps it in memory only.
+	// RunAgent puts it in the agent's run dir.
+	CredentialFile string
 	// NodeName names the node (required).
 	NodeName string
 	// Labels and Taints are the node's, for scheduling.
@@ -144,12 +152,14 @@ func MachineResources() corev1.ResourceList {
 
 // Link is one node's connection to the server. It is a nodeagent.Source.
 type Link struct {
-	cfg    Config
-	client *client.Client
-	logs   net.Listener
-	kick   chan struct{}
+	cfg  Config
+	join *client.Client
+	logs net.Listener
+	kick chan struct{}
 
 	mu         sync.Mutex
+	node       *client.Client // with the node token, once registered
+	nodeToken  string
 	podCIDR    string
 	hbInterval time.Duration
 	agent      Agent
@@ -183,7 +193,12 @@ func Connect(ctx context.Context, cfg Config) (*Link, error) {
 	if cfg.Advertise == "" {
 		cfg.Advertise = ln.Addr().String()
 	}
-	l := &Link{cfg: cfg, client: c, logs: ln, kick: make(chan struct{}, 1), deleting: map[string]podRef{}, dropped: map[string]bool{}}
+	l := &Link{cfg: cfg, join: c, node: c, logs: ln, kick: make(chan struct{}, 1), deleting: map[string]podRef{}, dropped: map[string]bool{}}
+	if cfg.CredentialFile != "" {
+		if b, err := os.ReadFile(cfg.CredentialFile); err == nil {
+			l.setToken(strings.TrimSpace(string(b)), false)
+		}
+	}
 	bo := l.newBackoff()
 	for {
 		err := l.register(ctx)
@@ -203,14 +218,31 @@ func Connect(ctx context.Context, cfg Config) (*Link, error) {
 	}
 }
 
+// register announces the node with its node token if it has one (the
+// server keeps it), else with the join token (the server issues one).
 func (l *Link) register(ctx context.Context) error {
-	resp, err := l.client.Register(ctx, api.RegisterRequest{
+	req := api.RegisterRequest{
 		Name: l.cfg.NodeName, Labels: l.cfg.Labels, Taints: l.cfg.Taints,
 		Capacity: l.cfg.Capacity, Allocatable: l.cfg.Allocatable, Address: l.cfg.Advertise,
-	})
+	}
+	l.mu.Lock()
+	had := l.nodeToken != ""
+	l.mu.Unlock()
+	resp, err := l.api().Register(ctx, req)
+	if err != nil && had && client.IsUnauthorized(err) {
+		// The server forgot the node, or gave its name to another agent
+		// after it timed out: join again.
+		l.cfg.Logger.Warn("the server refused this node's token; registering with the join token", "err", err)
+		l.setToken("", true)
+		resp, err = l.join.Register(ctx, req)
+	}
 	if err != nil {
 		return err
 	}
+	if resp.NodeToken == "" {
+		return fmt.Errorf("register node %s: the server gave no node token", l.cfg.NodeName)
+	}
+	l.setToken(resp.NodeToken, true)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.podCIDR != "" && resp.PodCIDR != l.podCIDR {
@@ -228,6 +260,46 @@ func (l *Link) register(ctx context.Context) error {
 	l.cfg.Logger.Info("registered with the server", "node", l.cfg.NodeName, "podCIDR", resp.PodCIDR, "logs", l.cfg.Advertise)
 	return nil
 }
+
+// api is the client for the node's calls: with its node token once it has
+// one.
+func (l *Link) api() *client.Client {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.node
+}
+
+// setToken switches the node's calls to token ("" for the join token) and
+// keeps it in CredentialFile when save is set.
+func (l *Link) setToken(token string, save bool) {
+	l.mu.Lock()
+	changed := token != l.nodeToken
+	l.nodeToken = token
+	l.node = l.join
+	if token != "" {
+		l.node = l.join.WithToken(token)
+	}
+	l.mu.Unlock()
+	if !save || !changed || l.cfg.CredentialFile == "" {
+		return
+	}
+	var err error
+	if token == "" {
+		err = os.Remove(l.cfg.CredentialFile)
+		if errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+	} else if err = os.MkdirAll(filepath.Dir(l.cfg.CredentialFile), 0o700); err == nil {
+		err = os.WriteFile(l.cfg.CredentialFile, []byte(token+"\n"), 0o600)
+	}
+	if err != nil {
+		l.cfg.Logger.Warn("cannot keep the node token; a restarted agent waits for the node timeout to register", "err", err)
+	}
+}
+
+// needsRegister reports whether a failed call means the server no longer
+// knows the node or its token.
+func needsRegister(err error) bool { return client.IsNotFound(err) || client.IsUnauthorized(err) }
 
 // PodCIDR is the node's pod subnet (nodeagent.Config.PodSubnet).
 func (l *Link) PodCIDR() string {
@@ -281,12 +353,12 @@ func (l *Link) Watch(ctx context.Context, sync func([]*corev1.Pod)) error {
 	bo := l.newBackoff()
 	failing := false
 	for {
-		list, err := l.client.WatchPods(ctx, rv, l.cfg.WatchWait)
+		list, err := l.api().WatchPods(ctx, rv, l.cfg.WatchWait)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err != nil {
-			if client.IsNotFound(err) {
+			if needsRegister(err) {
 				_ = l.register(ctx)
 			}
 			if !failing {
@@ -348,8 +420,8 @@ func (l *Link) heartbeats(ctx context.Context) {
 		if a != nil {
 			n = len(a.Status())
 		}
-		err := l.client.Heartbeat(ctx, api.HeartbeatRequest{Pods: n})
-		if client.IsNotFound(err) {
+		err := l.api().Heartbeat(ctx, api.HeartbeatRequest{Pods: n})
+		if needsRegister(err) {
 			err = l.register(ctx)
 		}
 		if err != nil && ctx.Err() == nil {
@@ -410,10 +482,10 @@ func (l *Link) reportStatus(ctx context.Context, a Agent) {
 		if h == lastHash && now.Sub(lastSent) < l.cfg.StatusResend {
 			continue
 		}
-		resp, err := l.client.ReportStatus(ctx, rep)
-		if client.IsNotFound(err) {
+		resp, err := l.api().ReportStatus(ctx, rep)
+		if needsRegister(err) {
 			if err = l.register(ctx); err == nil {
-				resp, err = l.client.ReportStatus(ctx, rep)
+				resp, err = l.api().ReportStatus(ctx, rep)
 			}
 		}
 		if err != nil {
@@ -490,6 +562,9 @@ func RunAgent(ctx context.Context, link Config, agent nodeagent.Config) error {
 	agent.NodeName = link.NodeName
 	if link.LogDir == "" {
 		link.LogDir = agent.LogDir
+	}
+	if link.CredentialFile == "" {
+		link.CredentialFile = filepath.Join(agent.RunDir, "node-token")
 	}
 	if link.Logger == nil {
 		link.Logger = agent.Logger

@@ -410,3 +410,47 @@ func TestLogs(t *testing.T) {
 		}
 	})
 }
+
+func TestRestartedAgentKeepsItsNode(t *testing.T) {
+	s := newServer(t)
+	cred := filepath.Join(t.TempDir(), "run", "node-token")
+	first, _ := connect(t, s, "n1", func(c *Config) { c.CredentialFile = cred })
+	first.Close()
+	if fi, err := os.Stat(cred); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("credential file: %v, %v", fi, err)
+	}
+	t.Run("with its token: at once, same subnet", func(t *testing.T) {
+		again, _ := connect(t, s, "n1", func(c *Config) { c.CredentialFile = cred })
+		defer again.Close()
+		if again.PodCIDR() != first.PodCIDR() {
+			t.Fatalf("subnet %s, was %s", again.PodCIDR(), first.PodCIDR())
+		}
+	})
+	t.Run("without it: only once the node timed out", func(t *testing.T) {
+		got := make(chan error, 1)
+		go func() {
+			l, err := Connect(context.Background(), Config{Server: s.http.URL, Token: tokens.Agent, NodeName: "n1", Clock: s.clock, Logger: quiet()})
+			if err == nil {
+				l.Close()
+			}
+			got <- err
+		}()
+		waitForTimer(t, s.clock) // refused (409) and backing off
+		select {
+		case err := <-got:
+			t.Fatalf("took a live node's name: %v", err)
+		default:
+		}
+		eventually(t, s.clock, "the name taken after the node timeout", func() bool {
+			select {
+			case err := <-got:
+				if err != nil {
+					t.Fatal(err)
+				}
+				return true
+			default:
+				return false
+			}
+		})
+	})
+}
