@@ -15,6 +15,7 @@ import (
 
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/namespaces"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/berth-dev/berth/nodeagent"
 )
@@ -209,4 +210,49 @@ func TestAgentSIGKILLAdoption(t *testing.T) {
 		t.Errorf("run dir holds %d pod dirs, want 4", len(entries))
 	}
 
+}
+
+// A sandbox whose pause process dies is replaced: its containers are
+// stopped, a new sandbox gets the pod back to running, and the old
+// network namespace is gone.
+func TestDeadSandboxReplaced(t *testing.T) {
+	nd := newNode(t, nodeOpts{})
+	zero := int64(0)
+	pod := nd.pod("phoenix", corev1.PodSpec{Containers: []corev1.Container{idle("app")}, TerminationGracePeriodSeconds: &zero})
+	nd.agent.Sync([]*corev1.Pod{pod})
+	nd.waitFor(pod.UID, 60*time.Second, "running", running)
+	netnsDir := filepath.Join(nd.cfg.RunDir, "pods", string(pod.UID), "netns")
+	before, _ := os.ReadDir(netnsDir)
+	if len(before) != 1 {
+		t.Fatalf("want one pinned netns, have %d", len(before))
+	}
+
+	// Kill the pause process from the host.
+	cl, err := containerd.New(nd.cfg.ContainerdAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := namespaces.WithNamespace(context.Background(), nd.cfg.Namespace)
+	cs, err := cl.Containers(ctx, fmt.Sprintf("labels.%q==%q,labels.%q==sandbox", nodeagent.LabelPodUID, pod.UID, nodeagent.LabelRole))
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("sandbox container: %v (%d found)", err, len(cs))
+	}
+	task, err := cs[0].Task(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(int(task.Pid()), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	st := nd.waitFor(pod.UID, 60*time.Second, "running in a new sandbox", func(p *corev1.Pod) bool {
+		return running(p) && p.Status.ContainerStatuses[0].RestartCount == 1
+	})
+	after, _ := os.ReadDir(netnsDir)
+	if len(after) != 1 || after[0].Name() == before[0].Name() {
+		t.Fatalf("netns before %v, after %v: want exactly one, a new one", before, after)
+	}
+	if st.Status.PodIP == "" {
+		t.Fatal("no IP in the new sandbox")
+	}
 }
