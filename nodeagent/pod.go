@@ -314,7 +314,11 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 	}
 	w.initialized = true
 
-	// App containers, each by the pod's restart policy.
+	// App containers, each by the pod's restart policy. Unlike init
+	// containers they have no order, so they start side by side (as
+	// containerd's CRI plugin allows): a pod runs when its slowest
+	// container does, not after the sum of them.
+	var due []*ctr
 	for i := range pod.Spec.Containers {
 		c := w.ctrs[pod.Spec.Containers[i].Name]
 		if c.running() {
@@ -323,7 +327,20 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		if c.term != nil && !restart.ShouldRestart(policy, restart.KindApp, c.term.ExitCode) {
 			continue
 		}
-		soonest(w.start(ctx, pod, c, now))
+		due = append(due, c)
+	}
+	waits := make([]time.Duration, len(due))
+	var wg sync.WaitGroup
+	for i, c := range due {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			waits[i] = w.start(ctx, pod, c, now)
+		}()
+	}
+	wg.Wait()
+	for _, d := range waits {
+		soonest(d)
 	}
 	w.ensureProbers()
 
