@@ -330,7 +330,10 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 			"--containerd-socket", c.ctrd.Address, "--runc-root", c.ctrd.RuncRoot,
 			"--run-dir", filepath.Join(dir, n.ns, "run"), "--log-dir", filepath.Join(dir, n.ns, "log"),
 			"--cni-conf", filepath.Join(dir, n.ns, "cni.conflist"), "--network", n.network, "--bridge", n.bridge,
-			"--allocatable", o.allocatable, "--gc-interval", "10s"}
+			"--gc-interval", "10s"}
+		if o.allocatable != "" {
+			n.args = append(n.args, "--allocatable", o.allocatable)
+		}
 		c.startAgent(n)
 	}
 	c.eventually("every node Ready", time.Minute, func() error {
