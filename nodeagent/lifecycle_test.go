@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/berth-dev/berth/internal/testenv"
 )
 
 func idle(name string) corev1.Container {
@@ -370,5 +372,41 @@ func TestGarbageCollection(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(nd.cfg.RunDir, "ipam", nd.cfg.NetworkName, p.Status.PodIP)); err != nil {
 		t.Fatalf("GC removed the wanted pod's lease: %v", err)
+	}
+}
+
+// CPU and memory requests and limits land in the container's cgroup as
+// the kubelet sets them.
+func TestCgroupLimits(t *testing.T) {
+	nd := newNode(t, nodeOpts{})
+	c := idle("app")
+	c.Resources = corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+	}
+	pod := nd.pod("limited", corev1.PodSpec{Containers: []corev1.Container{c}})
+	nd.agent.Sync([]*corev1.Pod{pod})
+	st := nd.waitFor(pod.UID, 60*time.Second, "running", running)
+	id := strings.TrimPrefix(containerStatus(st, "app").ContainerID, "containerd://")
+	tests := []struct {
+		file, want string
+	}{
+		{file: "cpu/cpu.cfs_quota_us", want: "25000"},
+		{file: "cpu/cpu.cfs_period_us", want: "100000"},
+		{file: "cpu/cpu.shares", want: "102"},
+		{file: "memory/memory.limit_in_bytes", want: "67108864"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			dir, base := filepath.Split(tc.file)
+			p := filepath.Join("/sys/fs/cgroup", dir, nd.cfg.Namespace, id, base)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				testenv.Missing(t, "cgroup v1 file "+p+": "+err.Error())
+			}
+			if got := strings.TrimSpace(string(b)); got != tc.want {
+				t.Fatalf("%s = %s, want %s", p, got, tc.want)
+			}
+		})
 	}
 }
