@@ -410,3 +410,29 @@ func TestCgroupLimits(t *testing.T) {
 		})
 	}
 }
+
+// An emptyDir with medium Memory is a tmpfs capped at its sizeLimit.
+func TestMemoryEmptyDirSizeLimit(t *testing.T) {
+	nd := newNode(t, nodeOpts{})
+	limit := resource.MustParse("8Mi")
+	c := idle("app")
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "mem", MountPath: "/mem"}}
+	pod := nd.pod("tmpfs", corev1.PodSpec{
+		Volumes: []corev1.Volume{{Name: "mem", VolumeSource: corev1.VolumeSource{
+			EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &limit}}}},
+		Containers: []corev1.Container{c},
+	})
+	nd.agent.Sync([]*corev1.Pod{pod})
+	st := nd.waitFor(pod.UID, 60*time.Second, "running", running)
+	if out := nd.exec(st, "app", "sh", "-c", "grep ' /mem ' /proc/mounts"); !strings.Contains(out, "tmpfs") {
+		t.Fatalf("/mem is not a tmpfs: %q", out)
+	}
+	nd.exec(st, "app", "dd", "if=/dev/zero", "of=/mem/small", "bs=1M", "count=4")
+	_, _, code, err := nd.agent.Exec(t.Context(), string(pod.UID), "app", []string{"dd", "if=/dev/zero", "of=/mem/big", "bs=1M", "count=16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code == 0 {
+		t.Fatal("wrote 20 MiB into an 8 MiB memory emptyDir")
+	}
+}
