@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -641,6 +642,9 @@ func (s *APIServer) heartbeat(w http.ResponseWriter, r *http.Request) {
 type agentPodIndex struct {
 	version uint64
 	nodes   map[string]*agentPodList
+	// pods are the bound pods by store key, kept to rebuild the next
+	// index without decoding the records that did not change.
+	pods map[string]*indexedPod
 }
 
 // agentPodList is one node's list. rv is the store version at which the list
@@ -653,9 +657,51 @@ type agentPodList struct {
 	items []corev1.Pod
 }
 
+// indexedPod is one bound pod as agents get it: metadata and spec, no
+// status, so a status report does not wake the watch of the node that
+// sent it.
+type indexedPod struct {
+	raw  []byte // the stored record, when the store offers it
+	key  string
+	node string
+	pod  corev1.Pod
+	hash [32]byte // of the pod as sent
+}
+
+// rawPodLister is an optional fast path of a store: the stored bytes of
+// every pod record, so the index decodes only records that changed.
+type rawPodLister interface {
+	rawPods(fn func(key, value []byte) error) error
+}
+
+func (t *boltTx) rawPods(fn func(key, value []byte) error) error {
+	return t.tx.Bucket(bucketPods).ForEach(fn)
+}
+
+func newIndexedPod(key string, raw []byte, rec *PodRecord) (*indexedPod, error) {
+	ip := &indexedPod{key: key, node: rec.Pod.Spec.NodeName, pod: corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: rec.Pod.ObjectMeta,
+		Spec:       rec.Pod.Spec,
+	}}
+	if raw != nil {
+		ip.raw = bytes.Clone(raw)
+	}
+	b, err := json.Marshal(&ip.pod)
+	if err != nil {
+		return nil, err
+	}
+	ip.hash = sha256.Sum256(b)
+	return ip, nil
+}
+
 func (s *APIServer) podIndex() (*agentPodIndex, error) {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
+	prev := s.idx
+	if prev == nil {
+		prev = &agentPodIndex{nodes: map[string]*agentPodList{}, pods: map[string]*indexedPod{}}
+	}
 	var idx *agentPodIndex
 	err := s.store.View(func(tx ReadTx) error {
 		v := tx.Version()
@@ -663,47 +709,75 @@ func (s *APIServer) podIndex() (*agentPodIndex, error) {
 			idx = s.idx
 			return nil
 		}
-		recs, err := tx.Pods()
-		if err != nil {
-			return err
-		}
-		byNode := map[string][]corev1.Pod{}
-		for _, rec := range recs {
-			node := rec.Pod.Spec.NodeName
-			if node == "" {
-				continue
-			}
-			// Agents get metadata and spec: a status report must not
-			// wake the watch of the node that sent it.
-			byNode[node] = append(byNode[node], corev1.Pod{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-				ObjectMeta: rec.Pod.ObjectMeta,
-				Spec:       rec.Pod.Spec,
-			})
-		}
-		idx = &agentPodIndex{version: v, nodes: map[string]*agentPodList{}}
-		if s.idx != nil {
-			for name := range s.idx.nodes {
-				if _, ok := byNode[name]; !ok {
-					byNode[name] = nil
+		idx = &agentPodIndex{version: v, nodes: map[string]*agentPodList{}, pods: map[string]*indexedPod{}}
+		if raw, ok := tx.(rawPodLister); ok {
+			err := raw.rawPods(func(k, val []byte) error {
+				if p := prev.pods[string(k)]; p != nil && bytes.Equal(p.raw, val) {
+					idx.pods[p.key] = p
+					return nil
 				}
-			}
-		}
-		for name, items := range byNode {
-			sort.Slice(items, func(i, j int) bool {
-				return items[i].Namespace+"/"+items[i].Name < items[j].Namespace+"/"+items[j].Name
+				var rec PodRecord
+				if err := json.Unmarshal(val, &rec); err != nil {
+					return fmt.Errorf("decode pod %s: %w", k, err)
+				}
+				if rec.Pod.Spec.NodeName == "" {
+					return nil
+				}
+				ip, err := newIndexedPod(string(k), val, &rec)
+				if err == nil {
+					idx.pods[ip.key] = ip
+				}
+				return err
 			})
-			if items == nil {
-				items = []corev1.Pod{}
-			}
-			b, err := json.Marshal(items)
 			if err != nil {
 				return err
 			}
-			np := &agentPodList{rv: v, hash: sha256.Sum256(b), items: items}
-			if s.idx != nil {
-				if prev := s.idx.nodes[name]; prev != nil && prev.hash == np.hash {
-					np.rv = prev.rv
+		} else {
+			recs, err := tx.Pods()
+			if err != nil {
+				return err
+			}
+			for _, rec := range recs {
+				if rec.Pod.Spec.NodeName == "" {
+					continue
+				}
+				ip, err := newIndexedPod(rec.Pod.Namespace+"/"+rec.Pod.Name, nil, rec)
+				if err != nil {
+					return err
+				}
+				idx.pods[ip.key] = ip
+			}
+		}
+		byNode := map[string][]*indexedPod{}
+		// Every registered node gets a list, empty ones too, so the
+		// watch of a node without pods has a stable version.
+		nodes, err := tx.Nodes()
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			byNode[n.Name] = nil
+		}
+		for name := range prev.nodes {
+			byNode[name] = nil
+		}
+		for _, ip := range idx.pods {
+			byNode[ip.node] = append(byNode[ip.node], ip)
+		}
+		for name, pods := range byNode {
+			sort.Slice(pods, func(i, j int) bool { return pods[i].key < pods[j].key })
+			h := sha256.New()
+			for _, p := range pods {
+				h.Write(p.hash[:])
+			}
+			np := &agentPodList{rv: v}
+			copy(np.hash[:], h.Sum(nil))
+			if old := prev.nodes[name]; old != nil && old.hash == np.hash {
+				np.rv, np.items = old.rv, old.items
+			} else {
+				np.items = make([]corev1.Pod, len(pods))
+				for i, p := range pods {
+					np.items[i] = p.pod
 				}
 			}
 			idx.nodes[name] = np
