@@ -322,7 +322,10 @@ func (l *Link) Run(ctx context.Context, a Agent) error {
 	l.mu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := &http.Server{Handler: l.logHandler(), ReadHeaderTimeout: 10 * time.Second}
+	// Requests live in ctx, so open follows end with the link instead of
+	// holding Shutdown up.
+	srv := &http.Server{Handler: l.logHandler(), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() {

@@ -454,3 +454,40 @@ func TestRestartedAgentKeepsItsNode(t *testing.T) {
 		})
 	})
 }
+
+func TestFollowEndsWithTheLink(t *testing.T) {
+	s := newServer(t)
+	logDir := t.TempDir()
+	l, _ := connect(t, s, "n1", func(c *Config) { c.LogDir = logDir })
+	dir := filepath.Join(logDir, "default_web_uid-web", "c")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "0.log"), []byte("first\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := newFakeAgent()
+	a.sync([]*corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", UID: "uid-web"}}}) // "c" runs
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx, a) }()
+
+	req, _ := http.NewRequest("GET", "http://"+l.LogAddr()+api.AgentLogPath("uid-web", "c")+"?follow=true", nil)
+	req.Header.Set("Authorization", "Bearer "+tokens.Agent)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "first\n" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Logf("stream ended with %v", err)
+	}
+}
