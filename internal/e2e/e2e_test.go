@@ -15,8 +15,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/api/client"
 )
 
 const (
@@ -242,18 +244,48 @@ func httpGet(url string) (string, error) {
 
 // refused sends what a stranger, an agent overreaching and a broken client
 // would, to the real server process, and checks each is refused with a
-// JSON error and that nothing changed.
+// JSON error and that nothing changed. Node endpoints take a node's own
+// token (the join token only registers), so a probe node, tainted and
+// with nothing allocatable, is registered first to hold one.
 func (s *scenario) refused(t *testing.T) {
 	c := s.c
-	beforePods, err := c.pods()
+	const probe = "e2e-probe"
+	join, err := client.New(c.url, c.agentTok, client.WithNode(probe))
 	if err != nil {
 		t.Fatal(err)
 	}
-	beforeNodes, err := c.admin.Nodes(s.ctx())
+	none := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("0"), corev1.ResourceMemory: resource.MustParse("0"), corev1.ResourcePods: resource.MustParse("0")}
+	reg, err := join.Register(s.ctx(), api.RegisterRequest{Name: probe, Capacity: none, Allocatable: none,
+		Taints: []corev1.Taint{{Key: "berth.dev/e2e-probe", Effect: corev1.TaintEffectNoSchedule}}})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("register the probe node: %v", err)
 	}
-	node := c.nodes[0].name
+	nodeTok := reg.NodeToken
+
+	snapshot := func() (map[string]string, string) {
+		t.Helper()
+		pods, err := c.pods()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes, err := c.admin.Nodes(s.ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ns []string
+		for _, n := range nodes.Items {
+			ns = append(ns, fmt.Sprintf("%s %s %v %v", n.Name, n.Spec.PodCIDR, n.Labels, n.Status.Allocatable))
+		}
+		sort.Strings(ns)
+		return uids(pods), strings.Join(ns, "\n")
+	}
+	beforePods, beforeNodes := snapshot()
+
+	live := c.nodes[0].name
+	register := func(name string) string {
+		b, _ := json.Marshal(api.RegisterRequest{Name: name, Capacity: none, Allocatable: none})
+		return string(b)
+	}
 	tests := []struct {
 		name       string
 		method     string
@@ -263,17 +295,21 @@ func (s *scenario) refused(t *testing.T) {
 		body       string
 		wantCode   int
 	}{
-		{name: "no token, read pods", method: "GET", path: api.PathPods, wantCode: 401},
-		{name: "no token, register", method: "POST", path: api.PathRegister, body: `{"name":"intruder"}`, wantCode: 401},
-		{name: "wrong token", method: "GET", path: api.PathNodes, token: "not-a-token", wantCode: 401},
-		{name: "agent token reads pods", method: "GET", path: api.PathPods, token: c.agentTok, wantCode: 403},
-		{name: "agent token reads status", method: "GET", path: api.PathStatus, token: c.agentTok, wantCode: 403},
-		{name: "admin token registers a node", method: "POST", path: api.PathRegister, token: c.adminTok, nodeHeader: "intruder", body: `{"name":"intruder"}`, wantCode: 403},
-		{name: "malformed register body", method: "POST", path: api.PathRegister, token: c.agentTok, nodeHeader: node, body: `{"name": `, wantCode: 400},
-		{name: "register with wrong types", method: "POST", path: api.PathRegister, token: c.agentTok, nodeHeader: node, body: `{"name": 5, "capacity": "lots"}`, wantCode: 400},
-		{name: "malformed status report", method: "POST", path: api.PathPodStatus, token: c.agentTok, nodeHeader: node, body: `{"pods": [{"uid": `, wantCode: 400},
-		{name: "malformed heartbeat", method: "POST", path: api.PathHeartbeat, token: c.agentTok, nodeHeader: node, body: `[1,2`, wantCode: 400},
-		{name: "bad node name header", method: "POST", path: api.PathHeartbeat, token: c.agentTok, nodeHeader: "Not_A_Node", body: `{}`, wantCode: 400},
+		{name: "no token reads pods", method: "GET", path: api.PathPods, wantCode: 401},
+		{name: "no token registers", method: "POST", path: api.PathRegister, nodeHeader: "intruder", body: register("intruder"), wantCode: 401},
+		{name: "unknown token", method: "GET", path: api.PathNodes, token: "not-a-token", wantCode: 401},
+		{name: "join token reads pods", method: "GET", path: api.PathPods, token: c.agentTok, wantCode: 403},
+		{name: "node token reads pods", method: "GET", path: api.PathPods, token: nodeTok, wantCode: 403},
+		{name: "node token reads status", method: "GET", path: api.PathStatus, token: nodeTok, wantCode: 403},
+		{name: "admin token registers a node", method: "POST", path: api.PathRegister, token: c.adminTok, nodeHeader: "intruder", body: register("intruder"), wantCode: 403},
+		{name: "join token sends a heartbeat", method: "POST", path: api.PathHeartbeat, token: c.agentTok, nodeHeader: live, body: `{}`, wantCode: 403},
+		{name: "node token speaks for another node", method: "POST", path: api.PathHeartbeat, token: nodeTok, nodeHeader: live, body: `{}`, wantCode: 403},
+		{name: "join token takes over a live node", method: "POST", path: api.PathRegister, token: c.agentTok, nodeHeader: live, body: register(live), wantCode: 409},
+		{name: "malformed register body", method: "POST", path: api.PathRegister, token: c.agentTok, nodeHeader: "intruder", body: `{"name": `, wantCode: 400},
+		{name: "register with wrong types", method: "POST", path: api.PathRegister, token: c.agentTok, nodeHeader: "intruder", body: `{"name": 5, "capacity": "lots"}`, wantCode: 400},
+		{name: "malformed status report", method: "POST", path: api.PathPodStatus, token: nodeTok, nodeHeader: probe, body: `{"pods": [{"uid": `, wantCode: 400},
+		{name: "malformed heartbeat", method: "POST", path: api.PathHeartbeat, token: nodeTok, nodeHeader: probe, body: `[1,2`, wantCode: 400},
+		{name: "bad node name header", method: "POST", path: api.PathRegister, token: c.agentTok, nodeHeader: "Not_A_Node", body: register("Not_A_Node"), wantCode: 400},
 	}
 	hc := &http.Client{Timeout: 10 * time.Second}
 	for _, tc := range tests {
@@ -303,29 +339,28 @@ func (s *scenario) refused(t *testing.T) {
 			}
 		})
 	}
-	afterPods, err := c.pods()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sameMap(uids(beforePods), uids(afterPods)); err != nil {
+	afterPods, afterNodes := snapshot()
+	if err := sameMap(beforePods, afterPods); err != nil {
 		t.Errorf("pods changed: %v", err)
 	}
-	afterNodes, err := c.admin.Nodes(s.ctx())
-	if err != nil {
-		t.Fatal(err)
+	if beforeNodes != afterNodes {
+		t.Errorf("nodes changed:\n%s\nnow\n%s", beforeNodes, afterNodes)
 	}
-	var bn, an []string
-	for _, n := range beforeNodes.Items {
-		bn = append(bn, n.Name+" "+n.Spec.PodCIDR)
-	}
-	for _, n := range afterNodes.Items {
-		an = append(an, n.Name+" "+n.Spec.PodCIDR)
-	}
-	sort.Strings(bn)
-	sort.Strings(an)
-	if strings.Join(bn, ",") != strings.Join(an, ",") {
-		t.Errorf("nodes changed: %v, now %v", bn, an)
-	}
+	// The live node's agent still holds its node: its heartbeats are
+	// taken after the refused take-over.
+	since := time.Now()
+	c.eventually(live+" to send a heartbeat", 30*time.Second, func() error {
+		n, err := c.admin.Node(s.ctx(), live)
+		if err != nil {
+			return err
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue && cond.LastHeartbeatTime.After(since) {
+				return nil
+			}
+		}
+		return fmt.Errorf("conditions %+v", n.Status.Conditions)
+	})
 }
 
 // rollout changes the web Deployment's image and environment and samples
@@ -656,20 +691,23 @@ func (s *scenario) serverKilled(t *testing.T) {
 	c := s.c
 	many := deployment{name: "many", replicas: 30, tag: "1.35", message: "many", cpu: "10m"}
 	sha := c.apply("30 more pods", map[string]string{"apps/many.yaml": many.yaml(c.image)})
+	// Kill once the first pods run: the store holds all 30 bindings and
+	// the agents are part way through starting them.
 	var atKill int
 	err := poll(2*time.Minute, 20*time.Millisecond, func() error {
 		pods, err := c.pods()
 		if err != nil {
 			return err
 		}
+		atKill = 0
 		ps := owned(pods, "many-")
-		if len(ps) == 0 {
-			return fmt.Errorf("no pod of many yet")
-		}
 		for i := range ps {
 			if isReady(&ps[i]) {
 				atKill++
 			}
+		}
+		if atKill == 0 {
+			return fmt.Errorf("%d pods of many, none ready yet", len(ps))
 		}
 		return nil
 	})
