@@ -1381,7 +1381,17 @@ func (s *APIServer) podLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := url.URL{Scheme: "http", Host: node.Address, Path: api.AgentLogPath(string(rec.Pod.UID), opts.Container), RawQuery: opts.Query().Encode()}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u.String(), nil)
+	// A follow ends when the caller goes or the server shuts down.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		s.fail(w, r, err)
 		return

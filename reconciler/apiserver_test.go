@@ -913,6 +913,24 @@ func TestAPILogs(t *testing.T) {
 		if l := read(); l != "hello\n" {
 			t.Fatalf("streamed %q", l)
 		}
+	})
+	t.Run("shutdown ends a follow", func(t *testing.T) {
+		rc, err := admin.Logs(ctx, "default", "two", api.LogOptions{Container: "side", Follow: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- h.srv.Run(runCtx) }()
+		stop()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		// The stream ends although the agent would write more.
+		if _, err := io.ReadAll(rc); err != nil {
+			t.Logf("stream ended with %v", err)
+		}
 		close(lines)
 	})
 }
