@@ -822,3 +822,36 @@ func (s *Source) restore(repo *git.Repository) {
 	s.log.Info("restored the revision applied before the restart", "revision", a.Revision)
 	s.apply(repo, commit, snap)
 }
+
+// SnapshotAt builds the snapshot of a revision that is already in the
+// clone, verified like any other. A caller that refused the newest
+// revision (the reconciler, for capacity) uses it after a restart to keep
+// running the revision it had applied, rather than nothing.
+func (s *Source) SnapshotAt(rev string) (*Snapshot, error) {
+	if !isFullSHA(rev) {
+		return nil, fmt.Errorf("snapshot at %q: %w: not a full commit SHA", rev, ErrRefNotFound)
+	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	repo, err := s.openRepo()
+	if err != nil {
+		return nil, fmt.Errorf("snapshot at %s: %w", rev, err)
+	}
+	commit, err := repo.CommitObject(plumbing.NewHash(rev))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot at %s: %w: %v", rev, ErrRefNotFound, err)
+	}
+	tr, err := loadTrust(&s.opts)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot at %s: %w", rev, err)
+	}
+	// Decode with a cache of its own: the Source's cache stays that of the
+	// newest revision, which the next fetch builds on.
+	saved := s.cache
+	snap, rej := s.build(repo, commit, "", tr)
+	s.cache = saved
+	if rej != nil {
+		return nil, rej
+	}
+	return snap, nil
+}

@@ -57,6 +57,21 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 		r.log.Info("resumed applied revision", "revision", short(cand.Revision))
 		return nil
 	}
+	// After a restart with the newest revision not yet admitted, go on
+	// running the revision that was: CronJobs keep firing and failed pods
+	// are replaced while the newest one waits for room.
+	if r.applied == nil && sync != nil && sync.Status.Applied != nil {
+		if rs, ok := r.cfg.Source.(RevisionSource); ok {
+			if prev, err := rs.At(sync.Status.Applied.SHA); err == nil {
+				pidx := indexDesired(prev)
+				pidx.appliedAt = sync.Status.Applied.Applied
+				r.setApplied(pidx)
+				r.log.Info("resumed the revision applied before the restart", "revision", short(prev.Revision), "newest", short(cand.Revision))
+			} else {
+				r.log.Warn("cannot read the revision applied before the restart; pods keep running as they are", "revision", short(sync.Status.Applied.SHA), "err", err)
+			}
+		}
+	}
 	fp := fingerprint(nodes, pods)
 	if r.refused == cand.Revision && r.refusedOn == fp {
 		return nil

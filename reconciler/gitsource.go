@@ -10,12 +10,22 @@ import (
 // current good snapshot is the candidate revision, and its status (fetch
 // times, fetch errors, a revision refused for its manifests) goes into
 // `berth status`.
-func GitSource(s *gitsource.Source) Source { return gitSource{s} }
+func GitSource(s *gitsource.Source) RevisionSource { return gitSource{s} }
 
 type gitSource struct{ s *gitsource.Source }
 
-func (g gitSource) Current() *Desired {
-	snap := g.s.Current()
+func (g gitSource) Current() *Desired { return desiredOf(g.s.Current()) }
+
+// At reads an older revision from the clone (see RevisionSource).
+func (g gitSource) At(revision string) (*Desired, error) {
+	snap, err := g.s.SnapshotAt(revision)
+	if err != nil {
+		return nil, err
+	}
+	return desiredOf(snap), nil
+}
+
+func desiredOf(snap *gitsource.Snapshot) *Desired {
 	if snap == nil {
 		return nil
 	}

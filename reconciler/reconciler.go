@@ -30,6 +30,14 @@ type Source interface {
 	Info() api.SyncStatus
 }
 
+// RevisionSource is a Source that can also give an older revision. After a
+// restart the reconciler uses it to keep running the revision it had
+// applied when the newest one is refused (its pods do not fit).
+type RevisionSource interface {
+	Source
+	At(revision string) (*Desired, error)
+}
+
 // Config configures a Reconciler.
 type Config struct {
 	Store  Store

@@ -450,3 +450,61 @@ spec:
 	}
 	_ = batchv1.JobComplete
 }
+
+// revSource remembers every revision pushed, as a Git clone does.
+type revSource struct {
+	fakeSource
+	all map[string]*Desired
+}
+
+func (s *revSource) At(rev string) (*Desired, error) {
+	if d, ok := s.all[rev]; ok {
+		return d, nil
+	}
+	return nil, fmt.Errorf("no revision %s", rev)
+}
+
+func TestRestartKeepsRunningTheAppliedRevisionWhileTheNewestIsRefused(t *testing.T) {
+	h := newHarness(t)
+	src := &revSource{fakeSource: fakeSource{updated: make(chan struct{}, 1)}, all: map[string]*Desired{}}
+	push := func(rev string, objs []manifest.Object) {
+		src.push(rev, objs)
+		src.all[rev] = src.cur
+	}
+	h.src = &src.fakeSource
+	restart := func() {
+		rec, err := New(Config{Store: h.store, Source: src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.rec = rec
+	}
+	restart()
+	h.addNode("n1", "2", "1Gi")
+	push("r1", decodeObjs(t, deployYAML(2, "web:1")))
+	h.converge("n1")
+	push("r2", decodeObjs(t, deployYAML(40, "web:1")))
+	h.converge("n1")
+	restart()
+	h.reconcile()
+	if got := h.rec.Applied(); got != "r1" {
+		t.Fatalf("after restart applied %q, want r1 kept running", got)
+	}
+	// r1's Deployment still heals: a pod that fails is replaced.
+	err := h.store.Update(func(tx Tx) error {
+		pods, _ := tx.Pods()
+		pods[0].Pod.Status.Phase = corev1.PodFailed
+		return tx.PutPod(pods[0])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.converge("n1")
+	running := countBy(h.pods(), func(p *PodRecord) bool { return p.Pod.Status.Phase == corev1.PodRunning })
+	if running != 2 {
+		t.Fatalf("want 2 running pods of r1, got %d", running)
+	}
+	if st := h.sync(); st.State != "Rejected" || st.Rejected == nil || st.Rejected.SHA != "r2" {
+		t.Fatalf("status %+v", st)
+	}
+}
