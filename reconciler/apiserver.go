@@ -53,11 +53,13 @@ type APIConfig struct {
 	// Ready is shown as Unknown (default 40s).
 	NodeTimeout time.Duration
 	// HeartbeatInterval is how often agents are told to send heartbeats
-	// (default 10s).
+	// (default 10s, or a quarter of NodeTimeout if that is shorter).
 	HeartbeatInterval time.Duration
 	// HeartbeatFlush is how often heartbeats, kept in memory, are written
-	// to the store in one transaction for all nodes (default 5s). Run
-	// does the writing.
+	// to the store in one transaction for all nodes (default 5s, or an
+	// eighth of NodeTimeout if that is shorter). Run does the writing; a
+	// store heartbeat is thus at most HeartbeatInterval+HeartbeatFlush
+	// old for a live node, well inside NodeTimeout.
 	HeartbeatFlush time.Duration
 	// WatchTimeout is the longest a pod watch waits for a change
 	// (default 30s).
@@ -96,8 +98,10 @@ func (c *APIConfig) validate() (*net.IPNet, error) {
 		}
 	}
 	dur(&c.NodeTimeout, 40*time.Second)
-	dur(&c.HeartbeatInterval, 10*time.Second)
-	dur(&c.HeartbeatFlush, 5*time.Second)
+	// A node must get several heartbeats into the store within the
+	// timeout, however short a test or a user makes it.
+	dur(&c.HeartbeatInterval, min(10*time.Second, c.NodeTimeout/4))
+	dur(&c.HeartbeatFlush, min(5*time.Second, c.NodeTimeout/8))
 	dur(&c.WatchTimeout, 30*time.Second)
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 4 << 20

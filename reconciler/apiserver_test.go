@@ -406,6 +406,15 @@ func TestAPISubnetAllocation(t *testing.T) {
 			t.Fatal("a refused register changed the store")
 		}
 	})
+	t.Run("heartbeats follow a short node timeout", func(t *testing.T) {
+		h := newAPIHarness(t, func(c *APIConfig) { c.NodeTimeout = 8 * time.Second })
+		if got := h.register("n1").HeartbeatInterval.Duration; got != 2*time.Second {
+			t.Fatalf("interval %v, want 2s", got)
+		}
+		if h.srv.cfg.HeartbeatFlush != time.Second {
+			t.Fatalf("flush %v, want 1s", h.srv.cfg.HeartbeatFlush)
+		}
+	})
 	t.Run("config", func(t *testing.T) {
 		for _, cidr := range []string{"10.0.0.0/16", "198.18.0.0/25", "198.16.0.0/14", "fd00::/64", "junk"} {
 			_, err := NewAPIServer(APIConfig{Store: &BoltStore{}, Tokens: testTokens, ClusterCIDR: cidr})
