@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -468,5 +469,48 @@ func TestBoltConcurrent(t *testing.T) {
 	wg.Wait()
 	if s.Version() != writers*writes {
 		t.Fatalf("version %d, want %d", s.Version(), writers*writes)
+	}
+}
+
+func TestBoltDeletes(t *testing.T) {
+	s, _ := openTestStore(t)
+	if err := s.Update(func(tx Tx) error {
+		return errors.Join(
+			tx.PutPod(testPod("default", "p", "")),
+			tx.PutNode(&NodeRecord{Name: "n"}),
+			tx.PutDeployment(&DeploymentRecord{Namespace: "default", Name: "d"}),
+			tx.PutJob(&JobRecord{Job: batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "j"}}}),
+			tx.PutCronJob(&CronJobRecord{Namespace: "default", Name: "c"}),
+		)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		del  func(Tx) error
+		get  func(ReadTx) error
+	}{
+		{name: "pod", del: func(tx Tx) error { return tx.DeletePod("default", "p") }, get: func(tx ReadTx) error { _, err := tx.Pod("default", "p"); return err }},
+		{name: "node", del: func(tx Tx) error { return tx.DeleteNode("n") }, get: func(tx ReadTx) error { _, err := tx.Node("n"); return err }},
+		{name: "deployment", del: func(tx Tx) error { return tx.DeleteDeployment("default", "d") }, get: func(tx ReadTx) error { _, err := tx.Deployment("default", "d"); return err }},
+		{name: "job", del: func(tx Tx) error { return tx.DeleteJob("default", "j") }, get: func(tx ReadTx) error { _, err := tx.Job("default", "j"); return err }},
+		{name: "cronjob", del: func(tx Tx) error { return tx.DeleteCronJob("default", "c") }, get: func(tx ReadTx) error { _, err := tx.CronJob("default", "c"); return err }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.Version()
+			if err := s.Update(tc.del); err != nil {
+				t.Fatal(err)
+			}
+			if s.Version() != before+1 {
+				t.Fatalf("version %d -> %d", before, s.Version())
+			}
+			if err := s.View(tc.get); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("after delete: %v", err)
+			}
+			if err := s.Update(tc.del); err != nil || s.Version() != before+1 {
+				t.Fatalf("deleting again: %v, version %d", err, s.Version())
+			}
+		})
 	}
 }
