@@ -602,20 +602,32 @@ func (w *podWorker) terminate() error {
 	if err := w.stopAll(ctx, graceDuration(pod)); err != nil {
 		return err
 	}
-	w.reapExits(ctx)
 	w.stopProbers()
 	cctx, ccancel := w.a.freshContext()
 	defer ccancel()
+	// Every task has exited: delete them with their containers and
+	// snapshots side by side. Their exits are not recorded; the pod goes.
 	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for _, c := range w.ctrs {
-		if c.cont != nil {
-			if err := w.a.deleteContainer(cctx, c.cont); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			c.cont = nil
+		if c.cont == nil {
+			continue
 		}
+		wg.Add(1)
+		go func(c *ctr) {
+			defer wg.Done()
+			err := w.a.deleteContainer(cctx, c.cont)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			c.cont, c.task = nil, nil
+		}(c)
 	}
+	wg.Wait()
 	// Instances the worker never knew (an earlier agent's leftovers).
 	errs = append(errs, w.a.deletePodContainers(cctx, w.uid))
 	if err := errors.Join(errs...); err != nil {

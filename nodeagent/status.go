@@ -37,6 +37,9 @@ func (w *podWorker) publish() {
 	if w.podReason == reasonSandboxCreateError && st.Message == "" {
 		st.Reason, st.Message = w.podReason, w.podMessage
 	}
+	if st.Phase != w.status.Phase {
+		w.log.Info("pod phase", "phase", st.Phase, "ip", st.PodIP, "reason", st.Reason)
+	}
 	w.status = st
 }
 
