@@ -409,6 +409,7 @@ func (l *Link) poke() {
 }
 
 func (l *Link) heartbeats(ctx context.Context) {
+	failing := false
 	for {
 		l.mu.Lock()
 		interval := l.hbInterval
@@ -427,8 +428,13 @@ func (l *Link) heartbeats(ctx context.Context) {
 		if needsRegister(err) {
 			err = l.register(ctx)
 		}
-		if err != nil && ctx.Err() == nil {
-			l.cfg.Logger.Warn("heartbeat failed", "err", err)
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
+			l.cfg.Logger.Warn("heartbeat failed; retrying every interval", "err", err)
+			failing = true
+		case err == nil && failing:
+			l.cfg.Logger.Info("heartbeats reach the server again")
+			failing = false
 		}
 	}
 }
