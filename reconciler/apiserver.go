@@ -165,36 +165,61 @@ func NewAPIServer(cfg APIConfig) (*APIServer, error) {
 	s.mux.Handle("GET "+api.PathNodes, admin(s.listNodes))
 	s.mux.Handle("GET "+api.PathNodes+"/{name}", admin(s.getNode))
 	s.mux.Handle("GET "+api.PathEvents, admin(s.listEvents))
+	// Each namespaced kind: all namespaces, one namespace, one object.
 	for _, r := range []struct {
-		base      string
-		list, one func(w http.ResponseWriter, r *http.Request, ns, name string)
+		base string
+		get  func(w http.ResponseWriter, r *http.Request, ns, name string)
 	}{
-		{api.PathPods, s.listPods, s.listPods},
-		{api.PathDeploy, s.listDeployments, s.listDeployments},
-		{api.PathJobs, s.listJobs, s.listJobs},
-		{api.PathCronJobs, s.listCronJobs, s.listCronJobs},
+		{api.PathPods, s.listPods},
+		{api.PathDeploy, s.listDeployments},
+		{api.PathJobs, s.listJobs},
+		{api.PathCronJobs, s.listCronJobs},
 	} {
-		s.mux.Handle("GET "+r.base, admin(func(w http.ResponseWriter, req *http.Request) { r.list(w, req, "", "") }))
+		s.mux.Handle("GET "+r.base, admin(func(w http.ResponseWriter, req *http.Request) { r.get(w, req, "", "") }))
 		i := strings.LastIndex(r.base, "/")
 		nsPath := r.base[:i] + "/namespaces/{ns}" + r.base[i:]
 		s.mux.Handle("GET "+nsPath, admin(func(w http.ResponseWriter, req *http.Request) {
-			r.list(w, req, req.PathValue("ns"), "")
+			r.get(w, req, req.PathValue("ns"), "")
 		}))
 		s.mux.Handle("GET "+nsPath+"/{name}", admin(func(w http.ResponseWriter, req *http.Request) {
-			r.one(w, req, req.PathValue("ns"), req.PathValue("name"))
+			r.get(w, req, req.PathValue("ns"), req.PathValue("name"))
 		}))
 	}
 	s.mux.Handle("GET /api/v1/namespaces/{ns}/pods/{name}/log", admin(s.podLogs))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if tok := bearer(r); tok == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Tokens.Admin)) != 1 &&
-			subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Tokens.Agent)) != 1 && !s.isNodeToken(tok) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
-			respondError(w, http.StatusUnauthorized, "Unauthorized", "a valid bearer token is required")
+		if !s.anyToken(w, r) {
+			return
+		}
+		// A path served for other methods only is a 405, not a 404.
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			other := r.Clone(r.Context())
+			other.Method = m
+			if _, pattern := s.mux.Handler(other); m != r.Method && pattern != "/" && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			respondError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path))
 			return
 		}
 		respondError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no such path: %s %s", r.Method, r.URL.Path))
 	})
 	return s, nil
+}
+
+// anyToken answers 401 unless the request carries one of the server's
+// tokens; paths that exist for no one still do not answer strangers.
+func (s *APIServer) anyToken(w http.ResponseWriter, r *http.Request) bool {
+	tok := bearer(r)
+	if tok != "" && (subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Tokens.Admin)) == 1 ||
+		subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Tokens.Agent)) == 1 || s.isNodeToken(tok)) {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
+	respondError(w, http.StatusUnauthorized, "Unauthorized", "a valid bearer token is required")
+	return false
 }
 
 // ServeHTTP implements http.Handler.

@@ -328,6 +328,8 @@ func TestAPIBadRequests(t *testing.T) {
 		{name: "watch: bad version", method: "GET", path: api.PathAgentPods + "?resourceVersion=abc", want: 400},
 		{name: "watch: bad timeout", method: "GET", path: api.PathAgentPods + "?timeoutSeconds=-1", want: 400},
 		{name: "unknown path", method: "GET", path: "/api/v1/secrets", want: 404},
+		{name: "wrong method", method: "DELETE", path: api.PathPods, want: 405},
+		{name: "wrong method on an agent path", method: "GET", path: api.PathRegister, want: 405},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
