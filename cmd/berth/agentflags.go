@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -118,6 +119,10 @@ func runJoined(ctx context.Context, server, token string, cfg nodeagent.Config, 
 		Server: server, Token: token, NodeName: cfg.NodeName, Labels: labels,
 		Capacity: machine, Allocatable: allocatable,
 		LogListen: o.logListen, LogDir: cfg.LogDir, Logger: cfg.Logger,
+		// The node token the server gave survives an agent restart, so the
+		// restarted agent keeps its node (and adopts its pods) instead of
+		// being refused until the node times out.
+		CredentialFile: filepath.Join(cfg.RunDir, "node-token"),
 	})
 	if err != nil {
 		return err
