@@ -301,6 +301,7 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 			for _, n := range c.nodes {
 				t.Logf("agent %s log (tail):\n%s", n.name, tailFile(n.log, 4000))
 			}
+			c.keepLogs()
 		}
 	})
 	t.Cleanup(func() {
@@ -359,6 +360,26 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 	// before they stop.
 	t.Cleanup(c.removeAll)
 	return c
+}
+
+// keepLogs copies the processes' whole logs out of the cluster's
+// directory, which cleanup removes, so a failure can be studied.
+func (c *cluster) keepLogs() {
+	dst, err := os.MkdirTemp("", "berth-"+c.opts.prefix+"-logs-")
+	if err != nil {
+		c.t.Logf("keep logs: %v", err)
+		return
+	}
+	logs := []string{c.srvLog}
+	for _, n := range c.nodes {
+		logs = append(logs, n.log)
+	}
+	for _, l := range logs {
+		if b, err := os.ReadFile(l); err == nil {
+			_ = os.WriteFile(filepath.Join(dst, filepath.Base(l)), b, 0o600)
+		}
+	}
+	c.t.Logf("the server's and agents' logs are kept in %s", dst)
 }
 
 func freePort() (int, error) {

@@ -734,6 +734,13 @@ func (s *scenario) serverKilled(t *testing.T) {
 		if err := wantReady(pods, names, deps); err != nil {
 			return err
 		}
+		seen := map[string]bool{}
+		for _, p := range pods {
+			if seen[p.Namespace+"/"+p.Name] {
+				return fmt.Errorf("the API lists pod %s twice", p.Name)
+			}
+			seen[p.Namespace+"/"+p.Name] = true
+		}
 		want := len(names) + deps["web"] + deps["many"]
 		live := 0
 		for _, p := range pods {
