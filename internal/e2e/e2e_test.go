@@ -486,6 +486,7 @@ func (s *scenario) broken(t *testing.T) {
 	if err != nil {
 		t.Fatalf("berth status: %v\n%s", err, out)
 	}
+	t.Logf("berth status:\n%s", out)
 	if want := fmt.Sprintf("pods/fixed.yaml:%d", brokenLine); !strings.Contains(out, want) || !strings.Contains(out, "comand") {
 		t.Errorf("berth status does not show %s and the field:\n%s", want, out)
 	}
@@ -535,6 +536,7 @@ func (s *scenario) overCapacity(t *testing.T) {
 	if err != nil {
 		t.Fatalf("berth status: %v\n%s", err, out)
 	}
+	t.Logf("berth status:\n%s", out)
 	u := st.Rejected.Unplaceable[0]
 	if !strings.Contains(out, u.Name) || !strings.Contains(out, u.Shortfall) || !strings.Contains(out, "Insufficient cpu") {
 		t.Errorf("berth status does not name the pod %s, its shortfall %q and the reason:\n%s", u.Name, u.Shortfall, out)
