@@ -143,9 +143,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return err
 	}
-	beat, flush := heartbeatTiming(o.nodeTimeout)
-	apiSrv, err := reconciler.NewAPIServer(reconciler.APIConfig{Store: store, Objects: rec.AppliedObjects, Tokens: tokens, ClusterCIDR: o.clusterCIDR,
-		NodeTimeout: o.nodeTimeout, HeartbeatInterval: beat, HeartbeatFlush: flush, Logger: log})
+	apiSrv, err := reconciler.NewAPIServer(reconciler.APIConfig{Store: store, Objects: rec.AppliedObjects, Tokens: tokens, ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -221,16 +219,6 @@ func runServer(ctx context.Context, o serverOptions) error {
 	return <-errc
 }
 
-// minNodeTimeout keeps heartbeats (a quarter of the timeout) from
-// flooding the server.
+// minNodeTimeout keeps heartbeats (the API server asks for four per
+// node timeout) from flooding the server.
 const minNodeTimeout = 2 * time.Second
-
-// heartbeatTiming is how often agents send heartbeats and how often the
-// API server writes them to the store, for a node timeout. The reconciler
-// judges nodes by the store, so a beat must be sent and written well
-// within the timeout: the API's fixed defaults (10 s and 5 s) suit the
-// default 40 s, but with --node-timeout 10s every live node was declared
-// lost. Four beats and eight flushes per timeout, at most the defaults.
-func heartbeatTiming(nodeTimeout time.Duration) (interval, flush time.Duration) {
-	return min(10*time.Second, nodeTimeout/4), min(5*time.Second, nodeTimeout/8)
-}
