@@ -227,6 +227,7 @@ func groupUnplaced(unplaced []scheduler.Unplaced, owners map[*corev1.Pod]string)
 	type groupKey struct{ ns, owner, msg, needs string }
 	var order []groupKey
 	groups := map[groupKey]*api.UnplaceablePod{}
+	asked := map[groupKey]scheduler.Resources{}
 	for _, u := range unplaced {
 		if u.Cause == scheduler.CauseBatch {
 			continue
@@ -239,12 +240,22 @@ func groupUnplaced(unplaced []scheduler.Unplaced, owners map[*corev1.Pod]string)
 			order = append(order, k)
 		}
 		g.Count++
+		req := scheduler.EffectiveRequest(u.Pod)
+		sum := asked[k]
+		sum.MilliCPU += req.MilliCPU
+		sum.Memory += req.Memory
+		asked[k] = sum
 	}
 	out := make([]api.UnplaceablePod, 0, len(order))
 	for _, k := range order {
 		g := groups[k]
 		if g.Count > 1 {
 			g.Name = fmt.Sprintf("%d pods of %s", g.Count, k.owner)
+			// What one pod lacks on the best node says little about a
+			// group: say what the group asks in all as well.
+			if g.Shortfall != "" {
+				g.Shortfall = fmt.Sprintf("%s for one; together they ask %s", g.Shortfall, asked[k])
+			}
 		} else if strings.HasPrefix(k.owner, "deployment ") || strings.HasPrefix(k.owner, "job ") {
 			g.Name = "1 pod of " + k.owner
 		}
