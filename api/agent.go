@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/url"
 	"strconv"
 )
@@ -68,6 +69,31 @@ type LogOptions struct {
 	Previous  bool
 	// TailLines, when positive, starts that many lines from the end.
 	TailLines int
+}
+
+// ParseLogOptions reads the options back from URL parameters (the inverse
+// of Query), refusing values that are not booleans or non-negative counts.
+func ParseLogOptions(q url.Values) (LogOptions, error) {
+	o := LogOptions{Container: q.Get(ParamContainer)}
+	for _, b := range []struct {
+		param string
+		dst   *bool
+	}{{ParamFollow, &o.Follow}, {ParamPrevious, &o.Previous}} {
+		if v := q.Get(b.param); v != "" {
+			var err error
+			if *b.dst, err = strconv.ParseBool(v); err != nil {
+				return LogOptions{}, fmt.Errorf("%s=%q: not a boolean", b.param, v)
+			}
+		}
+	}
+	if v := q.Get(ParamTailLines); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return LogOptions{}, fmt.Errorf("%s=%q: not a non-negative number", ParamTailLines, v)
+		}
+		o.TailLines = n
+	}
+	return o, nil
 }
 
 // Query encodes the options as URL parameters.

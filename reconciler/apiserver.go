@@ -1345,32 +1345,14 @@ func (s *APIServer) listEvents(w http.ResponseWriter, r *http.Request) {
 // address it registered, with the join token.
 func (s *APIServer) podLogs(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
-	q := r.URL.Query()
-	var opts api.LogOptions
-	opts.Container = q.Get(api.ParamContainer)
-	for _, b := range []struct {
-		param string
-		dst   *bool
-	}{{api.ParamFollow, &opts.Follow}, {api.ParamPrevious, &opts.Previous}} {
-		if v := q.Get(b.param); v != "" {
-			var err error
-			if *b.dst, err = strconv.ParseBool(v); err != nil {
-				respondError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("%s=%q: not a boolean", b.param, v))
-				return
-			}
-		}
-	}
-	if v := q.Get(api.ParamTailLines); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			respondError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("tailLines=%q: not a non-negative number", v))
-			return
-		}
-		opts.TailLines = n
+	opts, err := api.ParseLogOptions(r.URL.Query())
+	if err != nil {
+		respondError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
 	}
 	var rec *PodRecord
 	var node *NodeRecord
-	err := s.store.View(func(tx ReadTx) error {
+	err = s.store.View(func(tx ReadTx) error {
 		var err error
 		if rec, err = tx.Pod(ns, name); err != nil {
 			return err

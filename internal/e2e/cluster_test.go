@@ -628,7 +628,7 @@ func (c *cluster) cleanHost() {
 			errs = append(errs, rmdirTree(d))
 		}
 	}
-	errs = append(errs, unmountUnder(c.dir))
+	errs = append(errs, testenv.UnmountUnder(c.dir))
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, err)
 	}
@@ -718,29 +718,6 @@ func rmdirTree(root string) error {
 	for i := len(dirs) - 1; i >= 0; i-- {
 		if err := unix.Rmdir(dirs[i]); err != nil && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("rmdir %s: %w", dirs[i], err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// unmountUnder lazily unmounts every mount point below dir, deepest first.
-func unmountUnder(dir string) error {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return err
-	}
-	var points []string
-	prefix := strings.TrimSuffix(dir, "/") + "/"
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(f[4], prefix) {
-			points = append(points, f[4])
-		}
-	}
-	var errs []error
-	for i := len(points) - 1; i >= 0; i-- {
-		if err := unix.Unmount(points[i], unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("unmount %s: %w", points[i], err))
 		}
 	}
 	return errors.Join(errs...)

@@ -137,7 +137,7 @@ func (c *Containerd) Stop() error {
 		}
 	}
 	errs = append(errs, c.killShims())
-	errs = append(errs, unmountUnder(c.Dir))
+	errs = append(errs, UnmountUnder(c.Dir))
 	if err := os.RemoveAll(c.Dir); err != nil {
 		errs = append(errs, fmt.Errorf("remove %s: %w", c.Dir, err))
 	}
@@ -207,8 +207,9 @@ func anyAlive(pids []int) bool {
 	return false
 }
 
-// unmountUnder lazily unmounts every mount point below dir, deepest first.
-func unmountUnder(dir string) error {
+// UnmountUnder lazily unmounts every mount point below dir, deepest first:
+// what a test leaves mounted (netns pins, tmpfs volumes) when it cleans up.
+func UnmountUnder(dir string) error {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return err

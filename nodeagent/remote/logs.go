@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -39,28 +38,12 @@ func (l *Link) serveLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	uid, container := r.PathValue("uid"), r.PathValue("container")
-	q := r.URL.Query()
-	var opts containerlog.ReadOptions
-	for _, b := range []struct {
-		param string
-		dst   *bool
-	}{{api.ParamFollow, &opts.Follow}, {api.ParamPrevious, &opts.Previous}} {
-		if v := q.Get(b.param); v != "" {
-			var err error
-			if *b.dst, err = strconv.ParseBool(v); err != nil {
-				respondError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("%s=%q: not a boolean", b.param, v))
-				return
-			}
-		}
+	lo, err := api.ParseLogOptions(r.URL.Query())
+	if err != nil {
+		respondError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
 	}
-	if v := q.Get(api.ParamTailLines); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			respondError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("tailLines=%q: not a non-negative number", v))
-			return
-		}
-		opts.Tail = n
-	}
+	opts := containerlog.ReadOptions{Follow: lo.Follow, Previous: lo.Previous, Tail: lo.TailLines}
 	if l.cfg.LogDir == "" {
 		respondError(w, http.StatusNotFound, "NotFound", "this agent keeps no logs")
 		return
