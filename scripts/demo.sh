@@ -29,7 +29,8 @@ cleanup() {
     echo "stopped; nothing left running."
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Ctrl-C is how the demo is meant to end: clean up and exit 0.
+trap 'exit 0' INT TERM
 
 rm -rf "$demo"
 mkdir -p "$demo/registry"
@@ -90,7 +91,7 @@ berth runs examples-repo/ from this repository's Git history. Try, in another sh
   $berth status
   $berth get deployments
   $berth logs logging -c log-shipper -f
-  curl http://\$($berth get pod two-containers -o json | jq -r .status.podIP)/
+  $berth get pod two-containers -o wide     # then: curl http://<its IP>/
 
 Then change what runs, the GitOps way:
 
