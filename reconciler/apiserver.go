@@ -1216,6 +1216,9 @@ func (s *APIServer) listDeployments(w http.ResponseWriter, r *http.Request, ns, 
 				d.Generation = 1
 			}
 			if rec != nil {
+				if !rec.Created.IsZero() {
+					d.CreationTimestamp = metav1.NewTime(rec.Created)
+				}
 				d.Status = rec.Status
 				// Observed once the rollout works on this template, so
 				// `rollout status` does not report the previous one done.
@@ -1306,6 +1309,11 @@ func (s *APIServer) listCronJobs(w http.ResponseWriter, r *http.Request, ns, nam
 			}
 			if rec != nil {
 				c.Status = rec.Status
+				// Objects in Git have no creation time: AGE counts from
+				// when berth first saw the CronJob.
+				if !rec.State.Since.IsZero() {
+					c.CreationTimestamp = metav1.NewTime(rec.State.Since)
+				}
 			}
 			items = append(items, *c)
 		}

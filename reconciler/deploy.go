@@ -79,6 +79,9 @@ func planRollout(d *appsv1.Deployment, hash string, pods []*PodRecord, prev Depl
 	minReady := time.Duration(d.Spec.MinReadySeconds) * time.Second
 	plan := rolloutPlan{record: prev}
 	plan.record.Namespace, plan.record.Name = d.Namespace, d.Name
+	if plan.record.Created.IsZero() {
+		plan.record.Created = now
+	}
 
 	var newPods, oldPods []*PodRecord
 	usedSlots := map[int]bool{}

@@ -142,6 +142,9 @@ type DeploymentRecord struct {
 	// LastProgress is when the rollout last made progress, for
 	// progressDeadlineSeconds.
 	LastProgress time.Time `json:"lastProgress,omitzero"`
+	// Created is when berth first saw the Deployment (objects in Git have
+	// no creation time of their own); it is the AGE the CLI shows.
+	Created time.Time `json:"created,omitzero"`
 }
 
 // JobRecord is a Job: from Git, or made by a CronJob (then Spec is the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berth-dev/berth/jobs"
 )
@@ -328,6 +329,9 @@ func (r *Reconciler) syncCronJobs(c *changes, idx *desiredIndex) (time.Time, err
 			if jr.Job.UID == "" {
 				jr.Job.UID = newUID()
 			}
+			if jr.Job.CreationTimestamp.IsZero() {
+				jr.Job.CreationTimestamp = metav1.NewTime(c.now)
+			}
 			if err := c.tx.PutJob(jr); err != nil {
 				return wake, err
 			}
@@ -379,6 +383,7 @@ func (r *Reconciler) syncJobs(c *changes, idx *desiredIndex) (time.Time, error) 
 		}
 		jr := &JobRecord{Job: *w.job.DeepCopy(), Revision: c.rev}
 		jr.Job.UID = newUID()
+		jr.Job.CreationTimestamp = metav1.NewTime(c.now)
 		if jr.Job.Annotations == nil {
 			jr.Job.Annotations = map[string]string{}
 		}
