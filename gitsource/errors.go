@@ -74,8 +74,10 @@ func (e *FetchError) Unwrap() error { return e.Kind }
 // RejectedError says why a fetched revision is not applied. The last good
 // snapshot stays current.
 type RejectedError struct {
-	// Revision is the commit SHA that was refused.
+	// Revision is the commit SHA that was refused, Subject the first line
+	// of its message.
 	Revision string
+	Subject  string
 	// Err wraps ErrInvalidManifests or ErrUntrustedCommit and says why.
 	Err error
 	// Errors lists every manifest problem (file, line, field), sorted;

@@ -116,6 +116,7 @@ type Status struct {
 // Rejection says why the fetched revision is not applied.
 type Rejection struct {
 	Revision string `json:"revision"`
+	Subject  string `json:"subject,omitempty"`
 	// Reason is the error, one line per problem.
 	Reason string `json:"reason"`
 	// Errors lists every manifest problem; empty for signature failures.
@@ -684,23 +685,23 @@ func (s *Source) evaluate(repo *git.Repository, tg target, tr *trust) error {
 // build verifies the commit and decodes its tree into a snapshot.
 func (s *Source) build(repo *git.Repository, commit *object.Commit, name plumbing.ReferenceName, tr *trust) (*Snapshot, *RejectedError) {
 	rev := commit.Hash.String()
+	subject, _, _ := strings.Cut(strings.TrimSpace(commit.Message), "\n")
 	var signer *Signer
 	if tr != nil {
 		var err error
 		if signer, err = tr.verify(commit, s.clock.Now()); err != nil {
-			return nil, &RejectedError{Revision: rev, Err: err}
+			return nil, &RejectedError{Revision: rev, Subject: subject, Err: err}
 		}
 	}
 	tree, err := commit.Tree()
 	if err != nil {
-		return nil, &RejectedError{Revision: rev, Err: fmt.Errorf("%w: read tree: %v", ErrInvalidManifests, err)}
+		return nil, &RejectedError{Revision: rev, Subject: subject, Err: fmt.Errorf("%w: read tree: %v", ErrInvalidManifests, err)}
 	}
 	objs, errs, next := buildObjects(newTreeFS(repo.Storer, tree, commit.Committer.When), s.opts.Path, s.cache)
 	s.cache = next
 	if len(errs) > 0 {
-		return nil, &RejectedError{Revision: rev, Err: fmt.Errorf("%w: %d problem(s)", ErrInvalidManifests, len(errs)), Errors: errs}
+		return nil, &RejectedError{Revision: rev, Subject: subject, Err: fmt.Errorf("%w: %d problem(s)", ErrInvalidManifests, len(errs)), Errors: errs}
 	}
-	subject, _, _ := strings.Cut(strings.TrimSpace(commit.Message), "\n")
 	return &Snapshot{
 		Revision:   rev,
 		Ref:        string(name),
@@ -718,6 +719,7 @@ func (s *Source) reject(rej *RejectedError) {
 	if s.status.Rejected == nil || s.status.Rejected.Revision != rej.Revision {
 		s.status.Rejected = &Rejection{Revision: rej.Revision, Since: now}
 	}
+	s.status.Rejected.Subject = rej.Subject
 	s.status.Rejected.Reason = rej.Err.Error()
 	s.status.Rejected.Errors = rej.Errors
 	applied := s.status.AppliedRevision

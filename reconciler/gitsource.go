@@ -48,7 +48,7 @@ func (g gitSource) Info() api.SyncStatus {
 		out.Ref = st.ResolvedRef
 	}
 	if rj := st.Rejected; rj != nil {
-		out.Rejected = &api.RejectedRevision{Revision: api.Revision{SHA: rj.Revision}, Message: rj.Reason, Errors: manifestErrors(rj.Errors)}
+		out.Rejected = &api.RejectedRevision{Revision: api.Revision{SHA: rj.Revision, Subject: rj.Subject}, Message: rj.Reason, Errors: manifestErrors(rj.Errors)}
 	}
 	return out
 }
