@@ -24,7 +24,7 @@ deps:
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
     fi
-    command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@2025.1.1
+    command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
     echo "deps: ok"
 
 # Build berth and the two static helpers the agent runs beside it into bin/:
