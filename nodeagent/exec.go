@@ -69,6 +69,9 @@ func (a *Agent) exec(ctx context.Context, id string, cmd []string) (stdout, stde
 		return out.Bytes(), errOut.Bytes(), int(ec), nil
 	case <-ctx.Done():
 		_ = p.Kill(context.WithoutCancel(ctx), 9)
-		return out.Bytes(), errOut.Bytes(), 0, fmt.Errorf("exec in %s: %w", id, ctx.Err())
+		// The copy goroutines may still be writing the buffers until the
+		// deferred Delete closes the FIFOs: return no output rather than
+		// read them now (a timed-out probe's output is not used).
+		return nil, nil, 0, fmt.Errorf("exec in %s: %w", id, ctx.Err())
 	}
 }
