@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/testenv"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/clock"
@@ -246,10 +247,7 @@ func (hostExec) Exec(ctx context.Context, cmd []string) (int, error) {
 }
 
 func TestExecProbeWithRealProcesses(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
+	sh := testenv.RequireBinary(t, "sh")
 	tests := []struct {
 		name       string
 		cmd        []string
