@@ -47,25 +47,11 @@ func Load(fsys fs.FS, dir string) ([]Object, error) {
 		dir = "."
 	}
 	var files []string
-	var errs ErrorList
-	walkErr := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			errs = append(errs, &Error{File: rel(dir, p), Message: err.Error()})
-			return nil
-		}
-		if p != dir && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.Type().IsRegular() && IsManifestFile(p) {
-			files = append(files, p)
-		}
-		return nil
+	errs, walkErr := WalkFiles(fsys, dir, func(p string, _ fs.DirEntry) {
+		files = append(files, p)
 	})
 	if walkErr != nil {
-		return nil, fmt.Errorf("read %s: %w", dir, walkErr)
+		return nil, walkErr
 	}
 	sort.Strings(files)
 	// Files decode independently, so they are spread over the cores; the
@@ -87,8 +73,8 @@ func Load(fsys fs.FS, dir string) ([]Object, error) {
 				if i >= len(files) || total.Load() > MaxTreeObjects {
 					return
 				}
-				name := rel(dir, files[i])
-				data, err := readLimited(fsys, files[i])
+				name := RelPath(dir, files[i])
+				data, err := ReadFile(fsys, files[i])
 				if err != nil {
 					results[i].errs = ErrorList{{File: name, Message: err.Error()}}
 					continue
@@ -116,7 +102,38 @@ func Load(fsys fs.FS, dir string) ([]Object, error) {
 	return objs, nil
 }
 
-func rel(dir, p string) string {
+// WalkFiles calls fn for every manifest file under dir, in lexical order,
+// skipping hidden files and directories (a leading dot), as Load reads a
+// tree. Entries that cannot be read become errors naming them (relative to
+// dir); the error returned is for a tree that cannot be walked at all.
+// gitsource walks a commit's tree with it, so both read exactly the same
+// files.
+func WalkFiles(fsys fs.FS, dir string, fn func(path string, d fs.DirEntry)) (ErrorList, error) {
+	var errs ErrorList
+	walkErr := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			errs = append(errs, &Error{File: RelPath(dir, p), Message: err.Error()})
+			return nil
+		}
+		if p != dir && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() && IsManifestFile(p) {
+			fn(p, d)
+		}
+		return nil
+	})
+	if walkErr != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, walkErr)
+	}
+	return errs, nil
+}
+
+// RelPath is p relative to dir: the name errors and Object.File use.
+func RelPath(dir, p string) string {
 	if dir == "." {
 		return p
 	}
@@ -129,7 +146,9 @@ func rel(dir, p string) string {
 // errTooLarge is returned for files over MaxFileSize.
 var errTooLarge = fmt.Errorf("file is larger than the limit of %d bytes", MaxFileSize)
 
-func readLimited(fsys fs.FS, p string) ([]byte, error) {
+// ReadFile reads one manifest file, refusing one over MaxFileSize whether
+// its stated size or what is actually read says so.
+func ReadFile(fsys fs.FS, p string) ([]byte, error) {
 	f, err := fsys.Open(p)
 	if err != nil {
 		return nil, err
