@@ -3,7 +3,6 @@ package jobs
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -254,33 +253,12 @@ func cronJobStatus(cj *batchv1.CronJob, st CronJobState, active []OwnedJob) batc
 // newScheduledJob makes the Job of cj's run scheduled at t from the
 // CronJob's jobTemplate.
 func newScheduledJob(cj *batchv1.CronJob, t time.Time) *batchv1.Job {
-	tmpl := &cj.Spec.JobTemplate
-	labels := maps.Clone(tmpl.Labels)
-	if labels == nil {
-		labels = map[string]string{}
+	job := &batchv1.Job{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: controlledMeta(ScheduledJobName(cj.Name, t), &cj.Spec.JobTemplate.ObjectMeta, cj, "CronJob"),
+		Spec:       *cj.Spec.JobTemplate.Spec.DeepCopy(),
 	}
-	annotations := maps.Clone(tmpl.Annotations)
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
-	labels[CronJobNameLabel] = cj.Name
-	annotations[ScheduledTimeAnnotation] = t.Format(time.RFC3339)
-	return &batchv1.Job{
-		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        ScheduledJobName(cj.Name, t),
-			Namespace:   cj.Namespace,
-			Labels:      labels,
-			Annotations: annotations,
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion:         "batch/v1",
-				Kind:               "CronJob",
-				Name:               cj.Name,
-				UID:                cj.UID,
-				Controller:         ptrTo(true),
-				BlockOwnerDeletion: ptrTo(true),
-			}},
-		},
-		Spec: *tmpl.Spec.DeepCopy(),
-	}
+	job.Labels[CronJobNameLabel] = cj.Name
+	job.Annotations[ScheduledTimeAnnotation] = t.Format(time.RFC3339)
+	return job
 }

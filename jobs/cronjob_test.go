@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	"github.com/berth-dev/berth/manifest"
 )
@@ -608,7 +609,7 @@ func TestCronJobLifecycle(t *testing.T) {
 		},
 		{
 			name:             "suspended: no run, no wake-up, history still trimmed",
-			cj:               testCronJob(hourly, func(cj *batchv1.CronJob) { cj.Spec.Suspend = ptrTo(true); cj.Spec.FailedJobsHistoryLimit = i32(0) }),
+			cj:               testCronJob(hourly, func(cj *batchv1.CronJob) { cj.Spec.Suspend = ptr.To(true); cj.Spec.FailedJobsHistoryLimit = i32(0) }),
 			state:            settled(hourly, utc(9, 0)),
 			jobs:             []OwnedJob{run(utc(9, 0), JobFailed)},
 			now:              utc(11, 0),

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 )
 
 // JobProgress is what the Job controller must remember between calls
@@ -607,37 +608,16 @@ func (s *jobSync) createPod(index int32, want int32) {
 	seq := s.prog.NextPod
 	s.prog.NextPod++
 	name := podName(j.Name, index, seq)
-	tmpl := &j.Spec.Template
-	labels := maps.Clone(tmpl.Labels)
-	if labels == nil {
-		labels = map[string]string{}
+	pod := &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: controlledMeta(name, &j.Spec.Template.ObjectMeta, j, "Job"),
+		Spec:       *j.Spec.Template.Spec.DeepCopy(),
 	}
-	annotations := maps.Clone(tmpl.Annotations)
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
+	labels, annotations := pod.Labels, pod.Annotations
 	labels[JobNameLabel] = j.Name
 	labels[LegacyJobNameLabel] = j.Name
 	labels[ControllerUIDLabel] = string(j.UID)
 	labels[LegacyControllerUIDLabel] = string(j.UID)
-	pod := &corev1.Pod{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        name,
-			Namespace:   j.Namespace,
-			Labels:      labels,
-			Annotations: annotations,
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion:         "batch/v1",
-				Kind:               "Job",
-				Name:               j.Name,
-				UID:                j.UID,
-				Controller:         ptrTo(true),
-				BlockOwnerDeletion: ptrTo(true),
-			}},
-		},
-		Spec: *tmpl.Spec.DeepCopy(),
-	}
 	if index >= 0 {
 		ix := strconv.Itoa(int(index))
 		annotations[CompletionIndexAnnotation] = ix
@@ -688,14 +668,14 @@ func (s *jobSync) setCounts() {
 	}
 	s.st.Active = int32(len(s.active)) + s.created
 	s.st.Ready = &ready
-	s.st.Terminating = ptrTo(s.terminating)
+	s.st.Terminating = ptr.To(s.terminating)
 	s.st.CompletedIndexes = ""
 	if s.spec.indexed {
 		s.st.CompletedIndexes = s.succIdx.String()
 	}
 	s.st.FailedIndexes = nil
 	if s.spec.perIndex != nil {
-		s.st.FailedIndexes = ptrTo(s.failIdx.String())
+		s.st.FailedIndexes = ptr.To(s.failIdx.String())
 	}
 }
 
@@ -730,5 +710,3 @@ func (s *jobSync) requeue(t time.Time) {
 // errNoUID is the caller's mistake, not the user's: the store assigns a
 // Job its UID before the Job's first sync.
 var errNoUID = errors.New("the Job has no UID; the store must assign one before its first sync")
-
-func ptrTo[T any](v T) *T { return &v }

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 )
 
 // jobCase is one row of the Job controller's rule tables. Fields left
@@ -666,7 +667,7 @@ func TestJobActiveDeadline(t *testing.T) {
 		},
 		{
 			name: "a suspended Job's deadline does not run",
-			job: testJob(deadline, func(j *batchv1.Job) { j.Spec.Suspend = ptrTo(true) },
+			job: testJob(deadline, func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(true) },
 				withStatus(batchv1.JobStatus{StartTime: &metav1.Time{Time: t0}, Conditions: []batchv1.JobCondition{{Type: batchv1.JobSuspended, Status: corev1.ConditionTrue, Reason: "JobSuspended"}}})),
 			now:           t0.Add(time.Hour),
 			wantCondition: "Suspended/JobSuspended",
@@ -732,7 +733,7 @@ func TestJobTTL(t *testing.T) {
 }
 
 func TestJobSuspend(t *testing.T) {
-	suspend := func(v bool) func(*batchv1.Job) { return func(j *batchv1.Job) { j.Spec.Suspend = ptrTo(v) } }
+	suspend := func(v bool) func(*batchv1.Job) { return func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(v) } }
 	suspendedStatus := batchv1.JobStatus{
 		StartTime:  &metav1.Time{Time: t0},
 		Conditions: []batchv1.JobCondition{{Type: batchv1.JobSuspended, Status: corev1.ConditionTrue, Reason: "JobSuspended"}},

@@ -3,12 +3,14 @@ package jobs
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Labels, annotations and environment variables the controllers put on what
@@ -122,4 +124,26 @@ func podSeq(jobName, name string) int64 {
 		return -1
 	}
 	return n
+}
+
+// controlledMeta is the metadata of an object made from a template: the
+// given name, owner's namespace, copies of the template's labels and
+// annotations (never nil, so the caller can add its own) and owner, of
+// the batch/v1 kind given, as its controller.
+func controlledMeta(name string, tmpl *metav1.ObjectMeta, owner metav1.Object, ownerKind string) metav1.ObjectMeta {
+	labels := maps.Clone(tmpl.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	annotations := maps.Clone(tmpl.Annotations)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	return metav1.ObjectMeta{
+		Name:            name,
+		Namespace:       owner.GetNamespace(),
+		Labels:          labels,
+		Annotations:     annotations,
+		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(owner, batchv1.SchemeGroupVersion.WithKind(ownerKind))},
+	}
 }
