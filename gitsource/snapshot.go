@@ -2,7 +2,6 @@ package gitsource
 
 import (
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"runtime"
@@ -92,29 +91,15 @@ func buildObjects(fsys fs.FS, dir string, prev decodeCache) ([]manifest.Object, 
 		hash bool // key.hash is known from the directory entry
 	}
 	var files []file
-	var errs manifest.ErrorList
-	walkErr := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			errs = append(errs, &manifest.Error{File: relPath(dir, p), Message: err.Error()})
-			return nil
+	errs, walkErr := manifest.WalkFiles(fsys, dir, func(p string, d fs.DirEntry) {
+		f := file{name: manifest.RelPath(dir, p), p: p, key: cacheKey{ext: strings.ToLower(path.Ext(p))}}
+		if h, ok := d.(blobHasher); ok {
+			f.key.hash, f.hash = h.blobHash(), true
 		}
-		if p != dir && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.Type().IsRegular() && manifest.IsManifestFile(p) {
-			f := file{name: relPath(dir, p), p: p, key: cacheKey{ext: strings.ToLower(path.Ext(p))}}
-			if h, ok := d.(blobHasher); ok {
-				f.key.hash, f.hash = h.blobHash(), true
-			}
-			files = append(files, f)
-		}
-		return nil
+		files = append(files, f)
 	})
 	if walkErr != nil {
-		return nil, manifest.ErrorList{{File: dir, Message: fmt.Sprintf("read %s: %v", dir, walkErr)}}, prev
+		return nil, manifest.ErrorList{{File: dir, Message: walkErr.Error()}}, prev
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].p < files[j].p })
 
@@ -137,7 +122,7 @@ func buildObjects(fsys fs.FS, dir string, prev decodeCache) ([]manifest.Object, 
 			results[i] = d
 			continue
 		}
-		data, err := readManifest(fsys, f.p)
+		data, err := manifest.ReadFile(fsys, f.p)
 		if err != nil {
 			results[i] = &decoded{file: f.name, errs: manifest.ErrorList{{File: f.name, Message: err.Error()}}}
 			if f.hash {
@@ -186,37 +171,4 @@ func buildObjects(fsys fs.FS, dir string, prev decodeCache) ([]manifest.Object, 
 	errs = append(errs, manifest.CheckUnique(objs)...)
 	errs.Sort()
 	return objs, errs, next
-}
-
-// readManifest reads one file with manifest.MaxFileSize enforced both by
-// the stated size and by what is actually read.
-func readManifest(fsys fs.FS, p string) ([]byte, error) {
-	f, err := fsys.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > manifest.MaxFileSize {
-		return nil, errTooLarge
-	}
-	data, err := io.ReadAll(io.LimitReader(f, manifest.MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > manifest.MaxFileSize {
-		return nil, errTooLarge
-	}
-	return data, nil
-}
-
-var errTooLarge = fmt.Errorf("file is larger than the limit of %d bytes", manifest.MaxFileSize)
-
-func relPath(dir, p string) string {
-	if dir == "." {
-		return p
-	}
-	if r, ok := strings.CutPrefix(p, strings.TrimSuffix(dir, "/")+"/"); ok {
-		return r
-	}
-	return p
 }
