@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"sync"
 	"time"
@@ -323,21 +324,9 @@ func (t *boltTx) PutNode(n *NodeRecord) error {
 
 func schedulingFactsEqual(a, b *NodeRecord) bool {
 	return a.Ready == b.Ready && a.Unschedulable == b.Unschedulable &&
-		labelsEqual(a.Labels, b.Labels) &&
+		maps.Equal(a.Labels, b.Labels) &&
 		reflect.DeepEqual(taintsOrNil(a), taintsOrNil(b)) &&
 		resourceListsEqual(a.Allocatable, b.Allocatable)
-}
-
-func labelsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 func taintsOrNil(n *NodeRecord) any {
