@@ -355,21 +355,7 @@ func (t *boltTx) PutCronJob(c *CronJobRecord) error {
 func (t *boltTx) DeleteCronJob(namespace, name string) error {
 	return t.del(bucketCronJobs, boltKey(namespace, name))
 }
-func (t *boltTx) PutSync(s *SyncRecord) error {
-	v, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("encode sync: %w", err)
-	}
-	b := t.tx.Bucket(bucketMeta)
-	if bytes.Equal(b.Get(keySync), v) {
-		return nil
-	}
-	if err := b.Put(keySync, v); err != nil {
-		return fmt.Errorf("put sync: %w", err)
-	}
-	t.wrote = true
-	return nil
-}
+func (t *boltTx) PutSync(s *SyncRecord) error { return t.put(bucketMeta, keySync, s) }
 
 // AddEvent implements Tx. A repeat (same object, reason, type and message
 // as the newest event of that object and reason) is moved to the end with
