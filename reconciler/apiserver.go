@@ -545,11 +545,17 @@ var errNodeAlive = errors.New("node alive")
 // alive reports whether the node is Ready and its newest heartbeat is
 // within the node timeout.
 func (s *APIServer) alive(n *NodeRecord, now time.Time) bool {
+	return n.Ready && now.Sub(s.newestHeartbeat(n)) <= s.cfg.NodeTimeout
+}
+
+// newestHeartbeat is the later of the stored heartbeat and the one kept
+// in memory until the next flush.
+func (s *APIServer) newestHeartbeat(n *NodeRecord) time.Time {
 	hb := n.LastHeartbeat
 	if t, ok := s.LastHeartbeat(n.Name); ok && t.After(hb) {
 		hb = t
 	}
-	return n.Ready && now.Sub(hb) <= s.cfg.NodeTimeout
+	return hb
 }
 
 func newToken() (string, error) {
@@ -1083,10 +1089,7 @@ func (s *APIServer) syncStatus(w http.ResponseWriter, r *http.Request) {
 
 // nodeForUser shows a node record as kubectl expects a Node.
 func (s *APIServer) nodeForUser(n *NodeRecord, now time.Time) corev1.Node {
-	hb := n.LastHeartbeat
-	if t, ok := s.LastHeartbeat(n.Name); ok && t.After(hb) {
-		hb = t
-	}
+	hb := s.newestHeartbeat(n)
 	ready := corev1.NodeCondition{Type: corev1.NodeReady, LastHeartbeatTime: metav1.NewTime(hb)}
 	switch {
 	case !n.Ready:
