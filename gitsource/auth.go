@@ -33,7 +33,7 @@ func authFor(o *Options, ep *transport.Endpoint) (transport.AuthMethod, [][]byte
 		}
 		return nil, nil, nil
 	case "ssh":
-		a, err := sshAuthFor(o, ep, o.Timeout)
+		a, err := sshAuthFor(o, ep)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -62,8 +62,8 @@ func (a *sshAuth) ClientConfig() (*ssh.ClientConfig, error) {
 // sshAuthFor builds the key auth and pins host keys to KnownHosts: the
 // host key algorithms offered are the ones known_hosts holds for this host,
 // so a server with several host keys is not refused for showing one we do
-// not list.
-func sshAuthFor(o *Options, ep *transport.Endpoint, timeout time.Duration) (*sshAuth, error) {
+// not list. ep is the endpoint Validate returned, its user defaulted.
+func sshAuthFor(o *Options, ep *transport.Endpoint) (*sshAuth, error) {
 	key, err := o.SSHKey.read(false)
 	if err != nil {
 		return nil, fmt.Errorf("ssh key: %w", err)
@@ -78,11 +78,7 @@ func sshAuthFor(o *Options, ep *transport.Endpoint, timeout time.Duration) (*ssh
 	if err != nil {
 		return nil, fmt.Errorf("ssh key %s: %w", o.SSHKey, err)
 	}
-	user := ep.User
-	if user == "" {
-		user = DefaultSSHUser
-	}
-	pk := &gitssh.PublicKeys{User: user, Signer: signer}
+	pk := &gitssh.PublicKeys{User: ep.User, Signer: signer}
 	if o.KnownHosts != "" {
 		db, err := gitssh.NewKnownHostsDb(o.KnownHosts)
 		if err != nil {
@@ -91,7 +87,7 @@ func sshAuthFor(o *Options, ep *transport.Endpoint, timeout time.Duration) (*ssh
 		pk.HostKeyCallback = db.HostKeyCallback()
 		pk.HostKeyAlgorithms = db.HostKeyAlgorithms(hostPort(ep))
 	}
-	return &sshAuth{PublicKeys: pk, timeout: timeout}, nil
+	return &sshAuth{PublicKeys: pk, timeout: o.Timeout}, nil
 }
 
 // parseSSHKey parses a private key; its errors never quote key material.

@@ -132,6 +132,13 @@ type Options struct {
 // Validate fills in defaults and checks that the options can work. It
 // returns an error wrapping ErrInvalidOptions that names every problem.
 func (o *Options) Validate() error {
+	_, err := o.validate()
+	return err
+}
+
+// validate is Validate that also returns the parsed remote endpoint, with
+// the SSH user defaulted, so New need not parse the URL again.
+func (o *Options) validate() (*transport.Endpoint, error) {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf(format, args...))
@@ -217,9 +224,9 @@ func (o *Options) Validate() error {
 	}
 
 	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrInvalidOptions, errors.Join(errs...))
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, errors.Join(errs...))
 	}
-	return nil
+	return ep, nil
 }
 
 func (o *Options) validateCredentials(ep *transport.Endpoint, bad func(string, ...any)) {
@@ -256,7 +263,7 @@ func (o *Options) validateCredentials(ep *transport.Endpoint, bad func(string, .
 		}
 		if !o.SSHKey.IsSet() {
 			bad("SSHKey: required for an SSH URL")
-		} else if _, err := sshAuthFor(o, ep, o.Timeout); err != nil {
+		} else if _, err := sshAuthFor(o, ep); err != nil {
 			bad("SSHKey: %w", err)
 		}
 		if o.KnownHosts == "" {

@@ -128,12 +128,9 @@ type Rejection struct {
 // New validates opts (filling defaults) and returns a Source. It does no
 // I/O beyond reading the configured key files: the first Sync clones.
 func New(opts Options) (*Source, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	ep, err := transport.NewEndpoint(opts.URL)
+	ep, err := opts.validate()
 	if err != nil {
-		return nil, fmt.Errorf("%w: URL: %v", ErrInvalidOptions, err)
+		return nil, err
 	}
 	r, err := parseRef(opts.Ref)
 	if err != nil {
