@@ -445,10 +445,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 	case err != nil:
 		respondError(w, http.StatusBadRequest, "BadRequest", "read body: "+err.Error())
 		return false
-	case len(strings.TrimSpace(string(b))) == 0 && allowEmpty:
+	case len(bytes.TrimSpace(b)) == 0 && allowEmpty:
 		return true
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {
 		respondError(w, http.StatusBadRequest, "BadRequest", "malformed JSON body: "+err.Error())
 		return false
