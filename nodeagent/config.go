@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
+
+	"github.com/berth-dev/berth/nodeagent/containerlog"
 )
 
 // Config is how one agent runs. Zero fields take the defaults documented
@@ -119,10 +121,8 @@ func (c *Config) Validate() error {
 		c.PauseBinary = filepath.Join(filepath.Dir(exe), "berth-pause")
 	}
 	if c.LoggerBinary == "" {
-		if exe, err := os.Executable(); err == nil {
-			if p := filepath.Join(filepath.Dir(exe), "berth-logger"); fileExists(p) {
-				c.LoggerBinary = p
-			}
+		if p, err := containerlog.DefaultBinary(); err == nil && fileExists(p) {
+			c.LoggerBinary = p
 		}
 	}
 	if c.GCInterval == 0 {
