@@ -91,6 +91,16 @@ type nodeState struct {
 	*nodeInfo
 }
 
+// charge holds a pod's request (req for the filters, score for ranking)
+// and host ports on n: a bound pod's before placing starts, an assumed
+// one's as it is placed.
+func (n *nodeState) charge(req, score Resources, ports []hostPort) {
+	n.free = n.free.sub(req)
+	n.usedCPU += score.MilliCPU
+	n.usedMem += score.Memory
+	n.ports = append(n.ports, ports...)
+}
+
 // nodeInfo is the part of a node's state that only pods which pass the fit
 // look at.
 type nodeInfo struct {

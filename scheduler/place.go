@@ -84,13 +84,8 @@ func newPlacement(pods []*corev1.Pod, cluster Cluster, opts Options) (*placement
 		if !ok {
 			continue // its node left the view; it holds nothing
 		}
-		n := &nodes[pos]
 		req := EffectiveRequest(b.Pod)
-		n.free = n.free.sub(req)
-		score := scoringRequest(req)
-		n.usedCPU += score.MilliCPU
-		n.usedMem += score.Memory
-		n.ports = append(n.ports, podHostPorts(b.Pod)...)
+		nodes[pos].charge(req, scoringRequest(req), podHostPorts(b.Pod))
 		if gk, ok := gangKey(b.Pod); ok {
 			boundMembers[gk]++
 		}

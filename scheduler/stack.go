@@ -334,11 +334,7 @@ func feasible(p *podInfo, n *nodeState) bool {
 
 // assume charges p on node ni.
 func (s *stack) assume(p *podInfo, ni int) {
-	n := &s.nodes[ni]
-	n.free = n.free.sub(p.req)
-	n.usedCPU += p.score.MilliCPU
-	n.usedMem += p.score.Memory
-	n.ports = append(n.ports, p.ports...)
+	s.nodes[ni].charge(p.req, p.score, p.ports)
 	s.version++
 }
 
