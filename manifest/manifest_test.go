@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -13,6 +14,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -375,14 +377,80 @@ func TestDefaultPullPolicy(t *testing.T) {
 
 func TestEverySupportedFieldIsAKubernetesField(t *testing.T) {
 	// A row of the table that Kubernetes does not know would make berth
-	// promise a field the strict decoder refuses.
-	for _, k := range []Kind{KindPod, KindDeployment, KindJob, KindCronJob} {
-		if fieldTrie[k] == nil {
-			t.Fatalf("no field table for %s", k)
+	// promise a field the strict decoder refuses: walk every row's path
+	// through the k8s.io/api type of its group, by JSON name.
+	groups := map[string]reflect.Type{
+		"Object":        reflect.TypeOf(corev1.Pod{}),
+		"ObjectMeta":    reflect.TypeOf(metav1.ObjectMeta{}),
+		"TemplateMeta":  reflect.TypeOf(metav1.ObjectMeta{}),
+		"LabelSelector": reflect.TypeOf(metav1.LabelSelector{}),
+		"Pod":           reflect.TypeOf(corev1.Pod{}),
+		"Deployment":    reflect.TypeOf(appsv1.Deployment{}),
+		"Job":           reflect.TypeOf(batchv1.Job{}),
+		"CronJob":       reflect.TypeOf(batchv1.CronJob{}),
+		"JobSpec":       reflect.TypeOf(batchv1.JobSpec{}),
+		"PodSpec":       reflect.TypeOf(corev1.PodSpec{}),
+		"Container":     reflect.TypeOf(corev1.Container{}),
+		"Probe":         reflect.TypeOf(corev1.Probe{}),
+	}
+	for _, row := range Supported {
+		typ, ok := groups[row.Group]
+		if !ok {
+			t.Errorf("row %s %s: unknown group", row.Group, row.Path)
+			continue
+		}
+		for _, seg := range strings.Split(row.Path, ".") {
+			list := strings.HasSuffix(seg, "[]")
+			seg = strings.TrimSuffix(seg, "[]")
+			typ = derefType(typ)
+			if seg == "*" {
+				if typ.Kind() != reflect.Map {
+					t.Errorf("row %s %s: * on %s, not a map", row.Group, row.Path, typ)
+					break
+				}
+				typ = typ.Elem()
+			} else if typ = jsonField(typ, seg); typ == nil {
+				t.Errorf("row %s %s: Kubernetes has no field %q there", row.Group, row.Path, seg)
+				break
+			}
+			if list {
+				if typ.Kind() != reflect.Slice {
+					t.Errorf("row %s %s: %s[] is not a list", row.Group, row.Path, seg)
+					break
+				}
+				typ = typ.Elem()
+			}
+		}
+		if row.Ref != "" && typ != nil && derefType(typ) != groups[row.Ref] {
+			t.Errorf("row %s %s: refers to %s but the field is a %s", row.Group, row.Path, row.Ref, typ)
 		}
 	}
-	md := FieldsMarkdown()
-	if !strings.Contains(md, "| Container | `resources.limits.*` |") {
-		t.Errorf("FieldsMarkdown is missing rows:\n%s", md)
+}
+
+func derefType(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
+	return t
+}
+
+// jsonField finds the field of struct type t whose JSON name is name,
+// looking into inline (embedded) structs as encoding/json does.
+func jsonField(t reflect.Type, name string) reflect.Type {
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == name {
+			return f.Type
+		}
+		if f.Anonymous || (tag == "" && strings.Contains(f.Tag.Get("json"), "inline")) {
+			if ft := jsonField(derefType(f.Type), name); ft != nil {
+				return ft
+			}
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	yaml "sigs.k8s.io/yaml/goyaml.v3"
 )
 
@@ -248,7 +249,7 @@ func (c *converter) checkQuantity(v *yaml.Node) bool {
 		c.fail(v.Line, "a quantity must be a string or a number, such as 500m or 128Mi")
 		return false
 	}
-	if _, err := parseQuantity(v.Value); err != nil {
+	if _, err := resource.ParseQuantity(v.Value); err != nil {
 		c.fail(v.Line, "%v", err)
 		return false
 	}
