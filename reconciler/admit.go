@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -127,13 +128,19 @@ func admissionSet(idx *desiredIndex, pods []*PodRecord, jobRecs []*JobRecord) (r
 	for _, jr := range jobRecs {
 		jobByKey[key(jr.Job.Namespace, jr.Job.Name)] = jr
 	}
+	havePod := map[string]bool{}  // Pods whose current spec already has a pod
 	haveNew := map[string]int{}   // deployment key -> pods at the new hash
 	activeJob := map[string]int{} // job key -> active pods of the same spec
 	for _, p := range pods {
+		k := key(p.Pod.Namespace, p.Owner.Name)
+		if p.Owner.Kind == OwnerPod && !p.deleting() {
+			// A Pod that ran to its end still has its pod: nothing to place.
+			w, ok := idx.pods[k]
+			havePod[k] = ok && w.hash == p.TemplateHash
+		}
 		if p.deleting() || p.finished() {
 			continue
 		}
-		k := key(p.Pod.Namespace, p.Owner.Name)
 		stays := false
 		switch p.Owner.Kind {
 		case OwnerPod:
@@ -168,14 +175,8 @@ func admissionSet(idx *desiredIndex, pods []*PodRecord, jobRecs []*JobRecord) (r
 			need(&p.Pod, strings.ToLower(p.Owner.Kind)+" "+p.Owner.Name)
 		}
 	}
-	have := map[string]bool{}
-	for _, p := range pods {
-		if !p.deleting() {
-			have[p.key()] = p.Owner.Kind == OwnerPod && idx.pods[p.key()].hash == p.TemplateHash
-		}
-	}
 	for _, k := range sortedKeys(idx.pods) {
-		if !have[k] {
+		if !havePod[k] {
 			w := idx.pods[k]
 			need(candidatePod(w.pod.Namespace, w.pod.Name, &w.pod.ObjectMeta, &w.pod.Spec), "pod "+w.pod.Name)
 		}
@@ -273,7 +274,7 @@ func candidatePod(ns, name string, meta *metav1.ObjectMeta, spec *corev1.PodSpec
 
 func jobFinished(jr *JobRecord) bool {
 	for _, c := range jr.Job.Status.Conditions {
-		if (c.Type == "Complete" || c.Type == "Failed") && c.Status == corev1.ConditionTrue {
+		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
 			return true
 		}
 	}

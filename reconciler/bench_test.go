@@ -24,7 +24,7 @@ func benchCluster(b *testing.B) *harness {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	h := &harness{t: &testing.T{}, store: st, clock: clocktesting.NewFakeClock(t0), src: &fakeSource{updated: make(chan struct{}, 1)}}
+	h := &harness{t: b, store: st, clock: clocktesting.NewFakeClock(t0), src: &fakeSource{updated: make(chan struct{}, 1)}}
 	rec, err := New(Config{Store: st, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)

@@ -38,12 +38,17 @@ const (
 // equals the template's. FNV over the JSON form, as Kubernetes hashes
 // templates for pod-template-hash.
 func templateHash(meta *metav1.ObjectMeta, spec *corev1.PodSpec) string {
+	return fmt.Sprintf("%010x", hashJSON(meta.Labels, meta.Annotations, spec))[:10]
+}
+
+// hashJSON is FNV-64a over the JSON form of values.
+func hashJSON(values ...any) uint64 {
 	h := fnv.New64a()
 	enc := json.NewEncoder(h)
-	_ = enc.Encode(meta.Labels)
-	_ = enc.Encode(meta.Annotations)
-	_ = enc.Encode(spec)
-	return fmt.Sprintf("%010x", h.Sum64())[:10]
+	for _, v := range values {
+		_ = enc.Encode(v)
+	}
+	return h.Sum64()
 }
 
 // newUID returns a random RFC 4122 version 4 UID. Pod UIDs need not be

@@ -1,9 +1,7 @@
 package reconciler
 
 import (
-	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -71,8 +69,4 @@ func indexDesired(d *Desired) *desiredIndex {
 	return idx
 }
 
-func specHash(spec batchv1.JobSpec) string {
-	h := fnv.New64a()
-	_ = json.NewEncoder(h).Encode(spec)
-	return fmt.Sprintf("%016x", h.Sum64())
-}
+func specHash(spec batchv1.JobSpec) string { return fmt.Sprintf("%016x", hashJSON(spec)) }

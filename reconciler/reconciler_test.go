@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,7 +33,7 @@ func (s *fakeSource) push(rev string, objs []manifest.Object) {
 // harness is a reconciler on a real bbolt store with a fake clock, and a
 // simulated agent per node that runs whatever is bound to it.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	store *BoltStore
 	clock *clocktesting.FakeClock
 	src   *fakeSource
@@ -448,7 +447,6 @@ spec:
 			t.Fatalf("run %s: %+v", jr.Job.Name, jr.Job.Status)
 		}
 	}
-	_ = batchv1.JobComplete
 }
 
 // revSource remembers every revision pushed, as a Git clone does.
