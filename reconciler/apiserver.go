@@ -1237,15 +1237,20 @@ func (s *APIServer) listDeployments(w http.ResponseWriter, r *http.Request, ns, 
 	if !ok {
 		return
 	}
-	if name != "" {
-		if len(items) == 0 {
-			respondNotFound(w, "deployment", ns, name)
-			return
-		}
+	respondNamedOrList(w, "deployment", ns, name, items, &appsv1.DeploymentList{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DeploymentList"}, Items: items})
+}
+
+// respondNamedOrList answers the object asked for by name (404 when items
+// is empty), or the whole list when no name was asked.
+func respondNamedOrList[T any](w http.ResponseWriter, kind, ns, name string, items []T, list any) {
+	switch {
+	case name == "":
+		respondJSON(w, http.StatusOK, list)
+	case len(items) == 0:
+		respondNotFound(w, kind, ns, name)
+	default:
 		respondJSON(w, http.StatusOK, &items[0])
-		return
 	}
-	respondJSON(w, http.StatusOK, &appsv1.DeploymentList{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DeploymentList"}, Items: items})
 }
 
 // DeploymentTemplateHash is the pod-template-hash the loop gives the pods
@@ -1288,15 +1293,7 @@ func (s *APIServer) listJobs(w http.ResponseWriter, r *http.Request, ns, name st
 	sort.Slice(items, func(i, j int) bool {
 		return items[i].Namespace+"/"+items[i].Name < items[j].Namespace+"/"+items[j].Name
 	})
-	if name != "" {
-		if len(items) == 0 {
-			respondNotFound(w, "job", ns, name)
-			return
-		}
-		respondJSON(w, http.StatusOK, &items[0])
-		return
-	}
-	respondJSON(w, http.StatusOK, &batchv1.JobList{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "JobList"}, Items: items})
+	respondNamedOrList(w, "job", ns, name, items, &batchv1.JobList{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "JobList"}, Items: items})
 }
 
 func (s *APIServer) listCronJobs(w http.ResponseWriter, r *http.Request, ns, name string) {
@@ -1325,15 +1322,7 @@ func (s *APIServer) listCronJobs(w http.ResponseWriter, r *http.Request, ns, nam
 	if !ok {
 		return
 	}
-	if name != "" {
-		if len(items) == 0 {
-			respondNotFound(w, "cronjob", ns, name)
-			return
-		}
-		respondJSON(w, http.StatusOK, &items[0])
-		return
-	}
-	respondJSON(w, http.StatusOK, &batchv1.CronJobList{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJobList"}, Items: items})
+	respondNamedOrList(w, "cronjob", ns, name, items, &batchv1.CronJobList{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJobList"}, Items: items})
 }
 
 func (s *APIServer) listEvents(w http.ResponseWriter, r *http.Request) {
