@@ -8,18 +8,36 @@ import (
 // syncNodes marks nodes NotReady when their heartbeats stop for the node
 // timeout, and Ready again when they resume. It returns when the next node
 // would time out.
+//
+// Most passes change no node, and a read-write transaction costs a disk
+// sync even when it writes nothing, so nodes are first checked read-only.
 func (r *Reconciler) syncNodes(now time.Time) (time.Time, error) {
+	stale := false
 	var wake time.Time
-	err := r.cfg.Store.Update(func(tx Tx) error {
+	err := r.cfg.Store.View(func(tx ReadTx) error {
+		nodes, err := tx.Nodes()
+		for _, n := range nodes {
+			ready := r.nodeReady(n, now)
+			stale = stale || ready != n.Ready
+			if ready {
+				wake = earliest(wake, n.LastHeartbeat.Add(r.cfg.NodeTimeout))
+			}
+		}
+		return err
+	})
+	if err != nil || !stale {
+		return wake, err
+	}
+	wake = time.Time{}
+	err = r.cfg.Store.Update(func(tx Tx) error {
 		nodes, err := tx.Nodes()
 		if err != nil {
 			return err
 		}
 		for _, n := range nodes {
-			deadline := n.LastHeartbeat.Add(r.cfg.NodeTimeout)
-			ready := !n.LastHeartbeat.IsZero() && now.Before(deadline)
+			ready := r.nodeReady(n, now)
 			if ready {
-				wake = earliest(wake, deadline)
+				wake = earliest(wake, n.LastHeartbeat.Add(r.cfg.NodeTimeout))
 			}
 			if ready == n.Ready {
 				continue
@@ -42,4 +60,9 @@ func (r *Reconciler) syncNodes(now time.Time) (time.Time, error) {
 		return nil
 	})
 	return wake, err
+}
+
+// nodeReady is whether the node has sent a heartbeat within the timeout.
+func (r *Reconciler) nodeReady(n *NodeRecord, now time.Time) bool {
+	return !n.LastHeartbeat.IsZero() && now.Before(n.LastHeartbeat.Add(r.cfg.NodeTimeout))
 }

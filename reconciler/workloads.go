@@ -22,6 +22,7 @@ type changes struct {
 	rev     string
 	byKey   map[string]*PodRecord
 	byOwner map[string][]*PodRecord // "Kind/namespace/name"
+	nodes   []*NodeRecord           // as the transaction read them
 }
 
 func ownerKey(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
@@ -115,6 +116,9 @@ func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, *clusterView, erro
 			c.rev = idx.Revision
 		}
 		c.index(pods)
+		if c.nodes, err = tx.Nodes(); err != nil {
+			return err
+		}
 		if err := r.lostNodes(c, pods); err != nil {
 			return err
 		}
@@ -150,7 +154,7 @@ func (c *changes) view() *clusterView {
 	for _, p := range c.byKey {
 		v.pods = append(v.pods, p)
 	}
-	v.nodes, _ = c.tx.Nodes()
+	v.nodes = c.nodes
 	return v
 }
 
@@ -160,12 +164,8 @@ func (c *changes) view() *clusterView {
 // made again elsewhere. When the node returns, its list no longer holds
 // them and its agent removes them.
 func (r *Reconciler) lostNodes(c *changes, pods []*PodRecord) error {
-	nodes, err := c.tx.Nodes()
-	if err != nil {
-		return err
-	}
 	ready := map[string]bool{}
-	for _, n := range nodes {
+	for _, n := range c.nodes {
 		ready[n.Name] = n.Ready
 	}
 	for _, p := range pods {
