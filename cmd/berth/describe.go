@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
@@ -420,7 +421,7 @@ func (d *describer) deployment(dep *appsv1.Deployment) {
 	d.line(0, "Selector", "%s", selectorString(dep.Spec.Selector))
 	s := dep.Status
 	d.line(0, "Replicas", "%d desired | %d updated | %d total | %d available | %d unavailable",
-		replicasOf(dep.Spec.Replicas), s.UpdatedReplicas, s.Replicas, s.AvailableReplicas, s.UnavailableReplicas)
+		ptr.Deref(dep.Spec.Replicas, 1), s.UpdatedReplicas, s.Replicas, s.AvailableReplicas, s.UnavailableReplicas)
 	d.line(0, "StrategyType", "%s", dep.Spec.Strategy.Type)
 	d.line(0, "MinReadySeconds", "%d", dep.Spec.MinReadySeconds)
 	if ru := dep.Spec.Strategy.RollingUpdate; ru != nil {
@@ -470,7 +471,7 @@ func (d *describer) job(j *batchv1.Job) {
 		d.line(0, "Duration", "%s", dur)
 	}
 	d.line(0, "Pods Statuses", "%d Active (%d Ready) / %d Succeeded / %d Failed",
-		j.Status.Active, ptrOr(j.Status.Ready), j.Status.Succeeded, j.Status.Failed)
+		j.Status.Active, ptr.Deref(j.Status.Ready, 0), j.Status.Succeeded, j.Status.Failed)
 	if j.Status.CompletedIndexes != "" {
 		d.line(0, "Completed Indexes", "%s", j.Status.CompletedIndexes)
 	}
@@ -482,13 +483,6 @@ func (d *describer) job(j *batchv1.Job) {
 			fmt.Fprintf(d.w, "  %s\t%s\t%s\t%s\n", c.Type, c.Status, c.Reason, c.Message)
 		}
 	}
-}
-
-func ptrOr(p *int32) int32 {
-	if p == nil {
-		return 0
-	}
-	return *p
 }
 
 func (d *describer) cronJob(cj *batchv1.CronJob, local *time.Location) {

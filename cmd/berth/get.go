@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/berth-dev/berth/api/client"
@@ -453,13 +454,6 @@ func selectorString(sel *metav1.LabelSelector) string {
 	return orNone(s.String())
 }
 
-func replicasOf(p *int32) int32 {
-	if p == nil {
-		return 1
-	}
-	return *p
-}
-
 func deploymentTable(ds []appsv1.Deployment, wide bool, now time.Time) table {
 	t := table{header: []string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"}}
 	if wide {
@@ -467,7 +461,7 @@ func deploymentTable(ds []appsv1.Deployment, wide bool, now time.Time) table {
 	}
 	for i := range ds {
 		d := &ds[i]
-		r := []string{d.Name, fmt.Sprintf("%d/%d", d.Status.ReadyReplicas, replicasOf(d.Spec.Replicas)),
+		r := []string{d.Name, fmt.Sprintf("%d/%d", d.Status.ReadyReplicas, ptr.Deref(d.Spec.Replicas, 1)),
 			fmt.Sprint(d.Status.UpdatedReplicas), fmt.Sprint(d.Status.AvailableReplicas), age(d.CreationTimestamp, now)}
 		if wide {
 			names, images := containersAndImages(&d.Spec.Template.Spec)
@@ -503,7 +497,7 @@ func jobCompletions(j *batchv1.Job) string {
 	if j.Spec.Completions != nil {
 		return fmt.Sprintf("%d/%d", j.Status.Succeeded, *j.Spec.Completions)
 	}
-	if p := replicasOf(j.Spec.Parallelism); p > 1 {
+	if p := ptr.Deref(j.Spec.Parallelism, 1); p > 1 {
 		return fmt.Sprintf("%d/1 of %d", j.Status.Succeeded, p)
 	}
 	return fmt.Sprintf("%d/1", j.Status.Succeeded)

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/berth-dev/berth/reconciler"
@@ -121,13 +122,11 @@ func fillCluster(s *cliServer) {
 		start := metav1.NewTime(t0.Add(-90 * time.Second))
 		return tx.PutJob(&reconciler.JobRecord{Job: batchv1.Job{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "migrate", CreationTimestamp: start},
-			Spec:       batchv1.JobSpec{Completions: ptr(int32(2))},
+			Spec:       batchv1.JobSpec{Completions: ptr.To(int32(2))},
 			Status:     batchv1.JobStatus{StartTime: &start, Succeeded: 1, Active: 1},
 		}})
 	})
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func TestGetTables(t *testing.T) {
 	s := newCLIServer(t)
@@ -274,7 +273,7 @@ func TestPodSummary(t *testing.T) {
 			pod: corev1.Pod{
 				Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "log", RestartPolicy: &always}}, Containers: []corev1.Container{{Name: "c"}}},
 				Status: corev1.PodStatus{Phase: corev1.PodRunning,
-					InitContainerStatuses: []corev1.ContainerStatus{{Name: "log", Ready: true, Started: ptr(true), State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}},
+					InitContainerStatuses: []corev1.ContainerStatus{{Name: "log", Ready: true, Started: ptr.To(true), State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}},
 					ContainerStatuses:     []corev1.ContainerStatus{{Name: "c", Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}},
 			},
 			ready: "2/2", status: "Running", restarts: "0",

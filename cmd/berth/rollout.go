@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 
 	"github.com/berth-dev/berth/api/client"
 )
@@ -85,7 +86,7 @@ func rolloutMessage(d *appsv1.Deployment) (string, bool, error) {
 			return "", false, fmt.Errorf("deployment %q %w", d.Name, errProgressDeadline)
 		}
 	}
-	want := replicasOf(d.Spec.Replicas)
+	want := ptr.Deref(d.Spec.Replicas, 1)
 	s := d.Status
 	switch {
 	case s.UpdatedReplicas < want:

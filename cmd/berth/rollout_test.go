@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 
 	"github.com/berth-dev/berth/reconciler"
 )
@@ -20,7 +21,7 @@ import (
 func TestRolloutMessage(t *testing.T) {
 	dep := func(gen, observed int64, st appsv1.DeploymentStatus) *appsv1.Deployment {
 		st.ObservedGeneration = observed
-		return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Generation: gen}, Spec: appsv1.DeploymentSpec{Replicas: ptr(int32(3))}, Status: st}
+		return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Generation: gen}, Spec: appsv1.DeploymentSpec{Replicas: ptr.To(int32(3))}, Status: st}
 	}
 	tests := []struct {
 		name    string
