@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/berth-dev/berth/internal/testenv"
 )
 
 // bins are the programs under test, built once by TestMain with the flags
@@ -32,7 +34,7 @@ func runMain(m *testing.M) int {
 	bins.logger = filepath.Join(dir, "berth-logger")
 	// Building needs nothing but Go; a test that cannot run here skips
 	// before it looks at bins, so only build when the tests can run.
-	if os.Geteuid() == 0 || os.Getenv("CI") == "true" {
+	if os.Geteuid() == 0 || testenv.InCI() {
 		bins.err = build()
 	}
 	return m.Run()
