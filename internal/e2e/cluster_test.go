@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -283,7 +282,7 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 	if err := os.WriteFile(c.hookFile, []byte("e2e-hook-secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,15 +379,6 @@ func (c *cluster) keepLogs() {
 		}
 	}
 	c.t.Logf("the server's and agents' logs are kept in %s", dst)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func readFile(t testing.TB, path string) string {

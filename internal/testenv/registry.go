@@ -45,7 +45,7 @@ func StartRegistry(ctx context.Context, dir string, logw io.Writer) (*Registry, 
 	// Another process may take the free port between our probe and the
 	// registry's bind; try a few ports before giving up.
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			return nil, fmt.Errorf("start registry: %w", err)
 		}
@@ -84,7 +84,9 @@ http:
 	return nil, fmt.Errorf("start registry: %w", errors.Join(errs...))
 }
 
-func freePort() (int, error) {
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago; a
+// process given it may still lose it to another before it binds.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
