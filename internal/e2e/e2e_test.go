@@ -145,6 +145,43 @@ func (s *scenario) onNodes(t *testing.T) map[string]string {
 	return m
 }
 
+// state is what the API lists (pod → UID) and what the nodes run (pod →
+// node/UID) at one moment.
+type state struct{ api, nodes map[string]string }
+
+func (s *scenario) state(t *testing.T) state {
+	t.Helper()
+	pods, err := s.c.pods()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state{api: uids(pods), nodes: s.onNodes(t)}
+}
+
+// wantUnchanged fails t unless the API and the nodes hold the very pods
+// they held before the change described by after.
+func (s *scenario) wantUnchanged(t *testing.T, before state, after string) {
+	t.Helper()
+	now := s.state(t)
+	if err := sameMap(before.api, now.api); err != nil {
+		t.Errorf("the API's pods changed after %s: %v", after, err)
+	}
+	if err := sameMap(before.nodes, now.nodes); err != nil {
+		t.Errorf("the nodes changed after %s: %v", after, err)
+	}
+}
+
+// status runs `berth status` and logs what it shows.
+func (s *scenario) status(t *testing.T) string {
+	t.Helper()
+	out, err := s.c.berthCLI("status")
+	if err != nil {
+		t.Fatalf("berth status: %v\n%s", err, out)
+	}
+	t.Logf("berth status:\n%s", out)
+	return out
+}
+
 func sameMap(a, b map[string]string) error {
 	for k, v := range a {
 		if b[k] != v {
@@ -465,11 +502,7 @@ func (s *scenario) waitRejected(t *testing.T, sha string) *api.SyncStatus {
 
 func (s *scenario) broken(t *testing.T) {
 	c := s.c
-	before, err := c.pods()
-	if err != nil {
-		t.Fatal(err)
-	}
-	onNodes := s.onNodes(t)
+	before := s.state(t)
 	s.web.replicas = 5 // would show if the revision were applied
 	bad := c.apply("a typo", map[string]string{"pods/fixed.yaml": brokenPod(c.image), "apps/web.yaml": s.web.yaml(c.image)})
 	st := s.waitRejected(t, bad)
@@ -482,24 +515,11 @@ func (s *scenario) broken(t *testing.T) {
 	if !found {
 		t.Errorf("rejection errors %+v do not name pods/fixed.yaml:%d", st.Rejected.Errors, brokenLine)
 	}
-	out, err := c.berthCLI("status")
-	if err != nil {
-		t.Fatalf("berth status: %v\n%s", err, out)
-	}
-	t.Logf("berth status:\n%s", out)
+	out := s.status(t)
 	if want := fmt.Sprintf("pods/fixed.yaml:%d", brokenLine); !strings.Contains(out, want) || !strings.Contains(out, "comand") {
 		t.Errorf("berth status does not show %s and the field:\n%s", want, out)
 	}
-	after, err := c.pods()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sameMap(uids(before), uids(after)); err != nil {
-		t.Errorf("the API's pods changed after a broken commit: %v", err)
-	}
-	if err := sameMap(onNodes, s.onNodes(t)); err != nil {
-		t.Errorf("the nodes changed after a broken commit: %v", err)
-	}
+	s.wantUnchanged(t, before, "a broken commit")
 
 	good := c.apply("fix the typo", map[string]string{"pods/fixed.yaml": sleeper(c.image, "fixed")})
 	c.waitApplied(good)
@@ -514,11 +534,7 @@ func (s *scenario) broken(t *testing.T) {
 
 func (s *scenario) overCapacity(t *testing.T) {
 	c := s.c
-	before, err := c.pods()
-	if err != nil {
-		t.Fatal(err)
-	}
-	onNodes := s.onNodes(t)
+	before := s.state(t)
 	// 50 pods of 50m CPU need 2.5 CPUs; the two nodes offer 2.
 	big := s.web
 	big.replicas = 50
@@ -532,25 +548,12 @@ func (s *scenario) overCapacity(t *testing.T) {
 			t.Errorf("unplaceable %+v: want web pods short of cpu", u)
 		}
 	}
-	out, err := c.berthCLI("status")
-	if err != nil {
-		t.Fatalf("berth status: %v\n%s", err, out)
-	}
-	t.Logf("berth status:\n%s", out)
+	out := s.status(t)
 	u := st.Rejected.Unplaceable[0]
 	if !strings.Contains(out, u.Name) || !strings.Contains(out, u.Shortfall) || !strings.Contains(out, "Insufficient cpu") {
 		t.Errorf("berth status does not name the pod %s, its shortfall %q and the reason:\n%s", u.Name, u.Shortfall, out)
 	}
-	after, err := c.pods()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sameMap(uids(before), uids(after)); err != nil {
-		t.Errorf("pods changed after a revision that does not fit: %v", err)
-	}
-	if err := sameMap(onNodes, s.onNodes(t)); err != nil {
-		t.Errorf("the nodes changed after a revision that does not fit: %v", err)
-	}
+	s.wantUnchanged(t, before, "a revision that does not fit")
 
 	s.web.replicas = 6
 	good := c.apply("web: 6 replicas, and a new pod", map[string]string{"apps/web.yaml": s.web.yaml(c.image), "pods/extra.yaml": sleeper(c.image, "extra")})
@@ -564,7 +567,7 @@ func (s *scenario) overCapacity(t *testing.T) {
 		return wantReady(pods, []string{"extra"}, map[string]int{"web": 6})
 	})
 	now := uids(pods)
-	for name, uid := range uids(before) {
+	for name, uid := range before.api {
 		if now[name] != uid {
 			t.Errorf("pod %s was replaced (%s → %q) by a scale-up", name, uid, now[name])
 		}
