@@ -121,11 +121,7 @@ func Busybox(busyboxPath string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("busybox image: list applets of %s: %w", busyboxPath, err)
 	}
-	entries, err := busyboxEntries(bin, strings.Fields(string(out)))
-	if err != nil {
-		return nil, fmt.Errorf("busybox image: %w", err)
-	}
-	l, err := layer(entries)
+	l, err := layer(busyboxEntries(bin, strings.Fields(string(out))))
 	if err != nil {
 		return nil, fmt.Errorf("busybox image: %w", err)
 	}
@@ -142,7 +138,7 @@ func Busybox(busyboxPath string) (v1.Image, error) {
 // busyboxEntries lays out the busybox tree: directories first, each applet
 // a relative symlink to bin/busybox. Applet paths come from the binary's own
 // list and are checked so they cannot leave the image root.
-func busyboxEntries(bin []byte, applets []string) ([]entry, error) {
+func busyboxEntries(bin []byte, applets []string) []entry {
 	dirs := map[string]bool{"bin": true, "etc": true, "tmp": true, "root": true}
 	links := map[string]string{}
 	for _, a := range applets {
@@ -191,7 +187,7 @@ func busyboxEntries(bin []byte, applets []string) ([]entry, error) {
 	for _, l := range linkNames {
 		entries = append(entries, entry{name: l, mode: 0o777, typeflag: tar.TypeSymlink, linkname: links[l]})
 	}
-	return entries, nil
+	return entries
 }
 
 // Push writes img to the registry as ref. Plain HTTP is used for registries
