@@ -11,6 +11,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berth-dev/berth/manifest"
 )
 
 // Labels, annotations and environment variables the controllers put on what
@@ -39,8 +41,8 @@ const (
 	// each pod gets GangAnnotation "<namespace>/<job name>" and
 	// GangMinAnnotation, and the scheduler places at least that many of the
 	// gang's pods together or none of them.
-	GangAnnotation    = "berth.dev/gang"
-	GangMinAnnotation = "berth.dev/gang-min"
+	GangAnnotation    = manifest.AnnotationGang
+	GangMinAnnotation = manifest.AnnotationGangMin
 )
 
 // ErrInvalidSpec is wrapped by every error caused by the Job or CronJob the

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/manifest"
 )
 
 // Annotations that make pods a gang, placed all-or-nothing.
@@ -12,12 +14,12 @@ const (
 	// AnnotationGang names the gang a pod belongs to. Gangs are scoped to
 	// the pod's namespace. For a Job the reconciler sets it to the Job's
 	// namespace/name on every pod it creates.
-	AnnotationGang = "berth.dev/gang"
+	AnnotationGang = manifest.AnnotationGang
 	// AnnotationGangMin is the least number of the gang's pods, counting
 	// those already bound, that must run together: a positive integer.
 	// Without it the whole gang (every pending and bound member) is the
 	// minimum.
-	AnnotationGangMin = "berth.dev/gang-min"
+	AnnotationGangMin = manifest.AnnotationGangMin
 )
 
 // Node is the scheduler's read-only view of one node.
