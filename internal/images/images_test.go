@@ -83,11 +83,18 @@ func TestBusyboxResolvesApplets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d1, _ := img.Digest()
-	d2, _ := again.Digest()
-	if d1 != d2 {
+	if d1, d2 := digest(t, img), digest(t, again); d1 != d2 {
 		t.Fatalf("two builds differ: %s vs %s (builds must be reproducible)", d1, d2)
 	}
+}
+
+func digest(t *testing.T, img v1.Image) v1.Hash {
+	t.Helper()
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func buildPause(t *testing.T) string {
@@ -137,17 +144,18 @@ func TestPushAndArchiveRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := img.Digest()
+	want := digest(t, img)
 	tests := []struct {
 		name     string
+		tag      string // each case its own, so one push cannot pass for another
 		insecure bool
 	}{
-		{name: "loopback is plain HTTP without asking", insecure: false},
-		{name: "insecure flag", insecure: true},
+		{name: "loopback is plain HTTP without asking", tag: "loopback", insecure: false},
+		{name: "insecure flag", tag: "insecure", insecure: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ref := reg.Host + "/test/busybox:latest"
+			ref := reg.Host + "/test/busybox:" + tc.tag
 			if err := images.Push(context.Background(), img, ref, tc.insecure); err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +164,7 @@ func TestPushAndArchiveRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d, _ := got.Digest(); d != want {
+			if d := digest(t, got); d != want {
 				t.Fatalf("registry has %s, pushed %s", d, want)
 			}
 		})
@@ -171,7 +179,7 @@ func TestPushAndArchiveRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d, _ := back.Digest(); d != want {
+		if d := digest(t, back); d != want {
 			t.Fatalf("archive holds %s, wrote %s", d, want)
 		}
 	})
