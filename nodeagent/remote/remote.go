@@ -96,8 +96,14 @@ type Config struct {
 }
 
 func (c *Config) validate() error {
-	if c.Server == "" || c.Token == "" || c.NodeName == "" {
-		return errors.New("remote: server, token and node name are required")
+	var missing []string
+	for _, f := range []struct{ name, value string }{{"Server", c.Server}, {"Token", c.Token}, {"NodeName", c.NodeName}} {
+		if f.value == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("remote config: %s required", strings.Join(missing, ", "))
 	}
 	if c.LogListen == "" {
 		c.LogListen = "127.0.0.1:0"

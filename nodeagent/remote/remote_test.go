@@ -284,6 +284,25 @@ func TestConnectRefusedToken(t *testing.T) {
 	}
 }
 
+func TestConnectNamesMissingConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{name: "no server", cfg: Config{Token: "t", NodeName: "n1"}, want: "remote config: Server required"},
+		{name: "nothing", cfg: Config{}, want: "remote config: Server, Token, NodeName required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Connect(context.Background(), tc.cfg)
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestConnectRetriesUntilTheServerAnswers(t *testing.T) {
 	s := newServer(t)
 	s.down.Store(true)
