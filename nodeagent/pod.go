@@ -106,16 +106,15 @@ type podWorker struct {
 	status corev1.PodStatus
 
 	// Owned by the worker goroutine.
-	sb          *sandbox
-	sbRetryAt   time.Time
-	sbBackoff   time.Duration
-	volumes     map[string]string
-	ctrs        map[string]*ctr
-	podReason   string // why the pod failed or cannot start
-	podMessage  string
-	finished    bool // Succeeded or Failed: nothing is restarted
-	startTime   time.Time
-	initialized bool
+	sb         *sandbox
+	sbRetryAt  time.Time
+	sbBackoff  time.Duration
+	volumes    map[string]string
+	ctrs       map[string]*ctr
+	podReason  string // why the pod failed or cannot start
+	podMessage string
+	finished   bool // Succeeded or Failed: nothing is restarted
+	startTime  time.Time
 }
 
 func newPodWorker(a *Agent, pod *corev1.Pod, wanted bool) *podWorker {
@@ -289,7 +288,6 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 
 	// Init containers, in order. A sidecar must be running before the next
 	// entry starts; a plain init container must have succeeded.
-	w.initialized = false
 	for i := range pod.Spec.InitContainers {
 		c := w.ctrs[pod.Spec.InitContainers[i].Name]
 		if c.running() {
@@ -312,7 +310,6 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 			return next
 		}
 	}
-	w.initialized = true
 
 	// App containers, each by the pod's restart policy. Unlike init
 	// containers they have no order, so they start side by side (as
