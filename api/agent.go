@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // HeartbeatRequest is the body of a heartbeat; it may be empty.
@@ -51,10 +52,7 @@ func NamespacedPath(base, namespace, name string) string {
 		return base
 	}
 	// /api/v1/pods -> /api/v1/namespaces/{ns}/pods
-	i := len(base) - 1
-	for i >= 0 && base[i] != '/' {
-		i--
-	}
+	i := strings.LastIndex(base, "/")
 	p := base[:i] + "/namespaces/" + url.PathEscape(namespace) + base[i:]
 	if name != "" {
 		p += "/" + url.PathEscape(name)
