@@ -292,8 +292,7 @@ func (s *Source) Sync(ctx context.Context) error {
 		return s.failed(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
 	}
 	if s.stillBusy() {
-		return s.failed(&FetchError{Op: "fetch", URL: RedactURL(s.opts.URL), Kind: ErrUnavailable,
-			Detail: "the previous call, abandoned after " + s.opts.Timeout.String() + ", has not ended yet"})
+		return s.failed(s.fetchErr("fetch", ErrUnavailable, "the previous call, abandoned after "+s.opts.Timeout.String()+", has not ended yet"))
 	}
 	tg, err := s.resolve(ctx, repo)
 	if err != nil {
@@ -455,7 +454,7 @@ func checkEmpty(dir string) error {
 func (s *Source) resolve(ctx context.Context, repo *git.Repository) (target, error) {
 	auth, secrets, err := authFor(&s.opts, s.ep)
 	if err != nil {
-		return target{}, &FetchError{Op: "list", URL: RedactURL(s.opts.URL), Kind: ErrAuth, Detail: redact(err.Error(), secrets)}
+		return target{}, s.fetchErr("list", ErrAuth, redact(err.Error(), secrets))
 	}
 	if s.ref.kind == refCommit {
 		h := plumbing.NewHash(s.ref.name)
@@ -468,8 +467,7 @@ func (s *Source) resolve(ctx context.Context, repo *git.Repository) (target, err
 			return target{}, err
 		}
 		if _, err := repo.CommitObject(h); err != nil {
-			return target{}, &FetchError{Op: "fetch", URL: RedactURL(s.opts.URL), Kind: ErrRefNotFound,
-				Detail: fmt.Sprintf("commit %s is not on any branch or tag of the remote", s.ref.name)}
+			return target{}, s.fetchErr("fetch", ErrRefNotFound, fmt.Sprintf("commit %s is not on any branch or tag of the remote", s.ref.name))
 		}
 		return tg, nil
 	}
@@ -499,8 +497,7 @@ func (s *Source) resolve(ctx context.Context, repo *git.Repository) (target, err
 	}
 	c, err := peelToCommit(repo, want)
 	if err != nil {
-		return target{}, &FetchError{Op: "fetch", URL: RedactURL(s.opts.URL), Kind: ErrRefNotFound,
-			Detail: fmt.Sprintf("%s (%s) does not name a commit: %v", name, want, err)}
+		return target{}, s.fetchErr("fetch", ErrRefNotFound, fmt.Sprintf("%s (%s) does not name a commit: %v", name, want, err))
 	}
 	return target{name: name, hash: c.Hash}, nil
 }
@@ -521,7 +518,7 @@ func peelToCommit(repo *git.Repository, h plumbing.Hash) (*object.Commit, error)
 func (s *Source) list(ctx context.Context, repo *git.Repository, auth transport.AuthMethod, secrets [][]byte) ([]*plumbing.Reference, error) {
 	remote, err := repo.Remote(remoteName)
 	if err != nil {
-		return nil, &FetchError{Op: "list", URL: RedactURL(s.opts.URL), Kind: ErrFetch, Detail: err.Error()}
+		return nil, s.fetchErr("list", ErrFetch, err.Error())
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
@@ -601,8 +598,13 @@ func (s *Source) stillBusy() bool {
 	}
 }
 
+// fetchErr is a FetchError on this Source's remote.
+func (s *Source) fetchErr(op string, kind error, detail string) *FetchError {
+	return &FetchError{Op: op, URL: RedactURL(s.opts.URL), Kind: kind, Detail: detail}
+}
+
 func (s *Source) fetchError(op string, ctx context.Context, err error, secrets [][]byte) *FetchError {
-	e := &FetchError{Op: op, URL: RedactURL(s.opts.URL), Kind: classify(err), Detail: redact(err.Error(), secrets)}
+	e := s.fetchErr(op, classify(err), redact(err.Error(), secrets))
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		e.Kind = ErrUnavailable
 		e.Detail = fmt.Sprintf("no answer within %s", s.opts.Timeout)
@@ -618,9 +620,7 @@ func (s *Source) pick(refs []*plumbing.Reference) (name plumbing.ReferenceName, 
 	for _, r := range refs {
 		byName[r.Name()] = r
 	}
-	notFound := func(detail string) error {
-		return &FetchError{Op: "list", URL: RedactURL(s.opts.URL), Kind: ErrRefNotFound, Detail: detail}
-	}
+	notFound := func(detail string) error { return s.fetchErr("list", ErrRefNotFound, detail) }
 	var found []plumbing.ReferenceName
 	if s.ref.kind == refDefault {
 		head := byName[plumbing.HEAD]
@@ -635,13 +635,13 @@ func (s *Source) pick(refs []*plumbing.Reference) (name plumbing.ReferenceName, 
 		s.headBranch = head.Target()
 		s.mu.Unlock()
 	} else {
-		for _, c := range s.ref.candidates() {
+		cands := s.ref.candidates()
+		for _, c := range cands {
 			if byName[c] != nil {
 				found = append(found, c)
 			}
 		}
 		if len(found) == 0 {
-			cands := s.ref.candidates()
 			list := make([]string, len(cands))
 			for i, c := range cands {
 				list[i] = string(c)
