@@ -386,8 +386,9 @@ func (s Secret) String() string {
 	return "unset"
 }
 
-// read returns the value; trim drops one trailing newline, which editors
-// and `echo` add to a token file. Errors never hold the value.
+// read returns the value; trim drops the trailing newlines (and carriage
+// returns) that editors and `echo` add to a token file. Errors never hold
+// the value.
 func (s Secret) read(trim bool) ([]byte, error) {
 	if s.File != "" && s.Env != "" {
 		return nil, errors.New("set File or Env, not both")
