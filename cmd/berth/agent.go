@@ -90,7 +90,7 @@ Several agents can share one machine as separate "nodes" if each has its own
 			}
 			defer a.Close()
 			for _, path := range archives {
-				if err := importArchive(ctx, a, path); err != nil {
+				if err := importArchive(ctx, a, path, cfg.Logger); err != nil {
 					return err
 				}
 			}
@@ -113,7 +113,9 @@ Several agents can share one machine as separate "nodes" if each has its own
 	return cmd
 }
 
-func importArchive(ctx context.Context, a *nodeagent.Agent, path string) error {
+// importArchive logs to the agent's logger, so the line goes where the
+// agent's other lines go, at the level --verbose sets.
+func importArchive(ctx context.Context, a *nodeagent.Agent, path string, log *slog.Logger) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("image archive: %w", err)
@@ -123,7 +125,7 @@ func importArchive(ctx context.Context, a *nodeagent.Agent, path string) error {
 	if err != nil {
 		return fmt.Errorf("image archive %s: %w", path, err)
 	}
-	slog.Info("imported images", "archive", path, "images", names)
+	log.Info("imported images", "archive", path, "images", names)
 	return nil
 }
 
