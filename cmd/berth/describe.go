@@ -22,6 +22,7 @@ import (
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
 	"github.com/berth-dev/berth/jobs"
+	"github.com/berth-dev/berth/scheduler"
 )
 
 type describeOptions struct {
@@ -371,29 +372,11 @@ func (d *describer) node(n *corev1.Node, pods []corev1.Pod) {
 	fmt.Fprintf(d.w, "  memory\t%s (%s)\n", mem.String(), percentOf(mem, n.Status.Allocatable[corev1.ResourceMemory]))
 }
 
-// podRequests is a pod's effective CPU and memory request: the larger of
-// the largest init container and the sum of the others, as Kubernetes
-// counts it.
+// podRequests is a pod's effective CPU and memory request, as the
+// scheduler counts it.
 func podRequests(p *corev1.Pod) (cpu, mem resource.Quantity) {
-	for _, c := range p.Spec.Containers {
-		cpu.Add(*c.Resources.Requests.Cpu())
-		mem.Add(*c.Resources.Requests.Memory())
-	}
-	for _, c := range p.Spec.InitContainers {
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			cpu.Add(*c.Resources.Requests.Cpu())
-			mem.Add(*c.Resources.Requests.Memory())
-		}
-	}
-	for _, c := range p.Spec.InitContainers {
-		if q := *c.Resources.Requests.Cpu(); q.Cmp(cpu) > 0 {
-			cpu = q
-		}
-		if q := *c.Resources.Requests.Memory(); q.Cmp(mem) > 0 {
-			mem = q
-		}
-	}
-	return cpu, mem
+	q := scheduler.EffectiveRequest(p).Quantities()
+	return q[corev1.ResourceCPU], q[corev1.ResourceMemory]
 }
 
 func percentOf(q, total resource.Quantity) string {

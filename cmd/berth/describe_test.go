@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
+
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/reconciler"
 )
@@ -112,4 +116,38 @@ func TestDescribe(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+func TestPodRequests(t *testing.T) {
+	ctr := func(name, cpu, mem string) corev1.Container {
+		return corev1.Container{Name: name, Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}}}
+	}
+	sidecar := ctr("log", "100m", "64Mi")
+	sidecar.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+	limitsOnly := corev1.Container{Name: "l", Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse("300m"), corev1.ResourceMemory: resource.MustParse("128Mi")}}}
+	tests := []struct {
+		name          string
+		spec          corev1.PodSpec
+		wantCPU, want string
+	}{
+		{name: "apps add up", spec: corev1.PodSpec{Containers: []corev1.Container{ctr("a", "100m", "64Mi"), ctr("b", "150m", "64Mi")}},
+			wantCPU: "250m", want: "128Mi"},
+		{name: "a larger init container", spec: corev1.PodSpec{InitContainers: []corev1.Container{ctr("i", "1", "1Gi")},
+			Containers: []corev1.Container{ctr("a", "100m", "64Mi")}}, wantCPU: "1", want: "1Gi"},
+		// The init container runs beside the sidecar started before it.
+		{name: "sidecar then init", spec: corev1.PodSpec{InitContainers: []corev1.Container{sidecar, ctr("i", "200m", "64Mi")},
+			Containers: []corev1.Container{ctr("a", "100m", "64Mi")}}, wantCPU: "300m", want: "128Mi"},
+		{name: "a limit stands for an unset request", spec: corev1.PodSpec{Containers: []corev1.Container{limitsOnly}},
+			wantCPU: "300m", want: "128Mi"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cpu, mem := podRequests(&corev1.Pod{Spec: tc.spec})
+			if cpu.String() != tc.wantCPU || mem.String() != tc.want {
+				t.Fatalf("got cpu %s memory %s, want %s and %s", cpu.String(), mem.String(), tc.wantCPU, tc.want)
+			}
+		})
+	}
 }
