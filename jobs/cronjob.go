@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 )
 
 // Kubernetes' defaults for the history limits, applied when unset.
@@ -107,10 +108,7 @@ func SyncCronJob(in CronJobInput) (CronJobResult, error) {
 	st := in.State
 	var res CronJobResult
 
-	tz := ""
-	if cj.Spec.TimeZone != nil {
-		tz = *cj.Spec.TimeZone
-	}
+	tz := ptr.Deref(cj.Spec.TimeZone, "")
 	if st.Since.IsZero() || st.Schedule != cj.Spec.Schedule || st.TimeZone != tz {
 		st.Schedule, st.TimeZone, st.Since = cj.Spec.Schedule, tz, now
 	}
@@ -160,10 +158,7 @@ func SyncCronJob(in CronJobInput) (CronJobResult, error) {
 	}
 
 	trim := func(jobs []OwnedJob, limit *int32, def int32, what string) {
-		keep := def
-		if limit != nil {
-			keep = max(0, *limit)
-		}
+		keep := max(0, ptr.Deref(limit, def))
 		slices.SortFunc(jobs, byScheduled)
 		for len(jobs) > int(keep) {
 			deleteJob(jobs[0], "history limit of "+what+" jobs")
@@ -173,7 +168,7 @@ func SyncCronJob(in CronJobInput) (CronJobResult, error) {
 	trim(succeeded, cj.Spec.SuccessfulJobsHistoryLimit, DefaultSuccessfulJobsHistoryLimit, "successful")
 	trim(failed, cj.Spec.FailedJobsHistoryLimit, DefaultFailedJobsHistoryLimit, "failed")
 
-	suspended := cj.Spec.Suspend != nil && *cj.Spec.Suspend
+	suspended := ptr.Deref(cj.Spec.Suspend, false)
 	if !suspended {
 		after := st.LastScheduleTime
 		if st.Since.After(after) {

@@ -114,11 +114,7 @@ func SyncJob(in JobInput) (JobResult, error) {
 	if s.succIdx, err = parseIndexSet(s.st.CompletedIndexes); err != nil {
 		return JobResult{}, fmt.Errorf("sync job %s/%s: status.completedIndexes: %w", in.Job.Namespace, in.Job.Name, err)
 	}
-	failed := ""
-	if s.st.FailedIndexes != nil {
-		failed = *s.st.FailedIndexes
-	}
-	if s.failIdx, err = parseIndexSet(failed); err != nil {
+	if s.failIdx, err = parseIndexSet(ptr.Deref(s.st.FailedIndexes, "")); err != nil {
 		return JobResult{}, fmt.Errorf("sync job %s/%s: status.failedIndexes: %w", in.Job.Namespace, in.Job.Name, err)
 	}
 	s.observe(in.Pods)
@@ -154,11 +150,11 @@ func readJobSpec(j *batchv1.Job) (jobSpec, error) {
 	s := jobSpec{
 		parallelism:      1,
 		completions:      js.Completions,
-		indexed:          js.CompletionMode != nil && *js.CompletionMode == batchv1.IndexedCompletion,
+		indexed:          ptr.Deref(js.CompletionMode, "") == batchv1.IndexedCompletion,
 		backoffLimit:     6,
 		perIndex:         js.BackoffLimitPerIndex,
 		maxFailedIndexes: js.MaxFailedIndexes,
-		suspend:          js.Suspend != nil && *js.Suspend,
+		suspend:          ptr.Deref(js.Suspend, false),
 		onFailure:        js.Template.Spec.RestartPolicy == corev1.RestartPolicyOnFailure,
 		policy:           js.PodFailurePolicy,
 	}
