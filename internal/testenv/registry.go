@@ -97,7 +97,10 @@ func FreePort() (int, error) {
 
 func (r *Registry) waitReady(ctx context.Context) error {
 	client := &http.Client{Timeout: time.Second}
-	for i := 0; i < 200; i++ {
+	// A deadline rather than a count of tries: a try that waits out the
+	// client's timeout would stretch a count well past the 10 s reported.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
 		select {
 		case err := <-r.done:
 			r.done <- err
