@@ -77,7 +77,6 @@ func revisionString(r *api.Revision) string {
 
 func printStatus(out io.Writer, st *api.SyncStatus, now time.Time) {
 	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
-	defer w.Flush()
 	repo := st.Repository
 	if st.Ref != "" {
 		repo += " (" + st.Ref + ")"
