@@ -12,8 +12,9 @@ import (
 // Annotations that make pods a gang, placed all-or-nothing.
 const (
 	// AnnotationGang names the gang a pod belongs to. Gangs are scoped to
-	// the pod's namespace. For a Job the reconciler sets it to the Job's
-	// namespace/name on every pod it creates.
+	// the pod's namespace. On the pods of a Job that asks for a gang (its
+	// own berth.dev/gang-min) the jobs controller sets it to the Job's
+	// namespace/name.
 	AnnotationGang = manifest.AnnotationGang
 	// AnnotationGangMin is the least number of the gang's pods, counting
 	// those already bound, that must run together: a positive integer.
