@@ -139,7 +139,7 @@ func (w *podWorker) setSpec(pod *corev1.Pod) {
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
 		kind := kindInit
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+		if restart.IsSidecar(c) {
 			kind = kindSidecar
 		}
 		w.ensureCtr(c, kind)
