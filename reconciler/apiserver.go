@@ -311,6 +311,10 @@ const (
 
 type powerKey struct{}
 
+// nodeKey holds the record of the node whose token authorize accepted, so
+// the handler need not read it again.
+type nodeKey struct{}
+
 // callerPower is the power authorize granted the request.
 func callerPower(r *http.Request) apiPower {
 	p, _ := r.Context().Value(powerKey{}).(apiPower)
@@ -335,7 +339,7 @@ func credentialHash(token string) string {
 // Agent calls must name their node in X-Berth-Node.
 func (s *APIServer) authorize(need apiNeed, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, code, msg := s.power(r, need)
+		p, node, code, msg := s.power(r, need)
 		if code != 0 {
 			if code == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
@@ -346,16 +350,20 @@ func (s *APIServer) authorize(need apiNeed, h http.HandlerFunc) http.Handler {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), powerKey{}, p)))
+		ctx := context.WithValue(r.Context(), powerKey{}, p)
+		if node != nil {
+			ctx = context.WithValue(ctx, nodeKey{}, node)
+		}
+		h(w, r.WithContext(ctx))
 	})
 }
 
-// power decides what the request may do, or the status and message of
-// its refusal.
-func (s *APIServer) power(r *http.Request, need apiNeed) (apiPower, int, string) {
+// power decides what the request may do (with the caller's node record
+// for a node token), or the status and message of its refusal.
+func (s *APIServer) power(r *http.Request, need apiNeed) (apiPower, *NodeRecord, int, string) {
 	tok := bearer(r)
 	if tok == "" {
-		return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+		return apiPowerNone, nil, http.StatusUnauthorized, "a valid bearer token is required"
 	}
 	// Compare with both so the time taken does not say which one matched.
 	admin := subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Tokens.Admin)) == 1
@@ -364,37 +372,37 @@ func (s *APIServer) power(r *http.Request, need apiNeed) (apiPower, int, string)
 	if need == needAdmin {
 		switch {
 		case admin:
-			return apiPowerAdmin, 0, ""
+			return apiPowerAdmin, nil, 0, ""
 		case join || s.isNodeToken(tok):
-			return apiPowerNone, http.StatusForbidden, "agent tokens cannot read the cluster: use the admin token"
+			return apiPowerNone, nil, http.StatusForbidden, "agent tokens cannot read the cluster: use the admin token"
 		}
-		return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+		return apiPowerNone, nil, http.StatusUnauthorized, "a valid bearer token is required"
 	}
 	if admin {
-		return apiPowerNone, http.StatusForbidden, "this endpoint is for node agents, not the admin token"
+		return apiPowerNone, nil, http.StatusForbidden, "this endpoint is for node agents, not the admin token"
 	}
 	if msgs := validation.IsDNS1123Subdomain(node); len(msgs) > 0 {
 		if !join && !s.isNodeToken(tok) {
-			return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+			return apiPowerNone, nil, http.StatusUnauthorized, "a valid bearer token is required"
 		}
-		return apiPowerNone, http.StatusBadRequest, fmt.Sprintf("header %s %q: %s", api.HeaderNodeName, node, strings.Join(msgs, "; "))
+		return apiPowerNone, nil, http.StatusBadRequest, fmt.Sprintf("header %s %q: %s", api.HeaderNodeName, node, strings.Join(msgs, "; "))
 	}
 	if !join {
 		var rec *NodeRecord
 		_ = s.store.View(func(tx ReadTx) (err error) { rec, err = tx.Node(node); return err })
 		if rec != nil && rec.CredentialHash != "" &&
 			subtle.ConstantTimeCompare([]byte(credentialHash(tok)), []byte(rec.CredentialHash)) == 1 {
-			return apiPowerNode, 0, ""
+			return apiPowerNode, rec, 0, ""
 		}
 		if s.isNodeToken(tok) {
-			return apiPowerNone, http.StatusForbidden, fmt.Sprintf("this token belongs to another node, not %s", node)
+			return apiPowerNone, nil, http.StatusForbidden, fmt.Sprintf("this token belongs to another node, not %s", node)
 		}
-		return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+		return apiPowerNone, nil, http.StatusUnauthorized, "a valid bearer token is required"
 	}
 	if need == needRegister {
-		return apiPowerJoin, 0, ""
+		return apiPowerJoin, nil, 0, ""
 	}
-	return apiPowerNone, http.StatusForbidden, "the join token only registers a node: use the node token the register answer gave"
+	return apiPowerNone, nil, http.StatusForbidden, "the join token only registers a node: use the node token the register answer gave"
 }
 
 // isNodeToken reports whether tok is some node's token; it is asked only
@@ -614,21 +622,14 @@ func (s *APIServer) allocateSubnet(nodes []*NodeRecord) (string, error) {
 	return "", fmt.Errorf("%w %s", errSubnetsExhausted, s.cluster)
 }
 
-// registeredNode answers 404 (register first) unless the calling node is
-// registered.
+// registeredNode is the calling node's record as authorize read it with
+// its token; it answers 404 (register first) when there is none.
 func (s *APIServer) registeredNode(w http.ResponseWriter, r *http.Request) (*NodeRecord, bool) {
-	name := r.Header.Get(api.HeaderNodeName)
-	var n *NodeRecord
-	err := s.store.View(func(tx ReadTx) (err error) { n, err = tx.Node(name); return err })
-	if errors.Is(err, ErrNotFound) {
-		respondError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("node %q is not registered; register first", name))
-		return nil, false
+	if n, ok := r.Context().Value(nodeKey{}).(*NodeRecord); ok {
+		return n, true
 	}
-	if err != nil {
-		s.fail(w, r, err)
-		return nil, false
-	}
-	return n, true
+	respondError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("node %q is not registered; register first", r.Header.Get(api.HeaderNodeName)))
+	return nil, false
 }
 
 // heartbeat keeps the time in memory for Run to write, except when the
