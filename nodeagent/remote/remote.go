@@ -201,8 +201,12 @@ func Connect(ctx context.Context, cfg Config) (*Link, error) {
 	}
 	l := &Link{cfg: cfg, join: c, node: c, logs: ln, kick: make(chan struct{}, 1), deleting: map[string]podRef{}, dropped: map[string]bool{}}
 	if cfg.CredentialFile != "" {
-		if b, err := os.ReadFile(cfg.CredentialFile); err == nil {
+		b, err := os.ReadFile(cfg.CredentialFile)
+		switch {
+		case err == nil:
 			l.setToken(strings.TrimSpace(string(b)), false)
+		case !errors.Is(err, os.ErrNotExist):
+			cfg.Logger.Warn("cannot read the node token; registering with the join token", "err", err)
 		}
 	}
 	bo := l.newBackoff()
