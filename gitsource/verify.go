@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -221,16 +222,8 @@ type allowedSigner struct {
 // allows reports whether the line accepts a signature in namespace made
 // at t (git checks validity at the commit's committer time).
 func (a *allowedSigner) allows(namespace string, t time.Time) bool {
-	if len(a.namespaces) > 0 {
-		ok := false
-		for _, n := range a.namespaces {
-			if n == namespace || n == "*" {
-				ok = true
-			}
-		}
-		if !ok {
-			return false
-		}
+	if len(a.namespaces) > 0 && !slices.ContainsFunc(a.namespaces, func(n string) bool { return n == namespace || n == "*" }) {
+		return false
 	}
 	if !a.validAfter.IsZero() && t.Before(a.validAfter) {
 		return false
