@@ -561,6 +561,23 @@ func (c *cluster) allSandboxes() ([]sandbox, error) {
 	return all, nil
 }
 
+// podsOnNodes maps every pod found in containerd, over all nodes, to
+// "node/uid"; a pod found twice is an error.
+func (c *cluster) podsOnNodes() (map[string]string, error) {
+	sb, err := c.allSandboxes()
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, x := range sb {
+		if prev, dup := m[x.name]; dup {
+			return nil, fmt.Errorf("pod %s twice in containerd: %s and %s/%s", x.name, prev, x.node, x.uid)
+		}
+		m[x.name] = x.node + "/" + x.uid
+	}
+	return m, nil
+}
+
 // removeAll deletes every manifest through Git and waits until the nodes
 // hold no pod, so the agents stop with nothing running.
 func (c *cluster) removeAll() {
