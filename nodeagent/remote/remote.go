@@ -569,9 +569,6 @@ func (b *backoff) wait(ctx context.Context) error {
 // link.LogDir defaults to the agent's LogDir. Pods keep running when it
 // returns.
 func RunAgent(ctx context.Context, link Config, agent nodeagent.Config) error {
-	if link.NodeName == "" {
-		link.NodeName = agent.NodeName
-	}
 	if err := agent.Validate(); err != nil { // fills NodeName and LogDir
 		return err
 	}
