@@ -49,7 +49,7 @@ func (w *podWorker) adoptSandbox(ctx context.Context, c containerd.Container, la
 	if err != nil {
 		return
 	}
-	w.sb = &sandbox{id: c.ID(), netnsPath: labels[LabelNetNS], ip: labels[LabelIP], pid: task.Pid(), task: h, container: c}
+	w.sb = &sandbox{id: c.ID(), netnsPath: labels[LabelNetNS], ip: labels[LabelIP], pid: task.Pid(), task: h}
 	w.startTime = labelTime(labels, LabelStartedAt)
 	if info, err := c.Info(ctx); err == nil && w.startTime.IsZero() {
 		w.startTime = info.CreatedAt

@@ -37,7 +37,6 @@ type sandbox struct {
 	ip        string
 	pid       uint32
 	task      *taskHandle
-	container containerd.Container
 }
 
 // taskHandle follows one running task. done is closed when the task has
@@ -191,7 +190,6 @@ func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- 
 	if err != nil {
 		return nil, fmt.Errorf("sandbox container: %w", err)
 	}
-	sb.container = c
 	undo = append(undo, func(ctx context.Context) error {
 		return ignoreNotFound(c.Delete(ctx, containerd.WithSnapshotCleanup))
 	})
