@@ -1,6 +1,9 @@
 package api
 
 import (
+	"encoding/json"
+	"net/http"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -173,6 +176,24 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Reason + ": " + e.Message }
+
+// WriteError answers with code and an Error body, as the server and the
+// agents' log servers both do.
+func WriteError(w http.ResponseWriter, code int, reason, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(&Error{Code: code, Reason: reason, Message: msg})
+}
+
+// BearerToken is the token of the request's "Authorization: Bearer"
+// header, or "".
+func BearerToken(r *http.Request) string {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return token
+}
 
 // Duration is a time.Duration that reads and writes as "15s" in JSON.
 type Duration struct{ time.Duration }

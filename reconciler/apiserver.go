@@ -201,10 +201,10 @@ func NewAPIServer(cfg APIConfig) (*APIServer, error) {
 		}
 		if len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
-			respondError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path))
+			api.WriteError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path))
 			return
 		}
-		respondError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no such path: %s %s", r.Method, r.URL.Path))
+		api.WriteError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no such path: %s %s", r.Method, r.URL.Path))
 	})
 	return s, nil
 }
@@ -212,13 +212,13 @@ func NewAPIServer(cfg APIConfig) (*APIServer, error) {
 // anyToken answers 401 unless the request carries one of the server's
 // tokens; paths that exist for no one still do not answer strangers.
 func (s *APIServer) anyToken(w http.ResponseWriter, r *http.Request) bool {
-	tok := bearer(r)
+	tok := api.BearerToken(r)
 	if tok != "" && (subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Tokens.Admin)) == 1 ||
 		subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Tokens.Agent)) == 1 || s.isNodeToken(tok)) {
 		return true
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
-	respondError(w, http.StatusUnauthorized, "Unauthorized", "a valid bearer token is required")
+	api.WriteError(w, http.StatusUnauthorized, "Unauthorized", "a valid bearer token is required")
 	return false
 }
 
@@ -321,14 +321,6 @@ func callerPower(r *http.Request) apiPower {
 	return p
 }
 
-func bearer(r *http.Request) string {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return token
-}
-
 func credentialHash(token string) string {
 	h := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(h[:])
@@ -344,7 +336,7 @@ func (s *APIServer) authorize(need apiNeed, h http.HandlerFunc) http.Handler {
 			if code == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
 			}
-			respondError(w, code, strings.ReplaceAll(http.StatusText(code), " ", ""), msg)
+			api.WriteError(w, code, strings.ReplaceAll(http.StatusText(code), " ", ""), msg)
 			return
 		}
 		if r.Body != nil {
@@ -361,7 +353,7 @@ func (s *APIServer) authorize(need apiNeed, h http.HandlerFunc) http.Handler {
 // power decides what the request may do (with the caller's node record
 // for a node token), or the status and message of its refusal.
 func (s *APIServer) power(r *http.Request, need apiNeed) (apiPower, *NodeRecord, int, string) {
-	tok := bearer(r)
+	tok := api.BearerToken(r)
 	if tok == "" {
 		return apiPowerNone, nil, http.StatusUnauthorized, "a valid bearer token is required"
 	}
@@ -431,14 +423,10 @@ func respondJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
-func respondError(w http.ResponseWriter, code int, reason, msg string) {
-	respondJSON(w, code, &api.Error{Code: code, Reason: reason, Message: msg})
-}
-
 // fail answers an internal error without leaking the store's details.
 func (s *APIServer) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.cfg.Logger.Error("api", "method", r.Method, "path", r.URL.Path, "err", err)
-	respondError(w, http.StatusInternalServerError, "Internal", "internal error; see the server's log")
+	api.WriteError(w, http.StatusInternalServerError, "Internal", "internal error; see the server's log")
 }
 
 // decodeBody reads a JSON body into v: malformed, oversized or trailing data
@@ -448,21 +436,21 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		respondError(w, http.StatusRequestEntityTooLarge, "BadRequest", fmt.Sprintf("body larger than %d bytes", tooBig.Limit))
+		api.WriteError(w, http.StatusRequestEntityTooLarge, "BadRequest", fmt.Sprintf("body larger than %d bytes", tooBig.Limit))
 		return false
 	case err != nil:
-		respondError(w, http.StatusBadRequest, "BadRequest", "read body: "+err.Error())
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", "read body: "+err.Error())
 		return false
 	case len(bytes.TrimSpace(b)) == 0 && allowEmpty:
 		return true
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {
-		respondError(w, http.StatusBadRequest, "BadRequest", "malformed JSON body: "+err.Error())
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", "malformed JSON body: "+err.Error())
 		return false
 	}
 	if dec.More() {
-		respondError(w, http.StatusBadRequest, "BadRequest", "malformed JSON body: data after the object")
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", "malformed JSON body: data after the object")
 		return false
 	}
 	return true
@@ -477,11 +465,11 @@ func (s *APIServer) register(w http.ResponseWriter, r *http.Request) {
 	}
 	node := r.Header.Get(api.HeaderNodeName)
 	if req.Name != node {
-		respondError(w, http.StatusForbidden, "Forbidden", fmt.Sprintf("agent for node %q cannot register node %q", node, req.Name))
+		api.WriteError(w, http.StatusForbidden, "Forbidden", fmt.Sprintf("agent for node %q cannot register node %q", node, req.Name))
 		return
 	}
 	if msg := validateRegister(&req); msg != "" {
-		respondError(w, http.StatusBadRequest, "BadRequest", msg)
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", msg)
 		return
 	}
 	now := s.cfg.Clock.Now().UTC()
@@ -492,7 +480,7 @@ func (s *APIServer) register(w http.ResponseWriter, r *http.Request) {
 	}
 	token := fresh
 	if callerPower(r) == apiPowerNode {
-		token = bearer(r) // the node's own: kept, so its other calls go on
+		token = api.BearerToken(r) // the node's own: kept, so its other calls go on
 	}
 	var cidr string
 	err = s.store.Update(func(tx Tx) error {
@@ -533,7 +521,7 @@ func (s *APIServer) register(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if errors.Is(err, errSubnetsExhausted) || errors.Is(err, errNodeAlive) {
-		respondError(w, http.StatusConflict, "Conflict", err.Error())
+		api.WriteError(w, http.StatusConflict, "Conflict", err.Error())
 		return
 	}
 	if err != nil {
@@ -628,7 +616,7 @@ func (s *APIServer) registeredNode(w http.ResponseWriter, r *http.Request) (*Nod
 	if n, ok := r.Context().Value(nodeKey{}).(*NodeRecord); ok {
 		return n, true
 	}
-	respondError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("node %q is not registered; register first", r.Header.Get(api.HeaderNodeName)))
+	api.WriteError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("node %q is not registered; register first", r.Header.Get(api.HeaderNodeName)))
 	return nil, false
 }
 
@@ -845,7 +833,7 @@ func (s *APIServer) watchPods(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get(api.ParamResourceVersion); v != "" {
 		var err error
 		if rv, err = strconv.ParseUint(v, 10, 64); err != nil {
-			respondError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("resourceVersion %q: not a number", v))
+			api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("resourceVersion %q: not a number", v))
 			return
 		}
 	}
@@ -853,7 +841,7 @@ func (s *APIServer) watchPods(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get(api.ParamTimeoutSeconds); v != "" {
 		sec, err := strconv.ParseFloat(v, 64)
 		if err != nil || sec < 0 {
-			respondError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("timeoutSeconds %q: not a non-negative number", v))
+			api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("timeoutSeconds %q: not a non-negative number", v))
 			return
 		}
 		wait = min(wait, time.Duration(sec*float64(time.Second)))
@@ -903,7 +891,7 @@ func (s *APIServer) reportStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	for i, p := range rep.Pods {
 		if p.UID == "" || p.Name == "" || p.Namespace == "" {
-			respondError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("pods[%d]: namespace, name and uid are required", i))
+			api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("pods[%d]: namespace, name and uid are required", i))
 			return
 		}
 	}
@@ -1053,7 +1041,7 @@ func respondNotFound(w http.ResponseWriter, kind, ns, name string) {
 	if ns != "" {
 		what = ns + "/" + name
 	}
-	respondError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("%s %q not found", kind, what))
+	api.WriteError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("%s %q not found", kind, what))
 }
 
 func (s *APIServer) syncStatus(w http.ResponseWriter, r *http.Request) {
@@ -1348,7 +1336,7 @@ func (s *APIServer) podLogs(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
 	opts, err := api.ParseLogOptions(r.URL.Query())
 	if err != nil {
-		respondError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", err.Error())
 		return
 	}
 	var rec *PodRecord
@@ -1382,14 +1370,14 @@ func (s *APIServer) podLogs(w http.ResponseWriter, r *http.Request) {
 	case opts.Container == "" && len(rec.Pod.Spec.Containers) == 1:
 		opts.Container = rec.Pod.Spec.Containers[0].Name
 	case opts.Container == "":
-		respondError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("a container name must be specified for pod %s, choose one of: %v", name, names))
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("a container name must be specified for pod %s, choose one of: %v", name, names))
 		return
 	case !slices.Contains(names, opts.Container):
-		respondError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("container %s is not valid for pod %s", opts.Container, name))
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("container %s is not valid for pod %s", opts.Container, name))
 		return
 	}
 	if node == nil || node.Address == "" {
-		respondError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("pod %s/%s runs on no node that serves logs", ns, name))
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("pod %s/%s runs on no node that serves logs", ns, name))
 		return
 	}
 	u := url.URL{Scheme: "http", Host: node.Address, Path: api.AgentLogPath(string(rec.Pod.UID), opts.Container), RawQuery: opts.Query().Encode()}
@@ -1411,7 +1399,7 @@ func (s *APIServer) podLogs(w http.ResponseWriter, r *http.Request) {
 	req.Header.Set("Authorization", "Bearer "+s.cfg.Tokens.Agent)
 	resp, err := s.cfg.LogTransport.RoundTrip(req)
 	if err != nil {
-		respondError(w, http.StatusBadGateway, "BadGateway", fmt.Sprintf("node %s at %s: %v", node.Name, node.Address, err))
+		api.WriteError(w, http.StatusBadGateway, "BadGateway", fmt.Sprintf("node %s at %s: %v", node.Name, node.Address, err))
 		return
 	}
 	defer resp.Body.Close()

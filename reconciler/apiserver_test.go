@@ -840,7 +840,7 @@ func TestAPILogs(t *testing.T) {
 			return
 		}
 		if r.URL.Path != api.AgentLogPath("uid-default-two", "side") {
-			respondError(w, http.StatusNotFound, "NotFound", "no log at "+r.URL.Path)
+			api.WriteError(w, http.StatusNotFound, "NotFound", "no log at "+r.URL.Path)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain")

@@ -2,11 +2,9 @@ package remote
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -20,37 +18,30 @@ func (l *Link) logHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathAgentLogs+"{uid}/{container}", l.serveLog)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		respondError(w, http.StatusNotFound, "NotFound", "no such path: "+r.URL.Path)
+		api.WriteError(w, http.StatusNotFound, "NotFound", "no such path: "+r.URL.Path)
 	})
 	return mux
 }
 
-func respondError(w http.ResponseWriter, code int, reason, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(&api.Error{Code: code, Reason: reason, Message: msg})
-}
-
 func (l *Link) serveLog(w http.ResponseWriter, r *http.Request) {
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(token), []byte(l.cfg.Token)) != 1 {
-		respondError(w, http.StatusUnauthorized, "Unauthorized", "the join token is required")
+	if subtle.ConstantTimeCompare([]byte(api.BearerToken(r)), []byte(l.cfg.Token)) != 1 {
+		api.WriteError(w, http.StatusUnauthorized, "Unauthorized", "the join token is required")
 		return
 	}
 	uid, container := r.PathValue("uid"), r.PathValue("container")
 	lo, err := api.ParseLogOptions(r.URL.Query())
 	if err != nil {
-		respondError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", err.Error())
 		return
 	}
 	opts := containerlog.ReadOptions{Follow: lo.Follow, Previous: lo.Previous, Tail: lo.TailLines}
 	if l.cfg.LogDir == "" {
-		respondError(w, http.StatusNotFound, "NotFound", "this agent keeps no logs")
+		api.WriteError(w, http.StatusNotFound, "NotFound", "this agent keeps no logs")
 		return
 	}
 	pods, err := containerlog.Pods(l.cfg.LogDir)
 	if err != nil {
-		respondError(w, http.StatusInternalServerError, "Internal", err.Error())
+		api.WriteError(w, http.StatusInternalServerError, "Internal", err.Error())
 		return
 	}
 	var dir string
@@ -61,15 +52,15 @@ func (l *Link) serveLog(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		respondError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", err.Error())
 		return
 	}
 	if dir == "" {
-		respondError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no logs of pod %s on this node", uid))
+		api.WriteError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no logs of pod %s on this node", uid))
 		return
 	}
 	if attempts, err := containerlog.Attempts(dir); err != nil || len(attempts) == 0 || opts.Previous && len(attempts) < 2 {
-		respondError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no logs of container %s of pod %s on this node", container, uid))
+		api.WriteError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no logs of container %s of pod %s on this node", container, uid))
 		return
 	}
 	opts.Clock = l.cfg.Clock
@@ -87,10 +78,10 @@ func (l *Link) serveLog(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 		}
 	case errors.Is(err, containerlog.ErrNotFound):
-		respondError(w, http.StatusNotFound, "NotFound", err.Error())
+		api.WriteError(w, http.StatusNotFound, "NotFound", err.Error())
 	case r.Context().Err() != nil:
 	default:
-		respondError(w, http.StatusInternalServerError, "Internal", err.Error())
+		api.WriteError(w, http.StatusInternalServerError, "Internal", err.Error())
 	}
 }
 
