@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+
+	"github.com/berth-dev/berth/manifest"
 )
 
 // JobProgress is what the Job controller must remember between calls
@@ -225,11 +227,11 @@ func readJobSpec(j *batchv1.Job) (jobSpec, error) {
 		}
 	}
 	if v, ok := j.Annotations[GangMinAnnotation]; ok && s.parallelism > 1 {
-		n, err := strconv.ParseInt(v, 10, 32)
-		if err != nil || n < 1 || int32(n) > s.parallelism {
+		n, err := manifest.ParseGangMin(v)
+		if err != nil || n > s.parallelism {
 			return s, fmt.Errorf("%w: annotation %s %q must be a whole number from 1 to spec.parallelism (%d)", ErrInvalidSpec, GangMinAnnotation, v, s.parallelism)
 		}
-		s.gangMin = int32(n)
+		s.gangMin = n
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package manifest
 import (
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -280,11 +281,27 @@ const (
 	AnnotationGangMin = "berth.dev/gang-min"
 )
 
+// ParseGangMin reads a berth.dev/gang-min value: a positive whole number
+// written plainly ("3", not "03" or "+3"). manifest, jobs and the
+// scheduler all read it with this one parser.
+func ParseGangMin(v string) (int32, error) {
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil || n < 1 || strconv.FormatInt(n, 10) != v {
+		return 0, fmt.Errorf("%s %q must be a positive integer", AnnotationGangMin, v)
+	}
+	return int32(n), nil
+}
+
+// IsSidecar reports whether an init container is a native sidecar
+// (restartPolicy: Always): it starts in order but keeps running.
+func IsSidecar(c *corev1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+}
+
 func validateGang(ann map[string]string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if v, ok := ann[AnnotationGangMin]; ok {
-		var n int
-		if _, err := fmt.Sscanf(v, "%d", &n); err != nil || fmt.Sprint(n) != v || n < 1 {
+		if _, err := ParseGangMin(v); err != nil {
 			errs = append(errs, field.Invalid(p.Key(AnnotationGangMin), v, "must be a positive integer"))
 		}
 	}

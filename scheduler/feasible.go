@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/manifest"
 )
 
 // podInfo is a pending pod with everything the filters and scores read,
@@ -68,7 +70,7 @@ func podHostPorts(pod *corev1.Pod) []hostPort {
 	}
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+		if manifest.IsSidecar(c) {
 			add(c)
 		}
 	}

@@ -2,9 +2,10 @@ package scheduler
 
 import (
 	"fmt"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/manifest"
 )
 
 // gang is a group of pending pods placed all-or-nothing.
@@ -94,10 +95,10 @@ func (g *gang) settleMin() {
 	if seen == "" {
 		return
 	}
-	n, err := strconv.Atoi(seen)
-	if err != nil || n < 1 {
+	n, err := manifest.ParseGangMin(seen)
+	if err != nil {
 		g.invalid = fmt.Sprintf("annotation %s: %q is not a positive whole number", AnnotationGangMin, seen)
 		return
 	}
-	g.min = n
+	g.min = int(n)
 }

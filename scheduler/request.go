@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/berth-dev/berth/manifest"
 )
 
 // Resources is an amount of the resources the scheduler accounts for, in
@@ -95,7 +97,7 @@ func EffectiveRequest(pod *corev1.Pod) Resources {
 		c := &pod.Spec.InitContainers[i]
 		r := containerRequest(c)
 		var running Resources
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+		if manifest.IsSidecar(c) {
 			// A sidecar keeps running beside everything after it.
 			sidecars = sidecars.add(r)
 			running = sidecars
