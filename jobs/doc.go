@@ -1,9 +1,9 @@
 // Package jobs holds the Job and CronJob controllers as pure functions of
 // (spec, what was remembered, what is observed, now) to actions, modelled on
 // Kubernetes' job controller and CronJob controller v2. Nothing here reads
-// the wall clock, touches the store or starts a goroutine, except WakeQueue,
-// which runs on an injected k8s.io/utils clock. The reconciler calls the
-// controllers, applies their actions and persists what they return.
+// the wall clock, touches the store or starts a goroutine. The reconciler
+// calls the controllers, applies their actions and persists what they
+// return.
 //
 // # Job
 //
@@ -56,8 +56,11 @@
 //
 // # Driving the controllers
 //
-// WakeQueue keeps one wake-up time per key on one timer: Set(key, at) with
-// each RequeueAt or WakeAt, and Wait for the keys that are due.
+// Each result says when to call again (JobResult.RequeueAt,
+// CronJobResult.WakeAt); the reconciler sleeps until the earliest of them
+// (or a change it observes) and runs every controller then. The benchmark
+// drives the controllers with a per-key wake-up queue of its own
+// (wakequeue_driver_test.go).
 //
 // See README.md for the flow and for where berth differs from Kubernetes.
 package jobs
