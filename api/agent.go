@@ -7,11 +7,9 @@ import (
 	"strings"
 )
 
-// HeartbeatRequest is the body of a heartbeat; it may be empty.
-type HeartbeatRequest struct {
-	// Pods is how many pods the agent holds, for the server's logs.
-	Pods int `json:"pods,omitempty"`
-}
+// HeartbeatRequest is the body of a heartbeat. It carries nothing yet:
+// the call itself is the news. The server accepts an empty body too.
+type HeartbeatRequest struct{}
 
 // PodStatusResponse answers a status report.
 type PodStatusResponse struct {

@@ -423,18 +423,13 @@ func (l *Link) heartbeats(ctx context.Context) {
 	for {
 		l.mu.Lock()
 		interval := l.hbInterval
-		a := l.agent
 		l.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
 		case <-l.cfg.Clock.After(interval):
 		}
-		n := 0
-		if a != nil {
-			n = len(a.Status())
-		}
-		err := l.api().Heartbeat(ctx, api.HeartbeatRequest{Pods: n})
+		err := l.api().Heartbeat(ctx, api.HeartbeatRequest{})
 		if needsRegister(err) {
 			err = l.register(ctx)
 		}
