@@ -471,16 +471,9 @@ func (d *describer) job(j *batchv1.Job) {
 func (d *describer) cronJob(cj *batchv1.CronJob, local *time.Location) {
 	d.meta(&cj.ObjectMeta, true)
 	d.line(0, "Schedule", "%s", cj.Spec.Schedule)
-	tz := "<unset> (" + local.String() + ")"
-	if cj.Spec.TimeZone != nil {
-		tz = *cj.Spec.TimeZone
-	}
-	d.line(0, "Time Zone", "%s", tz)
+	d.line(0, "Time Zone", "%s", ptr.Deref(cj.Spec.TimeZone, "<unset> ("+local.String()+")"))
 	d.line(0, "Concurrency Policy", "%s", cj.Spec.ConcurrencyPolicy)
-	suspend := false
-	if cj.Spec.Suspend != nil {
-		suspend = *cj.Spec.Suspend
-	}
+	suspend := ptr.Deref(cj.Spec.Suspend, false)
 	d.line(0, "Suspend", "%t", suspend)
 	if l := cj.Spec.SuccessfulJobsHistoryLimit; l != nil {
 		d.line(0, "Successful Job History Limit", "%d", *l)

@@ -543,19 +543,15 @@ func cronJobTable(cjs []batchv1.CronJob, wide bool, now time.Time) table {
 	}
 	for i := range cjs {
 		cj := &cjs[i]
-		tz := "<none>"
-		if cj.Spec.TimeZone != nil {
-			tz = *cj.Spec.TimeZone
-		}
 		suspend := "False"
-		if cj.Spec.Suspend != nil && *cj.Spec.Suspend {
+		if ptr.Deref(cj.Spec.Suspend, false) {
 			suspend = "True"
 		}
 		last := "<none>"
 		if cj.Status.LastScheduleTime != nil {
 			last = age(*cj.Status.LastScheduleTime, now)
 		}
-		r := []string{cj.Name, cj.Spec.Schedule, tz, suspend, fmt.Sprint(len(cj.Status.Active)), last, age(cj.CreationTimestamp, now)}
+		r := []string{cj.Name, cj.Spec.Schedule, ptr.Deref(cj.Spec.TimeZone, "<none>"), suspend, fmt.Sprint(len(cj.Status.Active)), last, age(cj.CreationTimestamp, now)}
 		if wide {
 			names, images := containersAndImages(&cj.Spec.JobTemplate.Spec.Template.Spec)
 			r = append(r, names, images, selectorString(cj.Spec.JobTemplate.Spec.Selector))
