@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/errdefs"
 
+	"github.com/berth-dev/berth/nodeagent/podstatus"
 	"github.com/berth-dev/berth/nodeagent/probe"
 	"github.com/berth-dev/berth/nodeagent/restart"
 	corev1 "k8s.io/api/core/v1"
@@ -33,20 +34,8 @@ const (
 	backoffMax     = 5 * time.Minute
 )
 
-// Waiting reasons, as the kubelet reports them.
+// Pod-level reasons; a container's are package podstatus'.
 const (
-	reasonContainerCreating = "ContainerCreating"
-	reasonPodInitializing   = "PodInitializing"
-	reasonCrashLoopBackOff  = "CrashLoopBackOff"
-	reasonErrImagePull      = "ErrImagePull"
-	reasonImagePullBackOff  = "ImagePullBackOff"
-	reasonErrImageNeverPull = "ErrImageNeverPull"
-	reasonCreateError       = "CreateContainerError"
-	reasonOOMKilled         = "OOMKilled"
-	reasonError             = "Error"
-	reasonCompleted         = "Completed"
-
-	// Pod-level reasons.
 	reasonHostPathNotAllowed  = "HostPathNotAllowed"
 	reasonVolumeError         = "VolumeError"
 	reasonSandboxCreateError  = "SandboxCreateError"
@@ -393,7 +382,7 @@ func (w *podWorker) fail(reason, msg string) {
 // or image pull), and returns how long until it should be tried again.
 func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time.Time) time.Duration {
 	if now.Before(c.pullRetryAt) {
-		c.waiting = reasonImagePullBackOff
+		c.waiting = podstatus.ReasonImagePullBackOff
 		return c.pullRetryAt.Sub(now)
 	}
 	if now.Before(c.retryAt) {
@@ -402,16 +391,16 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 	if c.term != nil {
 		key := restart.Key{PodUID: w.uid, Container: c.spec.Name, SpecHash: specHash(c.spec)}
 		if ok, at, delay := w.a.backoff.Admit(key, c.exitSeen); !ok {
-			c.waiting = reasonCrashLoopBackOff
+			c.waiting = podstatus.ReasonCrashLoopBackOff
 			c.waitMsg = restart.Message(delay, c.spec.Name, pod.Name, pod.Namespace, w.uid)
 			return at.Sub(now)
 		}
 	}
 	img, err := w.a.images.ensure(ctx, c.spec.Image, c.spec.ImagePullPolicy)
 	if err != nil {
-		c.waiting, c.waitMsg = reasonErrImagePull, err.Error()
+		c.waiting, c.waitMsg = podstatus.ReasonErrImagePull, err.Error()
 		if errors.Is(err, errImageNeverPull) {
-			c.waiting = reasonErrImageNeverPull
+			c.waiting = podstatus.ReasonErrImageNeverPull
 		}
 		c.pullBackoff = nextBackoff(c.pullBackoff)
 		c.pullRetryAt = now.Add(c.pullBackoff)
@@ -423,7 +412,7 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 	cont, h, err := w.a.startContainer(ctx, containerSpec{pod: pod, c: c.spec, kind: c.kind, attempt: attempt, sb: w.sb, volumes: w.volumes}, img, w.wake)
 	if err != nil {
 		w.a.images.forget(c.spec.Image)
-		c.waiting, c.waitMsg = reasonCreateError, err.Error()
+		c.waiting, c.waitMsg = podstatus.ReasonCreateContainerError, err.Error()
 		c.createBackoff = nextBackoff(c.createBackoff)
 		c.retryAt = now.Add(c.createBackoff)
 		w.log.Error("start container", "container", c.spec.Name, "err", err)
@@ -479,12 +468,12 @@ func (w *podWorker) recordExit(ctx context.Context, c *ctr) {
 	}
 	// Like containerd's CRI plugin, an OOM kill anywhere in the container
 	// marks its end OOMKilled, even if its main process survived it.
-	reason := reasonCompleted
+	reason := podstatus.ReasonCompleted
 	if code != 0 {
-		reason = reasonError
+		reason = podstatus.ReasonError
 	}
 	if w.a.oomKilled(ctx, h.task, code != 0) {
-		reason = reasonOOMKilled
+		reason = podstatus.ReasonOOMKilled
 	}
 	if at.IsZero() {
 		at = w.a.cfg.Clock.Now()
