@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -115,35 +114,11 @@ func runJoined(ctx context.Context, server, token string, cfg nodeagent.Config, 
 	if err != nil {
 		return err
 	}
-	link, err := remote.Connect(ctx, remote.Config{
+	return remote.RunAgent(ctx, remote.Config{
 		Server: server, Token: token, NodeName: cfg.NodeName, Labels: labels,
 		Capacity: machine, Allocatable: allocatable,
-		LogListen: o.logListen, LogDir: cfg.LogDir, Logger: cfg.Logger,
-		// The node token the server gave survives an agent restart, so the
-		// restarted agent keeps its node (and adopts its pods) instead of
-		// being refused until the node times out.
-		CredentialFile: filepath.Join(cfg.RunDir, "node-token"),
-	})
-	if err != nil {
-		return err
-	}
-	defer link.Close()
-	cfg.PodSubnet = link.PodCIDR()
-	a, err := nodeagent.New(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("start agent on pod subnet %s: %w", cfg.PodSubnet, err)
-	}
-	defer a.Close()
-	err = link.Run(ctx, a)
-	if o.drain {
-		cfg.Logger.Info("draining: stopping every pod of this node")
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if derr := a.Drain(dctx); derr != nil {
-			cfg.Logger.Error("drain", "err", derr)
-		}
-	}
-	return err
+		LogListen: o.logListen, DrainOnExit: o.drain,
+	}, cfg)
 }
 
 func readToken(path string) (string, error) {

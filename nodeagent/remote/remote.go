@@ -64,6 +64,10 @@ type Config struct {
 	CredentialFile string
 	// NodeName names the node (required).
 	NodeName string
+	// DrainOnExit makes RunAgent stop and remove every pod of the node
+	// when it returns, instead of leaving them for the next start to adopt
+	// (for demos that must leave nothing running).
+	DrainOnExit bool
 	// Labels and Taints are the node's, for scheduling.
 	Labels map[string]string
 	Taints []corev1.Taint
@@ -591,5 +595,14 @@ func RunAgent(ctx context.Context, link Config, agent nodeagent.Config) error {
 		return fmt.Errorf("start agent on pod subnet %s: %w", agent.PodSubnet, err)
 	}
 	defer a.Close()
-	return l.Run(ctx, a)
+	err = l.Run(ctx, a)
+	if link.DrainOnExit {
+		link.Logger.Info("draining: stopping every pod of this node")
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if derr := a.Drain(dctx); derr != nil {
+			link.Logger.Error("drain", "err", derr)
+		}
+	}
+	return err
 }
