@@ -413,7 +413,7 @@ func (a *Agent) watchOOM() {
 		}
 		select {
 		case <-a.ctx.Done():
-		case <-time.After(time.Second):
+		case <-a.cfg.Clock.After(time.Second):
 		}
 	}
 }
