@@ -256,9 +256,6 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 			return w.sbBackoff
 		}
 		w.sbBackoff, w.podReason, w.podMessage = 0, "", ""
-		if w.startTime.IsZero() {
-			w.startTime = now
-		}
 		w.log.Info("sandbox ready", "ip", w.sb.ip)
 	}
 	if w.startTime.IsZero() {
