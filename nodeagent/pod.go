@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/errdefs"
 
+	"github.com/berth-dev/berth/manifest"
 	"github.com/berth-dev/berth/nodeagent/podstatus"
 	"github.com/berth-dev/berth/nodeagent/probe"
 	"github.com/berth-dev/berth/nodeagent/restart"
@@ -128,7 +129,7 @@ func (w *podWorker) setSpec(pod *corev1.Pod) {
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
 		kind := kindInit
-		if restart.IsSidecar(c) {
+		if manifest.IsSidecar(c) {
 			kind = kindSidecar
 		}
 		w.ensureCtr(c, kind)

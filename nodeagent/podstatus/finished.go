@@ -3,6 +3,7 @@ package podstatus
 import (
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/berth-dev/berth/manifest"
 	"github.com/berth-dev/berth/nodeagent/restart"
 )
 
@@ -25,7 +26,7 @@ func Finished(pod *corev1.Pod, obs Observation) (bool, error) {
 	policy := restart.EffectivePolicy(pod.Spec.RestartPolicy)
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		if restart.IsSidecar(c) {
+		if manifest.IsSidecar(c) {
 			continue
 		}
 		as := attempts(byName[c.Name])

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/berth-dev/berth/manifest"
 	"github.com/berth-dev/berth/nodeagent/restart"
 )
 
@@ -344,7 +345,7 @@ func (g *generator) containerStatuses(previous []corev1.ContainerStatus, contain
 		c := &containers[i]
 		o := g.obs[c.Name]
 		as := attempts(o)
-		if isInit && len(as) > 0 && as[0].State == StateExited && as[0].ExitCode == 0 && !restart.IsSidecar(c) {
+		if isInit && len(as) > 0 && as[0].State == StateExited && as[0].ExitCode == 0 && !manifest.IsSidecar(c) {
 			continue
 		}
 		if !g.dueForStart(c, as) || o == nil || o.StartFailure == nil {
@@ -414,7 +415,7 @@ func (g *generator) applyProbes(s *corev1.PodStatus) {
 	}
 	for i := range s.InitContainerStatuses {
 		st := &s.InitContainerStatuses[i]
-		if restart.IsSidecar(&g.pod.Spec.InitContainers[i]) {
+		if manifest.IsSidecar(&g.pod.Spec.InitContainers[i]) {
 			probed(st)
 			continue
 		}
@@ -447,7 +448,7 @@ func Phase(spec *corev1.PodSpec, statuses []corev1.ContainerStatus, podIsTermina
 
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
-		if restart.IsSidecar(c) {
+		if manifest.IsSidecar(c) {
 			continue
 		}
 		st, ok := findStatus(statuses, c.Name)
@@ -478,7 +479,7 @@ func Phase(spec *corev1.PodSpec, statuses []corev1.ContainerStatus, podIsTermina
 	unknown, running, waiting, stopped, succeeded := 0, 0, 0, 0, 0
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
-		if !restart.IsSidecar(c) {
+		if !manifest.IsSidecar(c) {
 			continue
 		}
 		st, ok := findStatus(statuses, c.Name)
@@ -602,7 +603,7 @@ func ContainersReadyCondition(spec *corev1.PodSpec, statuses []corev1.ContainerS
 		}
 	}
 	for i := range spec.InitContainers {
-		if restart.IsSidecar(&spec.InitContainers[i]) {
+		if manifest.IsSidecar(&spec.InitContainers[i]) {
 			check(spec.InitContainers[i].Name)
 		}
 	}
@@ -683,7 +684,7 @@ func InitializedCondition(spec *corev1.PodSpec, statuses []corev1.ContainerStatu
 			unknown = append(unknown, c.Name)
 			continue
 		}
-		if restart.IsSidecar(c) {
+		if manifest.IsSidecar(c) {
 			if st.Started == nil || !*st.Started {
 				incomplete = append(incomplete, c.Name)
 			}

@@ -2,6 +2,8 @@ package restart
 
 import (
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/manifest"
 )
 
 // Kind is the role a container plays in its pod's lifecycle; it decides
@@ -36,19 +38,12 @@ func (k Kind) String() string {
 	}
 }
 
-// IsSidecar reports whether an init container is a native sidecar
-// (restartPolicy Always), the only container-level restart policy
-// Kubernetes 1.31 accepts.
-func IsSidecar(c *corev1.Container) bool {
-	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
-}
-
 // KindOf returns the kind of the container called name in spec, and false
 // when spec has no such container.
 func KindOf(spec *corev1.PodSpec, name string) (Kind, bool) {
 	for i := range spec.InitContainers {
 		if spec.InitContainers[i].Name == name {
-			if IsSidecar(&spec.InitContainers[i]) {
+			if manifest.IsSidecar(&spec.InitContainers[i]) {
 				return KindSidecar, true
 			}
 			return KindInit, true
