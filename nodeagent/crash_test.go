@@ -153,6 +153,7 @@ func TestAgentSIGKILLAdoption(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	killedAt := time.Now()
 	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +182,9 @@ func TestAgentSIGKILLAdoption(t *testing.T) {
 			for _, p := range st {
 				if cs := p.Status.ContainerStatuses[0]; cs.RestartCount != 0 {
 					t.Errorf("%s: restartCount %d after adoption", p.Name, cs.RestartCount)
+				}
+				if p.Status.StartTime == nil || !p.Status.StartTime.Time.Before(killedAt) {
+					t.Errorf("%s: startTime %v after adoption: want the time the first agent started it, before %v", p.Name, p.Status.StartTime, killedAt)
 				}
 				if p.Status.PodIP != before[p.Name].ip {
 					t.Errorf("%s: IP %s after adoption, was %s", p.Name, p.Status.PodIP, before[p.Name].ip)

@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"github.com/berth-dev/berth/nodeagent/podstatus"
 	"github.com/berth-dev/berth/nodeagent/restart"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // publish computes the pod's status from what the worker observed, with
@@ -28,6 +29,12 @@ func (w *podWorker) publish() {
 			continue // an orphan's container, unknown to the spec at hand
 		}
 		obs.Containers = append(obs.Containers, c.observe(kind))
+	}
+	// Generate keeps the previous status' start time; an agent that adopted
+	// a running pod has none yet, so start from the sandbox's own.
+	if w.status.StartTime == nil && !w.startTime.IsZero() {
+		t := metav1.NewTime(w.startTime)
+		w.status.StartTime = &t
 	}
 	st, err := podstatus.Generate(pod, &w.status, obs, w.a.cfg.Clock.Now())
 	if err != nil {
