@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"github.com/go-logr/logr"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -179,7 +180,7 @@ func untoleratedTaint(p *podInfo, n *nodeState) *corev1.Taint {
 
 func tolerates(tolerations []corev1.Toleration, t *corev1.Taint) bool {
 	for i := range tolerations {
-		if tolerations[i].ToleratesTaint(t) {
+		if tolerations[i].ToleratesTaint(logr.Discard(), t, false) {
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"github.com/go-logr/logr"
 	"reflect"
 	"strconv"
 	"strings"
@@ -157,7 +158,7 @@ func refFits(pod *corev1.Pod, node Node, there []*corev1.Pod) bool {
 
 func refTolerates(pod *corev1.Pod, taint corev1.Taint) bool {
 	for _, tol := range pod.Spec.Tolerations {
-		if tol.ToleratesTaint(&taint) {
+		if tol.ToleratesTaint(logr.Discard(), &taint, false) {
 			return true
 		}
 	}
