@@ -86,6 +86,16 @@ func OpenBolt(path string) (*BoltStore, error) {
 	return &BoltStore{db: db, version: version, changed: make(chan struct{})}, nil
 }
 
+// OpenStore opens (or creates) the embedded store at path, for callers
+// that need only the Store interface.
+func OpenStore(path string) (Store, error) {
+	s, err := OpenBolt(path)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // View implements Store.
 func (s *BoltStore) View(fn func(ReadTx) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
@@ -447,4 +457,10 @@ func boltUint(b *bolt.Bucket, key []byte) uint64 {
 
 func boltPutUint(b *bolt.Bucket, key []byte, v uint64) error {
 	return b.Put(key, binary.BigEndian.AppendUint64(nil, v))
+}
+
+// rawPods is the fast path AgentPods takes (rawPodLister): the stored
+// bytes of every pod record.
+func (t *boltTx) rawPods(fn func(key, value []byte) error) error {
+	return t.tx.Bucket(bucketPods).ForEach(fn)
 }
