@@ -28,8 +28,10 @@ type Store interface {
 	// View runs fn in a read-only transaction over a consistent snapshot.
 	View(fn func(ReadTx) error) error
 	// Update runs fn in one read-write transaction: if fn returns an error
-	// nothing it wrote is kept. Every committed Update that wrote something
-	// raises Version by one.
+	// nothing it wrote is kept. Every committed Update that changed a
+	// record raises Version by one, except for telemetry nothing waits
+	// for: a node's LastHeartbeat and the sync record's fetch times, when
+	// they are all that changed, are stored without raising it.
 	Update(fn func(Tx) error) error
 	// WaitChange blocks until the store's version is greater than since, or
 	// ctx ends, and returns the version then.
