@@ -198,7 +198,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (time.Time, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		err = r.schedule(view, now)
 		view = nil
-		if !errors.Is(err, ErrConflict) {
+		if !errors.Is(err, scheduler.ErrStale) {
 			break
 		}
 		r.log.Info("scheduling plan was stale; placing again", "attempt", attempt+1)
