@@ -215,3 +215,11 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (time.Time, error) {
 func event(now time.Time, typ, reason, kind, ns, name, msg string) api.Event {
 	return api.Event{Time: now, Type: typ, Reason: reason, Kind: kind, Namespace: ns, Name: name, Message: msg}
 }
+
+// earliest is the earlier of two wake-up times, a zero time meaning none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}

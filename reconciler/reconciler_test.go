@@ -20,6 +20,8 @@ import (
 	"github.com/berth-dev/berth/scheduler"
 )
 
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
 type fakeSource struct {
 	cur     *Desired
 	updated chan struct{}
