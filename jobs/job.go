@@ -29,7 +29,8 @@ import (
 type JobProgress struct {
 	// Counted holds the UID of every finished pod already reflected in the
 	// status (or deliberately not counted: ignored failures, pods berth
-	// stopped).
+	// stopped) that the store still holds: a UID is dropped once its pod
+	// is gone, so Counted never outgrows the pods kept.
 	Counted map[types.UID]bool `json:"counted,omitempty"`
 	// FailuresSinceSuccess and LastFailure drive the back-off before
 	// replacement pods are created.
@@ -273,6 +274,22 @@ func (s *jobSync) observe(pods []ObservedPod) {
 		s.pods = append(s.pods, p)
 	}
 	slices.SortFunc(s.pods, func(a, b *ObservedPod) int { return cmp.Compare(a.Name, b.Name) })
+	// Forget the UIDs of pods the store no longer holds, as the Kubernetes
+	// job controller drops a UID from uncountedTerminatedPods once the
+	// pod's count is in status and the pod is gone. Every UID in Counted is
+	// already in status (both are written together), and a pod that is
+	// gone cannot be reported again (UIDs are never reused), so Counted
+	// stays as small as the pods kept.
+	pruned := false
+	for uid := range s.prog.Counted {
+		if _, ok := byUID[uid]; !ok {
+			delete(s.prog.Counted, uid)
+			pruned = true
+		}
+	}
+	if pruned && len(s.prog.Counted) == 0 {
+		s.prog.Counted = nil
+	}
 	for _, p := range s.pods {
 		switch {
 		case p.finished():
