@@ -838,9 +838,9 @@ func TestJobExactlyOnce(t *testing.T) {
 				wantCounted: []types.UID{"work-1-uid"},
 			},
 			{
-				name:        "all counted pods gone: nothing is remembered",
-				counted:     []types.UID{"work-0-uid", "work-1-uid"},
-				pods:        []ObservedPod{obs("work-2", corev1.PodRunning)},
+				name:    "all counted pods gone: nothing is remembered",
+				counted: []types.UID{"work-0-uid", "work-1-uid"},
+				pods:    []ObservedPod{obs("work-2", corev1.PodRunning)},
 			},
 		}
 		for _, tt := range tests {
