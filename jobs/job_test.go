@@ -602,8 +602,10 @@ func TestJobPodFailurePolicy(t *testing.T) {
 			wantCondition: "Failed/PodFailurePolicy",
 		},
 		{
-			name:        "containerName limits the rule to that container",
-			job:         testJob(policy(rule(batchv1.PodFailurePolicyActionFailJob, in, "sidecar", 42)), withStatus(started())),
+			name: "containerName limits the rule to that container",
+			job: testJob(policy(rule(batchv1.PodFailurePolicyActionFailJob, in, "sidecar", 42)), withStatus(started()), func(j *batchv1.Job) {
+				j.Spec.Template.Spec.Containers = append(j.Spec.Template.Spec.Containers, corev1.Container{Name: "sidecar", Image: "busybox"})
+			}),
 			pods:        []ObservedPod{obs("work-0", corev1.PodFailed, exit("main", 42), at(t0))},
 			wantFailed:  1,
 			wantRequeue: t0.Add(10 * time.Second),
