@@ -16,10 +16,6 @@ import (
 // ErrNotFound is returned by the store's getters for a missing record.
 var ErrNotFound = errors.New("not found")
 
-// ErrConflict is returned when a write was computed on state that has
-// changed since (a node's generation moved under a scheduling plan).
-var ErrConflict = errors.New("conflict: state changed since it was read")
-
 // Store holds what is not in Git. It is an interface so an etcd-backed
 // implementation can follow for highly available control planes; the
 // embedded one is bbolt (OpenBolt). Every state change the reconciler makes
