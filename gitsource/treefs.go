@@ -14,6 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/berth-dev/berth/manifest"
 )
 
 // treeFS is a read-only io/fs.FS over the tree of one commit, read from
@@ -42,9 +44,9 @@ func newTreeFS(store storer.EncodedObjectStorer, root *object.Tree, mtime time.T
 	return &treeFS{root: root, store: store, mtime: mtime}
 }
 
-// blobHasher is implemented by the DirEntry values of treeFS: the blob
-// hash names the content, so equal hashes are equal files.
-type blobHasher interface{ blobHash() plumbing.Hash }
+// The blob hash names the content, so equal hashes are equal files:
+// manifest.Loader decodes a blob once.
+var _ manifest.ContentHasher = (*dirEntry)(nil)
 
 // lookup finds name's entry; for "." it returns a synthetic dir entry.
 func (f *treeFS) lookup(op, name string) (*object.TreeEntry, error) {
@@ -214,7 +216,7 @@ func (d *dirEntry) IsDir() bool                { return d.e.Mode == filemode.Dir
 func (d *dirEntry) Type() fs.FileMode          { return fileMode(d.e.Mode).Type() }
 func (d *dirEntry) Info() (fs.FileInfo, error) { return d.fs.info(d.e.Name, &d.e) }
 func (d *dirEntry) String() string             { return fs.FormatDirEntry(d) }
-func (d *dirEntry) blobHash() plumbing.Hash    { return d.e.Hash }
+func (d *dirEntry) ContentHash() string         { return string(d.e.Hash[:]) }
 
 type treeFile struct {
 	fs     *treeFS
