@@ -33,4 +33,3 @@ type Snapshot struct {
 	// never run.
 	Skipped []manifest.Object `json:"-"`
 }
-

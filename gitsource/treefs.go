@@ -216,7 +216,7 @@ func (d *dirEntry) IsDir() bool                { return d.e.Mode == filemode.Dir
 func (d *dirEntry) Type() fs.FileMode          { return fileMode(d.e.Mode).Type() }
 func (d *dirEntry) Info() (fs.FileInfo, error) { return d.fs.info(d.e.Name, &d.e) }
 func (d *dirEntry) String() string             { return fs.FormatDirEntry(d) }
-func (d *dirEntry) ContentHash() string         { return string(d.e.Hash[:]) }
+func (d *dirEntry) ContentHash() string        { return string(d.e.Hash[:]) }
 
 type treeFile struct {
 	fs     *treeFS
