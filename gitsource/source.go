@@ -26,6 +26,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/render"
 )
 
 const remoteName = "origin"
@@ -866,5 +867,5 @@ func (s *Source) SnapshotAt(rev string) (*Snapshot, error) {
 // newLoader returns the reader of commit trees: a manifest.Loader whose
 // caches carry over from one revision to the next.
 func (s *Source) newLoader() *manifest.Loader {
-	return &manifest.Loader{}
+	return &manifest.Loader{Renderer: render.New(render.Limits{})}
 }

@@ -91,7 +91,7 @@ func (f *treeFS) Open(name string) (fs.File, error) {
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
-		return &treeDir{fs: f, tree: t, info: dirInfo(base, f.mtime)}, nil
+		return &treeDir{fs: f, tree: t, info: dirInfo(base, f.mtime, e.Hash)}, nil
 	case filemode.Symlink:
 		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("symlinks in the tree are not followed")}
 	}
@@ -157,7 +157,7 @@ func (f *treeFS) entries(t *object.Tree) []fs.DirEntry {
 
 func (f *treeFS) info(name string, e *object.TreeEntry) (fs.FileInfo, error) {
 	if e.Mode == filemode.Dir {
-		return dirInfo(name, f.mtime), nil
+		return dirInfo(name, f.mtime, e.Hash), nil
 	}
 	var size int64
 	if e.Mode != filemode.Symlink {
@@ -185,8 +185,8 @@ func fileMode(m filemode.FileMode) fs.FileMode {
 	return 0o444
 }
 
-func dirInfo(name string, mtime time.Time) fileInfo {
-	return fileInfo{name: name, mode: fs.ModeDir | 0o555, mtime: mtime}
+func dirInfo(name string, mtime time.Time, hash plumbing.Hash) fileInfo {
+	return fileInfo{name: name, mode: fs.ModeDir | 0o555, mtime: mtime, hash: hash}
 }
 
 type fileInfo struct {
@@ -205,6 +205,10 @@ func (i fileInfo) IsDir() bool        { return i.mode.IsDir() }
 
 // Sys returns the object hash (a plumbing.Hash).
 func (i fileInfo) Sys() any { return i.hash }
+
+// ContentHash is the blob's (or the directory's tree) hash, so a render
+// can tell that nothing it read has changed.
+func (i fileInfo) ContentHash() string { return string(i.hash[:]) }
 
 type dirEntry struct {
 	fs *treeFS

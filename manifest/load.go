@@ -176,7 +176,11 @@ func (l *Loader) Load(fsys fs.FS, dir string) (*Tree, error) {
 		for i := range res.Files {
 			rf := &res.Files[i]
 			sum := sha256.Sum256(rf.Data)
-			files = append(files, source{name: rf.Name, key: cacheKey{hash: "rendered:" + string(sum[:]), ext: ".yaml", skip: cfg.skipKey()},
+			sk := cfg.skipKey()
+			if rf.Skip {
+				sk = "*"
+			}
+			files = append(files, source{name: rf.Name, key: cacheKey{hash: "rendered:" + string(sum[:]), ext: ".yaml", skip: sk},
 				cached: true, data: rf.Data, rendered: rf})
 		}
 	}
@@ -245,7 +249,11 @@ func (l *Loader) decode(fsys fs.FS, files []source, skip map[string]bool) ([]Obj
 			defer wg.Done()
 			for i := range work {
 				d, f := results[i], &files[i]
-				d.objs, d.errs = decodeFileSkipping(d.file, f.data, skip)
+				sk := skip
+				if f.rendered != nil && f.rendered.Skip {
+					sk = skipAll
+				}
+				d.objs, d.errs = decodeFileSkipping(d.file, f.data, sk)
 				if f.rendered != nil {
 					f.rendered.locate(d)
 				}

@@ -1,8 +1,13 @@
 package manifest
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
+	"strconv"
+	"strings"
+
+	yaml "sigs.k8s.io/yaml/goyaml.v3"
 )
 
 // A Renderer turns the directories Load does not read as plain manifests
@@ -39,6 +44,9 @@ type RenderedFile struct {
 	// Locate finds a rendered field path (as errors name it; "" for the
 	// object itself) in Name and returns its line there, 0 when it cannot.
 	Locate func(field string) int
+	// Skip lists every object of Data as skipped (not run), whatever
+	// its kind: a Helm test hook.
+	Skip bool
 }
 
 // locate moves what decoding the rendered data found onto the source.
@@ -63,4 +71,80 @@ func (rf *RenderedFile) locate(d *decoded) {
 	for i := range d.objs {
 		d.objs[i].Line = max(find(""), 1)
 	}
+}
+
+// FieldLine finds a field path (as errors name it, "" for the document
+// itself) in the document of data whose kind is kind and whose
+// metadata.name is name or is contained in it (kustomize adds prefixes and
+// suffixes), and returns its line; 0 when the document or the exact field
+// is not there (a field a render added or changed).
+func FieldLine(data []byte, kind, name, field string) int {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var best *yaml.Node
+	for docs := 0; docs < MaxDocuments; docs++ {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+			continue
+		}
+		root := doc.Content[0]
+		if scalarField(root, "kind") != kind {
+			continue
+		}
+		n := ""
+		if m := mappingField(root, "metadata"); m != nil {
+			n = scalarField(m, "name")
+		}
+		if n == name {
+			best = root
+			break
+		}
+		if n != "" && strings.Contains(name, n) && best == nil {
+			best = root
+		}
+	}
+	if best == nil {
+		return 0
+	}
+	n, line := best, best.Line
+	for _, seg := range splitPath(field) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			k, v := mappingEntry(n, seg)
+			if v == nil {
+				return 0
+			}
+			n, line = v, k.Line
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return 0
+			}
+			n = n.Content[i]
+			line = n.Line
+		default:
+			return 0
+		}
+	}
+	return line
+}
+
+func mappingEntry(m *yaml.Node, key string) (k, v *yaml.Node) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i], m.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+func mappingField(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
 }

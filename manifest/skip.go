@@ -6,6 +6,9 @@ import (
 	yaml "sigs.k8s.io/yaml/goyaml.v3"
 )
 
+// skipAll skips every kind.
+var skipAll = map[string]bool{"*": true}
+
 // decodeOrSkip decodes one document, or, when its kind is in skip, checks
 // it only as far as a kind berth does not run can be checked: well-formed
 // YAML that converts to JSON, an apiVersion and a metadata.name.
@@ -14,7 +17,7 @@ func decodeOrSkip(file string, root *yaml.Node, skip map[string]bool) (*Object, 
 		return decodeDocument(file, root)
 	}
 	kind := scalarField(root, "kind")
-	if !skip[kind] {
+	if !skip[kind] && !skip["*"] {
 		return decodeDocument(file, root)
 	}
 	d := &docErrors{file: file, root: root, seen: map[string]bool{}}
