@@ -226,4 +226,3 @@ func mergeMaps(a, b map[string]any) map[string]any {
 	}
 	return out
 }
-

@@ -191,4 +191,3 @@ func withOriginAnnotations(data []byte) ([]byte, error) {
 		&yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: "originAnnotations"}}})
 	return yaml.Marshal(&doc)
 }
-
