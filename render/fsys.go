@@ -41,6 +41,10 @@ type treeFS struct {
 	// rewrite, when set, may replace the content of a file read (used to
 	// switch on origin annotations in the root kustomization).
 	rewrite func(p string, data []byte) ([]byte, error)
+	// refused is the first thing a render asked for and was refused:
+	// kustomize reports a kustomization it could not read as missing, so
+	// the real reason is kept here.
+	refused error
 }
 
 var _ filesys.FileSystem = (*treeFS)(nil)

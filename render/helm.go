@@ -52,7 +52,7 @@ func renderHelm(t *treeFS, root, rel string, s manifest.HelmSettings, l Limits) 
 	vals := map[string]any{}
 	for _, f := range s.ValuesFiles {
 		p := path.Join(root, f)
-		if !strings.HasPrefix(p, t.root+"/") && t.root != "." {
+		if !fs.ValidPath(p) || (t.root != "." && !strings.HasPrefix(p, t.root+"/")) {
 			return fail("values file %s: %v: outside the manifests path", f, ErrRefused)
 		}
 		data, err := t.ReadFile(t.abs(p))

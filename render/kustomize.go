@@ -28,11 +28,11 @@ func isKustomizationName(n string) bool {
 
 // krustyOptions are kustomize's defaults made explicit: files only from
 // under each kustomization's root, no plugins (no exec, no Go plugins, no
-// containers), no helm, and the resource order as written (as kubectl
-// kustomize prints it).
+// containers), no helm, and kustomize's legacy resource order unless the
+// kustomization sets sortOptions (what kubectl kustomize prints).
 func krustyOptions() *krusty.Options {
 	return &krusty.Options{
-		Reorder:          krusty.ReorderOptionNone,
+		Reorder:          krusty.ReorderOptionUnspecified,
 		LoadRestrictions: types.LoadRestrictionsRootOnly,
 		PluginConfig:     types.DisabledPluginConfig(),
 	}
@@ -53,7 +53,13 @@ func renderKustomize(t *treeFS, root, rel string, l Limits) *result {
 			return data, nil
 		}
 		if err := refuseRemote(t, path.Clean(dir), data); err != nil {
-			return nil, fmt.Errorf("%s: %w", manifest.RelPath(t.root, p), err)
+			err = fmt.Errorf("%s: %w", manifest.RelPath(t.root, p), err)
+			t.mu.Lock()
+			if t.refused == nil {
+				t.refused = err
+			}
+			t.mu.Unlock()
+			return nil, err
 		}
 		if path.Clean(dir) == root {
 			return withOriginAnnotations(data)
@@ -62,6 +68,12 @@ func renderKustomize(t *treeFS, root, rel string, l Limits) *result {
 	}
 	m, err := krusty.MakeKustomizer(krustyOptions()).Run(t, t.abs(root))
 	if err != nil {
+		t.mu.Lock()
+		refused := t.refused
+		t.mu.Unlock()
+		if refused != nil {
+			return fail("%v", refused)
+		}
 		return fail("%v", err)
 	}
 	type item struct {

@@ -46,6 +46,8 @@ type Renderer struct {
 	mu    sync.Mutex
 	cache map[string]*result // by root path and settings
 	last  []Output
+	// renders counts the roots rendered (not taken from the cache).
+	renders int
 }
 
 // New returns a Renderer with the given limits (zero fields take the
@@ -173,6 +175,9 @@ func hasKustomization(fsys fs.FS, root string) bool {
 // renderOne renders one root within the limits: a panic in a library or a
 // render that runs past the timeout becomes the root's error.
 func (r *Renderer) renderOne(fsys fs.FS, dir, root, rel, tool string, cfg manifest.Config) *result {
+	r.mu.Lock()
+	r.renders++
+	r.mu.Unlock()
 	t := newTreeFS(fsys, dir, r.limits.MaxInput)
 	done := make(chan *result, 1)
 	go func() {
