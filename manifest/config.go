@@ -144,7 +144,7 @@ func ParseConfig(data []byte) (Config, ErrorList) {
 	}
 	var errs ErrorList
 	for i, k := range c.SkipKinds {
-		if _, ok := kinds[Kind(k)]; ok {
+		if Runs(k) {
 			errs = append(errs, &Error{File: ConfigFile, Field: fmt.Sprintf("skipKinds[%d]", i),
 				Message: fmt.Sprintf("berth runs %s; only kinds it does not run can be skipped", k)})
 		}
@@ -187,4 +187,11 @@ func configError(msg string) *Error {
 		}
 	}
 	return e
+}
+
+// Runs reports whether berth runs objects of kind (a kind it does not run
+// is refused, or listed as skipped when .berth.yaml says so).
+func Runs(kind string) bool {
+	_, ok := kinds[Kind(kind)]
+	return ok
 }
