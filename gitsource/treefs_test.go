@@ -18,7 +18,7 @@ import (
 )
 
 // commitFS opens the tree of sha in the bare repository at dir.
-func commitFS(t *testing.T, repo *git.Repository, sha string) *treeFS {
+func commitFS(t testing.TB, repo *git.Repository, sha string) *treeFS {
 	t.Helper()
 	c, err := repo.CommitObject(plumbing.NewHash(sha))
 	if err != nil {

@@ -249,11 +249,58 @@ func (t *treeFS) Walk(p string, fn filepath.WalkFunc) error {
 	})
 }
 
-// fresh reports whether every path seen still is what it was in fsys;
-// false when any path had no fingerprint (the file system has no hashes).
-func fresh(fsys fs.FS, seen map[string]string) bool {
+// fingerprinter checks fingerprints against a tree, listing each
+// directory once: a Git tree's directory entries carry the blob hashes, so
+// nothing is read from the object store.
+type fingerprinter struct {
+	fsys fs.FS
+	dirs map[string]map[string]fs.DirEntry
+}
+
+func newFingerprinter(fsys fs.FS) *fingerprinter {
+	return &fingerprinter{fsys: fsys, dirs: map[string]map[string]fs.DirEntry{}}
+}
+
+// of is fingerprint(fsys, p), from the parent directory's listing.
+func (f *fingerprinter) of(p string) string {
+	if p == "." {
+		return fingerprint(f.fsys, p)
+	}
+	parent, name := path.Split(p)
+	parent = path.Clean(parent)
+	ents, ok := f.dirs[parent]
+	if !ok {
+		list, err := fs.ReadDir(f.fsys, parent)
+		if err == nil {
+			ents = make(map[string]fs.DirEntry, len(list))
+			for _, e := range list {
+				ents[e.Name()] = e
+			}
+		}
+		f.dirs[parent] = ents
+	}
+	e, ok := ents[name]
+	if !ok {
+		return "-"
+	}
+	h, ok := e.(manifest.ContentHasher)
+	if !ok || e.Type()&fs.ModeSymlink != 0 {
+		return fingerprint(f.fsys, p)
+	}
+	if e.IsDir() {
+		return "d" + h.ContentHash()
+	}
+	return "f" + h.ContentHash()
+}
+
+// fresh reports whether every path seen still is what it was; false when
+// any path had no fingerprint (the file system has no hashes).
+func (f *fingerprinter) fresh(seen map[string]string) bool {
+	if seen == nil {
+		return false
+	}
 	for p, fp := range seen {
-		if fp == "" || fingerprint(fsys, p) != fp {
+		if fp == "" || f.of(p) != fp {
 			return false
 		}
 	}

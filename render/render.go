@@ -99,7 +99,23 @@ func (r *Renderer) Outputs() []Output {
 func (r *Renderer) Render(fsys fs.FS, dir string, roots []string, cfg manifest.Config) manifest.RenderResult {
 	results := make([]*result, len(roots))
 	next := make(map[string]*result, len(roots))
-	for i, root := range roots {
+	fp := newFingerprinter(fsys)
+	// Deepest first: overlays usually sit below or beside their bases at
+	// greater depth, and a root another one already read as a base is not
+	// rendered on its own.
+	order := make([]int, len(roots))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		return strings.Count(roots[order[a]], "/") > strings.Count(roots[order[b]], "/")
+	})
+	consumed := map[string]bool{}
+	for _, i := range order {
+		root := roots[i]
+		if consumed[root] {
+			continue
+		}
 		rel := manifest.RelPath(dir, root)
 		if root == dir {
 			rel = "."
@@ -112,27 +128,27 @@ func (r *Renderer) Render(fsys fs.FS, dir string, roots []string, cfg manifest.C
 		r.mu.Lock()
 		prev := r.cache[key]
 		r.mu.Unlock()
-		if prev != nil && prev.seen != nil && fresh(fsys, prev.seen) {
+		if prev != nil && fp.fresh(prev.seen) {
 			results[i] = prev
 		} else {
 			results[i] = r.renderOne(fsys, dir, root, rel, tool, cfg)
 			results[i].key = key
 		}
 		next[key] = results[i]
+		for _, c := range results[i].consumed {
+			consumed[c] = true
+		}
 	}
 
 	// A kustomization another one reads as a base or component is part of
 	// that one's output, not a root of its own.
-	consumed := map[string]bool{}
-	for _, res := range results {
-		for _, c := range res.consumed {
-			consumed[c] = true
-		}
-	}
 	var out manifest.RenderResult
 	out.Used = map[string]bool{}
 	var outputs []Output
 	for i, res := range results {
+		if res == nil {
+			continue
+		}
 		for p := range res.seen {
 			out.Used[p] = true
 		}
