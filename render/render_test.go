@@ -333,3 +333,72 @@ func (h hashFS) Stat(name string) (fs.FileInfo, error) {
 
 // Lstat: the tree has no symlinks, and the hashes come from Stat.
 func (h hashFS) Lstat(name string) (fs.FileInfo, error) { return h.Stat(name) }
+
+func TestRootsAndTemplateErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		files   fstest.MapFS
+		objects []string
+		skipped []string
+		err     string
+	}{
+		{
+			name: "a kustomization at the root of the manifests path",
+			files: fstest.MapFS{
+				"kustomization.yaml": {Data: []byte("resources: [web/deploy.yaml]\nnamePrefix: root-\n")},
+				"web/deploy.yaml":    {Data: []byte(deployment)},
+			},
+			objects: []string{"Deployment/root-web"},
+		},
+		{
+			name: "a template error names the template and its line",
+			files: fstest.MapFS{
+				"c/Chart.yaml":         {Data: []byte("apiVersion: v2\nname: c\nversion: 0.1.0\n")},
+				"c/templates/pod.yaml": {Data: []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Values.name | required \"name is required\" }}\n")},
+			},
+			err: "c: helm: execution error at (c/templates/pod.yaml:4:",
+		},
+		{
+			name: "a test hook is listed as skipped, not run",
+			files: fstest.MapFS{
+				"c/Chart.yaml": {Data: []byte("apiVersion: v2\nname: c\nversion: 0.1.0\n")},
+				"c/templates/test.yaml": {Data: []byte(`apiVersion: v1
+kind: Pod
+metadata:
+  name: c-test
+  annotations: {"helm.sh/hook": test}
+spec:
+  containers: [{name: t, image: busybox}]
+`)},
+			},
+			skipped: []string{"Pod/c-test"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tree, _, err := load(t, tt.files, Limits{})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error = %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := func(objs []manifest.Object) string {
+				var out []string
+				for _, o := range objs {
+					out = append(out, string(o.Kind)+"/"+o.Name)
+				}
+				return strings.Join(out, ",")
+			}
+			if got := names(tree.Objects); got != strings.Join(tt.objects, ",") {
+				t.Errorf("objects %v, want %v", got, tt.objects)
+			}
+			if got := names(tree.Skipped); got != strings.Join(tt.skipped, ",") {
+				t.Errorf("skipped %v, want %v", got, tt.skipped)
+			}
+		})
+	}
+}
