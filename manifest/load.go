@@ -180,8 +180,8 @@ func (l *Loader) Load(fsys fs.FS, dir string) (*Tree, error) {
 			if rf.Skip {
 				sk = "*"
 			}
-			files = append(files, source{name: rf.Name, key: cacheKey{hash: "rendered:" + string(sum[:]), ext: ".yaml", skip: sk},
-				cached: true, data: rf.Data, rendered: rf})
+			files = append(files, source{name: rf.Name, key: cacheKey{hash: "rendered:" + string(sum[:]) + "\x00" + rf.Key, ext: ".yaml", skip: sk},
+				cached: rf.Key != "", data: rf.Data, rendered: rf})
 		}
 	}
 

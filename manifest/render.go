@@ -47,6 +47,10 @@ type RenderedFile struct {
 	// Skip lists every object of Data as skipped (not run), whatever
 	// its kind: a Helm test hook.
 	Skip bool
+	// Key names, together with Data, everything Locate depends on (the
+	// source file's content hash): the decoded result is reused while
+	// both are unchanged. "" decodes it every time.
+	Key string
 }
 
 // locate moves what decoding the rendered data found onto the source.

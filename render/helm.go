@@ -101,6 +101,7 @@ func renderHelm(t *treeFS, root, rel string, s manifest.HelmSettings, l Limits) 
 			Name:   templatePath(rel, ch.Name(), m.Name),
 			Data:   []byte(m.Content),
 			Object: fmt.Sprintf("the output of template %s", m.Name),
+			Key:    m.Name, // errors are placed in the rendered output alone
 		})
 	}
 	for _, h := range hooks {
@@ -114,6 +115,7 @@ func renderHelm(t *treeFS, root, rel string, s manifest.HelmSettings, l Limits) 
 			Data:   []byte(h.Manifest),
 			Object: fmt.Sprintf("the output of template %s", h.Path),
 			Skip:   true,
+			Key:    h.Path,
 		})
 	}
 	res.output.YAML = []byte(b.String())

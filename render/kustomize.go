@@ -116,6 +116,7 @@ func sourceOf(t *treeFS, root, rel string, o *resource.Origin, r *resource.Resou
 	desc := fmt.Sprintf("%s %s rendered by kustomize from %s", id.Kind, r.GetName(), rel)
 	rf := manifest.RenderedFile{Name: path.Join(rel, "kustomization.yaml"), Data: y, Object: desc}
 	if o == nil {
+		rf.Key = rf.Name
 		return rf
 	}
 	src := o.Path
@@ -128,9 +129,16 @@ func sourceOf(t *treeFS, root, rel string, o *resource.Origin, r *resource.Resou
 	p := path.Join(root, src)
 	rf.Name = manifest.RelPath(t.root, p)
 	if o.ConfiguredIn != "" && o.Path == "" {
-		return rf // generated: no field of it is written in a file
+		rf.Key = rf.Name // generated: no field of it is written in a file
+		return rf
 	}
 	org := r.OrgId()
+	t.mu.Lock()
+	fp := t.seen[p]
+	t.mu.Unlock()
+	if fp != "" && fp != "-" {
+		rf.Key = rf.Name + "\x00" + fp
+	}
 	rf.Locate = func(field string) int {
 		data, err := manifest.ReadFile(t.fsys, p)
 		if err != nil {

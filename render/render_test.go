@@ -402,3 +402,29 @@ spec:
 		})
 	}
 }
+
+// TestCachedErrorsFollowTheSource: a cached render whose source file gains
+// a line above the faulty field reports the new line, not the cached one.
+func TestCachedErrorsFollowTheSource(t *testing.T) {
+	fsys := hashFS{fstest.MapFS{
+		"a/kustomization.yaml": {Data: []byte("resources: [deploy.yaml]\n")},
+		"a/deploy.yaml":        {Data: []byte(deployment + "        bogus: 1\n")},
+	}}
+	l := &manifest.Loader{Renderer: New(Limits{})}
+	for _, tc := range []struct {
+		name   string
+		prefix string
+		want   string
+	}{
+		{name: "as written", want: "a/deploy.yaml:15:"},
+		{name: "a comment added on top", prefix: "# moved\n", want: "a/deploy.yaml:16:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys.MapFS["a/deploy.yaml"] = &fstest.MapFile{Data: []byte(tc.prefix + deployment + "        bogus: 1\n")}
+			_, err := l.Load(fsys, ".")
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it at %s", err, tc.want)
+			}
+		})
+	}
+}
