@@ -45,6 +45,19 @@ type treeFS struct {
 	// kustomize reports a kustomization it could not read as missing, so
 	// the real reason is kept here.
 	refused error
+	// closed is set when the render was abandoned (past its timeout):
+	// nothing more is read, so a goroutine that outlives its render does
+	// not touch a tree (a Git object store) that is in use again.
+	closed bool
+}
+
+// errClosed is what an abandoned render's reads return.
+var errClosed = errors.New("the render was abandoned")
+
+func (t *treeFS) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
 }
 
 var _ filesys.FileSystem = (*treeFS)(nil)
@@ -108,6 +121,12 @@ func lstat(fsys fs.FS, p string) (fs.FileInfo, error) {
 
 // check refuses a path that passes through a symlink.
 func (t *treeFS) check(p string) (fs.FileInfo, error) {
+	t.mu.Lock()
+	closed := t.closed
+	t.mu.Unlock()
+	if closed {
+		return nil, errClosed
+	}
 	if p != t.root {
 		for dir := path.Dir(p); dir != "." && dir != t.root && strings.HasPrefix(dir, t.root); dir = path.Dir(dir) {
 			if st, err := lstat(t.fsys, dir); err == nil && st.Mode()&fs.ModeSymlink != 0 {

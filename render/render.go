@@ -224,7 +224,8 @@ func (r *Renderer) renderOne(fsys fs.FS, dir, root, rel, tool string, cfg manife
 		return res
 	case <-timer.C:
 		// The library cannot be stopped from outside; its goroutine is
-		// left to finish and its result dropped.
+		// left to finish, reading nothing more, and its result dropped.
+		t.close()
 		return &result{err: &manifest.Error{File: rel, Message: fmt.Sprintf("%s: %v (limit %s)", tool, ErrTimeout, r.limits.Timeout)}}
 	}
 }
