@@ -43,7 +43,7 @@ spec:
         env: [{name: MODE, value: %s}]
 `, c.image, mode)
 	}
-	sha := c.apply("kustomize and helm", map[string]string{
+	files := map[string]string{
 		".berth.yaml":                  skip + "helm:\n  releaseName: shop\n  valuesFiles: [values-production.yaml]\n",
 		"app/base/kustomization.yaml":  "resources: [deploy.yaml, svc.yaml]\n",
 		"app/base/deploy.yaml":         base("one"),
@@ -64,7 +64,8 @@ spec:
       containers:
       - {name: gb, image: "%s:1.35", command: [sleep, "3600"]}
 `, c.image),
-	})
+	}
+	sha := c.apply("kustomize and helm", files)
 	c.waitApplied(sha)
 
 	ready := func(prefix, mode string) func() error {
@@ -112,6 +113,12 @@ spec:
 	sha = c.apply("base: mode two", map[string]string{"app/base/deploy.yaml": base("two")})
 	c.waitApplied(sha)
 	c.eventually("the overlay rolled to mode two", 3*time.Minute, ready("prod-web-", "two"))
+
+	// The cluster's cleanup removes only top-level manifest files.
+	for p := range files {
+		files[p] = ""
+	}
+	c.waitApplied(c.apply("remove the rendered apps", files))
 }
 
 func envOf(p *corev1.Pod, name string) string {
