@@ -123,6 +123,18 @@ type SyncStatus struct {
 	// node right now (a node was lost, or a Job pod waits for room), with
 	// the scheduler's reason. Filled by the API server from pod records.
 	Unschedulable []UnplaceablePod `json:"unschedulable,omitempty"`
+	// Skipped are the objects of the newest good revision whose kinds
+	// .berth.yaml's skipKinds lists: read, validated as YAML, not run.
+	Skipped []SkippedObject `json:"skipped,omitempty"`
+}
+
+// SkippedObject is an object berth read from Git and does not run.
+type SkippedObject struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	File      string `json:"file"`
+	Line      int    `json:"line,omitempty"`
 }
 
 // Revision names one commit.

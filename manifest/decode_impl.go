@@ -19,7 +19,7 @@ import (
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func decodeFile(name string, data []byte) ([]Object, ErrorList) {
+func decodeFile(name string, data []byte, skip map[string]bool) ([]Object, ErrorList) {
 	if len(data) > MaxFileSize {
 		return nil, ErrorList{{File: name, Message: errTooLarge.Error()}}
 	}
@@ -43,7 +43,7 @@ func decodeFile(name string, data []byte) ([]Object, ErrorList) {
 		if len(doc.Content) == 0 || isUnset(doc.Content[0]) {
 			continue // an empty document between two "---" is allowed
 		}
-		obj, derrs := decodeDocument(name, doc.Content[0])
+		obj, derrs := decodeOrSkip(name, doc.Content[0], skip)
 		errs = append(errs, derrs...)
 		if obj != nil && len(derrs) == 0 {
 			objs = append(objs, *obj)

@@ -40,6 +40,10 @@ type Object struct {
 	// the line where the object's document starts (1-based).
 	File string
 	Line int
+	// Skipped is set for an object of a kind listed in .berth.yaml's
+	// skipKinds: decoded, never run; only Kind, Namespace, Name, File and
+	// Line are set.
+	Skipped bool
 
 	Pod        *corev1.Pod
 	Deployment *appsv1.Deployment

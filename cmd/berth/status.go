@@ -122,6 +122,23 @@ func printStatus(out io.Writer, st *api.SyncStatus, now time.Time) {
 		fmt.Fprintf(out, "\nPods placed on no node:\n")
 		printUnplaceable(out, st.Unschedulable)
 	}
+	if len(st.Skipped) > 0 {
+		fmt.Fprintf(out, "\nSkipped (not run by berth; .berth.yaml skipKinds):\n")
+		printSkipped(out, st.Skipped)
+	}
+}
+
+// printSkipped lists objects read from Git that berth does not run.
+func printSkipped(out io.Writer, objs []api.SkippedObject) {
+	t := table{header: []string{"KIND", "NAMESPACE", "NAME", "FILE"}}
+	for _, o := range objs {
+		loc := o.File
+		if o.Line > 0 {
+			loc += fmt.Sprintf(":%d", o.Line)
+		}
+		t.rows = append(t.rows, []string{o.Kind, orNone(o.Namespace), o.Name, loc})
+	}
+	_ = t.print(out)
 }
 
 func printUnplaceable(out io.Writer, pods []api.UnplaceablePod) {

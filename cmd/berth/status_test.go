@@ -57,6 +57,22 @@ NAMESPACE   NAME     SHORTFALL   REASON
 jobs        pi-0-x   <none>      0/2 nodes are available: 1 node(s) were unschedulable.
 `,
 		},
+		{
+			name: "kinds the repository skips on purpose",
+			status: api.SyncStatus{
+				Repository: "http://git.local/app.git", State: "Synced",
+				Skipped: []api.SkippedObject{{Kind: "Ingress", Namespace: "web", Name: "front", File: "web/ingress.yaml", Line: 3}},
+			},
+			want: `Repository:  http://git.local/app.git
+Applied:     <none yet>
+Last fetch:  never
+Sync:        Synced
+
+Skipped (not run by berth; .berth.yaml skipKinds):
+KIND      NAMESPACE   NAME    FILE
+Ingress   web         front   web/ingress.yaml:3
+`,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
