@@ -37,6 +37,16 @@ func setDefaults(o *Object) {
 		meta = &o.CronJob.ObjectMeta
 		o.CronJob.TypeMeta = metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"}
 		defaultCronJob(&o.CronJob.Spec)
+	case o.ConfigMap != nil:
+		meta = &o.ConfigMap.ObjectMeta
+		o.ConfigMap.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
+	case o.Secret != nil:
+		meta = &o.Secret.ObjectMeta
+	case o.NamespaceObject != nil:
+		o.NamespaceObject.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}
+		defaultNamespace(o.NamespaceObject)
+		o.Name = o.NamespaceObject.Name
+		return // cluster-scoped
 	}
 	if meta.Namespace == "" {
 		meta.Namespace = DefaultNamespace
