@@ -168,7 +168,7 @@ func buildObjects(fsys fs.FS, dir string, prev decodeCache) ([]manifest.Object, 
 			break
 		}
 	}
-	errs = append(errs, manifest.CheckUnique(objs)...)
+	errs = append(errs, manifest.CheckRevision(objs)...)
 	errs.Sort()
 	return objs, errs, next
 }

@@ -229,6 +229,7 @@ func decodeNode(d *docErrors, file string, root *yaml.Node, index int, src *sops
 		return nil, d.redacted(root)
 	}
 	setDefaults(o)
+	o.refs = collectRefs(o, root)
 	return o, nil
 }
 
@@ -262,28 +263,32 @@ func hasKey(m *yaml.Node, key string) bool {
 }
 
 // redacted returns the document's errors with every Secret value that
-// appears in a message replaced, so no error carries a secret.
+// appears quoted in a message replaced (messages quote the values they
+// show), and longer values wherever they appear, so no error carries a
+// secret.
 func (d *docErrors) redacted(root *yaml.Node) ErrorList {
 	if scalarField(root, "kind") != string(KindSecret) {
 		return d.errs
 	}
 	var values []string
-	for _, f := range []string{"data", "stringData"} {
-		for i := 0; i+1 < len(root.Content); i += 2 {
-			if root.Content[i].Value != f || root.Content[i+1].Kind != yaml.MappingNode {
-				continue
-			}
-			m := root.Content[i+1]
-			for j := 1; j < len(m.Content); j += 2 {
-				if v := m.Content[j].Value; v != "" {
-					values = append(values, v)
-				}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if f := root.Content[i].Value; (f != "data" && f != "stringData") || root.Content[i+1].Kind != yaml.MappingNode {
+			continue
+		}
+		m := root.Content[i+1]
+		for j := 1; j < len(m.Content); j += 2 {
+			if v := m.Content[j].Value; v != "" {
+				values = append(values, v)
 			}
 		}
 	}
+	const hidden = "<secret contents redacted>"
 	for _, e := range d.errs {
 		for _, v := range values {
-			e.Message = strings.ReplaceAll(e.Message, v, "<secret contents redacted>")
+			e.Message = strings.ReplaceAll(e.Message, strconv.Quote(v), `"`+hidden+`"`)
+			if len(v) >= 6 {
+				e.Message = strings.ReplaceAll(e.Message, v, hidden)
+			}
 		}
 	}
 	return d.errs

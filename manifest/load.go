@@ -94,7 +94,7 @@ func Load(fsys fs.FS, dir string) ([]Object, error) {
 	if len(objs) > MaxTreeObjects {
 		return nil, append(errs, &Error{File: dir, Message: fmt.Sprintf("the tree holds more than %d objects", MaxTreeObjects)})
 	}
-	errs = append(errs, CheckUnique(objs)...)
+	errs = append(errs, CheckRevision(objs)...)
 	if len(errs) > 0 {
 		errs.Sort()
 		return objs, errs

@@ -56,6 +56,8 @@ type Object struct {
 	// Warnings are what is accepted but should change (a Secret in clear
 	// text in Git); berth validate prints them and the snapshot keeps them.
 	Warnings []*Error
+
+	refs []objectRef // ConfigMaps and Secrets its pods use
 }
 
 // Key returns the object's identity.

@@ -477,7 +477,7 @@ func validateLocalPath(t string, p *field.Path) field.ErrorList {
 	if hasDotDot(t) {
 		errs = append(errs, field.Invalid(p, t, "must not contain '..'"))
 	}
-	if strings.HasPrefix(t, "..") {
+	if strings.HasPrefix(t, "..") && !strings.HasPrefix(t, "../") {
 		errs = append(errs, field.Invalid(p, t, "must not start with '..'"))
 	}
 	return errs
