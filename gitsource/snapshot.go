@@ -37,6 +37,9 @@ type Snapshot struct {
 	Signer *Signer `json:"signer,omitempty"`
 	// Objects are the decoded manifests, in file order, then document order.
 	Objects []manifest.Object `json:"-"`
+	// Warnings are what the revision was accepted with but should change,
+	// such as a Secret in clear text in Git (berth status shows them).
+	Warnings manifest.ErrorList `json:"warnings,omitempty"`
 }
 
 // decodeCache maps a blob to what decoding it produced, so a new revision

@@ -696,6 +696,9 @@ func (s *Source) build(repo *git.Repository, commit *object.Commit, name plumbin
 	}
 	objs, errs, next := buildObjects(newTreeFS(repo.Storer, tree, commit.Committer.When), s.opts.Path, s.cache)
 	s.cache = next
+	if len(errs) == 0 {
+		objs, errs = manifest.DecryptSecrets(objs, s.opts.Identities)
+	}
 	if len(errs) > 0 {
 		return nil, &RejectedError{Revision: rev, Subject: subject, Err: fmt.Errorf("%w: %d problem(s)", ErrInvalidManifests, len(errs)), Errors: errs}
 	}
@@ -707,6 +710,7 @@ func (s *Source) build(repo *git.Repository, commit *object.Commit, name plumbin
 		Subject:    subject,
 		Signer:     signer,
 		Objects:    objs,
+		Warnings:   manifest.Warnings(objs),
 	}, nil
 }
 

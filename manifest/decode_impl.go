@@ -166,7 +166,7 @@ func decodeNode(d *docErrors, file string, root *yaml.Node, index int, src *sops
 		d.add("apiVersion", 0, fmt.Sprintf("unknown apiVersion %q for %s: berth reads %s", apiVersion, kind, k.apiVersion))
 		return nil, d.errs
 	case src != nil && Kind(kind) != KindSecret:
-		d.add("sops", lineOf(root, sopsKey, root.Line), fmt.Sprintf("only a Secret may be SOPS-encrypted, not a %s", kind))
+		d.add(sopsKey, src.line, fmt.Sprintf("only a Secret may be SOPS-encrypted, not a %s", kind))
 		return nil, d.errs
 	}
 

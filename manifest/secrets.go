@@ -20,6 +20,7 @@ type sopsSource struct {
 	blank     *yaml.Node
 	decrypted *yaml.Node
 	index     int
+	line      int // of the sops key
 }
 
 // readSOPS parses the SOPS metadata of a document. apiVersion, kind and
@@ -44,7 +45,7 @@ func readSOPS(root *yaml.Node, index int) (*sopsSource, []fieldProblem) {
 	if len(problems) > 0 {
 		return nil, problems
 	}
-	return &sopsSource{doc: doc, blank: doc.Blank(), index: index}, nil
+	return &sopsSource{doc: doc, blank: doc.Blank(), index: index, line: lineOf(root, sopsKey, root.Line)}, nil
 }
 
 // IdentitySource gives the age identities that decrypt Secrets. The

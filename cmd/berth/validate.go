@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	agelib "filippo.io/age"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/manifest"
@@ -17,6 +18,7 @@ import (
 func newValidateCmd() *cobra.Command {
 	var output string
 	var listFields bool
+	var identityFile string
 	cmd := &cobra.Command{
 		Use:   "validate [DIR]",
 		Short: "Check a directory of manifests the way the server would",
@@ -30,7 +32,14 @@ It exits 1 when there is any problem and 0 otherwise, so it fits a pull
 request check. With --output json it prints one JSON document instead.
 
 berth implements a subset of Kubernetes; a field outside it is an error that
-names it, never silently ignored. --fields prints that subset.`,
+names it, never silently ignored. --fields prints that subset.
+
+Warnings (a Secret in clear text in Git) are printed but do not fail the
+check. Namespaces that objects use but no Namespace object declares are
+listed as implied. A SOPS-encrypted Secret is checked for structure and
+reported as encrypted; with --age-identity (an age identity file, as
+age-keygen writes it) it is decrypted in memory and checked whole, as the
+server does.`,
 		Example: `  berth validate examples-repo
   berth validate --output json . | jq '.errors[]'`,
 		Args: cobra.MaximumNArgs(1),
@@ -46,21 +55,47 @@ names it, never silently ignored. --fields prints that subset.`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output must be text or json, not %q", output)
 			}
-			return runValidate(cmd.OutOrStdout(), dir, output)
+			var ids manifest.IdentitySource
+			if identityFile != "" {
+				list, err := readAgeIdentities(identityFile)
+				if err != nil {
+					return err
+				}
+				ids = manifest.Identities(list)
+			}
+			return runValidate(cmd.OutOrStdout(), dir, output, ids)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().BoolVar(&listFields, "fields", false, "print the table of supported fields (Markdown) and exit")
+	cmd.Flags().StringVar(&identityFile, "age-identity", "", "age identity file to decrypt SOPS-encrypted Secrets with")
 	return cmd
 }
 
 type validateResult struct {
-	Valid   bool              `json:"valid"`
-	Objects map[string]int    `json:"objects"`
-	Errors  []*manifest.Error `json:"errors"`
+	Valid             bool              `json:"valid"`
+	Objects           map[string]int    `json:"objects"`
+	Errors            []*manifest.Error `json:"errors"`
+	Warnings          []*manifest.Error `json:"warnings"`
+	ImpliedNamespaces []string          `json:"impliedNamespaces"`
+	EncryptedSecrets  []string          `json:"encryptedSecrets"`
 }
 
-func runValidate(w io.Writer, dir, output string) error {
+// readAgeIdentities reads an age identity file (age-keygen's format).
+func readAgeIdentities(path string) ([]agelib.Identity, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("age identity: %w", err)
+	}
+	defer f.Close()
+	ids, err := agelib.ParseIdentities(f)
+	if err != nil {
+		return nil, fmt.Errorf("age identity %s: %w", path, err)
+	}
+	return ids, nil
+}
+
+func runValidate(w io.Writer, dir, output string, ids manifest.IdentitySource) error {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)
@@ -73,9 +108,25 @@ func runValidate(w io.Writer, dir, output string) error {
 	if err != nil && !errors.As(err, &errs) {
 		return fmt.Errorf("validate %s: %w", dir, err)
 	}
-	res := validateResult{Valid: len(errs) == 0, Objects: map[string]int{}, Errors: errs}
+	if len(errs) == 0 && ids != nil {
+		var derrs manifest.ErrorList
+		if objs, derrs = manifest.DecryptSecrets(objs, ids); len(derrs) > 0 {
+			errs = derrs
+		}
+	}
+	res := validateResult{Valid: len(errs) == 0, Objects: map[string]int{}, Errors: errs,
+		Warnings: manifest.Warnings(objs), ImpliedNamespaces: manifest.ImpliedNamespaces(objs), EncryptedSecrets: []string{}}
 	if res.Errors == nil {
 		res.Errors = []*manifest.Error{}
+	}
+	if res.Warnings == nil {
+		res.Warnings = []*manifest.Error{}
+	}
+	if res.ImpliedNamespaces == nil {
+		res.ImpliedNamespaces = []string{}
+	}
+	for _, k := range manifest.EncryptedSecrets(objs) {
+		res.EncryptedSecrets = append(res.EncryptedSecrets, k.Namespace+"/"+k.Name)
 	}
 	if res.Valid {
 		for _, o := range objs {
@@ -89,7 +140,16 @@ func runValidate(w io.Writer, dir, output string) error {
 			return err
 		}
 	} else if res.Valid {
+		for _, e := range res.Warnings {
+			fmt.Fprintln(w, "warning: "+e.Error())
+		}
 		fmt.Fprintln(w, summary(dir, res.Objects))
+		if len(res.ImpliedNamespaces) > 0 {
+			fmt.Fprintf(w, "implied namespaces (used, not declared by a Namespace object): %s\n", strings.Join(res.ImpliedNamespaces, ", "))
+		}
+		if len(res.EncryptedSecrets) > 0 {
+			fmt.Fprintf(w, "encrypted Secrets, checked for structure only (no --age-identity): %s\n", strings.Join(res.EncryptedSecrets, ", "))
+		}
 	} else {
 		for _, e := range errs {
 			fmt.Fprintln(w, e.Error())
