@@ -336,6 +336,8 @@ func goTypeName(t string) string {
 		return "a string"
 	case t == "bool":
 		return "a boolean (true or false)"
+	case t == "[]uint8":
+		return "a base64-encoded string"
 	case strings.HasPrefix(t, "[]"):
 		return "a list"
 	case strings.HasPrefix(t, "map["):

@@ -121,6 +121,7 @@ var Supported = []Field{
 	{Group: "PodSpec", Path: "tolerations[].effect", Note: "NoSchedule, PreferNoSchedule, NoExecute"},
 	{Group: "PodSpec", Path: "hostname"},
 	{Group: "PodSpec", Path: "serviceAccountName", Note: "accepted; berth has no service accounts and mounts no token"},
+	{Group: "PodSpec", Path: "serviceAccount", Note: "deprecated alias of serviceAccountName; accepted likewise"},
 	{Group: "PodSpec", Path: "automountServiceAccountToken", Note: "accepted; berth mounts no token whatever the value"},
 	{Group: "PodSpec", Path: "enableServiceLinks", Note: "accepted; berth sets no {SERVICE}_SERVICE_HOST variables: use cluster DNS"},
 	{Group: "PodSpec", Path: "dnsPolicy", Note: "ClusterFirst (default), Default, None (with dnsConfig); ClusterFirstWithHostNet is refused, as hostNetwork is"},

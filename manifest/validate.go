@@ -3,6 +3,7 @@ package manifest
 import (
 	"fmt"
 	"path"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -458,10 +459,24 @@ func validateVolumeSource(v *corev1.VolumeSource, p *field.Path) field.ErrorList
 				errs = append(errs, field.NotSupported(hp.Child("type"), *t, []string{`""`, string(corev1.HostPathDirectoryOrCreate), string(corev1.HostPathDirectory), string(corev1.HostPathFileOrCreate), string(corev1.HostPathFile)}))
 			}
 		}
-	default:
+	case setFields(v) == 0:
+		// A volume of another type (nfs, persistentVolumeClaim, …) is
+		// already refused by name as not supported.
 		errs = append(errs, field.Required(p, "must specify a volume type: emptyDir, hostPath, configMap, secret, downwardAPI or projected"))
 	}
 	return errs
+}
+
+// setFields counts the volume types set in v, supported or not.
+func setFields(v *corev1.VolumeSource) int {
+	n := 0
+	rv := reflect.ValueOf(v).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		if f := rv.Field(i); f.Kind() == reflect.Pointer && !f.IsNil() {
+			n++
+		}
+	}
+	return n
 }
 
 func hasDotDot(p string) bool {

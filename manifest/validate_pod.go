@@ -86,6 +86,11 @@ func validatePodSpecExtras(s *corev1.PodSpec, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(p.Child("serviceAccountName"), s.ServiceAccountName, msg))
 		}
 	}
+	if s.DeprecatedServiceAccount != "" {
+		for _, msg := range apivalidation.ValidateServiceAccountName(s.DeprecatedServiceAccount, false) {
+			errs = append(errs, field.Invalid(p.Child("serviceAccount"), s.DeprecatedServiceAccount, msg))
+		}
+	}
 	switch s.DNSPolicy {
 	case "", corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone:
 	case corev1.DNSClusterFirstWithHostNet:
