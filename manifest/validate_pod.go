@@ -412,19 +412,19 @@ func divisorMessage(res string) string {
 func validateConfigVolume(v *corev1.VolumeSource, p *field.Path) (int, field.ErrorList) {
 	var errs field.ErrorList
 	n := 0
-	if c := v.ConfigMap; c != nil {
+	// A configMap and a secret volume have the same shape but for the
+	// name of the field that names the object.
+	objectVolume := func(name string, namePath, vp *field.Path, mode *int32, items []corev1.KeyToPath) {
 		n++
-		cp := p.Child("configMap")
-		errs = append(errs, validateObjectName(c.Name, cp.Child("name"))...)
-		errs = append(errs, validateMode(c.DefaultMode, cp.Child("defaultMode"))...)
-		errs = append(errs, validateItems(c.Items, cp.Child("items"), nil)...)
+		errs = append(errs, validateObjectName(name, namePath)...)
+		errs = append(errs, validateMode(mode, vp.Child("defaultMode"))...)
+		errs = append(errs, validateItems(items, vp.Child("items"), nil)...)
+	}
+	if c := v.ConfigMap; c != nil {
+		objectVolume(c.Name, p.Child("configMap", "name"), p.Child("configMap"), c.DefaultMode, c.Items)
 	}
 	if s := v.Secret; s != nil {
-		n++
-		sp := p.Child("secret")
-		errs = append(errs, validateObjectName(s.SecretName, sp.Child("secretName"))...)
-		errs = append(errs, validateMode(s.DefaultMode, sp.Child("defaultMode"))...)
-		errs = append(errs, validateItems(s.Items, sp.Child("items"), nil)...)
+		objectVolume(s.SecretName, p.Child("secret", "secretName"), p.Child("secret"), s.DefaultMode, s.Items)
 	}
 	if d := v.DownwardAPI; d != nil {
 		n++
@@ -495,15 +495,22 @@ func validateItems(items []corev1.KeyToPath, p *field.Path, paths sets.Set[strin
 		if it.Key == "" {
 			errs = append(errs, field.Required(ip.Child("key"), ""))
 		}
-		if it.Path == "" {
-			errs = append(errs, field.Required(ip.Child("path"), ""))
-		} else {
-			errs = append(errs, validateLocalPath(it.Path, ip.Child("path"))...)
-			errs = append(errs, checkPathUnique(paths, it.Path, ip.Child("path"))...)
-		}
-		errs = append(errs, validateMode(it.Mode, ip.Child("mode"))...)
+		errs = append(errs, validateFile(it.Path, it.Mode, ip, paths)...)
 	}
 	return errs
+}
+
+// validateFile checks the path and mode of one file of a volume; paths,
+// when not nil, holds the paths already taken in a projected volume.
+func validateFile(t string, mode *int32, p *field.Path, paths sets.Set[string]) field.ErrorList {
+	var errs field.ErrorList
+	if t == "" {
+		errs = append(errs, field.Required(p.Child("path"), ""))
+	} else {
+		errs = append(errs, validateLocalPath(t, p.Child("path"))...)
+		errs = append(errs, checkPathUnique(paths, t, p.Child("path"))...)
+	}
+	return append(errs, validateMode(mode, p.Child("mode"))...)
 }
 
 func checkPathUnique(paths sets.Set[string], t string, p *field.Path) field.ErrorList {
@@ -521,13 +528,7 @@ func validateDownwardFiles(items []corev1.DownwardAPIVolumeFile, p *field.Path, 
 	var errs field.ErrorList
 	for i, it := range items {
 		ip := p.Index(i)
-		if it.Path == "" {
-			errs = append(errs, field.Required(ip.Child("path"), ""))
-		} else {
-			errs = append(errs, validateLocalPath(it.Path, ip.Child("path"))...)
-			errs = append(errs, checkPathUnique(paths, it.Path, ip.Child("path"))...)
-		}
-		errs = append(errs, validateMode(it.Mode, ip.Child("mode"))...)
+		errs = append(errs, validateFile(it.Path, it.Mode, ip, paths)...)
 		switch {
 		case it.FieldRef != nil && it.ResourceFieldRef != nil:
 			errs = append(errs, field.Invalid(ip, "resource", "fieldRef and resourceFieldRef can not be specified simultaneously"))
