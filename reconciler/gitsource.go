@@ -47,6 +47,9 @@ func (g gitSource) Info() api.SyncStatus {
 	if out.Ref == "" {
 		out.Ref = st.ResolvedRef
 	}
+	if cur := g.s.Current(); cur != nil && len(cur.Warnings) > 0 {
+		out.Warnings = manifestErrors(cur.Warnings)
+	}
 	if rj := st.Rejected; rj != nil {
 		out.Rejected = &api.RejectedRevision{Revision: api.Revision{SHA: rj.Revision, Subject: rj.Subject}, Message: rj.Reason, Errors: manifestErrors(rj.Errors)}
 	}

@@ -101,17 +101,11 @@ func printStatus(out io.Writer, st *api.SyncStatus, now time.Time) {
 		if r.Message != "" {
 			fmt.Fprintf(w, "  Reason:\t%s\n", r.Message)
 		}
-		for _, e := range r.Errors {
-			loc := e.File
-			if e.Line > 0 {
-				loc += fmt.Sprintf(":%d", e.Line)
-			}
-			msg := e.Message
-			if e.Field != "" {
-				msg = e.Field + ": " + msg
-			}
-			fmt.Fprintf(w, "  %s:\t%s\n", loc, msg)
-		}
+		printManifestErrors(w, r.Errors)
+	}
+	if len(st.Warnings) > 0 {
+		fmt.Fprintf(w, "Warnings:\t%d\n", len(st.Warnings))
+		printManifestErrors(w, st.Warnings)
 	}
 	w.Flush()
 	if r := st.Rejected; r != nil && len(r.Unplaceable) > 0 {
@@ -121,6 +115,21 @@ func printStatus(out io.Writer, st *api.SyncStatus, now time.Time) {
 	if len(st.Unschedulable) > 0 {
 		fmt.Fprintf(out, "\nPods placed on no node:\n")
 		printUnplaceable(out, st.Unschedulable)
+	}
+}
+
+// printManifestErrors prints file:line and field: message, one a line.
+func printManifestErrors(w io.Writer, errs []api.ManifestError) {
+	for _, e := range errs {
+		loc := e.File
+		if e.Line > 0 {
+			loc += fmt.Sprintf(":%d", e.Line)
+		}
+		msg := e.Message
+		if e.Field != "" {
+			msg = e.Field + ": " + msg
+		}
+		fmt.Fprintf(w, "  %s:\t%s\n", loc, msg)
 	}
 }
 
