@@ -364,3 +364,24 @@ func TestYAML11Scalars(t *testing.T) {
 		})
 	}
 }
+
+func TestVolumeAndEnvDefaults(t *testing.T) {
+	objs := checkErrors(t, pod("  volumes:\n  - {name: a, configMap: {name: c, optional: true}}\n  - {name: b, secret: {secretName: s, optional: true, defaultMode: 0400}}\n  - {name: d, downwardAPI: {items: [{path: nm, fieldRef: {fieldPath: metadata.name}}]}}\n  - {name: e, projected: {sources: [{downwardAPI: {items: [{path: nm, fieldRef: {fieldPath: metadata.name}}]}}]}}\n",
+		"    env: [{name: NM, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]\n"), nil)
+	s := objs[0].Pod.Spec
+	v := s.Volumes
+	if *v[0].ConfigMap.DefaultMode != 0o644 || *v[1].Secret.DefaultMode != 0o400 || *v[2].DownwardAPI.DefaultMode != 0o644 || *v[3].Projected.DefaultMode != 0o644 {
+		t.Errorf("default modes: %o %o %o %o", *v[0].ConfigMap.DefaultMode, *v[1].Secret.DefaultMode, *v[2].DownwardAPI.DefaultMode, *v[3].Projected.DefaultMode)
+	}
+	if v[2].DownwardAPI.Items[0].FieldRef.APIVersion != "v1" || v[3].Projected.Sources[0].DownwardAPI.Items[0].FieldRef.APIVersion != "v1" || s.Containers[0].Env[0].ValueFrom.FieldRef.APIVersion != "v1" {
+		t.Error("fieldRef apiVersion not defaulted to v1")
+	}
+	if s.DNSPolicy != "" || s.Containers[0].TerminationMessagePath != "" {
+		t.Error("defaults that would change every existing pod's template hash were applied")
+	}
+}
+
+func TestTypeErrorPathHasNoGoNames(t *testing.T) {
+	checkErrors(t, pod("  volumes: [{name: d, downwardAPI: {items: [{path: n, fieldRef: {fieldPath: metadata.name}}]}}]\n", ""),
+		[]string{"f.yaml:5: spec.volumes.downwardAPI.items.path: wrong type: expected a string, got bool"})
+}

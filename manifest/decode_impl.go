@@ -323,7 +323,16 @@ var typeErrorRE = regexp.MustCompile(`^json: cannot unmarshal (.+?) into Go stru
 // indexes, which encoding/json does not keep) and a message.
 func typeError(err error) (string, string) {
 	if m := typeErrorRE.FindStringSubmatch(err.Error()); m != nil {
-		return m[2], fmt.Sprintf("wrong type: expected %s, got %s", goTypeName(m[3]), m[1])
+		// encoding/json names embedded Go structs in the path
+		// (spec.volumes.VolumeSource.nfs); JSON names are lower case.
+		segs := strings.Split(m[2], ".")
+		path := segs[:0]
+		for _, s := range segs {
+			if s != "" && (s[0] < 'A' || s[0] > 'Z') {
+				path = append(path, s)
+			}
+		}
+		return strings.Join(path, "."), fmt.Sprintf("wrong type: expected %s, got %s", goTypeName(m[3]), m[1])
 	}
 	return "", strings.TrimPrefix(err.Error(), "json: ")
 }
