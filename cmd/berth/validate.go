@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -79,6 +80,23 @@ type validateResult struct {
 	Warnings          []*manifest.Error `json:"warnings"`
 	ImpliedNamespaces []string          `json:"impliedNamespaces"`
 	EncryptedSecrets  []string          `json:"encryptedSecrets"`
+}
+
+// AgeKeyFile is the age identity file in the server's data dir that
+// decrypts SOPS-encrypted Secrets (age-keygen -o <data>/age.key).
+const AgeKeyFile = "age.key"
+
+// ageKeyFile is an age identity file read on every revision, so a key put
+// in place (or rotated) takes effect without a restart. A missing file is
+// no identity: a revision holding an encrypted Secret is then refused.
+type ageKeyFile string
+
+func (f ageKeyFile) AgeIdentities() ([]agelib.Identity, error) {
+	ids, err := readAgeIdentities(string(f))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return ids, err
 }
 
 // readAgeIdentities reads an age identity file (age-keygen's format).

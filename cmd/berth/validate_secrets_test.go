@@ -76,3 +76,24 @@ func TestValidateSecretsAndNamespaces(t *testing.T) {
 		})
 	}
 }
+
+func TestAgeKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	f := ageKeyFile(filepath.Join(dir, AgeKeyFile))
+	if ids, err := f.AgeIdentities(); err != nil || ids != nil {
+		t.Fatalf("missing file: %v %v", ids, err)
+	}
+	id, _ := agelib.GenerateX25519Identity()
+	if err := os.WriteFile(string(f), []byte("# created by a test\n"+id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := f.AgeIdentities(); err != nil || len(ids) != 1 {
+		t.Fatalf("key file: %v %v", ids, err)
+	}
+	if err := os.WriteFile(string(f), []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.AgeIdentities(); err == nil {
+		t.Fatal("a broken key file must be an error")
+	}
+}
