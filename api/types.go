@@ -117,6 +117,9 @@ type SyncStatus struct {
 	LastFetchError   string    `json:"lastFetchError,omitempty"`
 	// Rejected is the newest revision that was not applied, and why.
 	Rejected *RejectedRevision `json:"rejected,omitempty"`
+	// Warnings are what the newest good revision was accepted with but
+	// should change, such as a Secret in clear text in Git.
+	Warnings []ManifestError `json:"warnings,omitempty"`
 	// State is Synced, Progressing, Rejected or Unknown.
 	State string `json:"state"`
 	// Unschedulable are pods of the applied revision that are bound to no

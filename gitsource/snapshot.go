@@ -32,4 +32,7 @@ type Snapshot struct {
 	// decoded, listed by berth status as "skipped (not run by berth)",
 	// never run.
 	Skipped []manifest.Object `json:"-"`
+	// Warnings are what the revision was accepted with but should change,
+	// such as a Secret in clear text in Git (berth status shows them).
+	Warnings manifest.ErrorList `json:"warnings,omitempty"`
 }

@@ -713,6 +713,10 @@ func (s *Source) build(repo *git.Repository, commit *object.Commit, name plumbin
 		}
 		return nil, &RejectedError{Revision: rev, Subject: subject, Err: fmt.Errorf("%w: %d problem(s)", ErrInvalidManifests, len(errs)), Errors: errs}
 	}
+	objs, errs := manifest.DecryptSecrets(t.Objects, s.opts.Identities)
+	if len(errs) > 0 {
+		return nil, &RejectedError{Revision: rev, Subject: subject, Err: fmt.Errorf("%w: %d problem(s)", ErrInvalidManifests, len(errs)), Errors: errs}
+	}
 	return &Snapshot{
 		Revision:   rev,
 		Ref:        string(name),
@@ -720,8 +724,9 @@ func (s *Source) build(repo *git.Repository, commit *object.Commit, name plumbin
 		Author:     fmt.Sprintf("%s <%s>", commit.Author.Name, commit.Author.Email),
 		Subject:    subject,
 		Signer:     signer,
-		Objects:    t.Objects,
+		Objects:    objs,
 		Skipped:    t.Skipped,
+		Warnings:   manifest.Warnings(objs),
 	}, nil
 }
 

@@ -194,7 +194,7 @@ func (l *Loader) Load(fsys fs.FS, dir string) (*Tree, error) {
 			t.Objects = append(t.Objects, o)
 		}
 	}
-	errs = append(errs, CheckUnique(objs)...)
+	errs = append(errs, CheckRevision(objs)...)
 	if len(errs) > 0 {
 		errs.Sort()
 		return t, errs

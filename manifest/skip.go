@@ -12,13 +12,13 @@ var skipAll = map[string]bool{"*": true}
 // decodeOrSkip decodes one document, or, when its kind is in skip, checks
 // it only as far as a kind berth does not run can be checked: well-formed
 // YAML that converts to JSON, an apiVersion and a metadata.name.
-func decodeOrSkip(file string, root *yaml.Node, skip map[string]bool) (*Object, ErrorList) {
+func decodeOrSkip(file string, root *yaml.Node, index int, skip map[string]bool) (*Object, ErrorList) {
 	if len(skip) == 0 || root.Kind != yaml.MappingNode {
-		return decodeDocument(file, root)
+		return decodeDocument(file, root, index)
 	}
 	kind := scalarField(root, "kind")
 	if !skip[kind] && !skip["*"] {
-		return decodeDocument(file, root)
+		return decodeDocument(file, root, index)
 	}
 	d := &docErrors{file: file, root: root, seen: map[string]bool{}}
 	js, problems := toJSON(root)

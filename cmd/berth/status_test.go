@@ -73,6 +73,22 @@ KIND      NAMESPACE   NAME    FILE
 Ingress   web         front   web/ingress.yaml:3
 `,
 		},
+		{
+			name: "a revision applied with a warning",
+			status: api.SyncStatus{
+				Repository: "http://git.local/app.git", Ref: "main",
+				Applied:   &api.Revision{SHA: "0123456789abcdef0123", Subject: "db", Applied: t0.Add(-time.Minute)},
+				LastFetch: t0.Add(-5 * time.Second), LastFetchSuccess: t0.Add(-5 * time.Second), State: "Synced",
+				Warnings: []api.ManifestError{{File: "db.yaml", Line: 4, Field: "stringData", Message: "this Secret's values are in Git in clear text"}},
+			},
+			want: `Repository:   http://git.local/app.git (main)
+Applied:      0123456789ab "db", applied 60s ago
+Last fetch:   5s ago
+Sync:         Synced
+Warnings:     1
+  db.yaml:4:  stringData: this Secret's values are in Git in clear text
+`,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

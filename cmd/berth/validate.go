@@ -1,8 +1,11 @@
 package main
 
 import (
+	"io/fs"
+
 	"encoding/json"
 	"errors"
+	agelib "filippo.io/age"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +21,7 @@ import (
 func newValidateCmd() *cobra.Command {
 	var output string
 	var listFields, rendered bool
+	var identityFile string
 	cmd := &cobra.Command{
 		Use:   "validate [DIR]",
 		Short: "Check a directory of manifests the way the server would",
@@ -38,7 +42,14 @@ to skip (listed, never run). --rendered prints what each renders, as
 kubectl kustomize and helm template print it.
 
 berth implements a subset of Kubernetes; a field outside it is an error that
-names it, never silently ignored. --fields prints that subset.`,
+names it, never silently ignored. --fields prints that subset.
+
+Warnings (a Secret in clear text in Git) are printed but do not fail the
+check. Namespaces that objects use but no Namespace object declares are
+listed as implied. A SOPS-encrypted Secret is checked for structure and
+reported as encrypted; with --age-identity (an age identity file, as
+age-keygen writes it) it is decrypted in memory and checked whole, as the
+server does.`,
 		Example: `  berth validate examples-repo
   berth validate --output json . | jq '.errors[]'
   berth validate --rendered overlays/`,
@@ -58,20 +69,32 @@ names it, never silently ignored. --fields prints that subset.`,
 			if rendered {
 				return runRendered(cmd.OutOrStdout(), dir)
 			}
-			return runValidate(cmd.OutOrStdout(), dir, output)
+			var ids manifest.IdentitySource
+			if identityFile != "" {
+				list, err := readAgeIdentities(identityFile)
+				if err != nil {
+					return err
+				}
+				ids = manifest.Identities(list)
+			}
+			return runValidate(cmd.OutOrStdout(), dir, output, ids)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().BoolVar(&listFields, "fields", false, "print the table of supported fields (Markdown) and exit")
+	cmd.Flags().StringVar(&identityFile, "age-identity", "", "age identity file to decrypt SOPS-encrypted Secrets with")
 	cmd.Flags().BoolVar(&rendered, "rendered", false, "print what the kustomizations and charts under DIR render, as kubectl kustomize and helm template do")
 	return cmd
 }
 
 type validateResult struct {
-	Valid   bool              `json:"valid"`
-	Objects map[string]int    `json:"objects"`
-	Skipped []skippedObject   `json:"skipped,omitempty"`
-	Errors  []*manifest.Error `json:"errors"`
+	Valid             bool              `json:"valid"`
+	Objects           map[string]int    `json:"objects"`
+	Skipped           []skippedObject   `json:"skipped,omitempty"`
+	Warnings          []*manifest.Error `json:"warnings"`
+	ImpliedNamespaces []string          `json:"impliedNamespaces"`
+	EncryptedSecrets  []string          `json:"encryptedSecrets"`
+	Errors            []*manifest.Error `json:"errors"`
 }
 
 type skippedObject struct {
@@ -121,14 +144,61 @@ func runRendered(w io.Writer, dir string) error {
 	return nil
 }
 
-func runValidate(w io.Writer, dir, output string) error {
+// AgeKeyFile is the age identity file in the server's data dir that
+// decrypts SOPS-encrypted Secrets (age-keygen -o <data>/age.key).
+const AgeKeyFile = "age.key"
+
+// ageKeyFile is an age identity file read on every revision, so a key put
+// in place (or rotated) takes effect without a restart. A missing file is
+// no identity: a revision holding an encrypted Secret is then refused.
+type ageKeyFile string
+
+func (f ageKeyFile) AgeIdentities() ([]agelib.Identity, error) {
+	ids, err := readAgeIdentities(string(f))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return ids, err
+}
+
+// readAgeIdentities reads an age identity file (age-keygen's format).
+func readAgeIdentities(path string) ([]agelib.Identity, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("age identity: %w", err)
+	}
+	defer f.Close()
+	ids, err := agelib.ParseIdentities(f)
+	if err != nil {
+		return nil, fmt.Errorf("age identity %s: %w", path, err)
+	}
+	return ids, nil
+}
+
+func runValidate(w io.Writer, dir, output string, ids manifest.IdentitySource) error {
 	tree, _, err := loadDir(dir)
 	var errs manifest.ErrorList
 	if err != nil && !errors.As(err, &errs) {
 		return fmt.Errorf("validate %s: %w", dir, err)
 	}
 	objs := tree.Objects
-	res := validateResult{Valid: len(errs) == 0, Objects: map[string]int{}, Errors: errs}
+	if len(errs) == 0 && ids != nil {
+		var derrs manifest.ErrorList
+		if objs, derrs = manifest.DecryptSecrets(objs, ids); len(derrs) > 0 {
+			errs = derrs
+		}
+	}
+	res := validateResult{Valid: len(errs) == 0, Objects: map[string]int{}, Errors: errs,
+		Warnings: manifest.Warnings(objs), ImpliedNamespaces: manifest.ImpliedNamespaces(objs), EncryptedSecrets: []string{}}
+	if res.Warnings == nil {
+		res.Warnings = []*manifest.Error{}
+	}
+	if res.ImpliedNamespaces == nil {
+		res.ImpliedNamespaces = []string{}
+	}
+	for _, k := range manifest.EncryptedSecrets(objs) {
+		res.EncryptedSecrets = append(res.EncryptedSecrets, k.Namespace+"/"+k.Name)
+	}
 	for _, o := range tree.Skipped {
 		res.Skipped = append(res.Skipped, skippedObject{Kind: string(o.Kind), Namespace: o.Namespace, Name: o.Name, File: o.File, Line: o.Line})
 	}
@@ -150,6 +220,15 @@ func runValidate(w io.Writer, dir, output string) error {
 		fmt.Fprintln(w, summary(dir, res.Objects))
 		for _, o := range res.Skipped {
 			fmt.Fprintf(w, "%s:%d: %s %s: skipped (not run by berth)\n", o.File, o.Line, o.Kind, o.Name)
+		}
+		for _, e := range res.Warnings {
+			fmt.Fprintln(w, "warning: "+e.Error())
+		}
+		if len(res.ImpliedNamespaces) > 0 {
+			fmt.Fprintf(w, "implied namespaces (used, not declared by a Namespace object): %s\n", strings.Join(res.ImpliedNamespaces, ", "))
+		}
+		if len(res.EncryptedSecrets) > 0 {
+			fmt.Fprintf(w, "encrypted Secrets, checked for structure only (no --age-identity): %s\n", strings.Join(res.EncryptedSecrets, ", "))
 		}
 	} else {
 		for _, e := range errs {
