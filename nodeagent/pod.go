@@ -105,6 +105,7 @@ type podWorker struct {
 	podMessage string
 	finished   bool // Succeeded or Failed: nothing is restarted
 	startTime  time.Time
+	extras     podExtras
 }
 
 func newPodWorker(a *Agent, pod *corev1.Pod, wanted bool) *podWorker {
@@ -232,6 +233,9 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 			return 0
 		}
 		w.volumes = vols
+	}
+	if next, ok := w.syncExtras(ctx, pod); !ok {
+		return next
 	}
 	if w.sb == nil && w.anyRunning() {
 		// Containers adopted from a sandbox whose pause died while no agent
@@ -411,6 +415,10 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 	if err != nil {
 		w.a.images.forget(c.spec.Image)
 		c.waiting, c.waitMsg = podstatus.ReasonCreateContainerError, err.Error()
+		var ce *configError
+		if errors.As(err, &ce) {
+			c.waiting, c.waitMsg = podstatus.ReasonCreateContainerConfigError, ce.Error()
+		}
 		c.createBackoff = nextBackoff(c.createBackoff)
 		c.retryAt = now.Add(c.createBackoff)
 		w.log.Error("start container", "container", c.spec.Name, "err", err)
@@ -483,6 +491,7 @@ func (w *podWorker) recordExit(ctx context.Context, c *ctr) {
 		FinishedAt:  metav1.NewTime(at),
 		ContainerID: "containerd://" + h.task.ID(),
 	}
+	c.term.Message = w.terminationMessage(c, int32(code))
 	if _, err := h.task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
 		w.log.Warn("delete exited task", "container", c.spec.Name, "err", err)
 	}

@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"github.com/berth-dev/berth/nodeagent/podstatus"
 	"github.com/berth-dev/berth/nodeagent/restart"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -20,7 +21,7 @@ func (w *podWorker) publish() {
 		obs.PodIPs = []string{w.sb.ip}
 	}
 	switch w.podReason {
-	case reasonHostPathNotAllowed, reasonVolumeError:
+	case reasonHostPathNotAllowed, reasonVolumeError, reasonSysctlForbidden:
 		obs.Rejected = &podstatus.Rejection{Reason: w.podReason, Message: w.podMessage}
 	}
 	for name, c := range w.ctrs {
@@ -43,6 +44,9 @@ func (w *podWorker) publish() {
 	}
 	if w.podReason == reasonSandboxCreateError && st.Message == "" {
 		st.Reason, st.Message = w.podReason, w.podMessage
+	}
+	if w.podReason == reasonEvicted {
+		st.Phase, st.Reason, st.Message = corev1.PodFailed, w.podReason, w.podMessage
 	}
 	if st.Phase != w.status.Phase {
 		w.log.Info("pod phase", "phase", st.Phase, "ip", st.PodIP, "reason", st.Reason)
@@ -71,12 +75,13 @@ func (c *ctr) observe(kind restart.Kind) podstatus.Container {
 		o.State = podstatus.StateExited
 		o.ExitCode = c.term.ExitCode
 		o.Reason = c.term.Reason
+		o.Message = c.term.Message
 		o.StartedAt = c.term.StartedAt.Time
 		o.FinishedAt = c.term.FinishedAt.Time
 	}
 	if c.last != nil {
 		o.Previous = &podstatus.Termination{
-			ExitCode: c.last.ExitCode, Reason: c.last.Reason,
+			ExitCode: c.last.ExitCode, Reason: c.last.Reason, Message: c.last.Message,
 			StartedAt: c.last.StartedAt.Time, FinishedAt: c.last.FinishedAt.Time,
 			ContainerID: c.last.ContainerID,
 		}

@@ -127,7 +127,7 @@ func TestContainerEnv(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := containerEnv(pod, &corev1.Container{Name: "c", Env: tc.env}, "198.18.0.9", "node")
+			got, err := containerEnv(pod, &corev1.Container{Name: "c", Env: tc.env}, "198.18.0.9", "node", nil)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v", err)
 			}

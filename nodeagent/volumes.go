@@ -69,8 +69,10 @@ func prepareVolumes(pod *corev1.Pod, dir podDir, allowHostPath bool) (map[string
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 			paths[v.Name] = p
+		case isConfigVolume(&v):
+			// Written, and kept up to date, by syncConfigVolume.
 		default:
-			return nil, fmt.Errorf("volume %s: only emptyDir and hostPath volumes are supported", v.Name)
+			return nil, fmt.Errorf("volume %s: only emptyDir, hostPath, configMap, secret, projected and downwardAPI volumes are supported", v.Name)
 		}
 	}
 	return paths, nil
