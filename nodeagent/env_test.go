@@ -127,6 +127,7 @@ type nodeOpts struct {
 	noAgent       bool // the test starts the agent itself
 	clock         clock.WithTicker
 	allowHostPath bool
+	configs       nodeagent.ConfigSource
 }
 
 // newNode starts an agent as its own node: namespace, run and log dirs,
@@ -151,6 +152,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		PodSubnet:         fmt.Sprintf("198.18.%d.0/24", 100+n%150),
 		PauseBinary:       pauseBinary,
 		AllowHostPath:     o.allowHostPath,
+		Configs:           o.configs,
 		Clock:             o.clock,
 		ResyncInterval:    time.Second,
 		Logger:            slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
