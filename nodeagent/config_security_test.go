@@ -162,6 +162,16 @@ func TestSecretFileAndEnvOnTmpfs(t *testing.T) {
 	if hst.Dev == pst.Dev {
 		t.Fatalf("secret volume %s is no mount of its own", host)
 	}
+
+	// The missing key arrives: the refused container starts with it, with
+	// no back-off to wait out.
+	store.Set(api.BoundConfig{Kind: api.KindSecret, Namespace: "default", Name: "creds",
+		Data: map[string][]byte{"password": []byte("hunter2-d2"), "token": []byte("t0k3n")}})
+	nd.agent.ConfigsChanged()
+	st = nd.waitFor(pod.UID, 10*time.Second, "broken running", containerRunning("broken"))
+	if got := nd.exec(st, "broken", "sh", "-c", `echo "$TOKEN"`); strings.TrimSpace(got) != "t0k3n" {
+		t.Fatalf("token env = %q", got)
+	}
 }
 
 // securityContext enforced by the kernel, one container per field.

@@ -413,12 +413,16 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 	attempt := c.attempt + 1
 	cont, h, err := w.a.startContainer(ctx, containerSpec{pod: pod, c: c.spec, kind: c.kind, attempt: attempt, sb: w.sb, volumes: w.volumes}, img, w.wake)
 	if err != nil {
-		w.a.images.forget(c.spec.Image)
-		c.waiting, c.waitMsg = podstatus.ReasonCreateContainerError, err.Error()
 		var ce *configError
 		if errors.As(err, &ce) {
+			// As the kubelet: no back-off, tried again at every sync, so
+			// data that arrives (ConfigsChanged) is used at once.
 			c.waiting, c.waitMsg = podstatus.ReasonCreateContainerConfigError, ce.Error()
+			w.log.Warn("container config", "container", c.spec.Name, "err", err)
+			return w.a.cfg.ResyncInterval
 		}
+		w.a.images.forget(c.spec.Image)
+		c.waiting, c.waitMsg = podstatus.ReasonCreateContainerError, err.Error()
 		c.createBackoff = nextBackoff(c.createBackoff)
 		c.retryAt = now.Add(c.createBackoff)
 		w.log.Error("start container", "container", c.spec.Name, "err", err)

@@ -448,7 +448,7 @@ func (a *Agent) containerOpts(s containerSpec, img containerd.Image) ([]oci.Spec
 		opts = append(opts, oci.WithProcessCwd(s.c.WorkingDir))
 	}
 	opts = append(opts, resourceOpts(s.c.Resources)...)
-	sec, err := securityOpts(s.pod, s.c, img)
+	sec, err := a.securityOpts(s, img)
 	if err != nil {
 		return nil, err
 	}

@@ -114,19 +114,33 @@ func podFormat(pod *corev1.Pod) string {
 	return fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID)
 }
 
-// securityOpts turns the effective securityContext into OCI spec options
-// on top of containerd's defaults (its default capability set, masked and
-// read-only /proc paths), the way containerd's CRI plugin does. They must
-// follow oci.WithImageConfig, whose user they override.
-func securityOpts(pod *corev1.Pod, c *corev1.Container, img containerd.Image) ([]oci.SpecOpts, error) {
+// securityOpts reads the image's user and returns the container's
+// security options (securitySpecOpts); a runAsNonRoot refusal comes
+// before anything is created.
+func (a *Agent) securityOpts(s containerSpec, img containerd.Image) ([]oci.SpecOpts, error) {
+	spec, err := img.Spec(a.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read image config of %s: %w", img.Name(), err)
+	}
+	return securitySpecOpts(s.pod, s.c, spec.Config.User)
+}
+
+// securitySpecOpts turns the effective securityContext into OCI spec
+// options on top of containerd's defaults (its default capability set,
+// masked and read-only /proc paths), the way containerd's CRI plugin
+// does. imageUser is the image config's user ("" for none). The options
+// must follow oci.WithImageConfig, whose user they override.
+func securitySpecOpts(pod *corev1.Pod, c *corev1.Container, imageUser string) ([]oci.SpecOpts, error) {
 	sc := effectiveSecurity(pod, c)
 	var opts []oci.SpecOpts
 
 	if sc.RunAsNonRoot != nil && *sc.RunAsNonRoot {
-		opts = append(opts, verifyNonRoot(pod, c, sc.RunAsUser, img))
+		if err := verifyNonRoot(pod, c, sc.RunAsUser, imageUser); err != nil {
+			return nil, err
+		}
 	}
 	if sc.RunAsUser != nil || sc.RunAsGroup != nil {
-		opts = append(opts, withUser(sc.RunAsUser, sc.RunAsGroup, img))
+		opts = append(opts, withUser(sc.RunAsUser, sc.RunAsGroup, imageUser))
 	}
 	var groups []uint32
 	if ps := pod.Spec.SecurityContext; ps != nil {
@@ -212,75 +226,51 @@ func capNames(caps []corev1.Capability) []string {
 	return out
 }
 
-// imageUser is the user the image's config names, "" for none.
-func imageUser(ctx context.Context, img containerd.Image) (string, error) {
-	spec, err := img.Spec(ctx)
-	if err != nil {
-		return "", fmt.Errorf("read image config of %s: %w", img.Name(), err)
-	}
-	return spec.Config.User, nil
-}
-
 // verifyNonRoot is the kubelet's verifyRunAsNonRoot: with runAsNonRoot, a
 // container must run as a numeric non-zero user, from runAsUser or the
 // image. Its messages are the kubelet's.
-func verifyNonRoot(pod *corev1.Pod, c *corev1.Container, runAsUser *int64, img containerd.Image) oci.SpecOpts {
-	return func(ctx context.Context, _ oci.Client, _ *containers.Container, _ *oci.Spec) error {
-		if runAsUser != nil {
-			if *runAsUser == 0 {
-				return configErrorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", podFormat(pod), c.Name)
-			}
-			return nil
-		}
-		user, err := imageUser(ctx, img)
-		if err != nil {
-			return err
-		}
-		// The image's "user:group": only the user part counts.
-		user, _, _ = strings.Cut(user, ":")
-		if user == "" {
-			user = "0"
-		}
-		uid, err := strconv.ParseInt(user, 10, 64)
-		switch {
-		case err != nil:
-			return configErrorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", user, podFormat(pod), c.Name)
-		case uid == 0:
-			return configErrorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", podFormat(pod), c.Name)
+func verifyNonRoot(pod *corev1.Pod, c *corev1.Container, runAsUser *int64, imageUser string) error {
+	if runAsUser != nil {
+		if *runAsUser == 0 {
+			return configErrorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", podFormat(pod), c.Name)
 		}
 		return nil
 	}
+	// The image's "user:group": only the user part counts.
+	user, _, _ := strings.Cut(imageUser, ":")
+	if user == "" {
+		user = "0"
+	}
+	uid, err := strconv.ParseInt(user, 10, 64)
+	switch {
+	case err != nil:
+		return configErrorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", user, podFormat(pod), c.Name)
+	case uid == 0:
+		return configErrorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", podFormat(pod), c.Name)
+	}
+	return nil
 }
 
 // withUser sets the process user from runAsUser/runAsGroup; a part left
 // unset comes from the image's user, as the kubelet fills runAsUser from
 // the image. The group of a user without runAsGroup is the user's in the
 // image's /etc/passwd, else 0; the user's groups in /etc/group follow.
-func withUser(uid, gid *int64, img containerd.Image) oci.SpecOpts {
-	return func(ctx context.Context, cl oci.Client, ctr *containers.Container, s *oci.Spec) error {
-		iu, err := imageUser(ctx, img)
-		if err != nil {
-			return err
-		}
-		user, group, _ := strings.Cut(iu, ":")
-		if uid != nil {
-			user, group = strconv.FormatInt(*uid, 10), ""
-		}
-		if user == "" {
-			user = "0"
-		}
-		if gid != nil {
-			group = strconv.FormatInt(*gid, 10)
-		}
-		userstr := user
-		if group != "" {
-			userstr += ":" + group
-		}
-		if err := oci.WithUser(userstr)(ctx, cl, ctr, s); err != nil {
-			return err
-		}
-		return oci.WithAdditionalGIDs(user)(ctx, cl, ctr, s)
+func withUser(uid, gid *int64, imageUser string) oci.SpecOpts {
+	user, group, _ := strings.Cut(imageUser, ":")
+	if uid != nil {
+		user, group = strconv.FormatInt(*uid, 10), ""
 	}
+	if user == "" {
+		user = "0"
+	}
+	if gid != nil {
+		group = strconv.FormatInt(*gid, 10)
+	}
+	userstr := user
+	if group != "" {
+		userstr += ":" + group
+	}
+	return oci.Compose(oci.WithUser(userstr), oci.WithAdditionalGIDs(user))
 }
 
 // withGroups adds fsGroup and supplementalGroups to the process's groups.

@@ -17,9 +17,9 @@ import (
 // specFor builds the OCI spec the security options give on top of
 // containerd's default spec. Options that read the image (user, runAsNonRoot
 // from the image) are covered by the integration tests.
-func specFor(t *testing.T, pod *corev1.Pod) (*oci.Spec, error) {
+func specFor(t *testing.T, pod *corev1.Pod, imageUser string) (*oci.Spec, error) {
 	t.Helper()
-	opts, err := securityOpts(pod, &pod.Spec.Containers[0], nil)
+	opts, err := securitySpecOpts(pod, &pod.Spec.Containers[0], imageUser)
 	if err != nil {
 		return nil, err
 	}
@@ -39,6 +39,7 @@ func TestSecurityOptsSpec(t *testing.T) {
 		name    string
 		pod     *corev1.PodSecurityContext
 		c       *corev1.SecurityContext
+		image   string // the image config's user
 		check   func(t *testing.T, s *oci.Spec)
 		wantErr string
 	}{
@@ -152,6 +153,24 @@ func TestSecurityOptsSpec(t *testing.T) {
 			wantErr: `container's runAsUser breaks non-root policy (pod: "web_shop(u-9)", container: app)`,
 		},
 		{
+			name:    "runAsNonRoot with an image that runs as root",
+			pod:     &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true)},
+			image:   "0:0",
+			wantErr: `container has runAsNonRoot and image will run as root (pod: "web_shop(u-9)", container: app)`,
+		},
+		{
+			name:    "runAsNonRoot with an image naming its user",
+			c:       &corev1.SecurityContext{RunAsNonRoot: ptr.To(true)},
+			image:   "nginx",
+			wantErr: `container has runAsNonRoot and image has non-numeric user (nginx), cannot verify user is non-root (pod: "web_shop(u-9)", container: app)`,
+		},
+		{
+			name:  "runAsNonRoot with a numeric non-root image user",
+			pod:   &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true)},
+			image: "65532:65532",
+			check: func(t *testing.T, s *oci.Spec) {},
+		},
+		{
 			name:    "Localhost seccomp is refused",
 			c:       &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr.To("p.json")}},
 			wantErr: `seccompProfile type "Localhost" is not supported`,
@@ -159,7 +178,7 @@ func TestSecurityOptsSpec(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := specFor(t, secPod(tc.pod, tc.c))
+			s, err := specFor(t, secPod(tc.pod, tc.c), tc.image)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
