@@ -111,7 +111,8 @@ func TestSecretFileAndEnvOnTmpfs(t *testing.T) {
 	app := idle("app")
 	app.Env = []corev1.EnvVar{{Name: "PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 		LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}, Key: "password"}}}}
-	app.VolumeMounts = []corev1.VolumeMount{{Name: "creds", MountPath: "/etc/creds", ReadOnly: true}}
+	// Not marked readOnly: a secret volume is read-only all the same.
+	app.VolumeMounts = []corev1.VolumeMount{{Name: "creds", MountPath: "/etc/creds"}}
 	broken := idle("broken")
 	broken.Env = []corev1.EnvVar{{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 		LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}, Key: "token"}}}}
@@ -133,6 +134,9 @@ func TestSecretFileAndEnvOnTmpfs(t *testing.T) {
 	}
 	if got := nd.exec(st, "app", "sh", "-c", `echo "$PASSWORD"`); strings.TrimSpace(got) != "hunter2-d2" {
 		t.Fatalf("secret env = %q", got)
+	}
+	if out, code := nd.run(st, "app", "touch", "/etc/creds/planted"); code == 0 {
+		t.Fatalf("wrote into a secret volume: %q", out)
 	}
 	if got := nd.exec(st, "app", "stat", "-L", "-c", "%a", "/etc/creds/password"); strings.TrimSpace(got) != "400" {
 		t.Fatalf("secret file mode %q, want 400", got)
@@ -188,6 +192,8 @@ func TestSecurityContextEnforced(t *testing.T) {
 	noCaps := idle("nocaps")
 	noCaps.SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"NET_RAW", "CHOWN"}}}
 	def := idle("default")
+	priv := idle("priv")
+	priv.SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true)}
 	confined := idle("confined")
 	confined.SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false),
 		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
@@ -197,11 +203,11 @@ func TestSecurityContextEnforced(t *testing.T) {
 			Sysctls: []corev1.Sysctl{{Name: "net.ipv4.ip_local_port_range", Value: "20000 30000"}},
 		},
 		Volumes:    []corev1.Volume{emptyDir("scratch")},
-		Containers: []corev1.Container{nonRoot, user, ro, noCaps, def, confined},
+		Containers: []corev1.Container{nonRoot, user, ro, noCaps, def, confined, priv},
 	})
 	nd.agent.Sync([]*corev1.Pod{pod})
 	st := nd.waitFor(pod.UID, 60*time.Second, "all but nonroot running", func(p *corev1.Pod) bool {
-		for _, n := range []string{"user", "ro", "nocaps", "default", "confined"} {
+		for _, n := range []string{"user", "ro", "nocaps", "default", "confined", "priv"} {
 			if !containerRunning(n)(p) {
 				return false
 			}
@@ -242,6 +248,8 @@ func TestSecurityContextEnforced(t *testing.T) {
 		{container: "nocaps", cmd: []string{"ping", "-c", "1", "-W", "2", "127.0.0.1"}, wantOK: false},
 		{container: "default", cmd: []string{"sh", "-c", "touch /f && chown 1:1 /f"}, wantOK: true},
 		{container: "nocaps", cmd: []string{"sh", "-c", "touch /f && chown 1:1 /f"}, wantOK: false},
+		{container: "default", cmd: []string{"sh", "-c", "mkdir -p /m && mount -t tmpfs none /m"}, wantOK: false},
+		{container: "priv", cmd: []string{"sh", "-c", "mkdir -p /m && mount -t tmpfs none /m"}, wantOK: true},
 	} {
 		if out, code := nd.run(st, tc.container, tc.cmd...); (code == 0) != tc.wantOK {
 			t.Errorf("%s: %v: exit %d (want success %v): %q", tc.container, tc.cmd, code, tc.wantOK, out)

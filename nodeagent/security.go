@@ -122,7 +122,41 @@ func (a *Agent) securityOpts(s containerSpec, img containerd.Image) ([]oci.SpecO
 	if err != nil {
 		return nil, fmt.Errorf("read image config of %s: %w", img.Name(), err)
 	}
-	return securitySpecOpts(s.pod, s.c, spec.Config.User)
+	opts, err := securitySpecOpts(s.pod, s.c, spec.Config.User)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, readOnlyConfigMounts(s.pod, s.volumes)), nil
+}
+
+// readOnlyConfigMounts mounts configMap, secret, projected and downwardAPI
+// volumes read-only whatever the volumeMount says, as the kubelet does:
+// their content is the agent's to change.
+func readOnlyConfigMounts(pod *corev1.Pod, volumes map[string]string) oci.SpecOpts {
+	var dirs []string
+	for i := range pod.Spec.Volumes {
+		if v := &pod.Spec.Volumes[i]; isConfigVolume(v) && volumes[v.Name] != "" {
+			dirs = append(dirs, volumes[v.Name])
+		}
+	}
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		for i := range s.Mounts {
+			m := &s.Mounts[i]
+			for _, d := range dirs {
+				if m.Source != d && !strings.HasPrefix(m.Source, d+"/") {
+					continue
+				}
+				opts := m.Options[:0:0]
+				for _, o := range m.Options {
+					if o != "rw" && o != "ro" {
+						opts = append(opts, o)
+					}
+				}
+				m.Options = append(opts, "ro")
+			}
+		}
+		return nil
+	}
 }
 
 // securitySpecOpts turns the effective securityContext into OCI spec
