@@ -16,8 +16,9 @@ import (
 	"github.com/berth-dev/berth/nodeagent"
 )
 
-// run execs cmd in the container and returns its output and exit code.
-func (nd *node) run(p *corev1.Pod, container string, cmd ...string) (string, int) {
+// execCode execs cmd in the container and returns its output and exit
+// code; only a failure to exec at all fails the test.
+func (nd *node) execCode(p *corev1.Pod, container string, cmd ...string) (stdout, stderr []byte, code int) {
 	nd.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -25,6 +26,13 @@ func (nd *node) run(p *corev1.Pod, container string, cmd ...string) (string, int
 	if err != nil {
 		nd.t.Fatalf("exec %v in %s: %v", cmd, container, err)
 	}
+	return out, errOut, code
+}
+
+// run is execCode with stdout and stderr joined.
+func (nd *node) run(p *corev1.Pod, container string, cmd ...string) (string, int) {
+	nd.t.Helper()
+	out, errOut, code := nd.execCode(p, container, cmd...)
 	return string(out) + string(errOut), code
 }
 

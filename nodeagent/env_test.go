@@ -321,12 +321,7 @@ func containerStatus(p *corev1.Pod, name string) corev1.ContainerStatus {
 
 func (nd *node) exec(p *corev1.Pod, container string, cmd ...string) string {
 	nd.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, errOut, code, err := nd.agent.Exec(ctx, string(p.UID), container, cmd)
-	if err != nil {
-		nd.t.Fatalf("exec %v in %s: %v", cmd, container, err)
-	}
+	out, errOut, code := nd.execCode(p, container, cmd...)
 	if code != 0 {
 		nd.t.Fatalf("exec %v in %s: exit %d: %s%s", cmd, container, code, out, errOut)
 	}
