@@ -23,7 +23,8 @@ var errHostPathNotAllowed = errors.New("hostPath volumes are not allowed on this
 //	pods/<uid>/pod.json          who the pod is (written before anything else)
 //	pods/<uid>/netns/<name>      the pinned network namespace
 //	pods/<uid>/etc/{hosts,resolv.conf,hostname}
-//	pods/<uid>/volumes/<name>    emptyDir volumes
+//	pods/<uid>/volumes/<name>    emptyDir and config volumes (atomicwriter.go)
+//	pods/<uid>/termination/<container>-<attempt>  termination-message files
 type podDir string
 
 func (d podDir) netnsDir() string          { return filepath.Join(string(d), "netns") }
