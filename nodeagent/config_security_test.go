@@ -107,6 +107,27 @@ func TestConfigMapEnvAndVolumeUpdateInPlace(t *testing.T) {
 	if cs := containerStatus(st, "app"); cs.RestartCount != 0 || cs.ContainerID != id || cs.State.Running == nil {
 		t.Fatalf("container restarted for a ConfigMap change: %s", describe(st))
 	}
+
+	// A pod whose volume names a ConfigMap not there yet waits, as the
+	// kubelet's does, and starts once the data arrives.
+	late := idle("late")
+	late.VolumeMounts = []corev1.VolumeMount{{Name: "config", MountPath: "/etc/late"}}
+	latePod := nd.pod("late", corev1.PodSpec{
+		Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "late"}}}}},
+		Containers: []corev1.Container{late},
+	})
+	nd.agent.Sync([]*corev1.Pod{pod, latePod})
+	time.Sleep(2 * time.Second) // two resync passes of this node
+	if p := nd.statusOf(latePod.UID); p == nil || p.Status.Phase != corev1.PodPending || containerStatus(p, "late").State.Running != nil {
+		t.Fatalf("pod with a missing ConfigMap volume: %s", describe(p))
+	}
+	store.Set(api.BoundConfig{Kind: api.KindConfigMap, Namespace: "default", Name: "late", Data: map[string][]byte{"k": []byte("v")}})
+	nd.agent.ConfigsChanged()
+	st = nd.waitFor(latePod.UID, 30*time.Second, "running", running)
+	if got := nd.exec(st, "late", "cat", "/etc/late/k"); got != "v" {
+		t.Fatalf("late volume file = %q", got)
+	}
 }
 
 // A Secret reaches a container as a file and an env var; its volume is a

@@ -255,3 +255,37 @@ func TestReadTail(t *testing.T) {
 		t.Fatalf("missing file gave %q", got)
 	}
 }
+
+func TestDiskUsageCountsBlocksOnce(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/a", make([]byte, 256*1024), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty, err := diskUsage(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := diskUsage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one-empty < 256*1024 {
+		t.Fatalf("a 256 KiB file adds %d bytes", one-empty)
+	}
+	if err := os.Link(dir+"/a", dir+"/b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/sparse", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(dir+"/sparse", 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	linked, err := diskUsage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if linked-one > 64*1024 {
+		t.Fatalf("a hard link and a sparse 1 GiB file added %d bytes; usage counts allocated blocks, each inode once", linked-one)
+	}
+}
