@@ -342,4 +342,11 @@ func TestEmptyDirSizeLimitEvicts(t *testing.T) {
 	if cs := containerStatus(st, "fill"); cs.State.Terminated == nil {
 		t.Fatalf("container of an evicted pod still runs: %s", describe(st))
 	}
+	var disruption bool
+	for _, c := range st.Status.Conditions {
+		disruption = disruption || (c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue && c.Reason == "TerminationByKubelet")
+	}
+	if !disruption {
+		t.Fatalf("no DisruptionTarget condition: %+v", st.Status.Conditions)
+	}
 }

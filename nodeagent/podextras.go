@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/containerd/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berth-dev/berth/nodeagent/containerlog"
 )
@@ -171,6 +172,22 @@ func (w *podWorker) evict(ctx context.Context, msg string) {
 	}
 	w.reapExits(ctx)
 	w.fail(reasonEvicted, msg)
+}
+
+// evictedStatus is the status the kubelet gives a pod it evicted: Failed,
+// reason Evicted, and a DisruptionTarget condition saying the kubelet
+// ended it (kept with its first transition time once there).
+func evictedStatus(st *corev1.PodStatus, msg string, now time.Time) {
+	st.Phase, st.Reason, st.Message = corev1.PodFailed, reasonEvicted, msg
+	for _, c := range st.Conditions {
+		if c.Type == corev1.DisruptionTarget {
+			return
+		}
+	}
+	st.Conditions = append(st.Conditions, corev1.PodCondition{
+		Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "TerminationByKubelet",
+		Message: msg, LastTransitionTime: metav1.NewTime(now),
+	})
 }
 
 // Termination messages, the kubelet's limits.

@@ -3,7 +3,6 @@ package nodeagent
 import (
 	"github.com/berth-dev/berth/nodeagent/podstatus"
 	"github.com/berth-dev/berth/nodeagent/restart"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -46,7 +45,7 @@ func (w *podWorker) publish() {
 		st.Reason, st.Message = w.podReason, w.podMessage
 	}
 	if w.podReason == reasonEvicted {
-		st.Phase, st.Reason, st.Message = corev1.PodFailed, w.podReason, w.podMessage
+		evictedStatus(&st, w.podMessage, w.a.cfg.Clock.Now())
 	}
 	if st.Phase != w.status.Phase {
 		w.log.Info("pod phase", "phase", st.Phase, "ip", st.PodIP, "reason", st.Reason)
