@@ -89,8 +89,13 @@ func (w *podWorker) syncExtras(ctx context.Context, pod *corev1.Pod) (next time.
 		changed, err := syncConfigVolume(pod, v, dir, w.a.cfg.Configs, w.a.cfg.NodeName, gid, w.a.cfg.Clock.Now)
 		if err != nil {
 			// As the kubelet: the pod waits (ContainerCreating) until the
-			// data is there; a volume already written keeps its content.
+			// data is there; a volume already written keeps its content,
+			// also one an earlier agent wrote (an adopted pod runs on).
 			w.log.Warn("config volume", "volume", v.Name, "err", err)
+			if _, lerr := os.Lstat(filepath.Join(dir, dataDirName)); lerr == nil {
+				x.written[v.Name] = true
+				w.volumes[v.Name] = dir
+			}
 			if !x.written[v.Name] {
 				pending = true
 			}
