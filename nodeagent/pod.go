@@ -186,7 +186,9 @@ func (w *podWorker) run() {
 				return
 			}
 		}
+		published := time.Now()
 		w.publish()
+		w.a.step(w.uid, "status", published)
 		if next <= 0 || next > w.a.cfg.ResyncInterval {
 			next = w.a.cfg.ResyncInterval
 		}
@@ -247,7 +249,9 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		if now.Before(w.sbRetryAt) {
 			return w.sbRetryAt.Sub(now)
 		}
+		t := time.Now()
 		sb, err := w.a.createSandbox(ctx, pod, w.wake)
+		w.a.step(w.uid, "sandbox", t)
 		w.sb = sb
 		if err != nil {
 			w.sbBackoff = nextBackoff(w.sbBackoff)
@@ -314,6 +318,7 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		due = append(due, c)
 	}
 	waits := make([]time.Duration, len(due))
+	t := time.Now()
 	var wg sync.WaitGroup
 	for i, c := range due {
 		wg.Add(1)
@@ -323,6 +328,9 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		}()
 	}
 	wg.Wait()
+	if len(due) > 0 {
+		w.a.step(w.uid, "containers", t)
+	}
 	for _, d := range waits {
 		soonest(d)
 	}
@@ -583,9 +591,11 @@ func (w *podWorker) terminate() error {
 	w.mu.Lock()
 	pod := w.pod
 	w.mu.Unlock()
+	t := time.Now()
 	if err := w.stopAll(ctx, graceDuration(pod)); err != nil {
 		return err
 	}
+	t = w.a.step(w.uid, "down-stop", t)
 	w.stopProbers()
 	cctx, ccancel := w.a.freshContext()
 	defer ccancel()
@@ -617,9 +627,11 @@ func (w *podWorker) terminate() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	t = w.a.step(w.uid, "down-containers", t)
 	if err := w.a.removeSandbox(cctx, w.uid); err != nil {
 		return err
 	}
+	t = w.a.step(w.uid, "down-sandbox", t)
 	w.sb = nil
 	w.a.backoff.ForgetPod(w.uid)
 	if err := removePodDir(w.a.podDir(w.uid)); err != nil {
@@ -628,6 +640,7 @@ func (w *podWorker) terminate() error {
 	if err := removePodDir(podDir(w.a.podLogDir(pod.Namespace, pod.Name, w.uid))); err != nil {
 		return err
 	}
+	w.a.step(w.uid, "down-dirs", t)
 	w.log.Info("pod torn down")
 	return nil
 }

@@ -133,6 +133,7 @@ func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- 
 		retErr = errors.Join(errs...)
 	}()
 
+	t := time.Now()
 	if err := os.MkdirAll(dir.netnsDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
@@ -145,12 +146,14 @@ func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- 
 	if err := a.removeSandbox(ctx, uid); err != nil {
 		return nil, fmt.Errorf("remove previous sandbox: %w", err)
 	}
+	t = a.step(uid, "record+remove-previous", t)
 
 	ns, err := netns.NewNetNS(dir.netnsDir())
 	if err != nil {
 		return nil, fmt.Errorf("sandbox netns: %w", err)
 	}
 	sb.netnsPath = ns.GetPath()
+	t = a.step(uid, "netns", t)
 	undo = append(undo, func(context.Context) error { return ns.Remove() })
 
 	undo = append(undo, func(ctx context.Context) error { return a.net.del(ctx, sb.id, sb.netnsPath) })
@@ -159,10 +162,12 @@ func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- 
 		return nil, fmt.Errorf("sandbox network: %w", err)
 	}
 	sb.ip = ip
+	t = a.step(uid, "cni-add", t)
 
 	if err := writeEtcFiles(dir, pod, ip); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	t = a.step(uid, "etc-files", t)
 
 	labels := podLabels(pod)
 	labels[LabelRole] = roleSandbox
@@ -190,6 +195,7 @@ func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- 
 	if err != nil {
 		return nil, fmt.Errorf("sandbox container: %w", err)
 	}
+	t = a.step(uid, "pause-create", t)
 	undo = append(undo, func(ctx context.Context) error {
 		return ignoreNotFound(c.Delete(ctx, containerd.WithSnapshotCleanup))
 	})
@@ -201,6 +207,7 @@ func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- 
 		_, err := task.Delete(ctx, containerd.WithProcessKill)
 		return ignoreNotFound(err)
 	})
+	t = a.step(uid, "pause-task", t)
 	h, err := a.watch(task, wake)
 	if err != nil {
 		return nil, err
@@ -208,6 +215,7 @@ func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- 
 	if err := task.Start(ctx); err != nil {
 		return nil, fmt.Errorf("sandbox start: %w", err)
 	}
+	a.step(uid, "pause-start", t)
 	sb.task = h
 	sb.pid = task.Pid()
 	return sb, nil
@@ -537,6 +545,7 @@ func (a *Agent) LogPath(ns, name, uid, container string, attempt int) string {
 func (a *Agent) startContainer(ctx context.Context, s containerSpec, img containerd.Image, wake chan<- struct{}) (_ containerd.Container, _ *taskHandle, retErr error) {
 	uid := string(s.pod.UID)
 	id := containerID(uid, s.c.Name, s.attempt)
+	t := time.Now()
 	opts, err := a.containerOpts(s, img)
 	if err != nil {
 		return nil, nil, err
@@ -574,6 +583,7 @@ func (a *Agent) startContainer(ctx context.Context, s containerSpec, img contain
 	if err != nil {
 		return nil, nil, fmt.Errorf("create container %s: %w", s.c.Name, err)
 	}
+	t = a.step(uid, "ctr-create", t)
 	defer func() {
 		if retErr != nil {
 			cctx, cancel := a.freshContext()
@@ -593,6 +603,7 @@ func (a *Agent) startContainer(ctx context.Context, s containerSpec, img contain
 	if err != nil {
 		return nil, nil, fmt.Errorf("create task %s: %w", s.c.Name, err)
 	}
+	t = a.step(uid, "ctr-task", t)
 	h, err := a.watch(task, wake)
 	if err != nil {
 		return nil, nil, err
@@ -600,6 +611,7 @@ func (a *Agent) startContainer(ctx context.Context, s containerSpec, img contain
 	if err := task.Start(ctx); err != nil {
 		return nil, nil, fmt.Errorf("start %s: %w", s.c.Name, err)
 	}
+	a.step(uid, "ctr-start", t)
 	return c, h, nil
 }
 

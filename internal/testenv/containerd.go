@@ -39,7 +39,10 @@ type Containerd struct {
 // path is limited to 107 bytes) and disables the CRI plugin, which berth
 // does not use. Its log goes to logw (may be nil). It returns once the daemon
 // answers, or an error if it does not within a timeout.
-func StartContainerd(ctx context.Context, dir string, logw io.Writer) (*Containerd, error) {
+//
+// An optional CRI turns containerd's CRI plugin on instead (see cri.go),
+// for benchmarks that compare berth with the kubelet's path.
+func StartContainerd(ctx context.Context, dir string, logw io.Writer, cri ...CRI) (*Containerd, error) {
 	bin, err := exec.LookPath("containerd")
 	if err != nil {
 		return nil, fmt.Errorf("start containerd: %w", err)
@@ -58,10 +61,14 @@ func StartContainerd(ctx context.Context, dir string, logw io.Writer) (*Containe
 			return nil, fmt.Errorf("start containerd: %w", err)
 		}
 	}
+	plugins := `disabled_plugins = ["io.containerd.grpc.v1.cri"]`
+	if len(cri) > 0 {
+		plugins = cri[0].config(c.RuncRoot)
+	}
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+%s
 
 [grpc]
   address = %q
@@ -71,7 +78,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
 [debug]
   level = "warn"
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.Address, c.Address+".ttrpc")
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), plugins, c.Address, c.Address+".ttrpc")
 	cfgPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		return nil, fmt.Errorf("start containerd: %w", err)
