@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 export PATH := env_var("PATH") + ":/usr/local/go/bin:" + env_var_or_default("HOME", "/root") + "/go/bin:/usr/sbin:/sbin"
 
-debs := "containerd runc containernetworking-plugins docker-registry busybox-static iptables git gnupg openssh-client openssh-server iproute2 curl"
+debs := "gcc linux-libc-dev containerd runc containernetworking-plugins docker-registry busybox-static iptables git gnupg openssh-client openssh-server iproute2 curl"
 
 # List the recipes.
 default:
@@ -32,7 +32,7 @@ deps:
 # container's output to its log file, run by the containerd shim).
 build:
     go build -o bin/berth ./cmd/berth
-    CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/berth-pause ./nodeagent/pause
+    gcc -Os -static -nostdlib -fno-stack-protector -fno-asynchronous-unwind-tables -Wl,--build-id=none -s -o bin/berth-pause nodeagent/pause/csrc/pause.c
     CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/berth-logger ./nodeagent/containerlog/logger
 
 # gofmt, go vet and staticcheck.
