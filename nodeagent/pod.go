@@ -600,10 +600,17 @@ func (w *podWorker) terminate() error {
 	cctx, ccancel := w.a.freshContext()
 	defer ccancel()
 	// Every task has exited: delete them with their containers and
-	// snapshots side by side. Their exits are not recorded; the pod goes.
+	// snapshots side by side, and the sandbox beside them (nothing of it is
+	// needed once the containers stopped). Exits are not recorded; the pod
+	// goes.
 	var errs []error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	collect := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err)
+	}
 	for _, c := range w.ctrs {
 		if c.cont == nil {
 			continue
@@ -612,23 +619,23 @@ func (w *podWorker) terminate() error {
 		go func(c *ctr) {
 			defer wg.Done()
 			err := w.a.deleteContainer(cctx, c.cont)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
+			if err == nil {
+				mu.Lock()
+				c.cont, c.task = nil, nil
+				mu.Unlock()
 			}
-			c.cont, c.task = nil, nil
+			collect(err)
 		}(c)
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		collect(w.a.removeSandbox(cctx, w.uid))
+	}()
 	wg.Wait()
 	// Instances the worker never knew (an earlier agent's leftovers).
 	errs = append(errs, w.a.deletePodContainers(cctx, w.uid))
 	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	t = w.a.step(w.uid, "down-containers", t)
-	if err := w.a.removeSandbox(cctx, w.uid); err != nil {
 		return err
 	}
 	t = w.a.step(w.uid, "down-sandbox", t)
