@@ -198,6 +198,7 @@ func (w *podWorker) run() {
 		case <-t.C():
 		case <-w.a.ctx.Done():
 			t.Stop()
+			w.detachLogs()
 			return
 		}
 		t.Stop()

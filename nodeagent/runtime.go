@@ -581,8 +581,8 @@ func (a *Agent) LogPath(ns, name, uid, container string, attempt int) string {
 }
 
 // startContainer creates and starts one attempt of a container. Its output
-// goes straight from the shim to its log file, so it keeps flowing while
-// the agent is down.
+// goes through FIFOs to the agent, which writes the log file (logio.go), or
+// with Config.LoggerBinary to a logger process the shim runs.
 func (a *Agent) startContainer(ctx context.Context, s containerSpec, img containerd.Image, wake chan<- struct{}) (_ containerd.Container, _ *taskHandle, retErr error) {
 	uid := string(s.pod.UID)
 	id := containerID(uid, s.c.Name, s.attempt)
@@ -636,7 +636,7 @@ func (a *Agent) startContainer(ctx context.Context, s containerSpec, img contain
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return nil, nil, fmt.Errorf("log dir: %w", err)
 	}
-	logIO := cio.LogFile(logPath)
+	logIO := logCreator(filepath.Join(string(a.podDir(uid)), "fifo"), logPath)
 	if a.cfg.LoggerBinary != "" {
 		logIO = containerlog.ShimLogger{Binary: a.cfg.LoggerBinary}.Creator(logPath)
 	}
