@@ -299,9 +299,31 @@ func BenchmarkCRICompare(b *testing.B) {
 		}
 		fl := newFloor(b, nd) // uses the images the agent made present
 		fl.stop(fl.start(1000))
+		// The raw floor is reported when it works here; it is not what is
+		// compared, so its failure costs only its rows.
+		rf, err := newRuncFloor(b)
+		rawStep := func(f func() error) time.Duration {
+			if rf == nil {
+				return 0
+			}
+			t0 := time.Now()
+			if err := f(); err != nil {
+				b.Logf("raw runc floor left out: %v", err)
+				rf = nil
+				return 0
+			}
+			return time.Since(t0)
+		}
+		if err != nil {
+			b.Logf("raw runc floor left out: %v", err)
+			rf = nil
+		}
+		var rp *runcPod
+		rawStep(func() (err error) { rp, err = rf.start(1000); return err })
+		rawStep(func() error { return rf.stop(rp) })
 		steps.reset()
 
-		var bUp, bDown, cUp, cDown, fUp, fDown []time.Duration
+		var bUp, bDown, cUp, cDown, fUp, fDown, rUp, rDown []time.Duration
 		for j := 0; j < pairs; j++ {
 			p := benchPod(nd, fmt.Sprintf("one-%d", j))
 			bUp = append(bUp, berthStart(p))
@@ -312,6 +334,13 @@ func BenchmarkCRICompare(b *testing.B) {
 			bDown = append(bDown, berthStop(p))
 			cDown = append(cDown, timed(func() error { return cri.stop(ctx, id) }))
 			fDown = append(fDown, timed(func() error { fl.stop(fp); return nil }))
+			var rp *runcPod
+			if d := rawStep(func() (err error) { rp, err = rf.start(j); return err }); d > 0 {
+				rUp = append(rUp, d)
+			}
+			if d := rawStep(func() error { return rf.stop(rp) }); d > 0 {
+				rDown = append(rDown, d)
+			}
 		}
 
 		steps.stop()
@@ -381,6 +410,10 @@ func BenchmarkCRICompare(b *testing.B) {
 		b.ReportMetric(percentile(bUp, 0.5)/percentile(cUp, 0.5), "create-p50/cri")
 		b.ReportMetric(percentile(bUp, 0.99)/percentile(cUp, 0.99), "create-p99/cri")
 		b.ReportMetric(medianRatio(bUp, cUp), "create-pair-ratio-p50")
+		if len(rUp) == pairs && len(rDown) == pairs {
+			report(rUp, "raw-runc-cni-create")
+			report(rDown, "raw-runc-cni-teardown")
+		}
 		report(bDown, "berth-teardown")
 		report(cDown, "cri-teardown")
 		report(fDown, "ctrd-direct-teardown")
