@@ -115,7 +115,18 @@ func (f *runcFloor) run(id, rootfs string, opts ...oci.SpecOpts) (int, error) {
 		return 0, err
 	}
 	pidFile := filepath.Join(bundle, "pid")
-	if out, err := exec.Command("runc", "--root", f.root, "run", "-d", "--pid-file", pidFile, "--bundle", bundle, id).CombinedOutput(); err != nil {
+	// The container inherits runc's stdio: a file, not a pipe, or Wait
+	// would wait for the container to end.
+	errPath := filepath.Join(bundle, "stderr")
+	errFile, err := os.Create(errPath)
+	if err != nil {
+		return 0, err
+	}
+	defer errFile.Close()
+	cmd := exec.Command("runc", "--root", f.root, "run", "-d", "--pid-file", pidFile, "--bundle", bundle, id)
+	cmd.Stdout, cmd.Stderr = errFile, errFile
+	if err := cmd.Run(); err != nil {
+		out, _ := os.ReadFile(errPath)
 		return 0, fmt.Errorf("runc run %s: %v: %s", id, err, out)
 	}
 	b, err := os.ReadFile(pidFile)
