@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -259,10 +258,8 @@ func (c *criRuntime) stop(ctx context.Context, podID string) error {
 func BenchmarkCRICompare(b *testing.B) {
 	const pairs, batches, batch = 20, 3, 10
 	for i := 0; i < b.N; i++ {
-		// As `berth agent` runs: logs written by berth-logger.
-		nd := newNode(b, nodeOpts{noAgent: true})
-		nd.cfg.LoggerBinary = buildLogger(b)
-		nd.start()
+		// As `berth agent` runs by default: the agent writes the logs.
+		nd := newNode(b, nodeOpts{})
 		cri := newCRI(b)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		steps := recordSteps(nd)
@@ -438,17 +435,6 @@ func medianRatio(a, b []time.Duration) float64 {
 		r[i] = time.Duration(float64(a[i])/float64(b[i])*1000) * time.Microsecond
 	}
 	return percentile(r, 0.5)
-}
-
-// buildLogger builds berth-logger for the benchmark's agent.
-func buildLogger(b testing.TB) string {
-	bin := filepath.Join(b.TempDir(), "berth-logger")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/berth-dev/berth/nodeagent/containerlog/logger")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("build berth-logger: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // waitAllRunning polls Status (one poller, every 2 ms, so the measuring
