@@ -639,7 +639,7 @@ func (w *podWorker) terminate() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	t = w.a.step(w.uid, "down-sandbox", t)
+	t = w.a.step(w.uid, "down-containers+sandbox", t)
 	w.sb = nil
 	w.a.backoff.ForgetPod(w.uid)
 	if err := removePodDir(w.a.podDir(w.uid)); err != nil {
