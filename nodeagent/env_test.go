@@ -24,6 +24,7 @@ import (
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/testenv"
 	"github.com/berth-dev/berth/nodeagent"
+	"github.com/berth-dev/berth/nodeagent/pause"
 )
 
 // pauseBinary is built once for the package by TestMain.
@@ -39,10 +40,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pauseBinary = filepath.Join(dir, "berth-pause")
-	cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", pauseBinary, "github.com/berth-dev/berth/nodeagent/pause")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build pause: %v\n%s", err, out)
+	if err := pause.Build(pauseBinary); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()

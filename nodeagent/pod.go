@@ -189,7 +189,9 @@ func (w *podWorker) run() {
 				return
 			}
 		}
+		published := time.Now()
 		w.publish()
+		w.a.step(w.uid, "status", published)
 		if next <= 0 || next > w.a.cfg.ResyncInterval {
 			next = w.a.cfg.ResyncInterval
 		}
@@ -199,6 +201,7 @@ func (w *podWorker) run() {
 		case <-t.C():
 		case <-w.a.ctx.Done():
 			t.Stop()
+			w.detachLogs()
 			return
 		}
 		t.Stop()
@@ -253,7 +256,9 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		if now.Before(w.sbRetryAt) {
 			return w.sbRetryAt.Sub(now)
 		}
+		t := time.Now()
 		sb, err := w.a.createSandbox(ctx, pod, w.wake)
+		w.a.step(w.uid, "sandbox", t)
 		w.sb = sb
 		if err != nil {
 			w.sbBackoff = nextBackoff(w.sbBackoff)
@@ -320,6 +325,7 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		due = append(due, c)
 	}
 	waits := make([]time.Duration, len(due))
+	t := time.Now()
 	var wg sync.WaitGroup
 	for i, c := range due {
 		wg.Add(1)
@@ -329,6 +335,9 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		}()
 	}
 	wg.Wait()
+	if len(due) > 0 {
+		w.a.step(w.uid, "containers", t)
+	}
 	for _, d := range waits {
 		soonest(d)
 	}
@@ -599,17 +608,26 @@ func (w *podWorker) terminate() error {
 	w.mu.Lock()
 	pod := w.pod
 	w.mu.Unlock()
+	t := time.Now()
 	if err := w.stopAll(ctx, graceDuration(pod)); err != nil {
 		return err
 	}
+	t = w.a.step(w.uid, "down-stop", t)
 	w.stopProbers()
 	cctx, ccancel := w.a.freshContext()
 	defer ccancel()
 	// Every task has exited: delete them with their containers and
-	// snapshots side by side. Their exits are not recorded; the pod goes.
+	// snapshots side by side, and the sandbox beside them (nothing of it is
+	// needed once the containers stopped). Exits are not recorded; the pod
+	// goes.
 	var errs []error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	collect := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err)
+	}
 	for _, c := range w.ctrs {
 		if c.cont == nil {
 			continue
@@ -618,24 +636,26 @@ func (w *podWorker) terminate() error {
 		go func(c *ctr) {
 			defer wg.Done()
 			err := w.a.deleteContainer(cctx, c.cont)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
+			if err == nil {
+				mu.Lock()
+				c.cont, c.task = nil, nil
+				mu.Unlock()
 			}
-			c.cont, c.task = nil, nil
+			collect(err)
 		}(c)
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		collect(w.a.removeSandbox(cctx, w.uid))
+	}()
 	wg.Wait()
 	// Instances the worker never knew (an earlier agent's leftovers).
 	errs = append(errs, w.a.deletePodContainers(cctx, w.uid))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if err := w.a.removeSandbox(cctx, w.uid); err != nil {
-		return err
-	}
+	t = w.a.step(w.uid, "down-containers+sandbox", t)
 	w.sb = nil
 	w.a.backoff.ForgetPod(w.uid)
 	if err := removePodDir(w.a.podDir(w.uid)); err != nil {
@@ -644,6 +664,7 @@ func (w *podWorker) terminate() error {
 	if err := removePodDir(podDir(w.a.podLogDir(pod.Namespace, pod.Name, w.uid))); err != nil {
 		return err
 	}
+	w.a.step(w.uid, "down-dirs", t)
 	w.log.Info("pod torn down")
 	return nil
 }

@@ -39,13 +39,7 @@ To change what runs, change Git.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newValidateCmd())
 	root.AddCommand(newAgentCmd())
-	root.AddCommand(newGetCmd())
-	root.AddCommand(newDescribeCmd())
-	root.AddCommand(newLogsCmd())
-	root.AddCommand(newStatusCmd())
-	root.AddCommand(newRolloutCmd())
-	root.AddCommand(newServerCmd())
+	addControlPlaneCmds(root)
 	return root
 }
