@@ -71,6 +71,7 @@ var kinds = map[Kind]struct {
 	KindDeployment: {"apps/v1", func() any { return &appsv1.Deployment{} }},
 	KindJob:        {"batch/v1", func() any { return &batchv1.Job{} }},
 	KindCronJob:    {"batch/v1", func() any { return &batchv1.CronJob{} }},
+	KindService:    {"v1", func() any { return &corev1.Service{} }},
 }
 
 // docErrors collects one document's problems and places each on a line.
@@ -118,7 +119,7 @@ func decodeDocument(file string, root *yaml.Node) (*Object, ErrorList) {
 		d.add("kind", 0, "Required value: every document needs a kind")
 		return nil, d.errs
 	case !ok:
-		d.add("kind", 0, fmt.Sprintf("unknown kind %q: berth reads Pod (v1), Deployment (apps/v1), Job and CronJob (batch/v1)", kind))
+		d.add("kind", 0, fmt.Sprintf("unknown kind %q: berth reads Pod and Service (v1), Deployment (apps/v1), Job and CronJob (batch/v1)", kind))
 		return nil, d.errs
 	case apiVersion == "":
 		d.add("apiVersion", 0, fmt.Sprintf("Required value: %s needs apiVersion %s", kind, k.apiVersion))
@@ -159,6 +160,9 @@ func decodeDocument(file string, root *yaml.Node) (*Object, ErrorList) {
 	case *batchv1.CronJob:
 		o.CronJob = v
 		d.addField(validateCronJob(v))
+	case *corev1.Service:
+		o.Service = v
+		d.addField(validateService(v))
 	}
 	if len(d.errs) > 0 {
 		return nil, d.errs

@@ -37,6 +37,9 @@ func setDefaults(o *Object) {
 		meta = &o.CronJob.ObjectMeta
 		o.CronJob.TypeMeta = metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"}
 		defaultCronJob(&o.CronJob.Spec)
+	case o.Service != nil:
+		meta = &o.Service.ObjectMeta
+		defaultService(o.Service)
 	}
 	if meta.Namespace == "" {
 		meta.Namespace = DefaultNamespace

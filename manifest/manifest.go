@@ -19,6 +19,7 @@ const (
 	KindDeployment Kind = "Deployment"
 	KindJob        Kind = "Job"
 	KindCronJob    Kind = "CronJob"
+	KindService    Kind = "Service"
 )
 
 // Key identifies an object: the same Key in two places is an error.
@@ -31,7 +32,7 @@ type Key struct {
 func (k Key) String() string { return fmt.Sprintf("%s %s/%s", k.Kind, k.Namespace, k.Name) }
 
 // Object is one decoded, validated and defaulted manifest. Exactly one of
-// Pod, Deployment, Job and CronJob is set, matching Kind.
+// Pod, Deployment, Job, CronJob and Service is set, matching Kind.
 type Object struct {
 	Kind      Kind
 	Namespace string
@@ -45,6 +46,7 @@ type Object struct {
 	Deployment *appsv1.Deployment
 	Job        *batchv1.Job
 	CronJob    *batchv1.CronJob
+	Service    *corev1.Service
 }
 
 // Key returns the object's identity.

@@ -388,6 +388,7 @@ func TestEverySupportedFieldIsAKubernetesField(t *testing.T) {
 		"Deployment":    reflect.TypeOf(appsv1.Deployment{}),
 		"Job":           reflect.TypeOf(batchv1.Job{}),
 		"CronJob":       reflect.TypeOf(batchv1.CronJob{}),
+		"Service":       reflect.TypeOf(corev1.Service{}),
 		"JobSpec":       reflect.TypeOf(batchv1.JobSpec{}),
 		"PodSpec":       reflect.TypeOf(corev1.PodSpec{}),
 		"Container":     reflect.TypeOf(corev1.Container{}),
