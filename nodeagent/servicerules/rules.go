@@ -180,7 +180,10 @@ func Rules(tx *knftables.Transaction, s State) {
 	for _, c := range []string{"services", "masquerading", "mark-for-masquerade", "endpoints-check", "reject-chain"} {
 		tx.Add(&knftables.Chain{Name: c})
 	}
-	filterPrio := knftables.BaseChainPriority("dstnat - 10")
+	// -110: before nat output (-100), so a port with no endpoint is refused
+	// before anything rewrites it (kube-proxy uses dstnat-10, which nft
+	// 1.0.6 refuses on non-prerouting hooks).
+	filterPrio := knftables.BaseChainPriority("-110")
 	base("nat-prerouting", knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority, "services")
 	base("nat-output", knftables.NATType, knftables.OutputHook, knftables.DNATPriority, "services")
 	base("nat-postrouting", knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority, "masquerading")
