@@ -35,8 +35,8 @@ type Allocator struct {
 // New returns an Allocator for an IPv4 service CIDR of at most /30.
 func New(cidr netip.Prefix) (*Allocator, error) {
 	cidr = cidr.Masked()
-	if !cidr.Addr().Is4() || cidr.Bits() > 30 {
-		return nil, fmt.Errorf("service CIDR %s: must be an IPv4 prefix of /30 or larger", cidr)
+	if !cidr.Addr().Is4() || cidr.Bits() > 28 {
+		return nil, fmt.Errorf("service CIDR %s: must be an IPv4 prefix of /28 or larger", cidr)
 	}
 	base := u32(cidr.Addr())
 	size := uint32(1) << (32 - cidr.Bits())
@@ -45,6 +45,13 @@ func New(cidr netip.Prefix) (*Allocator, error) {
 
 // CIDR is the range cluster IPs come from.
 func (a *Allocator) CIDR() netip.Prefix { return a.cidr }
+
+// ClusterDNS is the address every agent serves cluster DNS on, the tenth
+// of the range (as kube-dns' 10.96.0.10): no Service is given it.
+func (a *Allocator) ClusterDNS() netip.Addr { return ClusterDNS(a.cidr) }
+
+// ClusterDNS is the cluster DNS address of a service CIDR.
+func ClusterDNS(cidr netip.Prefix) netip.Addr { return addr(u32(cidr.Masked().Addr()) + 10) }
 
 // PortKey names a Service port independently of its position in the list.
 func PortKey(p corev1.ServicePort) string {
@@ -81,7 +88,8 @@ func (a *Allocator) Assign(prev Table, objs []manifest.Object) (Table, manifest.
 	}
 
 	var errs manifest.ErrorList
-	ips := map[uint32]holder{}
+	dns := a.ClusterDNS()
+	ips := map[uint32]holder{u32(dns): {key: "(the cluster DNS address)"}}
 	ports := map[int32]holder{}
 	out := Table{}
 	for _, o := range svcs {
@@ -98,6 +106,11 @@ func (a *Allocator) Assign(prev Table, objs []manifest.Object) (Table, manifest.
 
 	// 1. Addresses written in Git.
 	for _, o := range svcs {
+		if o.Service.Spec.ClusterIP == dns.String() {
+			errs = append(errs, &manifest.Error{File: o.File, Line: o.Line, Field: "spec.clusterIP",
+				Message: fmt.Sprintf("Invalid value: %q: the cluster DNS address is reserved", dns)})
+			continue
+		}
 		s := &o.Service.Spec
 		if ip := s.ClusterIP; ip != "" && ip != corev1.ClusterIPNone {
 			addr, err := netip.ParseAddr(ip)

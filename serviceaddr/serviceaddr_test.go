@@ -1,6 +1,7 @@
 package serviceaddr
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -99,6 +100,11 @@ func TestAssign(t *testing.T) {
 			wantErr: "port 30080 is already allocated to Service default/a (a.yaml:1)",
 		},
 		{
+			name:    "the cluster DNS address is reserved",
+			objs:    []manifest.Object{svc("a", clusterIP("198.19.0.10"))},
+			wantErr: "a.yaml:1: spec.clusterIP: Invalid value: \"198.19.0.10\": the cluster DNS address is reserved",
+		},
+		{
 			name:    "a clusterIP outside the range",
 			objs:    []manifest.Object{svc("a", clusterIP("10.0.0.1"))},
 			wantErr: "a.yaml:1: spec.clusterIP: Invalid value: \"10.0.0.1\": provided IP is not in the valid range",
@@ -160,15 +166,23 @@ func TestAssignIsStable(t *testing.T) {
 }
 
 func TestAssignFillsASmallRange(t *testing.T) {
-	a := newAllocator(t, "198.19.0.0/30") // two usable addresses
-	got, errs := a.Assign(nil, []manifest.Object{svc("a", nil), svc("b", nil)})
+	a := newAllocator(t, "198.19.0.0/28") // 14 usable addresses, one of them for DNS
+	var objs []manifest.Object
+	for i := 0; i < 13; i++ {
+		objs = append(objs, svc(fmt.Sprintf("s%02d", i), nil))
+	}
+	got, errs := a.Assign(nil, objs)
 	if errs != nil {
 		t.Fatal(errs)
 	}
-	if got["default/a"].ClusterIP == got["default/b"].ClusterIP {
-		t.Fatalf("two Services share %s", got["default/a"].ClusterIP)
+	seen := map[string]bool{a.ClusterDNS().String(): true}
+	for _, as := range got {
+		if seen[as.ClusterIP] {
+			t.Fatalf("%s given twice (or the DNS address given)", as.ClusterIP)
+		}
+		seen[as.ClusterIP] = true
 	}
-	_, errs = a.Assign(got, []manifest.Object{svc("a", nil), svc("b", nil), svc("c", nil)})
+	_, errs = a.Assign(got, append(objs, svc("c", nil)))
 	if !strings.Contains(errs.Error(), "c.yaml:1: spec.clusterIP: no free address left") {
 		t.Fatalf("want an exhausted-range error for c, got %v", errs)
 	}
