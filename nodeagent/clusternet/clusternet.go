@@ -52,9 +52,8 @@ type Applier struct {
 	router  *podroutes.Router
 	dns     *clusterdns.Server
 
-	mu       sync.Mutex
-	dnsAddr  netip.Addr // where the DNS server listens, once started
-	upstream []string
+	mu      sync.Mutex
+	dnsAddr netip.Addr // where the DNS server listens, once started
 }
 
 // New checks that nftables works and prepares the parts; nothing is
