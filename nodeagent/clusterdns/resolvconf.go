@@ -16,11 +16,17 @@ const (
 // ResolvConf returns a pod's /etc/resolv.conf for its dnsPolicy, given the
 // node's own resolv.conf and the cluster DNS address. Loopback name
 // servers of the host are left out: the host's stub resolver is not
-// reachable from a pod's namespace.
+// reachable from a pod's namespace. Without a cluster DNS address (zero),
+// ClusterFirst falls back to Default, as the kubelet does without
+// --cluster-dns.
 func ResolvConf(pod *corev1.Pod, hostResolvConf []byte, clusterDNS netip.Addr, domain string) string {
 	hostServers, hostSearch, hostOptions := parseResolvConf(hostResolvConf)
 	var servers, search, options []string
-	switch pod.Spec.DNSPolicy {
+	policy := pod.Spec.DNSPolicy
+	if !clusterDNS.IsValid() && policy != corev1.DNSNone {
+		policy = corev1.DNSDefault
+	}
+	switch policy {
 	case corev1.DNSNone:
 	case corev1.DNSDefault:
 		servers, search, options = hostServers, hostSearch, hostOptions

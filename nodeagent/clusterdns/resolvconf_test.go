@@ -26,6 +26,13 @@ func TestResolvConf(t *testing.T) {
 			config: &corev1.PodDNSConfig{Nameservers: []string{"198.18.9.9"}, Searches: []string{"cluster.local", "extra"}, Options: []corev1.PodDNSConfigOption{{Name: "ndots", Value: ptr("2")}, {Name: "rotate"}}},
 			want:   "# Managed by berth.\nnameserver 198.19.0.10\nnameserver 198.18.9.9\nsearch shop.svc.cluster.local svc.cluster.local cluster.local corp.example extra\noptions ndots:2 rotate\n"},
 	}
+	noDNS := "# Managed by berth.\nnameserver 198.18.0.1\nsearch corp.example\noptions edns0\n"
+	t.Run("ClusterFirst without cluster DNS is Default", func(t *testing.T) {
+		pod := &corev1.Pod{Spec: corev1.PodSpec{DNSPolicy: corev1.DNSClusterFirst}}
+		if got := ResolvConf(pod, host, netip.Addr{}, DefaultDomain); got != noDNS {
+			t.Errorf("got\n%s", got)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop"}, Spec: corev1.PodSpec{DNSPolicy: tt.policy, DNSConfig: tt.config}}
