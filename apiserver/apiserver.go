@@ -119,15 +119,20 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("GET "+api.PathNodes+"/{name}", admin(s.getNode))
 	s.mux.Handle("GET "+api.PathEvents, admin(s.listEvents))
 	// Each namespaced kind: all namespaces, one namespace, one object.
-	for _, r := range []struct {
+	type resource struct {
 		base string
 		get  func(w http.ResponseWriter, r *http.Request, ns, name string)
-	}{
+	}
+	resources := []resource{
 		{api.PathPods, s.listPods},
 		{api.PathDeploy, s.listDeployments},
 		{api.PathJobs, s.listJobs},
 		{api.PathCronJobs, s.listCronJobs},
-	} {
+	}
+	if cfg.Network != nil {
+		resources = append(resources, resource{api.PathServices, s.listServices}, resource{api.PathEndpointSlices, s.listEndpointSlices})
+	}
+	for _, r := range resources {
 		s.mux.Handle("GET "+r.base, admin(func(w http.ResponseWriter, req *http.Request) { r.get(w, req, "", "") }))
 		i := strings.LastIndex(r.base, "/")
 		nsPath := r.base[:i] + "/namespaces/{ns}" + r.base[i:]

@@ -3,6 +3,9 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"net/http"
 
 	"github.com/berth-dev/berth/api"
@@ -45,4 +48,41 @@ func (s *Server) networkApplied(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// listServices shows the applied Services with their addresses.
+func (s *Server) listServices(w http.ResponseWriter, r *http.Request, ns, name string) {
+	list(s, w, r, "service", ns, name, func(ns, name string) ([]corev1.Service, error) {
+		st, _, err := s.cfg.Network.State()
+		if err != nil {
+			return nil, err
+		}
+		var out []corev1.Service
+		for _, svc := range st.Services {
+			if (ns == "" || svc.Namespace == ns) && (name == "" || svc.Name == name) {
+				out = append(out, svc)
+			}
+		}
+		return out, nil
+	}, func(items []corev1.Service) any {
+		return &corev1.ServiceList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceList"}, Items: items}
+	})
+}
+
+// listEndpointSlices shows the Services' endpoints; a name selects the
+// slices of that Service (kubernetes.io/service-name), as `kubectl get
+// endpoints NAME` shows one Service's.
+func (s *Server) listEndpointSlices(w http.ResponseWriter, r *http.Request, ns, name string) {
+	st, _, err := s.cfg.Network.State()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	items := []discoveryv1.EndpointSlice{}
+	for _, sl := range st.EndpointSlices {
+		if (ns == "" || sl.Namespace == ns) && (name == "" || sl.Labels[discoveryv1.LabelServiceName] == name) {
+			items = append(items, sl)
+		}
+	}
+	respondJSON(w, http.StatusOK, &discoveryv1.EndpointSliceList{TypeMeta: metav1.TypeMeta{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSliceList"}, Items: items})
 }

@@ -2,6 +2,9 @@ package apiserver
 
 import (
 	"context"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sync"
 	"testing"
 
@@ -71,6 +74,23 @@ func TestNetworkWatchAndConfirmation(t *testing.T) {
 	}
 	if f.applied["n1"] != 6 {
 		t.Fatalf("confirmation recorded as %v", f.applied)
+	}
+	// Users read Services and their slices where kubectl would.
+	f.mu.Lock()
+	f.st.Services = []corev1.Service{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"}, Spec: corev1.ServiceSpec{ClusterIP: "198.19.0.20"}}}
+	f.st.EndpointSlices = []discoveryv1.EndpointSlice{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web-x", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}}}}
+	f.mu.Unlock()
+	if svc, err := h.admin().Service(ctx, "default", "web"); err != nil || svc.Spec.ClusterIP != "198.19.0.20" {
+		t.Errorf("get service: %+v, %v", svc, err)
+	}
+	if _, err := h.admin().Service(ctx, "default", "nope"); err == nil {
+		t.Error("a missing Service was found")
+	}
+	if l, err := h.admin().EndpointSlices(ctx, "default", "web"); err != nil || len(l.Items) != 1 {
+		t.Errorf("endpoint slices of web: %+v, %v", l, err)
+	}
+	if l, err := h.admin().EndpointSlices(ctx, "other", ""); err != nil || len(l.Items) != 0 {
+		t.Errorf("endpoint slices of another namespace: %+v, %v", l, err)
 	}
 	// Only nodes may watch.
 	if _, err := h.agent("stranger").WatchNetwork(ctx, 0); err == nil {

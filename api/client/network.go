@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,4 +27,23 @@ func (c *Client) WatchNetwork(ctx context.Context, rv uint64) (*api.NetworkState
 // NetworkApplied confirms that version rv is live on the calling node.
 func (c *Client) NetworkApplied(ctx context.Context, rv uint64) error {
 	return c.do(ctx, c.timeout, http.MethodPost, api.PathAgentNetworkSeen, nil, api.NetworkApplied{ResourceVersion: rv}, nil)
+}
+
+// Services lists Services (with their addresses) of one namespace, or of all.
+func (c *Client) Services(ctx context.Context, namespace string) (*corev1.ServiceList, error) {
+	var out corev1.ServiceList
+	return &out, c.get(ctx, api.NamespacedPath(api.PathServices, namespace, ""), nil, &out)
+}
+
+// Service reads one Service.
+func (c *Client) Service(ctx context.Context, namespace, name string) (*corev1.Service, error) {
+	var out corev1.Service
+	return &out, c.get(ctx, api.NamespacedPath(api.PathServices, namespace, name), nil, &out)
+}
+
+// EndpointSlices lists EndpointSlices of one namespace (all when empty),
+// only those of Service service when it is not empty.
+func (c *Client) EndpointSlices(ctx context.Context, namespace, service string) (*discoveryv1.EndpointSliceList, error) {
+	var out discoveryv1.EndpointSliceList
+	return &out, c.get(ctx, api.NamespacedPath(api.PathEndpointSlices, namespace, service), nil, &out)
 }

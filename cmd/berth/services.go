@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"github.com/berth-dev/berth/api/client"
 	"io"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sort"
 	"strings"
 	"time"
@@ -146,4 +150,37 @@ func endpointsForPort(slices []discoveryv1.EndpointSlice, port string) string {
 	}
 	sort.Strings(out)
 	return endpointsColumn(out)
+}
+
+// endpointsView is what `get endpoints` shows: Services and their slices.
+type endpointsView struct {
+	services []corev1.Service
+	slices   []discoveryv1.EndpointSlice
+}
+
+// MarshalJSON gives -o json/yaml the slices, the objects berth keeps.
+func (v *endpointsView) MarshalJSON() ([]byte, error) {
+	return json.Marshal(&discoveryv1.EndpointSliceList{TypeMeta: metav1.TypeMeta{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSliceList"}, Items: v.slices})
+}
+
+func fetchEndpoints(ctx context.Context, c *client.Client, ns, name string) (any, int, error) {
+	var svcs []corev1.Service
+	if name != "" {
+		svc, err := c.Service(ctx, ns, name)
+		if err != nil {
+			return nil, 0, err
+		}
+		svcs = []corev1.Service{*svc}
+	} else {
+		l, err := c.Services(ctx, ns)
+		if err != nil {
+			return nil, 0, err
+		}
+		svcs = l.Items
+	}
+	sl, err := c.EndpointSlices(ctx, ns, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &endpointsView{services: svcs, slices: sl.Items}, len(svcs), nil
 }
