@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 export PATH := env_var("PATH") + ":/usr/local/go/bin:" + env_var_or_default("HOME", "/root") + "/go/bin:/usr/sbin:/sbin"
 
-debs := "gcc linux-libc-dev containerd runc containernetworking-plugins docker-registry busybox-static iptables git gnupg openssh-client openssh-server iproute2 curl"
+debs := "gcc linux-libc-dev containerd runc containernetworking-plugins docker-registry busybox-static iptables nftables git gnupg openssh-client openssh-server iproute2 curl"
 
 # List the recipes.
 default:

@@ -37,6 +37,9 @@ type Config struct {
 	Status StatusSink
 	// Reads is the users' view of the cluster (required).
 	Reads ClusterReader
+	// Network is the cluster network state agents watch (optional: without
+	// it the network paths are not served).
+	Network NetworkFeed
 	// JoinToken is the agents' shared join token: it registers nodes, and
 	// the log proxy carries it to the agents. AdminToken reads everything.
 	// Both are required and differ.
@@ -106,21 +109,30 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("POST "+api.PathHeartbeat, agent(s.heartbeat))
 	s.mux.Handle("GET "+api.PathAgentPods, agent(s.watchPods))
 	s.mux.Handle("POST "+api.PathPodStatus, agent(s.reportStatus))
+	if cfg.Network != nil {
+		s.mux.Handle("GET "+api.PathAgentNetwork, agent(s.watchNetwork))
+		s.mux.Handle("POST "+api.PathAgentNetworkSeen, agent(s.networkApplied))
+	}
 
 	s.mux.Handle("GET "+api.PathStatus, admin(s.syncStatus))
 	s.mux.Handle("GET "+api.PathNodes, admin(s.listNodes))
 	s.mux.Handle("GET "+api.PathNodes+"/{name}", admin(s.getNode))
 	s.mux.Handle("GET "+api.PathEvents, admin(s.listEvents))
 	// Each namespaced kind: all namespaces, one namespace, one object.
-	for _, r := range []struct {
+	type resource struct {
 		base string
 		get  func(w http.ResponseWriter, r *http.Request, ns, name string)
-	}{
+	}
+	resources := []resource{
 		{api.PathPods, s.listPods},
 		{api.PathDeploy, s.listDeployments},
 		{api.PathJobs, s.listJobs},
 		{api.PathCronJobs, s.listCronJobs},
-	} {
+	}
+	if cfg.Network != nil {
+		resources = append(resources, resource{api.PathServices, s.listServices}, resource{api.PathEndpointSlices, s.listEndpointSlices})
+	}
+	for _, r := range resources {
 		s.mux.Handle("GET "+r.base, admin(func(w http.ResponseWriter, req *http.Request) { r.get(w, req, "", "") }))
 		i := strings.LastIndex(r.base, "/")
 		nsPath := r.base[:i] + "/namespaces/{ns}" + r.base[i:]
@@ -365,6 +377,20 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 // watchPods is a long poll: the full list of the node's pods, at once if
 // it differs from resourceVersion, else when it changes or the wait ends.
 func (s *Server) watchPods(w http.ResponseWriter, r *http.Request) {
+	node := r.Header.Get(api.HeaderNodeName)
+	s.longPoll(w, r, func() (any, uint64, uint64, error) {
+		list, version, err := s.cfg.Pods.NodePods(node)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		return list, list.ResourceVersion, version, nil
+	}, s.cfg.Pods.WaitChange)
+}
+
+// longPoll answers with read's body at once if its resourceVersion
+// differs from the request's, else when it changes (wait wakes on every
+// store change after the version read returned) or the wait ends.
+func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, read func() (body any, rv, version uint64, err error), wait func(context.Context, uint64) (uint64, error)) {
 	q := r.URL.Query()
 	var rv uint64
 	if v := q.Get(api.ParamResourceVersion); v != "" {
@@ -374,19 +400,18 @@ func (s *Server) watchPods(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	wait := s.cfg.WatchTimeout
+	timeout := s.cfg.WatchTimeout
 	if v := q.Get(api.ParamTimeoutSeconds); v != "" {
 		sec, err := strconv.ParseFloat(v, 64)
 		if err != nil || sec < 0 {
 			api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("timeoutSeconds %q: not a non-negative number", v))
 			return
 		}
-		wait = min(wait, time.Duration(sec*float64(time.Second)))
+		timeout = min(timeout, time.Duration(sec*float64(time.Second)))
 	}
-	node := r.Header.Get(api.HeaderNodeName)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	timer := s.cfg.Clock.NewTimer(wait)
+	timer := s.cfg.Clock.NewTimer(timeout)
 	defer timer.Stop()
 	go func() {
 		select {
@@ -397,18 +422,18 @@ func (s *Server) watchPods(w http.ResponseWriter, r *http.Request) {
 		cancel()
 	}()
 	for {
-		list, version, err := s.cfg.Pods.NodePods(node)
+		body, got, version, err := read()
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if list.ResourceVersion != rv || ctx.Err() != nil {
+		if got != rv || ctx.Err() != nil {
 			if r.Context().Err() == nil {
-				respondJSON(w, http.StatusOK, list)
+				respondJSON(w, http.StatusOK, body)
 			}
 			return
 		}
-		if _, err := s.cfg.Pods.WaitChange(ctx, version); err != nil && ctx.Err() == nil {
+		if _, err := wait(ctx, version); err != nil && ctx.Err() == nil {
 			s.fail(w, r, err)
 			return
 		}

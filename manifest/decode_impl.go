@@ -88,6 +88,7 @@ var kinds = map[Kind]struct {
 	KindConfigMap:  {"v1", func() any { return &corev1.ConfigMap{} }},
 	KindSecret:     {"v1", func() any { return &corev1.Secret{} }},
 	KindNamespace:  {"v1", func() any { return &corev1.Namespace{} }},
+	KindService:    {"v1", func() any { return &corev1.Service{} }},
 }
 
 // docErrors collects one document's problems and places each on a line.
@@ -157,7 +158,7 @@ func decodeNode(d *docErrors, file string, root *yaml.Node, index int, src *sops
 		d.add("kind", 0, "Required value: every document needs a kind")
 		return nil, d.errs
 	case !ok:
-		d.add("kind", 0, fmt.Sprintf("unknown kind %q: berth reads Pod, ConfigMap, Secret, Namespace (v1), Deployment (apps/v1), Job and CronJob (batch/v1)", kind))
+		d.add("kind", 0, fmt.Sprintf("unknown kind %q: berth reads Pod, Service, ConfigMap, Secret, Namespace (v1), Deployment (apps/v1), Job and CronJob (batch/v1)", kind))
 		return nil, d.errs
 	case apiVersion == "":
 		d.add("apiVersion", 0, fmt.Sprintf("Required value: %s needs apiVersion %s", kind, k.apiVersion))
@@ -224,6 +225,9 @@ func decodeNode(d *docErrors, file string, root *yaml.Node, index int, src *sops
 	case *corev1.Namespace:
 		o.NamespaceObject = v
 		d.addField(validateNamespace(v))
+	case *corev1.Service:
+		o.Service = v
+		d.addField(validateService(v))
 	}
 	if len(d.errs) > 0 {
 		return nil, d.redacted(root)

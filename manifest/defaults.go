@@ -47,6 +47,9 @@ func setDefaults(o *Object) {
 		defaultNamespace(o.NamespaceObject)
 		o.Name = o.NamespaceObject.Name
 		return // cluster-scoped
+	case o.Service != nil:
+		meta = &o.Service.ObjectMeta
+		defaultService(o.Service)
 	}
 	if meta.Namespace == "" {
 		meta.Namespace = DefaultNamespace

@@ -24,8 +24,8 @@ type Field struct {
 // it, so nothing in Git is silently ignored. The README's table is printed
 // from this slice by `berth validate --fields`.
 var Supported = []Field{
-	{Group: "Object", Path: "apiVersion", Note: "v1 (Pod, ConfigMap, Secret, Namespace), apps/v1 (Deployment), batch/v1 (Job, CronJob)"},
-	{Group: "Object", Path: "kind", Note: "Pod, Deployment, Job, CronJob, ConfigMap, Secret, Namespace"},
+	{Group: "Object", Path: "apiVersion", Note: "v1 (Pod, Service, ConfigMap, Secret, Namespace), apps/v1 (Deployment), batch/v1 (Job, CronJob)"},
+	{Group: "Object", Path: "kind", Note: "Pod, Deployment, Job, CronJob, Service, ConfigMap, Secret, Namespace"},
 	{Group: "Object", Path: "metadata", Ref: "ObjectMeta"},
 	{Group: "ObjectMeta", Path: "name", Note: "required; RFC 1123 (CronJob at most 52 characters, Job at most 63)"},
 	{Group: "ObjectMeta", Path: "generateName", Note: "without name: the name is the prefix and 5 characters derived from the file and the document's place in it, so it stays the same from one revision to the next"},
@@ -62,6 +62,18 @@ var Supported = []Field{
 	{Group: "CronJob", Path: "spec.failedJobsHistoryLimit", Note: "default 1"},
 	{Group: "CronJob", Path: "spec.jobTemplate.metadata", Ref: "TemplateMeta"},
 	{Group: "CronJob", Path: "spec.jobTemplate.spec", Ref: "JobSpec"},
+
+	{Group: "Service", Path: "spec.type", Note: "ClusterIP (default) or NodePort"},
+	{Group: "Service", Path: "spec.clusterIP", Note: "allocated from --service-cidr when empty; None makes a headless Service; a written address is kept when free"},
+	{Group: "Service", Path: "spec.selector.*", Note: "without a selector a Service has no endpoints: berth has no manually written Endpoints yet"},
+	{Group: "Service", Path: "spec.ports[].name", Note: "required when there are several ports; names SRV records"},
+	{Group: "Service", Path: "spec.ports[].port"},
+	{Group: "Service", Path: "spec.ports[].targetPort", Note: "a number or a container port's name, resolved per pod; default: port"},
+	{Group: "Service", Path: "spec.ports[].protocol", Note: "TCP (default), UDP"},
+	{Group: "Service", Path: "spec.ports[].nodePort", Note: "NodePort only; 30000-32767, allocated when empty, a written one is kept when free"},
+	{Group: "Service", Path: "spec.sessionAffinity", Note: "None (default) or ClientIP"},
+	{Group: "Service", Path: "spec.sessionAffinityConfig.clientIP.timeoutSeconds", Note: "default 10800"},
+	{Group: "Service", Path: "spec.publishNotReadyAddresses", Note: "pods count as endpoints before they are ready"},
 
 	{Group: "JobSpec", Path: "completions", Note: "unset with parallelism set: a work queue"},
 	{Group: "JobSpec", Path: "parallelism", Note: "default 1"},
@@ -120,6 +132,7 @@ var Supported = []Field{
 	{Group: "PodSpec", Path: "tolerations[].value"},
 	{Group: "PodSpec", Path: "tolerations[].effect", Note: "NoSchedule, PreferNoSchedule, NoExecute"},
 	{Group: "PodSpec", Path: "hostname"},
+	{Group: "PodSpec", Path: "subdomain", Note: "with hostname: hostname.subdomain.ns.svc.cluster.local when a headless Service of that name selects the pod"},
 	{Group: "PodSpec", Path: "serviceAccountName", Note: "accepted; berth has no service accounts and mounts no token"},
 	{Group: "PodSpec", Path: "serviceAccount", Note: "deprecated alias of serviceAccountName; accepted likewise"},
 	{Group: "PodSpec", Path: "automountServiceAccountToken", Note: "accepted; berth mounts no token whatever the value"},
@@ -371,7 +384,7 @@ func isUnset(n *yaml.Node) bool {
 func FieldsMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| where | field | notes |\n|---|---|---|\n")
-	order := []string{"Object", "ObjectMeta", "ConfigMap", "Secret", "Pod", "Deployment", "Job", "CronJob", "JobSpec", "TemplateMeta", "LabelSelector", "PodSpec", "Container", "Probe", "KeyToPath", "DownwardAPIFile"}
+	order := []string{"Object", "ObjectMeta", "ConfigMap", "Secret", "Pod", "Deployment", "Job", "CronJob", "Service", "JobSpec", "TemplateMeta", "LabelSelector", "PodSpec", "Container", "Probe", "KeyToPath", "DownwardAPIFile"}
 	rank := map[string]int{}
 	for i, g := range order {
 		rank[g] = i

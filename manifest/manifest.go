@@ -22,6 +22,7 @@ const (
 	KindConfigMap  Kind = "ConfigMap"
 	KindSecret     Kind = "Secret"
 	KindNamespace  Kind = "Namespace"
+	KindService    Kind = "Service"
 )
 
 // Key identifies an object: the same Key in two places is an error.
@@ -34,7 +35,7 @@ type Key struct {
 func (k Key) String() string { return fmt.Sprintf("%s %s/%s", k.Kind, k.Namespace, k.Name) }
 
 // Object is one decoded, validated and defaulted manifest. Exactly one of
-// the kind pointers (Pod, Deployment, …) is set, matching Kind. A
+// the kind pointers (Pod, Deployment, Service, …) is set, matching Kind. A
 // Namespace object has an empty Namespace.
 type Object struct {
 	Kind      Kind
@@ -56,6 +57,7 @@ type Object struct {
 	ConfigMap       *corev1.ConfigMap
 	Secret          *Secret
 	NamespaceObject *corev1.Namespace
+	Service         *corev1.Service
 
 	// Warnings are what is accepted but should change (a Secret in clear
 	// text in Git); berth validate prints them and the snapshot keeps them.

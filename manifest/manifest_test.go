@@ -411,6 +411,7 @@ func TestEverySupportedFieldIsAKubernetesField(t *testing.T) {
 		"Secret":          reflect.TypeOf(corev1.Secret{}),
 		"KeyToPath":       reflect.TypeOf(corev1.KeyToPath{}),
 		"DownwardAPIFile": reflect.TypeOf(corev1.DownwardAPIVolumeFile{}),
+		"Service":         reflect.TypeOf(corev1.Service{}),
 	}
 	for _, row := range Supported {
 		typ, ok := groups[row.Group]

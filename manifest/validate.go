@@ -379,6 +379,7 @@ func validatePodSpec(s *corev1.PodSpec, allowedRestart []corev1.RestartPolicy, p
 	}
 	errs = append(errs, metav1validation.ValidateLabels(s.NodeSelector, p.Child("nodeSelector"))...)
 	errs = append(errs, validatePodSpecExtras(s, p)...)
+	errs = append(errs, validatePodDNS(s, p)...)
 	for i, t := range s.Tolerations {
 		errs = append(errs, validateToleration(t, p.Child("tolerations").Index(i))...)
 	}

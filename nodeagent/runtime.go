@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/berth-dev/berth/nodeagent/clusterdns"
 	"github.com/berth-dev/berth/nodeagent/containerlog"
 )
 
@@ -292,52 +294,12 @@ func writeEtcFiles(dir podDir, pod *corev1.Pod, ip string) error {
 	return nil
 }
 
-// resolvConf derives the pod's resolver config from the host's, dropping
-// loopback name servers (a host's stub resolver is not reachable from the
-// pod's namespace) and applying the pod's dnsConfig.
+// resolvConf writes the pod's resolver config for its dnsPolicy
+// (clusterdns.ResolvConf). No cluster DNS address is wired in yet, so
+// ClusterFirst falls back to the host's resolvers, as before.
 func resolvConf(pod *corev1.Pod) string {
-	var servers, search, options []string
-	if pod.Spec.DNSPolicy != corev1.DNSNone {
-		host, _ := os.ReadFile("/etc/resolv.conf")
-		for _, line := range strings.Split(string(host), "\n") {
-			f := strings.Fields(line)
-			if len(f) < 2 {
-				continue
-			}
-			switch f[0] {
-			case "nameserver":
-				if !strings.HasPrefix(f[1], "127.") && f[1] != "::1" {
-					servers = append(servers, f[1])
-				}
-			case "search":
-				search = append(search, f[1:]...)
-			case "options":
-				options = append(options, f[1:]...)
-			}
-		}
-	}
-	if dc := pod.Spec.DNSConfig; dc != nil {
-		servers = append(servers, dc.Nameservers...)
-		search = append(search, dc.Searches...)
-		for _, o := range dc.Options {
-			if o.Value != nil {
-				options = append(options, o.Name+":"+*o.Value)
-			} else {
-				options = append(options, o.Name)
-			}
-		}
-	}
-	var b strings.Builder
-	for _, s := range servers {
-		b.WriteString("nameserver " + s + "\n")
-	}
-	if len(search) > 0 {
-		b.WriteString("search " + strings.Join(search, " ") + "\n")
-	}
-	if len(options) > 0 {
-		b.WriteString("options " + strings.Join(options, " ") + "\n")
-	}
-	return b.String()
+	host, _ := os.ReadFile("/etc/resolv.conf") // none: no host resolvers
+	return clusterdns.ResolvConf(pod, host, netip.Addr{}, clusterdns.DefaultDomain)
 }
 
 // removeSandbox releases the pause container, CNI attachment and network

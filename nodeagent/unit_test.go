@@ -256,7 +256,7 @@ func TestResolvConfDropsLoopback(t *testing.T) {
 		Nameservers: []string{"198.18.0.53"}, Searches: []string{"svc.local"},
 	}}}
 	got := resolvConf(pod)
-	if got != "nameserver 198.18.0.53\nsearch svc.local\n" {
+	if got != "# Managed by berth.\nnameserver 198.18.0.53\nsearch svc.local\n" {
 		t.Fatalf("resolv.conf:\n%s", got)
 	}
 }

@@ -2,6 +2,9 @@ package reconciler
 
 import (
 	"encoding/json"
+	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/serviceaddr"
+	"sort"
 
 	"fmt"
 	"hash/fnv"
@@ -34,8 +37,12 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 	var pods []*PodRecord
 	var jobRecs []*JobRecord
 	var sync *SyncRecord
+	var addrs serviceaddr.Table
 	err := r.cfg.Store.View(func(tx ReadTx) error {
 		var err error
+		if addrs, err = tx.ServiceAddresses(); err != nil {
+			return err
+		}
 		if nodes, err = tx.Nodes(); err != nil {
 			return err
 		}
@@ -54,6 +61,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 	// After a restart the store remembers what was admitted.
 	if r.applied == nil && sync != nil && sync.Status.Applied != nil && sync.Status.Applied.SHA == cand.Revision {
 		idx.appliedAt = sync.Status.Applied.Applied
+		r.resumeServices(idx, addrs)
 		r.setApplied(idx)
 		r.log.Info("resumed applied revision", "revision", short(cand.Revision))
 		return nil
@@ -66,6 +74,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 			if prev, err := rs.At(sync.Status.Applied.SHA); err == nil {
 				pidx := indexDesired(prev)
 				pidx.appliedAt = sync.Status.Applied.Applied
+				r.resumeServices(pidx, addrs)
 				r.setApplied(pidx)
 				r.log.Info("resumed the revision applied before the restart", "revision", short(prev.Revision), "newest", short(cand.Revision))
 			} else {
@@ -75,6 +84,20 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 	}
 	fp := fingerprint(nodes, pods)
 	if r.refused == cand.Revision && r.refusedOn == fp {
+		return nil
+	}
+	// Services are admitted with the rest: a clash of addresses refuses
+	// the revision, naming both Services.
+	table, aerrs := r.allocateServices(idx, addrs)
+	if len(aerrs) > 0 {
+		rej := &api.RejectedRevision{Revision: api.Revision{SHA: cand.Revision, Subject: cand.Subject, Author: cand.Author, Time: cand.CommitTime}}
+		for _, e := range aerrs {
+			rej.Errors = append(rej.Errors, api.ManifestError{File: e.File, Line: e.Line, Field: e.Field, Message: e.Message})
+		}
+		if r.refused != cand.Revision {
+			r.log.Warn("refused revision: Service addresses clash", "revision", short(cand.Revision), "errors", aerrs.Error())
+		}
+		r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej
 		return nil
 	}
 	required, kept, owners := admissionSet(idx, pods, jobRecs)
@@ -87,6 +110,9 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 		return fmt.Errorf("place revision %s: %w", short(cand.Revision), err)
 	}
 	if plan.Complete() {
+		if err := r.cfg.Store.Update(func(tx Tx) error { return tx.PutServiceAddresses(table) }); err != nil {
+			return fmt.Errorf("admit revision %s: store Service addresses: %w", short(cand.Revision), err)
+		}
 		idx.appliedAt = now
 		prev := ""
 		if r.applied != nil {
@@ -336,4 +362,32 @@ func (r *Reconciler) writeSync(now time.Time) error {
 		r.lastSyncRec = b
 	}
 	return err
+}
+
+// allocateServices gives the revision's Services their cluster IPs and
+// node ports, keeping the ones held in prev, and sets idx.services.
+func (r *Reconciler) allocateServices(idx *desiredIndex, prev serviceaddr.Table) (serviceaddr.Table, manifest.ErrorList) {
+	table, errs := r.alloc.Assign(prev, idx.Objects)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	idx.services = nil
+	for i := range idx.Objects {
+		if o := &idx.Objects[i]; o.Service != nil {
+			idx.services = append(idx.services, serviceaddr.Apply(o.Service, table[o.Namespace+"/"+o.Name]))
+		}
+	}
+	sort.Slice(idx.services, func(i, j int) bool {
+		a, b := idx.services[i], idx.services[j]
+		return a.Namespace < b.Namespace || (a.Namespace == b.Namespace && a.Name < b.Name)
+	})
+	return table, nil
+}
+
+// resumeServices restores a revision admitted before a restart with the
+// stored addresses (which it was admitted with, so nothing clashes).
+func (r *Reconciler) resumeServices(idx *desiredIndex, stored serviceaddr.Table) {
+	if _, errs := r.allocateServices(idx, stored); len(errs) > 0 {
+		r.log.Warn("cannot restore Service addresses after the restart", "revision", short(idx.Revision), "errors", errs.Error())
+	}
 }

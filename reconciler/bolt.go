@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-dev/berth/serviceaddr"
 	"maps"
 	"reflect"
 	"sync"
@@ -44,6 +45,7 @@ var (
 	keyEventSeq = []byte("eventseq")
 	keyEventN   = []byte("eventcount")
 	keySync     = []byte("sync")
+	keySvcAddrs = []byte("serviceaddresses")
 )
 
 var boltBuckets = [][]byte{bucketMeta, bucketPods, bucketNodes, bucketDeployments, bucketJobs, bucketCronJobs, bucketEvents, bucketEventIndex}
@@ -295,6 +297,29 @@ func (t *boltTx) Sync() (*SyncRecord, error) {
 		return &SyncRecord{}, nil
 	}
 	return rec, err
+}
+
+func (t *boltTx) ServiceAddresses() (serviceaddr.Table, error) {
+	rec, err := boltGet[serviceaddr.Table](t, bucketMeta, keySvcAddrs)
+	if errors.Is(err, ErrNotFound) {
+		return serviceaddr.Table{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return *rec, nil
+}
+
+// PutServiceAddresses stores the allocation; an equal one writes nothing.
+func (t *boltTx) PutServiceAddresses(tab serviceaddr.Table) error {
+	old, err := t.ServiceAddresses()
+	if err != nil {
+		return err
+	}
+	if jsonEqual(old, tab) {
+		return nil
+	}
+	return t.put(bucketMeta, keySvcAddrs, tab)
 }
 
 func (t *boltTx) Events(limit int) ([]api.Event, error) {

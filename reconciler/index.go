@@ -39,6 +39,9 @@ type desiredIndex struct {
 	deployments map[string]deployWant
 	jobs        map[string]jobWant
 	cronjobs    map[string]*batchv1.CronJob
+	// services are the revision's Services with their allocated
+	// addresses, set when the revision is admitted (allocateServices).
+	services []*corev1.Service
 }
 
 func key(ns, name string) string { return ns + "/" + name }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-dev/berth/serviceaddr"
+	corev1 "k8s.io/api/core/v1"
 	"log/slog"
 	"math"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +62,9 @@ type Config struct {
 	// LocalZone is the zone of CronJobs without spec.timeZone (default:
 	// time.Local).
 	LocalZone *time.Location
+	// ServiceCIDR is where Services' cluster IPs come from (default
+	// serviceaddr.DefaultServiceCIDR).
+	ServiceCIDR netip.Prefix
 }
 
 func (c *Config) setDefaults() error {
@@ -79,6 +85,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.LocalZone == nil {
 		c.LocalZone = time.Local
+	}
+	if !c.ServiceCIDR.IsValid() {
+		c.ServiceCIDR = serviceaddr.DefaultServiceCIDR
 	}
 	return nil
 }
@@ -106,6 +115,18 @@ type Reconciler struct {
 	refusedOn   string
 	refusedWhy  *api.RejectedRevision
 	lastSyncRec []byte
+	// alloc gives Services their cluster IPs and node ports.
+	alloc *serviceaddr.Allocator
+}
+
+// Services returns the applied revision's Services with their allocated
+// cluster IP and node ports, sorted by namespace and name.
+func (r *Reconciler) Services() []*corev1.Service {
+	v := r.view.Load()
+	if v == nil {
+		return nil
+	}
+	return v.services
 }
 
 // New returns a Reconciler; call Run, or ReconcileOnce in tests.
@@ -113,7 +134,11 @@ func New(cfg Config) (*Reconciler, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	return &Reconciler{cfg: cfg, log: cfg.Logger.With("component", "reconciler")}, nil
+	alloc, err := serviceaddr.New(cfg.ServiceCIDR)
+	if err != nil {
+		return nil, fmt.Errorf("reconciler: %w", err)
+	}
+	return &Reconciler{cfg: cfg, log: cfg.Logger.With("component", "reconciler"), alloc: alloc}, nil
 }
 
 // Applied returns the revision whose objects are running, or "".

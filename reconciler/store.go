@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"errors"
+	"github.com/berth-dev/berth/serviceaddr"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -51,6 +52,9 @@ type ReadTx interface {
 	CronJobs() ([]*CronJobRecord, error)
 	// Sync is the Git sync state; a zero record before the first sync.
 	Sync() (*SyncRecord, error)
+	// ServiceAddresses is every Service's cluster IP and node ports as
+	// admitted last (empty before the first Service).
+	ServiceAddresses() (serviceaddr.Table, error)
 	// Events returns the newest events, oldest first, at most limit.
 	Events(limit int) ([]api.Event, error)
 }
@@ -74,6 +78,7 @@ type Tx interface {
 	PutCronJob(*CronJobRecord) error
 	DeleteCronJob(namespace, name string) error
 	PutSync(*SyncRecord) error
+	PutServiceAddresses(serviceaddr.Table) error
 	// AddEvent records an event; an event equal to the newest one with the
 	// same object and reason raises its Count instead. Old events are
 	// dropped past a bound.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/berth-dev/berth/nodeagent/podroutes"
 	"log/slog"
 	"os"
 	"strings"
@@ -48,6 +49,9 @@ type joinOptions struct {
 	// allocatable overrides what the node offers the scheduler, for
 	// machines shared with other work (and for tests of admission).
 	allocatable map[string]string
+	// podNetwork turns on the cluster network: "" (off), auto, vxlan or
+	// host-gw.
+	podNetwork string
 }
 
 func addJoinFlags(f *pflag.FlagSet, o *joinOptions, prefix string, withServer bool) {
@@ -58,6 +62,7 @@ func addJoinFlags(f *pflag.FlagSet, o *joinOptions, prefix string, withServer bo
 	f.StringSliceVar(&o.labels, prefix+"labels", nil, "node labels for nodeSelector, as key=value")
 	f.StringVar(&o.logListen, prefix+"log-listen", "127.0.0.1:0", "where the agent serves its pods' logs to the server")
 	f.BoolVar(&o.drain, prefix+"drain-on-exit", false, "stop and remove every pod when the agent stops (default: they keep running)")
+	f.StringVar(&o.podNetwork, prefix+"pod-network", "", "program Services, cluster DNS and routes to other nodes' pods: auto (direct routes on a shared link, VXLAN elsewhere), vxlan or host-gw; empty: off. Needs nft (Debian nftables)")
 	f.StringToStringVar(&o.allocatable, prefix+"allocatable", nil, "what this node offers to pods, e.g. cpu=2,memory=4Gi,pods=50; resources not named keep the machine's (default: all of the machine)")
 }
 
@@ -114,10 +119,18 @@ func runJoined(ctx context.Context, server, token string, cfg nodeagent.Config, 
 	if err != nil {
 		return err
 	}
+	var network *remote.NetworkOptions
+	if o.podNetwork != "" {
+		mode, err := podroutes.ParseMode(o.podNetwork)
+		if err != nil {
+			return fmt.Errorf("--pod-network: %w", err)
+		}
+		network = &remote.NetworkOptions{Mode: mode}
+	}
 	return remote.RunAgent(ctx, remote.Config{
 		Server: server, Token: token, NodeName: cfg.NodeName, Labels: labels,
 		Capacity: machine, Allocatable: allocatable,
-		LogListen: o.logListen, DrainOnExit: o.drain,
+		LogListen: o.logListen, DrainOnExit: o.drain, Network: network,
 	}, cfg)
 }
 

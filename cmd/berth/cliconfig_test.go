@@ -53,7 +53,7 @@ func newCLIServer(t *testing.T) *cliServer {
 	}
 	s := &cliServer{t: t, store: st, tokens: tokens, clock: clocktesting.NewFakeClock(t0)}
 	parts, err := newAPI(st, func() []manifest.Object { s.mu.Lock(); defer s.mu.Unlock(); return s.objects }, tokens,
-		reconciler.MembershipConfig{}, nil, s.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		reconciler.MembershipConfig{}, nil, nil, s.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

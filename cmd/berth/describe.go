@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -104,6 +105,15 @@ func runDescribe(ctx context.Context, c *client.Client, out io.Writer, res resKi
 		var cj *batchv1.CronJob
 		if cj, err = c.CronJob(ctx, ns, name); err == nil {
 			d.cronJob(cj, local)
+		}
+	case resServices:
+		kind = "Service"
+		var svc *corev1.Service
+		if svc, err = c.Service(ctx, ns, name); err == nil {
+			var sl *discoveryv1.EndpointSliceList
+			if sl, err = c.EndpointSlices(ctx, ns, name); err == nil {
+				describeService(d.w, svc, sl.Items)
+			}
 		}
 	}
 	if err != nil {

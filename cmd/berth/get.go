@@ -33,6 +33,8 @@ const (
 	resDeployments resKind = "deployments"
 	resJobs        resKind = "jobs"
 	resCronJobs    resKind = "cronjobs"
+	resServices    resKind = "services"
+	resEndpoints   resKind = "endpoints"
 )
 
 // resourceNames are the names kubectl accepts for each kind.
@@ -42,12 +44,14 @@ var resourceNames = map[string]resKind{
 	"deployment": resDeployments, "deployments": resDeployments, "deploy": resDeployments,
 	"job": resJobs, "jobs": resJobs,
 	"cronjob": resCronJobs, "cronjobs": resCronJobs, "cj": resCronJobs,
+	"service": resServices, "services": resServices, "svc": resServices,
+	"endpoints": resEndpoints, "ep": resEndpoints,
 }
 
 func parseResource(s string) (resKind, error) {
 	r, ok := resourceNames[strings.ToLower(s)]
 	if !ok {
-		return "", fmt.Errorf("unknown resource type %q: use nodes, pods, deployments, jobs or cronjobs", s)
+		return "", fmt.Errorf("unknown resource type %q: use nodes, pods, deployments, jobs, cronjobs, services or endpoints", s)
 	}
 	return r, nil
 }
@@ -181,6 +185,12 @@ func runGet(ctx context.Context, c *client.Client, out, errOut io.Writer, res re
 		t = cronJobTable(v.Items, wide, now)
 	case *batchv1.CronJob:
 		t = cronJobTable([]batchv1.CronJob{*v}, wide, now)
+	case *corev1.ServiceList:
+		t = serviceTable(v.Items, wide, now)
+	case *corev1.Service:
+		t = serviceTable([]corev1.Service{*v}, wide, now)
+	case *endpointsView:
+		t = endpointsTable(v.services, v.slices, now)
 	}
 	if allNS {
 		t = t.withNamespace()
@@ -232,6 +242,15 @@ func fetch(ctx context.Context, c *client.Client, res resKind, ns, name string) 
 		}
 		l, err := c.CronJobs(ctx, ns)
 		return l, len(l.Items), err
+	case resServices:
+		if name != "" {
+			svc, err := c.Service(ctx, ns, name)
+			return svc, 1, err
+		}
+		l, err := c.Services(ctx, ns)
+		return l, len(l.Items), err
+	case resEndpoints:
+		return fetchEndpoints(ctx, c, ns, name)
 	}
 	return nil, 0, fmt.Errorf("unknown resource %q", res)
 }

@@ -297,12 +297,12 @@ func TestPodSummary(t *testing.T) {
 }
 
 func TestResourceNames(t *testing.T) {
-	for in, want := range map[string]resKind{"po": resPods, "Pods": resPods, "deploy": resDeployments, "cj": resCronJobs, "no": resNodes, "job": resJobs} {
+	for in, want := range map[string]resKind{"po": resPods, "Pods": resPods, "deploy": resDeployments, "cj": resCronJobs, "no": resNodes, "job": resJobs, "svc": resServices, "ep": resEndpoints} {
 		if got, err := parseResource(in); err != nil || got != want {
 			t.Errorf("%s: %s, %v", in, got, err)
 		}
 	}
-	if _, err := parseResource("services"); err == nil || !strings.Contains(err.Error(), "unknown resource type") {
-		t.Errorf("services: %v", err)
+	if _, err := parseResource("ingresses"); err == nil || !strings.Contains(err.Error(), "unknown resource type") {
+		t.Errorf("ingresses: %v", err)
 	}
 }

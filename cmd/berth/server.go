@@ -6,9 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-dev/berth/endpoints"
+	"github.com/berth-dev/berth/nodeagent/clusterdns"
+	"github.com/berth-dev/berth/serviceaddr"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -32,6 +36,7 @@ type serverOptions struct {
 	dataDir         string
 	listen          string
 	clusterCIDR     string
+	serviceCIDR     string
 	nodeTimeout     time.Duration
 	strategy        string
 	agent           bool
@@ -90,6 +95,7 @@ Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
 	f.StringVar(&o.dataDir, "data", "/var/lib/berth", "directory for the store, the Git clone and the tokens")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:7070", "address of the API and webhooks")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "198.18.0.0/16", "range the nodes' /24 pod subnets are allocated from")
+	f.StringVar(&o.serviceCIDR, "service-cidr", serviceaddr.DefaultServiceCIDR.String(), "range Services' cluster IPs are allocated from (its tenth address serves cluster DNS)")
 	f.DurationVar(&o.nodeTimeout, "node-timeout", 40*time.Second, "how long a node may miss heartbeats before its pods move")
 	f.StringVar(&o.strategy, "strategy", "spread", "placement: spread (least allocated) or binpack (most allocated)")
 	f.BoolVar(&o.agent, "agent", true, "also run an agent for this machine")
@@ -147,7 +153,11 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return err
 	}
-	rec, err := reconciler.New(reconciler.Config{Store: store, Source: reconciler.GitSource(src), Strategy: strategy, NodeTimeout: o.nodeTimeout, Logger: log})
+	serviceCIDR, err := netip.ParsePrefix(o.serviceCIDR)
+	if err != nil {
+		return fmt.Errorf("--service-cidr: %w", err)
+	}
+	rec, err := reconciler.New(reconciler.Config{Store: store, Source: reconciler.GitSource(src), Strategy: strategy, NodeTimeout: o.nodeTimeout, Logger: log, ServiceCIDR: serviceCIDR})
 	if err != nil {
 		return err
 	}
@@ -171,7 +181,10 @@ func runServer(ctx context.Context, o serverOptions) error {
 		hooks[h.path] = hook
 	}
 	parts, err := newAPI(store, rec.AppliedObjects, tokens,
-		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks, clock.RealClock{}, log)
+		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks,
+		reconciler.NewNetwork(store, rec, endpoints.NetworkConfig{ServiceCIDR: serviceCIDR.String(), ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(),
+			ClusterDomain: clusterdns.DefaultDomain, ClusterCIDR: o.clusterCIDR}),
+		clock.RealClock{}, log)
 	if err != nil {
 		return err
 	}

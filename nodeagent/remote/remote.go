@@ -103,6 +103,9 @@ type Config struct {
 	// every pod list the watch brings; RunAgent makes one and gives it to
 	// the agent as its ConfigSource.
 	Configs *nodeagent.ConfigStore
+	// Network, when set, makes RunAgent program the cluster network
+	// (Services, DNS, pod routes) from the server's network state.
+	Network *NetworkOptions
 }
 
 func (c *Config) validate() error {
@@ -600,6 +603,16 @@ func RunAgent(ctx context.Context, link Config, agent nodeagent.Config) error {
 		return fmt.Errorf("start agent on pod subnet %s: %w", agent.PodSubnet, err)
 	}
 	defer a.Close()
+	if link.Network != nil {
+		nctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		// The rules, routes and DNS stay when the agent stops, as its pods
+		// do: a restarted agent takes them over.
+		if _, err := startNetwork(nctx, l, link.Network); err != nil {
+			l.Close()
+			return err
+		}
+	}
 	err = l.Run(ctx, a)
 	if link.DrainOnExit {
 		link.Logger.Info("draining: stopping every pod of this node")
