@@ -577,3 +577,58 @@ func TestCommitPlanRefusesStalePlan(t *testing.T) {
 		})
 	}
 }
+
+// countingStore counts the write transactions opened on a Store.
+type countingStore struct {
+	Store
+	updates int
+}
+
+func (s *countingStore) Update(fn func(Tx) error) error {
+	s.updates++
+	return s.Store.Update(fn)
+}
+
+func TestIdlePassOpensNoWriteTransaction(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "4", "4Gi")
+	h.src.push("r1", decodeObjs(t, podYAML("solo", "128Mi")+deployYAML(2, "web:1")+jobYAML+`---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: yearly}
+spec:
+  schedule: "0 0 1 1 *"
+  timeZone: Etc/UTC
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers: [{name: date, image: "busybox:1", command: [date]}]
+`))
+	h.converge("n1")
+
+	counted := &countingStore{Store: h.store}
+	rec, err := New(Config{Store: counted, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.rec = rec
+	h.reconcile() // the new Reconciler admits r1 read-only: it is already applied
+	v := h.store.Version()
+	counted.updates = 0
+	for range 3 {
+		h.clock.Step(time.Second)
+		h.heartbeat("n1")
+		h.reconcile()
+	}
+	if counted.updates != 0 || h.store.Version() != v {
+		t.Fatalf("idle passes opened %d write transactions and raised the version by %d", counted.updates, h.store.Version()-v)
+	}
+
+	// The same passes do write once there is something to do.
+	h.src.push("r2", decodeObjs(t, podYAML("solo", "128Mi")+deployYAML(3, "web:1")+jobYAML))
+	h.reconcile()
+	if counted.updates == 0 || h.store.Version() == v {
+		t.Fatalf("a pass with a new revision wrote nothing (%d updates)", counted.updates)
+	}
+}

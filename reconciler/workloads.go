@@ -106,7 +106,8 @@ func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, *clusterView, erro
 	var wake time.Time
 	var view *clusterView
 	idx := r.applied
-	err := r.cfg.Store.Update(func(tx Tx) error {
+	pass := func(tx Tx) error {
+		wake, view = time.Time{}, nil
 		pods, err := tx.Pods()
 		if err != nil {
 			return err
@@ -137,7 +138,14 @@ func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, *clusterView, erro
 			wake = earliest(wake, w)
 		}
 		return nil
-	})
+	}
+	// Most passes change nothing: rehearse read-only first, and open the
+	// write transaction (a disk sync even when empty) only if the pass
+	// would write.
+	err := r.cfg.Store.View(func(tx ReadTx) error { return pass(rehearsalTx{tx}) })
+	if errors.Is(err, errWouldWrite) {
+		err = r.cfg.Store.Update(pass)
+	}
 	if err != nil {
 		return wake, nil, err
 	}
