@@ -397,7 +397,7 @@ func (s *Server) watchPods(w http.ResponseWriter, r *http.Request) {
 		cancel()
 	}()
 	for {
-		list, version, err := s.cfg.Pods.NodePods(node)
+		list, _, err := s.cfg.Pods.NodePods(node)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -408,7 +408,7 @@ func (s *Server) watchPods(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		if _, err := s.cfg.Pods.WaitChange(ctx, version); err != nil && ctx.Err() == nil {
+		if err := s.cfg.Pods.WaitNodeChange(ctx, node, list.ResourceVersion); err != nil && ctx.Err() == nil {
 			s.fail(w, r, err)
 			return
 		}
