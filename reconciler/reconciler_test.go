@@ -632,3 +632,35 @@ spec:
 		t.Fatalf("a pass with a new revision wrote nothing (%d updates)", counted.updates)
 	}
 }
+
+// TestIdlePassWithUnplaceablePodOpensNoWriteTransaction: a pod whose only
+// node was lost stays pending with the same message; the passes that find
+// it so again write nothing.
+func TestIdlePassWithUnplaceablePodOpensNoWriteTransaction(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "2", "2Gi")
+	h.src.push("r1", decodeObjs(t, podYAML("solo", "128Mi")))
+	h.converge("n1")
+	h.clock.Step(time.Hour) // n1 stops sending heartbeats
+	h.reconcile()
+	h.reconcile()
+	if p := h.pods(); len(p) != 1 || p[0].Unschedulable == "" {
+		t.Fatalf("want one unschedulable pod, got %d", len(p))
+	}
+	counted := &countingStore{Store: h.store}
+	rec, err := New(Config{Store: counted, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.rec = rec
+	h.reconcile()
+	v := h.store.Version()
+	counted.updates = 0
+	for range 3 {
+		h.clock.Step(time.Second)
+		h.reconcile()
+	}
+	if counted.updates != 0 || h.store.Version() != v {
+		t.Fatalf("idle passes opened %d write transactions and raised the version by %d", counted.updates, h.store.Version()-v)
+	}
+}
