@@ -420,21 +420,26 @@ func TestRestartResumesWithoutDuplicates(t *testing.T) {
 	}
 }
 
-func TestCronJobRunsOncePerSchedule(t *testing.T) {
-	h := newHarness(t)
-	h.addNode("n1", "4", "4Gi")
-	h.src.push("r1", decodeObjs(t, `apiVersion: batch/v1
+// cronJobYAML is a CronJob running `date` on schedule (in UTC).
+func cronJobYAML(name, schedule string) string {
+	return fmt.Sprintf(`apiVersion: batch/v1
 kind: CronJob
-metadata: {name: date}
+metadata: {name: %s}
 spec:
-  schedule: "* * * * *"
+  schedule: %q
   timeZone: Etc/UTC
   jobTemplate:
     spec:
       template:
         spec:
           containers: [{name: date, image: "busybox:1", command: [date]}]
-`))
+`, name, schedule)
+}
+
+func TestCronJobRunsOncePerSchedule(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "4", "4Gi")
+	h.src.push("r1", decodeObjs(t, cronJobYAML("date", "* * * * *")))
 	for i := 0; i < 3*60+5; i++ {
 		h.reconcile()
 		h.agents("n1")
@@ -592,19 +597,7 @@ func (s *countingStore) Update(fn func(Tx) error) error {
 func TestIdlePassOpensNoWriteTransaction(t *testing.T) {
 	h := newHarness(t)
 	h.addNode("n1", "4", "4Gi")
-	h.src.push("r1", decodeObjs(t, podYAML("solo", "128Mi")+deployYAML(2, "web:1")+jobYAML+`---
-apiVersion: batch/v1
-kind: CronJob
-metadata: {name: yearly}
-spec:
-  schedule: "0 0 1 1 *"
-  timeZone: Etc/UTC
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          containers: [{name: date, image: "busybox:1", command: [date]}]
-`))
+	h.src.push("r1", decodeObjs(t, podYAML("solo", "128Mi")+deployYAML(2, "web:1")+jobYAML+"---\n"+cronJobYAML("yearly", "0 0 1 1 *")))
 	h.converge("n1")
 
 	counted := &countingStore{Store: h.store}
