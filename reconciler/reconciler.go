@@ -106,6 +106,9 @@ type Reconciler struct {
 	refusedOn   string
 	refusedWhy  *api.RejectedRevision
 	lastSyncRec []byte
+	// workloadsWrote is whether the last workload pass changed the store
+	// (see syncWorkloads).
+	workloadsWrote bool
 }
 
 // New returns a Reconciler; call Run, or ReconcileOnce in tests.

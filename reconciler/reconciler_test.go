@@ -624,6 +624,18 @@ func TestIdlePassOpensNoWriteTransaction(t *testing.T) {
 	if counted.updates == 0 || h.store.Version() == v {
 		t.Fatalf("a pass with a new revision wrote nothing (%d updates)", counted.updates)
 	}
+
+	// Once converged again, passes are read-only again.
+	h.converge("n1")
+	v, counted.updates = h.store.Version(), 0
+	for range 3 {
+		h.clock.Step(time.Second)
+		h.heartbeat("n1")
+		h.reconcile()
+	}
+	if counted.updates != 0 || h.store.Version() != v {
+		t.Fatalf("idle passes after a rollout opened %d write transactions and raised the version by %d", counted.updates, h.store.Version()-v)
+	}
 }
 
 // TestIdlePassWithUnplaceablePodOpensNoWriteTransaction: a pod whose only
