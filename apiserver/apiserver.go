@@ -379,12 +379,15 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 func (s *Server) watchPods(w http.ResponseWriter, r *http.Request) {
 	node := r.Header.Get(api.HeaderNodeName)
 	s.longPoll(w, r, func() (any, uint64, uint64, error) {
-		list, version, err := s.cfg.Pods.NodePods(node)
+		list, _, err := s.cfg.Pods.NodePods(node)
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		return list, list.ResourceVersion, version, nil
-	}, s.cfg.Pods.WaitChange)
+		return list, list.ResourceVersion, list.ResourceVersion, nil
+	}, func(ctx context.Context, rv uint64) (uint64, error) {
+		// Only a change to this node's list wakes its watch.
+		return rv, s.cfg.Pods.WaitNodeChange(ctx, node, rv)
+	})
 }
 
 // longPoll answers with read's body at once if its resourceVersion

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +32,9 @@ import (
 //     (a server restart, every agent reconnecting);
 //   - fanout-ms: from one transaction that changes 1,000 pods (5 on every
 //     node) to every agent's long poll having returned the new list;
+//   - fanout-1node-x200-cpu-ms: the process's CPU time from 200
+//     transactions that each change one pod of another node to every
+//     agent's long poll having returned;
 //   - status-ms: all 200 agents reporting 50 pod statuses each, at once,
 //     the first report after the pods started (every report writes);
 //   - rss-MB: the process's peak resident set (server and agents).
@@ -92,56 +96,75 @@ func BenchmarkAgentAPI(b *testing.B) {
 		}, b)
 		initial := time.Since(start)
 
-		// Every agent waits on its list; one transaction changes 1,000 pods.
-		var ready sync.WaitGroup
-		ready.Add(nodes)
-		changed := make([]time.Time, nodes)
-		var done sync.WaitGroup
-		done.Add(nodes)
-		errs := make(chan error, nodes)
-		for i := range nodes {
-			go func() {
-				defer done.Done()
-				ready.Done()
-				for {
-					l, err := agents[i].WatchPods(ctx, rvs[i], 0)
-					if err != nil {
-						errs <- err
-						return
+		// watchAll has every agent wait on its list, runs change, and
+		// returns the time and the process's CPU time until every agent's
+		// long poll returned its new list.
+		watchAll := func(change func() error) (wall, cpu time.Duration) {
+			var ready, done sync.WaitGroup
+			ready.Add(nodes)
+			done.Add(nodes)
+			changed := make([]time.Time, nodes)
+			errs := make(chan error, nodes)
+			for i := range nodes {
+				go func() {
+					defer done.Done()
+					ready.Done()
+					for {
+						l, err := agents[i].WatchPods(ctx, rvs[i], 0)
+						if err != nil {
+							errs <- err
+							return
+						}
+						if l.ResourceVersion != rvs[i] {
+							changed[i], rvs[i] = time.Now(), l.ResourceVersion
+							return
+						}
 					}
-					if l.ResourceVersion != rvs[i] {
-						changed[i] = time.Now()
-						return
+				}()
+			}
+			ready.Wait()
+			time.Sleep(200 * time.Millisecond) // let the polls reach the server: they are what is measured
+			start, cpu0 := time.Now(), processCPU()
+			if err := change(); err != nil {
+				b.Fatal(err)
+			}
+			done.Wait()
+			cpu = processCPU() - cpu0
+			close(errs)
+			for err := range errs {
+				b.Fatal(err)
+			}
+			var last time.Time
+			for _, t := range changed {
+				if t.After(last) {
+					last = t
+				}
+			}
+			return last.Sub(start), cpu
+		}
+		// One transaction changes 1,000 pods, 5 on every node.
+		fanout, _ := watchAll(func() error {
+			return st.Update(func(tx reconciler.Tx) error {
+				for i := range 1000 { // pod i is on node i%200
+					if err := tx.PutPod(benchPod(i, names[i%nodes], "web:v2")); err != nil {
+						return err
 					}
 				}
-			}()
-		}
-		ready.Wait()
-		time.Sleep(200 * time.Millisecond) // let the polls reach the server: they are what is measured
-		start = time.Now()
-		if err := st.Update(func(tx reconciler.Tx) error {
-			for i := range 1000 { // pod i is on node i%200: 5 on every node
-				p := benchPod(i, names[i%nodes], "web:v2")
-				if err := tx.PutPod(p); err != nil {
+				return nil
+			})
+		})
+		// 200 transactions, each changing one pod of another node: with
+		// one wake for all, each of them wakes every agent's watch.
+		_, oneNodeCPU := watchAll(func() error {
+			for i := range nodes {
+				if err := st.Update(func(tx reconciler.Tx) error {
+					return tx.PutPod(benchPod(i, names[i], "web:v3"))
+				}); err != nil {
 					return err
 				}
 			}
 			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
-		done.Wait()
-		close(errs)
-		for err := range errs {
-			b.Fatal(err)
-		}
-		var last time.Time
-		for _, t := range changed {
-			if t.After(last) {
-				last = t
-			}
-		}
-		fanout := last.Sub(start)
+		})
 
 		start = time.Now()
 		parallel(nodes, func(i int) error {
@@ -163,6 +186,7 @@ func BenchmarkAgentAPI(b *testing.B) {
 
 		b.ReportMetric(float64(initial.Milliseconds()), "initial-ms")
 		b.ReportMetric(float64(fanout.Milliseconds()), "fanout-ms")
+		b.ReportMetric(float64(oneNodeCPU.Milliseconds()), "fanout-1node-x200-cpu-ms")
 		b.ReportMetric(float64(status.Milliseconds()), "status-ms")
 		b.ReportMetric(peakRSSMB(), "rss-MB")
 		hs.CloseClientConnections()
@@ -202,6 +226,15 @@ func parallel(n int, f func(i int) error, b *testing.B) {
 }
 
 // peakRSSMB reads VmHWM, the process's peak resident set.
+// processCPU is the user and system CPU time the process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func peakRSSMB() float64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {

@@ -43,9 +43,10 @@ type PodFeed interface {
 	// NodePods returns the node's pod list and the version it was read
 	// at.
 	NodePods(node string) (list *api.PodList, version uint64, err error)
-	// WaitChange blocks until a version newer than since exists or ctx
-	// ends.
-	WaitChange(ctx context.Context, since uint64) (uint64, error)
+	// WaitNodeChange blocks until the node's list has a resourceVersion
+	// other than rv, or ctx ends; changes to other nodes' lists do not
+	// wake it.
+	WaitNodeChange(ctx context.Context, node string, rv uint64) error
 }
 
 // StatusSink takes the pod statuses a node reports.

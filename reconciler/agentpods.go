@@ -24,13 +24,19 @@ type AgentPods struct {
 	store Store
 	mu    sync.Mutex
 	idx   *agentPodIndex
+	// waiting holds a channel per node with a watch waiting; the pump
+	// closes a node's channel only when that node's list changed, so a
+	// store change wakes the watches it concerns, not every agent's.
+	waiting map[string]chan struct{}
+	pumping bool
 }
 
 // NewAgentPods returns the agents' pod lists over store.
 func NewAgentPods(store Store) *AgentPods { return &AgentPods{store: store} }
 
 // NodePods returns the node's pod list and the store version it was read
-// at; WaitChange with that version waits for the next change.
+// at; WaitNodeChange with the list's resourceVersion waits for the next
+// change of that list.
 func (a *AgentPods) NodePods(node string) (*api.PodList, uint64, error) {
 	idx, err := a.podIndex()
 	if err != nil {
@@ -39,10 +45,63 @@ func (a *AgentPods) NodePods(node string) (*api.PodList, uint64, error) {
 	return idx.list(node), idx.version, nil
 }
 
-// WaitChange blocks until the store's version is greater than since, or
-// ctx ends.
-func (a *AgentPods) WaitChange(ctx context.Context, since uint64) (uint64, error) {
-	return a.store.WaitChange(ctx, since)
+// WaitNodeChange blocks until the node's list has a resourceVersion other
+// than rv, or ctx ends. Store changes that leave the node's list as it was
+// do not wake it.
+func (a *AgentPods) WaitNodeChange(ctx context.Context, node string, rv uint64) error {
+	if _, err := a.podIndex(); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	if a.idx.list(node).ResourceVersion != rv {
+		a.mu.Unlock()
+		return nil
+	}
+	if !a.pumping {
+		a.pumping = true
+		go a.pump(a.idx)
+	}
+	if a.waiting == nil {
+		a.waiting = map[string]chan struct{}{}
+	}
+	ch := a.waiting[node]
+	if ch == nil {
+		ch = make(chan struct{})
+		a.waiting[node] = ch
+	}
+	a.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pump rebuilds the index once per store change and wakes the watches of
+// the nodes whose list changed since the index it last compared, until
+// the store closes (then it wakes every watch, whose next read fails).
+func (a *AgentPods) pump(last *agentPodIndex) {
+	for {
+		_, werr := a.store.WaitChange(context.Background(), last.version)
+		idx, err := a.podIndex()
+		a.mu.Lock()
+		for node, ch := range a.waiting {
+			if werr != nil || err != nil || idx.list(node).ResourceVersion != last.list(node).ResourceVersion {
+				close(ch)
+				delete(a.waiting, node)
+			}
+		}
+		if werr != nil {
+			a.pumping = false
+			a.mu.Unlock()
+			return
+		}
+		a.mu.Unlock()
+		if err == nil {
+			last = idx
+		}
+	}
 }
 
 // agentPodIndex is the pods of every node at one store version, shared by all

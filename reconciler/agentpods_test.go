@@ -1,8 +1,10 @@
 package reconciler
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -112,5 +114,70 @@ func TestAgentPodIndex(t *testing.T) {
 				t.Fatalf("n1 %v, empty %v", podNames(n1.Items), podNames(empty.Items))
 			}
 		})
+	}
+}
+
+// TestWaitNodeChangeWakesOnlyThatNode: a change to one node's list wakes
+// the watch of that node and leaves the other node's watch asleep; a
+// status report (not part of the list) wakes neither; closing the store
+// wakes every watch.
+func TestWaitNodeChangeWakesOnlyThatNode(t *testing.T) {
+	h := newPodsHarness(t)
+	h.putPod("default", "a", "n1", nil)
+	h.putPod("default", "b", "n2", nil)
+	rv := map[string]uint64{}
+	for _, n := range []string{"n1", "n2"} {
+		l, _, err := h.pods.NodePods(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rv[n] = l.ResourceVersion
+	}
+	woke := map[string]chan error{"n1": make(chan error, 1), "n2": make(chan error, 1)}
+	for n, ch := range woke {
+		go func() { ch <- h.pods.WaitNodeChange(context.Background(), n, rv[n]) }()
+	}
+	// waitingOn reports whether node's watch is registered and asleep.
+	waitingOn := func(node string) bool {
+		h.pods.mu.Lock()
+		defer h.pods.mu.Unlock()
+		ch := h.pods.waiting[node]
+		if ch == nil {
+			return false
+		}
+		select {
+		case <-ch:
+			return false
+		default:
+			return true
+		}
+	}
+	for !waitingOn("n1") || !waitingOn("n2") {
+		runtime.Gosched()
+	}
+
+	// A status report changes the record, not the list: nobody wakes.
+	h.putPod("default", "b", "n2", func(p *PodRecord) { p.Pod.Status.Phase = corev1.PodRunning })
+	// A new pod on n2 wakes n2's watch, in the same pump round as the
+	// status report or the one after it.
+	h.putPod("default", "c", "n2", nil)
+	if err := <-woke["n2"]; err != nil {
+		t.Fatal(err)
+	}
+	if !waitingOn("n1") {
+		t.Fatal("a change of n2's pods woke n1's watch")
+	}
+	if l, _, _ := h.pods.NodePods("n2"); l.ResourceVersion == rv["n2"] || len(l.Items) != 2 {
+		t.Fatalf("n2 woke to list %v at rv %d (was %d)", podNames(l.Items), l.ResourceVersion, rv["n2"])
+	}
+
+	if err := h.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-woke["n1"]; err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.pods.NodePods("n1"); err == nil {
+		t.Fatal("n1's watch woke by the store closing reads a list")
 	}
 }

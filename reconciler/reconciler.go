@@ -117,6 +117,10 @@ type Reconciler struct {
 	lastSyncRec []byte
 	// alloc gives Services their cluster IPs and node ports.
 	alloc *serviceaddr.Allocator
+
+	// workloadsWrote is whether the last workload pass changed the store
+	// (see syncWorkloads).
+	workloadsWrote bool
 }
 
 // Services returns the applied revision's Services with their allocated

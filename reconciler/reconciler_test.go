@@ -420,21 +420,26 @@ func TestRestartResumesWithoutDuplicates(t *testing.T) {
 	}
 }
 
-func TestCronJobRunsOncePerSchedule(t *testing.T) {
-	h := newHarness(t)
-	h.addNode("n1", "4", "4Gi")
-	h.src.push("r1", decodeObjs(t, `apiVersion: batch/v1
+// cronJobYAML is a CronJob running `date` on schedule (in UTC).
+func cronJobYAML(name, schedule string) string {
+	return fmt.Sprintf(`apiVersion: batch/v1
 kind: CronJob
-metadata: {name: date}
+metadata: {name: %s}
 spec:
-  schedule: "* * * * *"
+  schedule: %q
   timeZone: Etc/UTC
   jobTemplate:
     spec:
       template:
         spec:
           containers: [{name: date, image: "busybox:1", command: [date]}]
-`))
+`, name, schedule)
+}
+
+func TestCronJobRunsOncePerSchedule(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "4", "4Gi")
+	h.src.push("r1", decodeObjs(t, cronJobYAML("date", "* * * * *")))
 	for i := 0; i < 3*60+5; i++ {
 		h.reconcile()
 		h.agents("n1")
@@ -575,5 +580,92 @@ func TestCommitPlanRefusesStalePlan(t *testing.T) {
 				t.Fatalf("pod bound to %q, want %q", node, want)
 			}
 		})
+	}
+}
+
+// countingStore counts the write transactions opened on a Store.
+type countingStore struct {
+	Store
+	updates int
+}
+
+func (s *countingStore) Update(fn func(Tx) error) error {
+	s.updates++
+	return s.Store.Update(fn)
+}
+
+func TestIdlePassOpensNoWriteTransaction(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "4", "4Gi")
+	h.src.push("r1", decodeObjs(t, podYAML("solo", "128Mi")+deployYAML(2, "web:1")+jobYAML+"---\n"+cronJobYAML("yearly", "0 0 1 1 *")))
+	h.converge("n1")
+
+	counted := &countingStore{Store: h.store}
+	rec, err := New(Config{Store: counted, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.rec = rec
+	h.reconcile() // the new Reconciler admits r1 read-only: it is already applied
+	v := h.store.Version()
+	counted.updates = 0
+	for range 3 {
+		h.clock.Step(time.Second)
+		h.heartbeat("n1")
+		h.reconcile()
+	}
+	if counted.updates != 0 || h.store.Version() != v {
+		t.Fatalf("idle passes opened %d write transactions and raised the version by %d", counted.updates, h.store.Version()-v)
+	}
+
+	// The same passes do write once there is something to do.
+	h.src.push("r2", decodeObjs(t, podYAML("solo", "128Mi")+deployYAML(3, "web:1")+jobYAML))
+	h.reconcile()
+	if counted.updates == 0 || h.store.Version() == v {
+		t.Fatalf("a pass with a new revision wrote nothing (%d updates)", counted.updates)
+	}
+
+	// Once converged again, passes are read-only again.
+	h.converge("n1")
+	v, counted.updates = h.store.Version(), 0
+	for range 3 {
+		h.clock.Step(time.Second)
+		h.heartbeat("n1")
+		h.reconcile()
+	}
+	if counted.updates != 0 || h.store.Version() != v {
+		t.Fatalf("idle passes after a rollout opened %d write transactions and raised the version by %d", counted.updates, h.store.Version()-v)
+	}
+}
+
+// TestIdlePassWithUnplaceablePodOpensNoWriteTransaction: a pod whose only
+// node was lost stays pending with the same message; the passes that find
+// it so again write nothing.
+func TestIdlePassWithUnplaceablePodOpensNoWriteTransaction(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "2", "2Gi")
+	h.src.push("r1", decodeObjs(t, podYAML("solo", "128Mi")))
+	h.converge("n1")
+	h.clock.Step(time.Hour) // n1 stops sending heartbeats
+	h.reconcile()
+	h.reconcile()
+	if p := h.pods(); len(p) != 1 || p[0].Unschedulable == "" {
+		t.Fatalf("want one unschedulable pod, got %d", len(p))
+	}
+	counted := &countingStore{Store: h.store}
+	rec, err := New(Config{Store: counted, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.rec = rec
+	h.reconcile()
+	v := h.store.Version()
+	counted.updates = 0
+	for range 3 {
+		h.clock.Step(time.Second)
+		h.reconcile()
+	}
+	if counted.updates != 0 || h.store.Version() != v {
+		t.Fatalf("idle passes opened %d write transactions and raised the version by %d", counted.updates, h.store.Version()-v)
 	}
 }

@@ -87,7 +87,8 @@ func (r *Reconciler) schedule(view *clusterView, now time.Time) error {
 
 func (r *Reconciler) commitPlan(plan *scheduler.Plan, now time.Time) error {
 	bound := 0
-	err := r.cfg.Store.Update(func(tx Tx) error {
+	commit := func(tx Tx) error {
+		bound = 0
 		// The scheduler's own check: every node that receives a binding is
 		// still at the generation the plan saw. Readiness is a scheduling
 		// fact, so a node that went NotReady has moved on too.
@@ -152,7 +153,14 @@ func (r *Reconciler) commitPlan(plan *scheduler.Plan, now time.Time) error {
 			}
 		}
 		return nil
-	})
+	}
+	// Pods no node fits stay unplaced pass after pass with the same
+	// message: rehearse read-only, and open a write transaction (a disk
+	// sync) only if the plan changes something.
+	err := r.cfg.Store.View(func(tx ReadTx) error { return commit(rehearsalTx{tx}) })
+	if errors.Is(err, errWouldWrite) {
+		err = r.cfg.Store.Update(commit)
+	}
 	if err == nil && bound > 0 {
 		r.log.Info("bound pods", "count", bound, "unplaced", len(plan.Unplaced))
 	}

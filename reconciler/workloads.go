@@ -106,7 +106,8 @@ func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, *clusterView, erro
 	var wake time.Time
 	var view *clusterView
 	idx := r.applied
-	err := r.cfg.Store.Update(func(tx Tx) error {
+	pass := func(tx Tx) error {
+		wake, view = time.Time{}, nil
 		pods, err := tx.Pods()
 		if err != nil {
 			return err
@@ -137,7 +138,26 @@ func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, *clusterView, erro
 			wake = earliest(wake, w)
 		}
 		return nil
-	})
+	}
+	// Most passes change nothing: rehearse read-only first, and open the
+	// write transaction (a disk sync even when empty) only if the pass
+	// would write. Passes that write come in runs (a rollout, a new
+	// revision), so after one that wrote the next goes straight to the
+	// Update instead of reading every pod twice.
+	err := errWouldWrite
+	if !r.workloadsWrote {
+		err = r.cfg.Store.View(func(tx ReadTx) error { return pass(rehearsalTx{tx}) })
+	}
+	r.workloadsWrote = false
+	if errors.Is(err, errWouldWrite) {
+		var before uint64
+		err = r.cfg.Store.Update(func(tx Tx) error { before = tx.Version(); return pass(tx) })
+		if err == nil {
+			// The version moves only for a write that changed bytes (or
+			// another writer's since, which at worst skips one rehearsal).
+			err = r.cfg.Store.View(func(tx ReadTx) error { r.workloadsWrote = tx.Version() != before; return nil })
+		}
+	}
 	if err != nil {
 		return wake, nil, err
 	}
