@@ -6,6 +6,13 @@ export PATH := env_var("PATH") + ":/usr/local/go/bin:" + env_var_or_default("HOM
 
 debs := "containerd runc containernetworking-plugins docker-registry busybox-static iptables git gnupg openssh-client openssh-server iproute2 curl"
 
+# What `berth version` reports: the nearest tag (or the commit when there
+# is none), the commit, and the commit's date so a rebuild is reproducible.
+version := `git describe --tags --always --dirty 2>/dev/null || echo devel`
+commit := `git rev-parse HEAD 2>/dev/null || true`
+builddate := `git log -1 --format=%cI 2>/dev/null || true`
+ldflags := "-X github.com/berth-dev/berth/internal/version.version=" + version + " -X github.com/berth-dev/berth/internal/version.commit=" + commit + " -X github.com/berth-dev/berth/internal/version.date=" + builddate
+
 # List the recipes.
 default:
     @just --list
@@ -31,7 +38,7 @@ deps:
 # berth-pause (each pod sandbox's first process) and berth-logger (writes a
 # container's output to its log file, run by the containerd shim).
 build:
-    go build -o bin/berth ./cmd/berth
+    go build -ldflags="{{ldflags}}" -o bin/berth ./cmd/berth
     CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/berth-pause ./nodeagent/pause
     CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/berth-logger ./nodeagent/containerlog/logger
 

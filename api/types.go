@@ -45,6 +45,9 @@ type RegisterRequest struct {
 	// Address is where the agent serves logs (host:port), for the server
 	// to proxy `berth logs`.
 	Address string `json:"address,omitempty"`
+	// Build is the agent's build; the server refuses a protocol it cannot
+	// speak (CheckAgentProtocol) and shows the version in `get nodes`.
+	Build BuildInfo `json:"build"`
 }
 
 // RegisterResponse gives the agent its pod subnet, allocated by the server

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/berth-dev/berth/internal/version"
 	"github.com/berth-dev/berth/nodeagent"
 	"github.com/berth-dev/berth/nodeagent/remote"
 )
@@ -117,7 +118,7 @@ func runJoined(ctx context.Context, server, token string, cfg nodeagent.Config, 
 	return remote.RunAgent(ctx, remote.Config{
 		Server: server, Token: token, NodeName: cfg.NodeName, Labels: labels,
 		Capacity: machine, Allocatable: allocatable,
-		LogListen: o.logListen, DrainOnExit: o.drain,
+		LogListen: o.logListen, DrainOnExit: o.drain, Build: version.Get(),
 	}, cfg)
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/version"
 )
 
 func main() {
@@ -38,7 +40,9 @@ pulls it, places every pod on a node, and runs it on containerd.
 To change what runs, change Git.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.String(version.Get()),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newValidateCmd())
 	root.AddCommand(newAgentCmd())
 	root.AddCommand(newGetCmd())
@@ -47,5 +51,6 @@ To change what runs, change Git.`,
 	root.AddCommand(newStatusCmd())
 	root.AddCommand(newRolloutCmd())
 	root.AddCommand(newServerCmd())
+	root.AddCommand(newVersionCmd())
 	return root
 }
