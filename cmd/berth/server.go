@@ -27,6 +27,7 @@ type serverOptions struct {
 	repo, ref, path string
 	interval        time.Duration
 	dataDir         string
+	restore         string
 	listen          string
 	clusterCIDR     string
 	nodeTimeout     time.Duration
@@ -81,6 +82,7 @@ Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
 	f.StringVar(&o.path, "path", "", "directory inside the repository holding the manifests (default: the whole tree)")
 	f.DurationVar(&o.interval, "interval", gitsource.DefaultInterval, "how often to poll the repository")
 	f.StringVar(&o.dataDir, "data", "/var/lib/berth", "directory for the store, the Git clone and the tokens")
+	f.StringVar(&o.restore, "restore", "", "start from this backup (made by `berth backup FILE`) instead of the store in --data; the store there is kept beside it as berth.db.before-restore-TIME")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:7070", "address of the API and webhooks")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "198.18.0.0/16", "range the nodes' /24 pod subnets are allocated from")
 	f.DurationVar(&o.nodeTimeout, "node-timeout", 40*time.Second, "how long a node may miss heartbeats before its pods move")
@@ -120,11 +122,22 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return err
 	}
-	store, err := reconciler.OpenBolt(filepath.Join(o.dataDir, "berth.db"))
+	dbPath := filepath.Join(o.dataDir, "berth.db")
+	if o.restore != "" {
+		kept, err := reconciler.RestoreBolt(o.restore, dbPath, time.Now())
+		if err != nil {
+			return err
+		}
+		log.Info("restored the store from a backup", "backup", o.restore, "store", dbPath, "previous store kept as", kept)
+	}
+	store, err := reconciler.OpenBolt(dbPath)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if before, now := store.Schema(); before != now {
+		log.Info("migrated the store", "store", dbPath, "from schema", before, "to schema", now)
+	}
 
 	gopts := gitsource.Options{
 		URL: o.repo, Ref: o.ref, Path: o.path, Dir: filepath.Join(o.dataDir, "git"),
