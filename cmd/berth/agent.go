@@ -26,6 +26,7 @@ func newAgentCmd() *cobra.Command {
 	var verbose bool
 	var join joinOptions
 	var archives []string
+	var conf configFlags
 	cmd := &cobra.Command{
 		Use:   "agent (--manifests-dir DIR | --server URL --token-file FILE)",
 		Short: "Run the node agent: make containerd run the pods this node should run",
@@ -64,6 +65,9 @@ Several agents can share one machine as separate "nodes" if each has its own
       --network node2 --bridge berth1 --pod-subnet 198.18.1.0/24 --log-dir /var/log/berth/node2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if done, err := conf.load(cmd); done || err != nil {
+				return err
+			}
 			if (manifestsDir == "") == (join.server == "") {
 				return errors.New("give either --manifests-dir (static pods) or --server and --token-file (join a server)")
 			}
@@ -109,6 +113,7 @@ Several agents can share one machine as separate "nodes" if each has its own
 	addJoinFlags(f, &join, "", true)
 	f.StringSliceVar(&archives, "image-archive", nil, "import the images of this docker-save or OCI archive at start (repeatable), for nodes without a registry")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
+	conf.add(cmd, "agent")
 	cmd.AddCommand(newAgentLogsCmd(), newAgentPushImagesCmd(), newAgentContainerdCmd())
 	return cmd
 }

@@ -45,6 +45,7 @@ type serverOptions struct {
 
 func newServerCmd() *cobra.Command {
 	o := serverOptions{}
+	var conf configFlags
 	cmd := &cobra.Command{
 		Use:   "server --repo URL",
 		Short: "Run the control plane (and, by default, an agent for this machine)",
@@ -71,6 +72,12 @@ Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
       --git-password-file /etc/berth/git-token --github-secret-file /etc/berth/hook-secret`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if done, err := conf.load(cmd); done || err != nil {
+				return err
+			}
+			if o.repo == "" {
+				return errors.New("--repo is required (or the key repo in --config)")
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runServer(ctx, o)
@@ -102,7 +109,7 @@ Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
 	f.StringVar(&o.webhookToken, "webhook-token-file", "", "enable /hooks/generic with this bearer token file")
 	addAgentConfigFlags(f, &o.agentCfg, "agent-")
 	addJoinFlags(f, &o.join, "agent-", false)
-	_ = cmd.MarkFlagRequired("repo")
+	conf.add(cmd, "server")
 	return cmd
 }
 
