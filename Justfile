@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 export PATH := env_var("PATH") + ":/usr/local/go/bin:" + env_var_or_default("HOME", "/root") + "/go/bin:/usr/sbin:/sbin"
 
-debs := "containerd runc containernetworking-plugins docker-registry busybox-static iptables git gnupg openssh-client openssh-server iproute2 curl"
+debs := "containerd runc containernetworking-plugins docker-registry busybox-static iptables git gnupg openssh-client openssh-server iproute2 curl systemd tmux"
 
 # What `berth version` reports: the nearest tag (or the commit when there
 # is none), the commit, and the commit's date so a rebuild is reproducible.

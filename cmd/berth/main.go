@@ -52,5 +52,6 @@ To change what runs, change Git.`,
 	root.AddCommand(newRolloutCmd())
 	root.AddCommand(newServerCmd())
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newInstallCmd(), newUninstallCmd())
 	return root
 }

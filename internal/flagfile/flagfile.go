@@ -53,7 +53,11 @@ func Apply(fs *pflag.FlagSet, path string, data []byte, skip ...string) error {
 		return fmt.Errorf("%w %s:%d: want a mapping of settings (key: value), got a %s", ErrConfig, path, root.Line, kindName(root.Kind))
 	}
 	onCommandLine := map[string]bool{}
-	fs.Visit(func(f *pflag.Flag) { onCommandLine[f.Name] = true })
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			onCommandLine[f.Name] = true
+		}
+	})
 	skipped := map[string]bool{}
 	for _, s := range skip {
 		skipped[s] = true
@@ -207,13 +211,24 @@ func distance(a, b string) int {
 // file Load reads back: one key per flag with its current value and its
 // help text as a comment, keys in flag-name order.
 func Effective(fs *pflag.FlagSet, skip ...string) ([]byte, error) {
+	return render(fs, false, skip)
+}
+
+// Changed renders only the settings set on the command line or by a file,
+// as `berth install` writes a new config file: short, and every default
+// left to the binary that reads it.
+func Changed(fs *pflag.FlagSet, skip ...string) ([]byte, error) {
+	return render(fs, true, skip)
+}
+
+func render(fs *pflag.FlagSet, onlyChanged bool, skip []string) ([]byte, error) {
 	skipped := map[string]bool{}
 	for _, s := range skip {
 		skipped[s] = true
 	}
 	var flags []*pflag.Flag
 	fs.VisitAll(func(f *pflag.Flag) {
-		if !skipped[f.Name] && !f.Hidden && f.Deprecated == "" {
+		if !skipped[f.Name] && !f.Hidden && f.Deprecated == "" && (f.Changed || !onlyChanged) {
 			flags = append(flags, f)
 		}
 	})
@@ -228,6 +243,9 @@ func Effective(fs *pflag.FlagSet, skip ...string) ([]byte, error) {
 		root.Content = append(root.Content, k, v)
 	}
 	var buf bytes.Buffer
+	if len(root.Content) == 0 {
+		return []byte("{}\n"), nil
+	}
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(root); err != nil {

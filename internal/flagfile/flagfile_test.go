@@ -122,3 +122,25 @@ func TestEffectiveRoundTrip(t *testing.T) {
 		t.Errorf("round trip: got %+v, want %+v\n%s", b, a, out)
 	}
 }
+
+func TestChanged(t *testing.T) {
+	var s settings
+	fs := newFlags(&s)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Changed(fs, "config")
+	if err != nil || string(out) != "{}\n" {
+		t.Errorf("nothing changed: %q, %v", out, err)
+	}
+	if err := fs.Parse([]string{"--count", "4", "--labels", "a=1"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err = Changed(fs, "config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "# a number\ncount: 4\n# node labels\nlabels: [a=1]\n"; string(out) != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
