@@ -114,6 +114,9 @@ type SyncStatus struct {
 	Path       string `json:"path,omitempty"`
 	// Applied is the revision whose objects are running.
 	Applied *Revision `json:"applied,omitempty"`
+	// Fetched is the newest revision fetched, applied or not yet: `berth
+	// rollout status` waits until it is applied or refused.
+	Fetched string `json:"fetched,omitempty"`
 	// LastFetch and LastFetchError describe the newest fetch attempt.
 	LastFetch        time.Time `json:"lastFetch,omitempty"`
 	LastFetchSuccess time.Time `json:"lastFetchSuccess,omitempty"`

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"io"
+	"net/http"
 
 	"github.com/berth-dev/berth/api"
 )
@@ -13,4 +15,30 @@ func (c *Client) Version(ctx context.Context) (*api.VersionResponse, error) {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// Sync makes the server fetch now and returns what the fetch found. A
+// fetch can take as long as the server's Git timeout, so the call is
+// bounded by ctx only.
+func (c *Client) Sync(ctx context.Context) (*api.SyncResponse, error) {
+	var out api.SyncResponse
+	if err := c.do(ctx, 0, http.MethodPost, api.PathSync, nil, struct{}{}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Backup streams a consistent copy of the server's store; the caller
+// closes it. Only ctx bounds it: a store can be large.
+func (c *Client) Backup(ctx context.Context) (io.ReadCloser, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, api.PathBackup, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/octet-stream")
+	resp, err := c.send(req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
 }

@@ -62,7 +62,10 @@ func newInstallRoleCmd(r service.Role) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   string(r) + " [flags]",
 		Short: "Install berth " + string(r) + " as the systemd service " + r.UnitName(),
-		Args:  cobra.NoArgs,
+		Long: fmt.Sprintf(`Install berth %[1]s as the systemd service %[2]s. It takes every flag of
+'berth %[1]s'; those given are written to %[3]s, the rest keep their
+defaults. See 'berth install --help'.`, r, r.UnitName(), "/etc/berth/"+string(r)+".yaml"),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := absolutePaths(role); err != nil {
 				return err

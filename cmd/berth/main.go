@@ -53,5 +53,6 @@ To change what runs, change Git.`,
 	root.AddCommand(newServerCmd())
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newInstallCmd(), newUninstallCmd())
+	root.AddCommand(newSyncCmd(), newBackupCmd())
 	return root
 }
