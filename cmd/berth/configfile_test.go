@@ -38,11 +38,7 @@ func TestConfigFile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := newRootCmd()
-			var out bytes.Buffer
-			root.SetOut(&out)
-			root.SetArgs(tt.args)
-			err := root.Execute()
+			out, err := execRoot(tt.args...)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -53,8 +49,8 @@ func TestConfigFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, w := range tt.want {
-				if !strings.Contains("\n"+out.String(), w) {
-					t.Errorf("output lacks %q:\n%s", w, out.String())
+				if !strings.Contains("\n"+out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
 				}
 			}
 		})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,14 +14,7 @@ func TestInstallWritesAConfigTheServiceReads(t *testing.T) {
 	dir := t.TempDir()
 	layout := []string{"--unit-dir", filepath.Join(dir, "units"), "--config-dir", filepath.Join(dir, "etc"), "--bin-dir", filepath.Join(dir, "bin")}
 	t.Chdir(dir)
-	run := func(args ...string) (string, error) {
-		root := newRootCmd()
-		var out bytes.Buffer
-		root.SetOut(&out)
-		root.SetArgs(args)
-		err := root.Execute()
-		return out.String(), err
-	}
+	run := execRoot
 	if _, err := run(append([]string{"install", "agent", "--server", "http://10.0.0.1:7070"}, layout...)...); err == nil || !strings.Contains(err.Error(), "--token-file is required") {
 		t.Errorf("install without a token file: err = %v", err)
 	}

@@ -20,18 +20,25 @@ func TestVersionCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := newRootCmd()
-			var out bytes.Buffer
-			root.SetOut(&out)
-			root.SetArgs(tt.args)
-			if err := root.Execute(); err != nil {
+			out, err := execRoot(tt.args...)
+			if err != nil {
 				t.Fatal(err)
 			}
 			for _, w := range tt.want {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("output lacks %q:\n%s", w, out.String())
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
 				}
 			}
 		})
 	}
+}
+
+// execRoot runs berth with args in process and returns what it printed.
+func execRoot(args ...string) (string, error) {
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
 }
