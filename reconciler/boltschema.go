@@ -82,10 +82,15 @@ func (s *BoltStore) Schema() (before, now int) { return s.schemaBefore, SchemaVe
 
 // Backup writes a consistent copy of the whole store to w while it keeps
 // serving (one read transaction: bbolt's Tx.WriteTo), and returns its
-// size. The copy is a bbolt file OpenBolt and RestoreBolt accept.
-func (s *BoltStore) Backup(w io.Writer) (int64, error) {
+// size. sized, if not nil, is told the size first, from the same
+// transaction (for a Content-Length). The copy is a bbolt file OpenBolt
+// and RestoreBolt accept.
+func (s *BoltStore) Backup(w io.Writer, sized func(int64)) (int64, error) {
 	var n int64
 	err := s.db.View(func(tx *bolt.Tx) error {
+		if sized != nil {
+			sized(tx.Size())
+		}
 		var err error
 		n, err = tx.WriteTo(w)
 		return err
@@ -97,17 +102,6 @@ func (s *BoltStore) Backup(w io.Writer) (int64, error) {
 		return n, fmt.Errorf("backup: %w", err)
 	}
 	return n, nil
-}
-
-// BackupSize is the size the next Backup will write, for a
-// Content-Length.
-func (s *BoltStore) BackupSize() (int64, error) {
-	var n int64
-	err := s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Size()
-		return nil
-	})
-	return n, err
 }
 
 // CheckBackup opens the bbolt file at path read-only and returns its
