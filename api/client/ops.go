@@ -28,17 +28,18 @@ func (c *Client) Sync(ctx context.Context) (*api.SyncResponse, error) {
 	return &out, nil
 }
 
-// Backup streams a consistent copy of the server's store; the caller
-// closes it. Only ctx bounds it: a store can be large.
-func (c *Client) Backup(ctx context.Context) (io.ReadCloser, error) {
+// Backup streams a consistent copy of the server's store, with its length
+// (-1 if the server did not say); the caller closes it. Only ctx bounds
+// it: a store can be large.
+func (c *Client) Backup(ctx context.Context) (io.ReadCloser, int64, error) {
 	req, err := c.newRequest(ctx, http.MethodGet, api.PathBackup, nil, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	req.Header.Set("Accept", "application/octet-stream")
 	resp, err := c.send(req)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return resp.Body, nil
+	return resp.Body, resp.ContentLength, nil
 }

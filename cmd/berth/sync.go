@@ -150,7 +150,7 @@ written; FILE is replaced whole.`,
 // runBackup writes the server's store to path through a temporary file
 // that must pass reconciler.CheckBackup before it takes path's place.
 func runBackup(ctx context.Context, c *client.Client, path string) (int64, int, error) {
-	body, err := c.Backup(ctx)
+	body, length, err := c.Backup(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -161,6 +161,9 @@ func runBackup(ctx context.Context, c *client.Client, path string) (int64, int, 
 	}
 	defer os.Remove(tmp.Name())
 	n, err := io.Copy(tmp, body)
+	if err == nil && length >= 0 && n != length {
+		err = fmt.Errorf("the server sent %d of %d bytes", n, length)
+	}
 	if err == nil {
 		err = tmp.Chmod(0o600)
 	}
