@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/manifest"
@@ -244,11 +246,16 @@ func (s *Source) nextWait(err error) time.Duration {
 		s.mu.Lock()
 		n := s.status.ConsecutiveFailures
 		s.mu.Unlock()
-		d := s.opts.MinBackoff
-		for i := 1; i < n && d < s.opts.MaxBackoff; i++ {
-			d *= 2
+		// The n-th step of MinBackoff doubling to MaxBackoff.
+		bo := wait.Backoff{Duration: s.opts.MinBackoff, Factor: 2, Cap: s.opts.MaxBackoff, Steps: math.MaxInt32}
+		d := bo.Step()
+		for i := 1; i < n; i++ {
+			if bo.Steps == 0 { // at the cap: every further step is the cap
+				return bo.Duration
+			}
+			d = bo.Step()
 		}
-		return min(d, s.opts.MaxBackoff)
+		return d
 	}
 	jitter := time.Duration(rand.Float64() * s.opts.Jitter * float64(s.opts.Interval))
 	return s.opts.Interval + jitter

@@ -5,12 +5,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/berth-dev/berth/manifest"
 )
 
 // maxIndexes bounds how many indexes a persisted list may expand to, so a
 // damaged status cannot make the controller allocate without limit. It is
 // Kubernetes' limit on completions for Indexed Jobs.
-const maxIndexes = 100000
+const maxIndexes = manifest.MaxIndexes
 
 // indexSet is a set of completion indexes, written in status the way
 // Kubernetes writes completedIndexes and failedIndexes: ascending, with

@@ -29,7 +29,8 @@ import (
 type JobProgress struct {
 	// Counted holds the UID of every finished pod already reflected in the
 	// status (or deliberately not counted: ignored failures, pods berth
-	// stopped).
+	// stopped) that the store still holds: a UID is dropped once its pod
+	// is gone, so Counted never outgrows the pods kept.
 	Counted map[types.UID]bool `json:"counted,omitempty"`
 	// FailuresSinceSuccess and LastFailure drive the back-off before
 	// replacement pods are created.
@@ -171,67 +172,20 @@ func readJobSpec(j *batchv1.Job) (jobSpec, error) {
 	} else if js.BackoffLimitPerIndex != nil {
 		s.backoffLimit = math.MaxInt32
 	}
-	switch {
-	case s.parallelism < 0:
-		return s, fmt.Errorf("%w: spec.parallelism must not be negative", ErrInvalidSpec)
-	case s.completions != nil && *s.completions < 0:
-		return s, fmt.Errorf("%w: spec.completions must not be negative", ErrInvalidSpec)
-	case s.backoffLimit < 0:
-		return s, fmt.Errorf("%w: spec.backoffLimit must not be negative", ErrInvalidSpec)
-	case s.indexed && s.completions == nil:
-		return s, fmt.Errorf("%w: spec.completions is required for completionMode Indexed", ErrInvalidSpec)
-	case s.indexed && *s.completions > maxIndexes:
-		return s, fmt.Errorf("%w: spec.completions must be at most %d for completionMode Indexed", ErrInvalidSpec, maxIndexes)
-	case s.perIndex != nil && !s.indexed:
-		return s, fmt.Errorf("%w: spec.backoffLimitPerIndex needs completionMode Indexed", ErrInvalidSpec)
-	case s.perIndex != nil && *s.perIndex < 0:
-		return s, fmt.Errorf("%w: spec.backoffLimitPerIndex must not be negative", ErrInvalidSpec)
-	case s.maxFailedIndexes != nil && s.perIndex == nil:
-		return s, fmt.Errorf("%w: spec.maxFailedIndexes needs spec.backoffLimitPerIndex", ErrInvalidSpec)
+	// The rules are manifest's, the same Load applied to the Job or its
+	// CronJob's jobTemplate; checking them here keeps a Job that did not
+	// come through Load from reaching the controller half-valid.
+	if err := manifest.ValidateJobRules(j); err != nil {
+		return s, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
-	if js.ActiveDeadlineSeconds != nil {
-		if *js.ActiveDeadlineSeconds <= 0 {
-			return s, fmt.Errorf("%w: spec.activeDeadlineSeconds must be positive", ErrInvalidSpec)
-		}
-		d := time.Duration(*js.ActiveDeadlineSeconds) * time.Second
-		s.deadline = &d
+	if d := js.ActiveDeadlineSeconds; d != nil {
+		s.deadline = ptr.To(time.Duration(*d) * time.Second)
 	}
-	if js.TTLSecondsAfterFinished != nil {
-		if *js.TTLSecondsAfterFinished < 0 {
-			return s, fmt.Errorf("%w: spec.ttlSecondsAfterFinished must not be negative", ErrInvalidSpec)
-		}
-		d := time.Duration(*js.TTLSecondsAfterFinished) * time.Second
-		s.ttl = &d
-	}
-	if p := s.policy; p != nil {
-		for i, r := range p.Rules {
-			switch {
-			case len(r.OnPodConditions) > 0:
-				return s, fmt.Errorf("%w: spec.podFailurePolicy.rules[%d].onPodConditions is not supported by berth", ErrInvalidSpec, i)
-			case r.OnExitCodes == nil:
-				return s, fmt.Errorf("%w: spec.podFailurePolicy.rules[%d].onExitCodes is required", ErrInvalidSpec, i)
-			case r.Action == batchv1.PodFailurePolicyActionFailIndex && s.perIndex == nil:
-				return s, fmt.Errorf("%w: spec.podFailurePolicy.rules[%d]: action FailIndex needs spec.backoffLimitPerIndex", ErrInvalidSpec, i)
-			}
-			switch r.Action {
-			case batchv1.PodFailurePolicyActionFailJob, batchv1.PodFailurePolicyActionFailIndex,
-				batchv1.PodFailurePolicyActionIgnore, batchv1.PodFailurePolicyActionCount:
-			default:
-				return s, fmt.Errorf("%w: spec.podFailurePolicy.rules[%d].action %q is not one of FailJob, FailIndex, Ignore, Count", ErrInvalidSpec, i, r.Action)
-			}
-			switch r.OnExitCodes.Operator {
-			case batchv1.PodFailurePolicyOnExitCodesOpIn, batchv1.PodFailurePolicyOnExitCodesOpNotIn:
-			default:
-				return s, fmt.Errorf("%w: spec.podFailurePolicy.rules[%d].onExitCodes.operator %q is not In or NotIn", ErrInvalidSpec, i, r.OnExitCodes.Operator)
-			}
-		}
+	if ttl := js.TTLSecondsAfterFinished; ttl != nil {
+		s.ttl = ptr.To(time.Duration(*ttl) * time.Second)
 	}
 	if v, ok := j.Annotations[GangMinAnnotation]; ok && s.parallelism > 1 {
-		n, err := manifest.ParseGangMin(v)
-		if err != nil || n > s.parallelism {
-			return s, fmt.Errorf("%w: annotation %s %q must be a whole number from 1 to spec.parallelism (%d)", ErrInvalidSpec, GangMinAnnotation, v, s.parallelism)
-		}
-		s.gangMin = n
+		s.gangMin, _ = manifest.ParseGangMin(v) // checked by ValidateJobRules
 	}
 	return s, nil
 }
@@ -273,6 +227,22 @@ func (s *jobSync) observe(pods []ObservedPod) {
 		s.pods = append(s.pods, p)
 	}
 	slices.SortFunc(s.pods, func(a, b *ObservedPod) int { return cmp.Compare(a.Name, b.Name) })
+	// Forget the UIDs of pods the store no longer holds, as the Kubernetes
+	// job controller drops a UID from uncountedTerminatedPods once the
+	// pod's count is in status and the pod is gone. Every UID in Counted is
+	// already in status (both are written together), and a pod that is
+	// gone cannot be reported again (UIDs are never reused), so Counted
+	// stays as small as the pods kept.
+	pruned := false
+	for uid := range s.prog.Counted {
+		if _, ok := byUID[uid]; !ok {
+			delete(s.prog.Counted, uid)
+			pruned = true
+		}
+	}
+	if pruned && len(s.prog.Counted) == 0 {
+		s.prog.Counted = nil
+	}
 	for _, p := range s.pods {
 		switch {
 		case p.finished():

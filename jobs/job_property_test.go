@@ -82,11 +82,17 @@ func TestJobCountsEachPodExactlyOnce(t *testing.T) {
 			}
 			applyTo(c, r)
 			check()
+			// Counted only remembers pods the store still holds.
+			for uid := range c.progress.Counted {
+				if !slices.ContainsFunc(in.Pods, func(p ObservedPod) bool { return p.UID == uid }) {
+					rt.Fatalf("counted %s, a pod no longer in the store", uid)
+				}
+			}
 		}
 
 		steps := rapid.IntRange(1, 40).Draw(rt, "steps")
 		for range steps {
-			switch rapid.IntRange(0, 4).Draw(rt, "action") {
+			switch rapid.IntRange(0, 5).Draw(rt, "action") {
 			case 0, 1: // a pod finishes
 				var open []int
 				for i, p := range c.pods {
@@ -112,7 +118,20 @@ func TestJobCountsEachPodExactlyOnce(t *testing.T) {
 				applyPods(c, r)
 			case 4: // time passes
 				now = now.Add(time.Duration(rapid.IntRange(0, 900).Draw(rt, "seconds")) * time.Second)
+			case 5: // a finished pod whose count is in status is deleted from the store
+				var gone []int
+				for i, p := range c.pods {
+					if p.finished() && c.progress.Counted[p.UID] {
+						gone = append(gone, i)
+					}
+				}
+				if len(gone) == 0 {
+					continue
+				}
+				i := rapid.SampledFrom(gone).Draw(rt, "deletedPod")
+				c.pods = slices.Delete(c.pods, i, i+1)
 			}
+
 		}
 		// Then everything that runs succeeds: the Job must complete with
 		// exactly its completions.

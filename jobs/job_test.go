@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -601,8 +602,10 @@ func TestJobPodFailurePolicy(t *testing.T) {
 			wantCondition: "Failed/PodFailurePolicy",
 		},
 		{
-			name:        "containerName limits the rule to that container",
-			job:         testJob(policy(rule(batchv1.PodFailurePolicyActionFailJob, in, "sidecar", 42)), withStatus(started())),
+			name: "containerName limits the rule to that container",
+			job: testJob(policy(rule(batchv1.PodFailurePolicyActionFailJob, in, "sidecar", 42)), withStatus(started()), func(j *batchv1.Job) {
+				j.Spec.Template.Spec.Containers = append(j.Spec.Template.Spec.Containers, corev1.Container{Name: "sidecar", Image: "busybox"})
+			}),
 			pods:        []ObservedPod{obs("work-0", corev1.PodFailed, exit("main", 42), at(t0))},
 			wantFailed:  1,
 			wantRequeue: t0.Add(10 * time.Second),
@@ -815,6 +818,53 @@ func TestJobExactlyOnce(t *testing.T) {
 			wantActive:    1,
 			wantSucceeded: 1,
 		},
+	})
+
+	t.Run("counted UIDs are forgotten once their pods are gone", func(t *testing.T) {
+		tests := []struct {
+			name        string
+			counted     []types.UID
+			pods        []ObservedPod
+			wantCounted []types.UID
+		}{
+			{
+				name:        "a counted pod still in the store stays remembered",
+				counted:     []types.UID{"work-0-uid"},
+				pods:        []ObservedPod{obs("work-0", corev1.PodSucceeded), obs("work-1", corev1.PodRunning)},
+				wantCounted: []types.UID{"work-0-uid"},
+			},
+			{
+				name:        "a counted pod deleted from the store is dropped; its count stays in status",
+				counted:     []types.UID{"work-0-uid", "work-1-uid"},
+				pods:        []ObservedPod{obs("work-1", corev1.PodSucceeded), obs("work-2", corev1.PodRunning)},
+				wantCounted: []types.UID{"work-1-uid"},
+			},
+			{
+				name:    "all counted pods gone: nothing is remembered",
+				counted: []types.UID{"work-0-uid", "work-1-uid"},
+				pods:    []ObservedPod{obs("work-2", corev1.PodRunning)},
+			},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				prog := JobProgress{Counted: map[types.UID]bool{}, NextPod: 3}
+				for _, uid := range tt.counted {
+					prog.Counted[uid] = true
+				}
+				job := testJob(parallel(1, 5), withStatus(batchv1.JobStatus{StartTime: &metav1.Time{Time: t0}, Succeeded: 2}))
+				r, err := SyncJob(JobInput{Job: job, Progress: prog, Pods: tt.pods, Now: t0})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := slices.Sorted(maps.Keys(r.Progress.Counted))
+				if !slices.Equal(got, tt.wantCounted) {
+					t.Errorf("counted %v, want %v", got, tt.wantCounted)
+				}
+				if r.Status.Succeeded != 2 {
+					t.Errorf("succeeded %d, want the 2 already counted", r.Status.Succeeded)
+				}
+			})
+		}
 	})
 
 	t.Run("replaying a sync whose result was lost gives the same result", func(t *testing.T) {

@@ -136,6 +136,21 @@ func TestDecodeErrors(t *testing.T) {
 			want: []string{"f.yaml:4: spec.completions: Required value"},
 		},
 		{
+			name: "indexed job with more than 100000 completions",
+			yaml: "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  completionMode: Indexed\n  completions: 100001\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: i}]\n",
+			want: []string{"f.yaml:6: spec.completions: Invalid value"},
+		},
+		{
+			name: "job gang-min above parallelism",
+			yaml: "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: j\n  annotations: {berth.dev/gang-min: \"3\"}\nspec:\n  parallelism: 2\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: i}]\n",
+			want: []string{"f.yaml:5: metadata.annotations[berth.dev/gang-min]: Invalid value"},
+		},
+		{
+			name: "cronjob template gang-min not a number",
+			yaml: "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  schedule: \"@hourly\"\n  jobTemplate:\n    metadata:\n      annotations: {berth.dev/gang-min: two}\n    spec: {parallelism: 2, template: {spec: {restartPolicy: Never, containers: [{name: c, image: i}]}}}\n",
+			want: []string{"f.yaml:8: spec.jobTemplate.metadata.annotations[berth.dev/gang-min]: Invalid value"},
+		},
+		{
 			name: "deployment without selector",
 			yaml: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c, image: i}]}\n",
 			want: []string{"f.yaml:4: spec.selector: Required value"},
@@ -453,4 +468,46 @@ func jsonField(t reflect.Type, name string) reflect.Type {
 		}
 	}
 	return nil
+}
+
+// TestValidateJobRules: the rules jobs.SyncJob relies on, checked on a Job
+// that did not come through Load.
+func TestValidateJobRules(t *testing.T) {
+	i32 := func(v int32) *int32 { return &v }
+	indexed := batchv1.IndexedCompletion
+	tests := []struct {
+		name    string
+		mod     func(*batchv1.Job)
+		wantErr string // substring; "" for valid
+	}{
+		{name: "a plain Job is valid", mod: func(*batchv1.Job) {}},
+		{name: "negative parallelism", mod: func(j *batchv1.Job) { j.Spec.Parallelism = i32(-1) }, wantErr: "spec.parallelism"},
+		{name: "maxFailedIndexes needs backoffLimitPerIndex", mod: func(j *batchv1.Job) {
+			j.Spec.CompletionMode, j.Spec.Completions, j.Spec.MaxFailedIndexes = &indexed, i32(4), i32(1)
+		}, wantErr: "spec.backoffLimitPerIndex: Required value"},
+		{name: "maxFailedIndexes above completions", mod: func(j *batchv1.Job) {
+			j.Spec.CompletionMode, j.Spec.Completions, j.Spec.BackoffLimitPerIndex, j.Spec.MaxFailedIndexes = &indexed, i32(2), i32(1), i32(3)
+		}, wantErr: "spec.maxFailedIndexes"},
+		{name: "gang-min above parallelism", mod: func(j *batchv1.Job) {
+			j.Spec.Parallelism = i32(2)
+			j.Annotations = map[string]string{AnnotationGangMin: "3"}
+		}, wantErr: "metadata.annotations[berth.dev/gang-min]"},
+		{name: "gang-min above parallelism 1 is allowed: the Job is no gang", mod: func(j *batchv1.Job) {
+			j.Annotations = map[string]string{AnnotationGangMin: "2"}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := &batchv1.Job{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "i"}}}}}}
+			tt.mod(j)
+			err := ValidateJobRules(j)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("ValidateJobRules: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("ValidateJobRules = %v, want an error naming %s", err, tt.wantErr)
+			}
+		})
+	}
 }

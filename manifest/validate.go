@@ -150,10 +150,32 @@ func isZero(v *intstr.IntOrString) bool {
 
 func validateJob(j *batchv1.Job) field.ErrorList {
 	errs := validateMeta(&j.ObjectMeta, maxJobNameLength, field.NewPath("metadata"))
-	return append(errs, validateJobSpec(&j.Spec, field.NewPath("spec"))...)
+	errs = append(errs, validateJobRules(&j.Spec, j.Annotations, field.NewPath("spec"), field.NewPath("metadata", "annotations"))...)
+	return append(errs, validateJobTemplate(&j.Spec, field.NewPath("spec"))...)
 }
 
-func validateJobSpec(s *batchv1.JobSpec, p *field.Path) field.ErrorList {
+// MaxIndexes is the most completions an Indexed Job may have.
+const MaxIndexes = 100000
+
+// ValidateJobRules checks the rules of a Job's spec that the Job
+// controller acts on (counts, completion mode, back-off limits, deadlines,
+// the pod failure policy, the gang annotation), as Load checks them for a
+// Job or a CronJob's jobTemplate. It is the one place these rules live:
+// jobs.SyncJob calls it rather than checking again by its own rules.
+func ValidateJobRules(j *batchv1.Job) error {
+	return validateJobRules(&j.Spec, j.Annotations, field.NewPath("spec"), field.NewPath("metadata", "annotations")).ToAggregate()
+}
+
+// validateJobTemplate checks the pod template of a Job spec.
+func validateJobTemplate(s *batchv1.JobSpec, p *field.Path) field.ErrorList {
+	errs := validateTemplateMeta(&s.Template.ObjectMeta, p.Child("template", "metadata"))
+	errs = append(errs, validatePodSpec(&s.Template.Spec, []corev1.RestartPolicy{corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}, p.Child("template", "spec"))...)
+	return append(errs, validateGang(s.Template.Annotations, p.Child("template", "metadata", "annotations"))...)
+}
+
+// validateJobRules checks s, a Job spec at p whose Job carries annotations
+// ann (at annPath).
+func validateJobRules(s *batchv1.JobSpec, ann map[string]string, p, annPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	nonNeg := func(v *int32, name string) {
 		if v != nil {
@@ -175,16 +197,36 @@ func validateJobSpec(s *batchv1.JobSpec, p *field.Path) field.ErrorList {
 	if indexed && s.Completions == nil {
 		errs = append(errs, field.Required(p.Child("completions"), fmt.Sprintf("when completion mode is %s", batchv1.IndexedCompletion)))
 	}
+	if indexed && s.Completions != nil && *s.Completions > MaxIndexes {
+		errs = append(errs, field.Invalid(p.Child("completions"), *s.Completions, fmt.Sprintf("must be less than or equal to %d when completion mode is %s", MaxIndexes, batchv1.IndexedCompletion)))
+	}
 	if s.BackoffLimitPerIndex != nil && !indexed {
 		errs = append(errs, field.Forbidden(p.Child("backoffLimitPerIndex"), "requires indexed completion mode"))
+	}
+	if s.MaxFailedIndexes != nil {
+		nonNeg(s.MaxFailedIndexes, "maxFailedIndexes")
+		if s.BackoffLimitPerIndex == nil {
+			errs = append(errs, field.Required(p.Child("backoffLimitPerIndex"), "when maxFailedIndexes is specified"))
+		}
+		if s.Completions != nil && *s.MaxFailedIndexes > *s.Completions {
+			errs = append(errs, field.Invalid(p.Child("maxFailedIndexes"), *s.MaxFailedIndexes, "must be less than or equal to completions"))
+		}
+	}
+	// The Job's own berth.dev/gang-min makes its pods a gang: at most
+	// parallelism of them can run together.
+	if v, ok := ann[AnnotationGangMin]; ok {
+		n, err := ParseGangMin(v)
+		switch {
+		case err != nil:
+			errs = append(errs, field.Invalid(annPath.Key(AnnotationGangMin), v, "must be a positive integer"))
+		case s.Parallelism != nil && *s.Parallelism > 1 && n > *s.Parallelism:
+			errs = append(errs, field.Invalid(annPath.Key(AnnotationGangMin), v, fmt.Sprintf("must not exceed spec.parallelism (%d)", *s.Parallelism)))
+		}
 	}
 	if s.Selector != nil || s.ManualSelector != nil {
 		errs = append(errs, field.Forbidden(p.Child("selector"), "not supported by berth: the selector is generated"))
 	}
 	restart := s.Template.Spec.RestartPolicy
-	errs = append(errs, validateTemplateMeta(&s.Template.ObjectMeta, p.Child("template", "metadata"))...)
-	errs = append(errs, validatePodSpec(&s.Template.Spec, []corev1.RestartPolicy{corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}, p.Child("template", "spec"))...)
-	errs = append(errs, validateGang(s.Template.Annotations, p.Child("template", "metadata", "annotations"))...)
 	if pfp := s.PodFailurePolicy; pfp != nil {
 		pp := p.Child("podFailurePolicy")
 		if restart != "" && restart != corev1.RestartPolicyNever {
@@ -271,7 +313,8 @@ func validateCronJob(cj *batchv1.CronJob) field.ErrorList {
 	}
 	jt := p.Child("jobTemplate")
 	errs = append(errs, validateTemplateMeta(&cj.Spec.JobTemplate.ObjectMeta, jt.Child("metadata"))...)
-	errs = append(errs, validateJobSpec(&cj.Spec.JobTemplate.Spec, jt.Child("spec"))...)
+	errs = append(errs, validateJobRules(&cj.Spec.JobTemplate.Spec, cj.Spec.JobTemplate.Annotations, jt.Child("spec"), jt.Child("metadata", "annotations"))...)
+	errs = append(errs, validateJobTemplate(&cj.Spec.JobTemplate.Spec, jt.Child("spec"))...)
 	return errs
 }
 

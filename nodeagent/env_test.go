@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/berth-dev/berth/internal/containerdrun"
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/testenv"
 	"github.com/berth-dev/berth/nodeagent"
@@ -56,7 +57,7 @@ func TestMain(m *testing.M) {
 type sharedParts struct {
 	once    sync.Once
 	err     error
-	ctrd    *testenv.Containerd
+	ctrd    *containerdrun.Daemon
 	reg     *testenv.Registry
 	busybox string
 }
@@ -88,7 +89,7 @@ func (s *sharedParts) get(t testing.TB) *sharedParts {
 			s.err = err
 			return
 		}
-		if s.ctrd, s.err = testenv.StartContainerd(ctx, dir, nil); s.err != nil {
+		if s.ctrd, s.err = containerdrun.Start(ctx, dir, nil); s.err != nil {
 			return
 		}
 		rdir, err := os.MkdirTemp("", "berth-registry-")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/berth-dev/berth/nodeagent/restart"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // Container kinds, as labelled on containerd objects.
@@ -354,15 +356,16 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 	return next
 }
 
+// nextBackoff is the wait after one more failure when the last wait was d
+// (0: none yet): backoffInitial doubling to backoffMax, stepped by
+// apimachinery's wait.Backoff, the one back-off berth uses.
 func nextBackoff(d time.Duration) time.Duration {
-	if d == 0 {
-		return backoffInitial
+	b := wait.Backoff{Duration: backoffInitial, Factor: 2, Cap: backoffMax, Steps: math.MaxInt32}
+	if d > 0 {
+		b.Duration = d
+		b.Step() // the wait d was
 	}
-	d *= 2
-	if d > backoffMax {
-		d = backoffMax
-	}
-	return d
+	return b.Step()
 }
 
 func graceDuration(pod *corev1.Pod) time.Duration {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -257,5 +258,26 @@ func TestResolvConfDropsLoopback(t *testing.T) {
 	got := resolvConf(pod)
 	if got != "nameserver 198.18.0.53\nsearch svc.local\n" {
 		t.Fatalf("resolv.conf:\n%s", got)
+	}
+}
+
+// TestNextBackoff: sandbox, image and container creation retry after 10s,
+// doubling to 5 min, as the kubelet's back-off does.
+func TestNextBackoff(t *testing.T) {
+	tests := []struct {
+		name       string
+		last, want time.Duration
+	}{
+		{name: "first failure waits the initial 10s", last: 0, want: 10 * time.Second},
+		{name: "each further failure doubles", last: 40 * time.Second, want: 80 * time.Second},
+		{name: "doubling stops at the 5 min cap", last: 160 * time.Second, want: 5 * time.Minute},
+		{name: "at the cap it stays", last: 5 * time.Minute, want: 5 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := nextBackoff(tt.last); got != tt.want {
+				t.Fatalf("nextBackoff(%s) = %s, want %s", tt.last, got, tt.want)
+			}
+		})
 	}
 }

@@ -12,6 +12,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/internal/unmount"
 )
 
 // errHostPathNotAllowed fails pods with hostPath volumes on an agent
@@ -212,26 +214,8 @@ func volumeMounts(c *corev1.Container, volumes map[string]string) ([]specs.Mount
 // removePodDir unmounts whatever is still mounted below dir (tmpfs
 // volumes, a netns that escaped removal) and removes it.
 func removePodDir(dir podDir) error {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
+	if err := unmount.Under(string(dir)); err != nil {
 		return err
-	}
-	prefix := string(dir) + "/"
-	var points []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(f[4], prefix) {
-			points = append(points, f[4])
-		}
-	}
-	var errs []error
-	for i := len(points) - 1; i >= 0; i-- {
-		if err := unix.Unmount(points[i], unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("unmount %s: %w", points[i], err))
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
 	}
 	if err := os.RemoveAll(string(dir)); err != nil {
 		return fmt.Errorf("remove %s: %w", dir, err)

@@ -96,6 +96,16 @@ func openBolt(db *bolt.DB, path string, migrations []boltMigration, current int)
 	return &BoltStore{db: db, version: version, schemaBefore: before, changed: make(chan struct{})}, nil
 }
 
+// OpenStore opens (or creates) the embedded store at path, for callers
+// that need only the Store interface.
+func OpenStore(path string) (Store, error) {
+	s, err := OpenBolt(path)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // View implements Store.
 func (s *BoltStore) View(fn func(ReadTx) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
@@ -217,22 +227,36 @@ func boltList[T any](t *boltTx, bucket []byte) ([]*T, error) {
 // put writes rec unless the stored bytes are already equal, so writing a
 // record back unchanged does not raise the version and wake every watcher.
 func (t *boltTx) put(bucket, key []byte, rec any) error {
+	wrote, err := t.write(bucket, key, rec)
+	t.wrote = t.wrote || wrote
+	return err
+}
+
+// putTelemetry writes rec without raising the version: a change nothing
+// waits for (a heartbeat, a fetch time) must not wake the loop and every
+// agent's watch. Readers see it at their next read.
+func (t *boltTx) putTelemetry(bucket, key []byte, rec any) error {
+	_, err := t.write(bucket, key, rec)
+	return err
+}
+
+// write stores rec under key and reports whether the bytes changed.
+func (t *boltTx) write(bucket, key []byte, rec any) (bool, error) {
 	if len(key) == 0 || bytes.HasPrefix(key, []byte("/")) || bytes.HasSuffix(key, []byte("/")) {
-		return fmt.Errorf("put %s: empty name in key %q", bucket, key)
+		return false, fmt.Errorf("put %s: empty name in key %q", bucket, key)
 	}
 	v, err := json.Marshal(rec)
 	if err != nil {
-		return fmt.Errorf("encode %s %s: %w", bucket, key, err)
+		return false, fmt.Errorf("encode %s %s: %w", bucket, key, err)
 	}
 	b := t.tx.Bucket(bucket)
 	if bytes.Equal(b.Get(key), v) {
-		return nil
+		return false, nil
 	}
 	if err := b.Put(key, v); err != nil {
-		return fmt.Errorf("put %s %s: %w", bucket, key, err)
+		return false, fmt.Errorf("put %s %s: %w", bucket, key, err)
 	}
-	t.wrote = true
-	return nil
+	return true, nil
 }
 
 // del removes key; removing a missing record is not an error (deletes are
@@ -325,11 +349,23 @@ func (t *boltTx) PutNode(n *NodeRecord) error {
 	default:
 		rec.Generation = old.Generation + 1
 	}
-	if err := t.put(bucketNodes, []byte(n.Name), &rec); err != nil {
+	put := t.put
+	if err == nil && onlyHeartbeatMoved(old, &rec) {
+		put = t.putTelemetry
+	}
+	if err := put(bucketNodes, []byte(n.Name), &rec); err != nil {
 		return err
 	}
 	n.Generation = rec.Generation
 	return nil
+}
+
+// onlyHeartbeatMoved reports whether rec differs from old in LastHeartbeat
+// alone: telemetry, which nothing waits for.
+func onlyHeartbeatMoved(old, rec *NodeRecord) bool {
+	o := *old
+	o.LastHeartbeat = rec.LastHeartbeat
+	return jsonEqual(&o, rec)
 }
 
 func schedulingFactsEqual(a, b *NodeRecord) bool {
@@ -365,7 +401,21 @@ func (t *boltTx) PutCronJob(c *CronJobRecord) error {
 func (t *boltTx) DeleteCronJob(namespace, name string) error {
 	return t.del(bucketCronJobs, boltKey(namespace, name))
 }
-func (t *boltTx) PutSync(s *SyncRecord) error { return t.put(bucketMeta, keySync, s) }
+
+// PutSync stores the sync record; a change of the fetch times alone is
+// telemetry and does not raise the version.
+func (t *boltTx) PutSync(s *SyncRecord) error {
+	old, err := t.Sync()
+	if err != nil {
+		return err
+	}
+	o := *old
+	o.Status.LastFetch, o.Status.LastFetchSuccess = s.Status.LastFetch, s.Status.LastFetchSuccess
+	if jsonEqual(&o, s) {
+		return t.putTelemetry(bucketMeta, keySync, s)
+	}
+	return t.put(bucketMeta, keySync, s)
+}
 
 // AddEvent implements Tx. A repeat (same object, reason, type and message
 // as the newest event of that object and reason) is moved to the end with
@@ -457,4 +507,10 @@ func boltUint(b *bolt.Bucket, key []byte) uint64 {
 
 func boltPutUint(b *bolt.Bucket, key []byte, v uint64) error {
 	return b.Put(key, binary.BigEndian.AppendUint64(nil, v))
+}
+
+// rawPods is the fast path AgentPods takes (rawPodLister): the stored
+// bytes of every pod record.
+func (t *boltTx) rawPods(fn func(key, value []byte) error) error {
+	return t.tx.Bucket(bucketPods).ForEach(fn)
 }

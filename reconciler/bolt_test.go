@@ -193,6 +193,61 @@ func TestBoltVersion(t *testing.T) {
 	}
 }
 
+// TestBoltTelemetry: a heartbeat or a fetch time alone is stored but does
+// not raise the version, so it wakes neither the loop nor the agents'
+// watches; anything else changed with it does.
+func TestBoltTelemetry(t *testing.T) {
+	s, _ := openTestStore(t)
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	node := func(hb time.Time, ready bool) *NodeRecord {
+		return &NodeRecord{Name: "n1", Ready: ready, LastHeartbeat: hb, Address: "127.0.0.1:1"}
+	}
+	sync := func(fetch time.Time, state string) *SyncRecord {
+		return &SyncRecord{Status: api.SyncStatus{Repository: "r", State: state, LastFetch: fetch, LastFetchSuccess: fetch}}
+	}
+	steps := []struct {
+		name  string
+		write func(Tx) error
+		bump  bool
+	}{
+		{name: "new node", write: func(tx Tx) error { return tx.PutNode(node(t0, true)) }, bump: true},
+		{name: "heartbeat only", write: func(tx Tx) error { return tx.PutNode(node(t0.Add(time.Second), true)) }},
+		{name: "heartbeat and readiness", write: func(tx Tx) error { return tx.PutNode(node(t0.Add(2*time.Second), false)) }, bump: true},
+		{name: "first sync record", write: func(tx Tx) error { return tx.PutSync(sync(t0, "Synced")) }, bump: true},
+		{name: "fetch time only", write: func(tx Tx) error { return tx.PutSync(sync(t0.Add(time.Minute), "Synced")) }},
+		{name: "fetch time and state", write: func(tx Tx) error { return tx.PutSync(sync(t0.Add(2*time.Minute), "Progressing")) }, bump: true},
+		{name: "heartbeat beside a pod", write: func(tx Tx) error {
+			return errors.Join(tx.PutNode(node(t0.Add(3*time.Second), false)), tx.PutPod(testPod("default", "a", "")))
+		}, bump: true},
+	}
+	for _, st := range steps {
+		before := s.Version()
+		if err := s.Update(st.write); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := s.Version() != before; got != st.bump {
+			t.Errorf("%s: version raised %v, want %v", st.name, got, st.bump)
+		}
+	}
+	err := s.View(func(tx ReadTx) error {
+		n, err := tx.Node("n1")
+		if err != nil {
+			return err
+		}
+		sr, err := tx.Sync()
+		if err != nil {
+			return err
+		}
+		if !n.LastHeartbeat.Equal(t0.Add(3*time.Second)) || !sr.Status.LastFetch.Equal(t0.Add(2*time.Minute)) {
+			t.Errorf("stored heartbeat %v, fetch %v: telemetry was not kept", n.LastHeartbeat, sr.Status.LastFetch)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestBoltNodeGeneration(t *testing.T) {
 	base := func() *NodeRecord {
 		return &NodeRecord{

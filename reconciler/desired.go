@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/deployments"
 	"github.com/berth-dev/berth/manifest"
 )
 
@@ -135,19 +136,26 @@ func (p *PodRecord) readySince() time.Time {
 	return time.Time{}
 }
 
-// available reports whether the pod has been Ready for minReady.
-func (p *PodRecord) available(minReady time.Duration, now time.Time) bool {
-	if !p.ready() || p.deleting() {
-		return false
-	}
-	if minReady <= 0 {
-		return true
-	}
-	since := p.readySince()
-	return !since.IsZero() && !now.Before(since.Add(minReady))
-}
-
 // finished reports whether the pod ran to an end (it will not run again).
 func (p *PodRecord) finished() bool {
 	return p.Pod.Status.Phase == corev1.PodSucceeded || p.Pod.Status.Phase == corev1.PodFailed
+}
+
+// observeForDeployment is what the Deployment controller reads of a pod.
+func (p *PodRecord) observeForDeployment() deployments.ObservedPod {
+	o := deployments.ObservedPod{
+		Name:         p.Pod.Name,
+		UID:          p.Pod.UID,
+		TemplateHash: p.TemplateHash,
+		Bound:        p.bound(),
+		Phase:        p.Pod.Status.Phase,
+		Ready:        p.ready(),
+		ReadySince:   p.readySince(),
+		Deleting:     p.deleting(),
+		Created:      p.Created,
+	}
+	for _, cs := range p.Pod.Status.ContainerStatuses {
+		o.Restarts = max(o.Restarts, cs.RestartCount)
+	}
+	return o
 }

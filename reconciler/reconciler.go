@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/api"
@@ -146,6 +148,13 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	// A failed pass is retried after 1s, doubling while it keeps failing,
+	// up to Resync (apimachinery's wait.Backoff, the one back-off berth
+	// uses); a pass that succeeds starts it over.
+	newRetry := func() wait.Backoff {
+		return wait.Backoff{Duration: time.Second, Factor: 2, Cap: r.cfg.Resync, Steps: math.MaxInt32}
+	}
+	retry := newRetry()
 	for {
 		wake, err := r.ReconcileOnce(ctx)
 		if err != nil {
@@ -154,14 +163,16 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			}
 			r.log.Error("reconcile", "err", err)
 		}
-		wait := r.cfg.Resync
+		next := r.cfg.Resync
 		if !wake.IsZero() {
-			wait = min(wait, max(wake.Sub(r.cfg.Clock.Now()), 10*time.Millisecond))
+			next = min(next, max(wake.Sub(r.cfg.Clock.Now()), 10*time.Millisecond))
 		}
 		if err != nil {
-			wait = min(wait, time.Second)
+			next = min(next, retry.Step())
+		} else {
+			retry = newRetry()
 		}
-		t := r.cfg.Clock.NewTimer(wait)
+		t := r.cfg.Clock.NewTimer(next)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -198,7 +209,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (time.Time, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		err = r.schedule(view, now)
 		view = nil
-		if !errors.Is(err, ErrConflict) {
+		if !errors.Is(err, scheduler.ErrStale) {
 			break
 		}
 		r.log.Info("scheduling plan was stale; placing again", "attempt", attempt+1)
@@ -214,4 +225,12 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (time.Time, error) {
 
 func event(now time.Time, typ, reason, kind, ns, name, msg string) api.Event {
 	return api.Event{Time: now, Type: typ, Reason: reason, Kind: kind, Namespace: ns, Name: name, Message: msg}
+}
+
+// earliest is the earlier of two wake-up times, a zero time meaning none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }

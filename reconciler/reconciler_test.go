@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -16,7 +17,10 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/scheduler"
 )
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 type fakeSource struct {
 	cur     *Desired
@@ -160,7 +164,7 @@ func (h *harness) converge(nodes ...string) {
 		h.clock.Step(time.Second)
 		h.heartbeat(nodes...)
 		h.reconcile()
-		if h.store.Version() == before+1 { // only the heartbeat wrote
+		if h.store.Version() == before { // only the heartbeat wrote, and it is telemetry
 			return
 		}
 	}
@@ -504,5 +508,72 @@ func TestRestartKeepsRunningTheAppliedRevisionWhileTheNewestIsRefused(t *testing
 	}
 	if st := h.sync(); st.State != "Rejected" || st.Rejected == nil || st.Rejected.SHA != "r2" {
 		t.Fatalf("status %+v", st)
+	}
+}
+
+// TestCommitPlanRefusesStalePlan: a plan placed on a node view that has
+// since moved (here the node was cordoned) binds nothing and says so with
+// scheduler.ErrStale, which the pass answers by placing again.
+func TestCommitPlanRefusesStalePlan(t *testing.T) {
+	tests := []struct {
+		name      string
+		cordon    bool
+		wantStale bool
+	}{
+		{name: "node unchanged: pod is bound", cordon: false, wantStale: false},
+		{name: "node cordoned since the view: nothing is bound", cordon: true, wantStale: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.addNode("n1", "4", "8Gi")
+			p := newPodRecord("default", "p", Owner{Kind: OwnerPod, Name: "p"}, &metav1.ObjectMeta{}, &corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}, "h", "r1", t0)
+			var gen uint64
+			err := h.store.Update(func(tx Tx) error {
+				if err := tx.PutPod(p); err != nil {
+					return err
+				}
+				n, err := tx.Node("n1")
+				gen = n.Generation
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.cordon {
+				err := h.store.Update(func(tx Tx) error {
+					n, err := tx.Node("n1")
+					if err != nil {
+						return err
+					}
+					n.Unschedulable = true
+					return tx.PutNode(n)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			plan := &scheduler.Plan{Bindings: []scheduler.Binding{{Pod: &p.Pod, Node: "n1"}}, NodeGenerations: map[string]uint64{"n1": gen}}
+			err = h.rec.commitPlan(plan, t0)
+			if got := errors.Is(err, scheduler.ErrStale); got != tt.wantStale {
+				t.Fatalf("commitPlan = %v, stale %v, want stale %v", err, got, tt.wantStale)
+			}
+			if !tt.wantStale && err != nil {
+				t.Fatal(err)
+			}
+			var node string
+			if err := h.store.View(func(tx ReadTx) error {
+				got, err := tx.Pod("default", "p")
+				if err == nil {
+					node = got.Pod.Spec.NodeName
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]string{false: "n1", true: ""}[tt.wantStale]; node != want {
+				t.Fatalf("pod bound to %q, want %q", node, want)
+			}
+		})
 	}
 }

@@ -35,8 +35,9 @@ func (p *PodRecord) pending() bool { return !p.bound() && !p.deleting() && !p.fi
 
 // schedule places every pending pod. The plan is computed on a read-only
 // view and committed in one transaction that first checks every node the
-// plan uses is at the generation the plan saw; if one moved, nothing is
-// committed and ErrConflict tells the caller to place the batch again.
+// plan uses is at the generation the plan saw (scheduler.Plan.Verify); if
+// one moved, nothing is committed and an error wrapping scheduler.ErrStale
+// tells the caller to place the batch again.
 //
 // view, when not nil, is what the pass just read; otherwise it is read.
 func (r *Reconciler) schedule(view *clusterView, now time.Time) error {
@@ -87,14 +88,25 @@ func (r *Reconciler) schedule(view *clusterView, now time.Time) error {
 func (r *Reconciler) commitPlan(plan *scheduler.Plan, now time.Time) error {
 	bound := 0
 	err := r.cfg.Store.Update(func(tx Tx) error {
-		for name, gen := range plan.NodeGenerations {
+		// The scheduler's own check: every node that receives a binding is
+		// still at the generation the plan saw. Readiness is a scheduling
+		// fact, so a node that went NotReady has moved on too.
+		var readErr error
+		stale := plan.Verify(func(name string) (uint64, bool) {
 			n, err := tx.Node(name)
 			if err != nil {
-				return fmt.Errorf("node %s: %w", name, ErrConflict)
+				if !errors.Is(err, ErrNotFound) {
+					readErr = err
+				}
+				return 0, false
 			}
-			if n.Generation != gen || !n.Ready {
-				return fmt.Errorf("node %s at generation %d, plan saw %d: %w", name, n.Generation, gen, ErrConflict)
-			}
+			return n.Generation, true
+		})
+		if readErr != nil {
+			return fmt.Errorf("verify plan: %w", readErr)
+		}
+		if stale != nil {
+			return stale
 		}
 		for _, b := range plan.Bindings {
 			p, err := tx.Pod(b.Pod.Namespace, b.Pod.Name)

@@ -16,10 +16,6 @@ import (
 // ErrNotFound is returned by the store's getters for a missing record.
 var ErrNotFound = errors.New("not found")
 
-// ErrConflict is returned when a write was computed on state that has
-// changed since (a node's generation moved under a scheduling plan).
-var ErrConflict = errors.New("conflict: state changed since it was read")
-
 // Store holds what is not in Git. It is an interface so an etcd-backed
 // implementation can follow for highly available control planes; the
 // embedded one is bbolt (OpenBolt). Every state change the reconciler makes
@@ -28,8 +24,10 @@ type Store interface {
 	// View runs fn in a read-only transaction over a consistent snapshot.
 	View(fn func(ReadTx) error) error
 	// Update runs fn in one read-write transaction: if fn returns an error
-	// nothing it wrote is kept. Every committed Update that wrote something
-	// raises Version by one.
+	// nothing it wrote is kept. Every committed Update that changed a
+	// record raises Version by one, except for telemetry nothing waits
+	// for: a node's LastHeartbeat and the sync record's fetch times, when
+	// they are all that changed, are stored without raising it.
 	Update(fn func(Tx) error) error
 	// WaitChange blocks until the store's version is greater than since, or
 	// ctx ends, and returns the version then.

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/berth-dev/berth/deployments"
 	"github.com/berth-dev/berth/jobs"
 )
 
@@ -242,34 +243,59 @@ func (r *Reconciler) syncDeployments(c *changes, idx *desiredIndex) (time.Time, 
 		if err != nil {
 			return wake, err
 		}
-		plan := planRollout(d, w.hash, c.owned(OwnerDeployment, d.Namespace, d.Name), *prev, c.now)
+		owned := c.owned(OwnerDeployment, d.Namespace, d.Name)
+		observed := make([]deployments.ObservedPod, 0, len(owned))
+		for _, p := range owned {
+			observed = append(observed, p.observeForDeployment())
+		}
+		res, err := deployments.SyncDeployment(deployments.Input{
+			Deployment:   d,
+			TemplateHash: w.hash,
+			State:        deployments.State{Status: prev.Status, TemplateHash: prev.TemplateHash, LastProgress: prev.LastProgress, Created: prev.Created},
+			Pods:         observed,
+			Now:          c.now,
+		})
+		if err != nil {
+			// manifest validated the spec; a Deployment this refuses is
+			// berth's bug, reported on the Deployment, not a stopped loop.
+			if err := c.event("Warning", "FailedSync", "Deployment", d.Namespace, d.Name, err.Error()); err != nil {
+				return wake, err
+			}
+			continue
+		}
 		owner := Owner{Kind: OwnerDeployment, Name: d.Name}
-		for _, name := range plan.create {
+		for _, name := range res.Create {
 			rec := newPodRecord(d.Namespace, name, owner, &d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec, w.hash, c.rev, c.now)
 			if err := c.create(rec); err != nil {
 				return wake, err
 			}
 		}
-		for _, p := range plan.delete {
+		for _, ref := range res.Delete {
+			p := c.byKey[key(d.Namespace, ref.Name)]
+			if p == nil || p.Pod.UID != ref.UID {
+				continue
+			}
 			why := "Scaled down by the rollout of deployment " + d.Name
-			if p.finished() {
+			if ref.Reason == deployments.DeleteFinished {
 				why = "Pod ended; the deployment replaces it"
 			}
 			if err := c.remove(p, why); err != nil {
 				return wake, err
 			}
 		}
-		if !jsonEqual(prev, &plan.record) {
-			if err := c.tx.PutDeployment(&plan.record); err != nil {
+		if res.Changed {
+			rec := &DeploymentRecord{Namespace: d.Namespace, Name: d.Name, Status: res.State.Status,
+				TemplateHash: res.State.TemplateHash, LastProgress: res.State.LastProgress, Created: res.State.Created}
+			if err := c.tx.PutDeployment(rec); err != nil {
 				return wake, err
 			}
 		}
-		for _, e := range plan.events {
-			if err := c.event("Normal", e, "Deployment", d.Namespace, d.Name, e); err != nil {
+		for _, e := range res.Events {
+			if err := c.event(e.Type, e.Reason, "Deployment", d.Namespace, d.Name, e.Message); err != nil {
 				return wake, err
 			}
 		}
-		wake = earliest(wake, plan.wakeAt)
+		wake = earliest(wake, res.RequeueAt)
 	}
 	recs, err := c.tx.Deployments()
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/berth-dev/berth/api"
 )
 
-// The client against the real server is tested in package reconciler
+// The client against the real server is tested in package apiserver
 // (apiserver_test.go); these tests pin what the client itself decides.
 
 func TestNew(t *testing.T) {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/internal/containerdrun"
 	"github.com/berth-dev/berth/internal/images"
-	"github.com/berth-dev/berth/internal/testenv"
 	"github.com/berth-dev/berth/nodeagent"
 	"github.com/berth-dev/berth/nodeagent/containerlog"
 )
@@ -246,7 +246,7 @@ at it with --containerd-socket DIR/containerd.sock --runc-root DIR/runc.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			c, err := testenv.StartContainerd(ctx, abs, cmd.ErrOrStderr())
+			c, err := containerdrun.Start(ctx, abs, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

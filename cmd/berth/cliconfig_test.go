@@ -50,15 +50,12 @@ func newCLIServer(t *testing.T) *cliServer {
 		t.Fatal(err)
 	}
 	s := &cliServer{t: t, store: st, tokens: tokens, clock: clocktesting.NewFakeClock(t0)}
-	srv, err := reconciler.NewAPIServer(reconciler.APIConfig{
-		Store: st, Tokens: tokens, Clock: s.clock,
-		Objects: func() []manifest.Object { s.mu.Lock(); defer s.mu.Unlock(); return s.objects },
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	parts, err := newAPI(st, func() []manifest.Object { s.mu.Lock(); defer s.mu.Unlock(); return s.objects }, tokens,
+		reconciler.MembershipConfig{}, nil, s.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := httptest.NewServer(srv)
+	h := httptest.NewServer(parts.api)
 	s.url = h.URL
 	t.Cleanup(func() {
 		h.Close()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/gitsource"
 	"github.com/berth-dev/berth/nodeagent"
@@ -163,13 +164,8 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return err
 	}
-	apiSrv, err := reconciler.NewAPIServer(reconciler.APIConfig{Store: store, Objects: rec.AppliedObjects, Tokens: tokens, ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, Logger: log})
-	if err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", apiSrv)
-	hooks := []struct {
+	hooks := map[string]http.Handler{}
+	for _, h := range []struct {
 		path, file string
 		p          gitsource.Provider
 	}{
@@ -177,8 +173,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		{"/hooks/gitlab", o.gitlabSecret, gitsource.GitLab},
 		{"/hooks/gitea", o.giteaSecret, gitsource.Gitea},
 		{"/hooks/generic", o.webhookToken, gitsource.Generic},
-	}
-	for _, h := range hooks {
+	} {
 		if h.file == "" {
 			continue
 		}
@@ -186,7 +181,12 @@ func runServer(ctx context.Context, o serverOptions) error {
 		if err != nil {
 			return err
 		}
-		mux.Handle(h.path, hook)
+		hooks[h.path] = hook
+	}
+	parts, err := newAPI(store, rec.AppliedObjects, tokens,
+		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks, clock.RealClock{}, log)
+	if err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -203,11 +203,11 @@ func runServer(ctx context.Context, o serverOptions) error {
 	fmt.Fprintf(os.Stderr, "berth server on %s\n  agent join token: %s\n  admin token:      %s\n  CLI config:       %s\n",
 		serverURL, filepath.Join(o.dataDir, reconciler.AgentTokenFile), filepath.Join(o.dataDir, reconciler.AdminTokenFile), cfgPath)
 
-	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: parts.api, ReadHeaderTimeout: 10 * time.Second}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 5)
+	errc := make(chan error, 6)
 	run := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -221,7 +221,8 @@ func runServer(ctx context.Context, o serverOptions) error {
 	run("http", func(context.Context) error { return httpSrv.Serve(ln) })
 	run("git", src.Run)
 	run("reconciler", rec.Run)
-	run("api", apiSrv.Run)
+	run("api", parts.api.Run)
+	run("membership", parts.membership.Run)
 	if o.agent {
 		run("agent", func(ctx context.Context) error {
 			cfg := o.agentCfg

@@ -23,8 +23,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/berth-dev/berth/api/client"
+	"github.com/berth-dev/berth/internal/containerdrun"
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/testenv"
+	"github.com/berth-dev/berth/internal/unmount"
 	"github.com/berth-dev/berth/nodeagent"
 	"github.com/berth-dev/berth/reconciler"
 )
@@ -217,7 +219,7 @@ type cluster struct {
 	t        testing.TB
 	opts     clusterOptions
 	dir      string
-	ctrd     *testenv.Containerd
+	ctrd     *containerdrun.Daemon
 	ctd      *containerd.Client
 	reg      *testenv.Registry
 	image    string // busybox in the registry, as manifests name it
@@ -635,7 +637,7 @@ func (c *cluster) cleanHost() {
 			errs = append(errs, rmdirTree(d))
 		}
 	}
-	errs = append(errs, testenv.UnmountUnder(c.dir))
+	errs = append(errs, unmount.Under(c.dir))
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, err)
 	}

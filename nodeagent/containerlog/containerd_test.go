@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/containerd/namespaces"
 	"github.com/containerd/containerd/oci"
 
+	"github.com/berth-dev/berth/internal/containerdrun"
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/testenv"
 )
@@ -26,7 +27,7 @@ import (
 type ctrdEnv struct {
 	once   sync.Once
 	err    error
-	ctrd   *testenv.Containerd
+	ctrd   *containerdrun.Daemon
 	client *containerd.Client
 	ctx    context.Context
 	image  containerd.Image
@@ -55,7 +56,7 @@ func (e *ctrdEnv) start() error {
 	if err != nil {
 		return err
 	}
-	if e.ctrd, err = testenv.StartContainerd(context.Background(), dir, nil); err != nil {
+	if e.ctrd, err = containerdrun.Start(context.Background(), dir, nil); err != nil {
 		return err
 	}
 	if e.client, err = containerd.New(e.ctrd.Address); err != nil {

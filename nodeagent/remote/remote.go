@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -33,6 +34,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/api"
@@ -226,8 +228,8 @@ func Connect(ctx context.Context, cfg Config) (*Link, error) {
 			ln.Close()
 			return nil, fmt.Errorf("register node %s: %w", cfg.NodeName, err)
 		}
-		cfg.Logger.Warn("cannot register with the server; retrying", "server", cfg.Server, "err", err, "in", bo.next)
-		if err := bo.wait(ctx); err != nil {
+		cfg.Logger.Warn("cannot register with the server; retrying", "server", cfg.Server, "err", err, "in", bo.Duration)
+		if err := l.sleep(ctx, &bo); err != nil {
 			ln.Close()
 			return nil, err
 		}
@@ -385,7 +387,7 @@ func (l *Link) Watch(ctx context.Context, sync func([]*corev1.Pod)) error {
 				l.cfg.Logger.Warn("watch of this node's pods failed; pods keep running as they are", "err", err)
 				failing = true
 			}
-			if err := bo.wait(ctx); err != nil {
+			if err := l.sleep(ctx, &bo); err != nil {
 				return err
 			}
 			continue
@@ -394,7 +396,7 @@ func (l *Link) Watch(ctx context.Context, sync func([]*corev1.Pod)) error {
 			l.cfg.Logger.Info("watching this node's pods again")
 			failing = false
 		}
-		bo.reset()
+		bo = l.newBackoff()
 		if synced && list.ResourceVersion == rv {
 			continue
 		}
@@ -517,11 +519,11 @@ func (l *Link) reportStatus(ctx context.Context, a Agent) {
 				l.cfg.Logger.Warn("status report failed; retrying", "err", err)
 				failing = true
 			}
-			retryAt = now.Add(bo.step())
+			retryAt = now.Add(bo.Step())
 			continue
 		}
 		failing = false
-		bo.reset()
+		bo = l.newBackoff()
 		retryAt = time.Time{}
 		lastHash, lastSent = h, now
 		l.mu.Lock()
@@ -536,30 +538,19 @@ func (l *Link) reportStatus(ctx context.Context, a Agent) {
 	}
 }
 
-// backoff doubles from MinBackoff to MaxBackoff on the link's clock.
-type backoff struct {
-	clock    clock.Clock
-	min, max time.Duration
-	next     time.Duration
+// newBackoff is the link's back-off between failed calls: MinBackoff
+// doubling to MaxBackoff (apimachinery's wait.Backoff, the one back-off
+// berth uses everywhere). Reset it by assigning a new one.
+func (l *Link) newBackoff() wait.Backoff {
+	return wait.Backoff{Duration: l.cfg.MinBackoff, Factor: 2, Cap: l.cfg.MaxBackoff, Steps: math.MaxInt32}
 }
 
-func (l *Link) newBackoff() *backoff {
-	return &backoff{clock: l.cfg.Clock, min: l.cfg.MinBackoff, max: l.cfg.MaxBackoff, next: l.cfg.MinBackoff}
-}
-
-func (b *backoff) step() time.Duration {
-	d := b.next
-	b.next = min(2*b.next, b.max)
-	return d
-}
-
-func (b *backoff) reset() { b.next = b.min }
-
-func (b *backoff) wait(ctx context.Context) error {
+// sleep waits the back-off's next step on the link's clock.
+func (l *Link) sleep(ctx context.Context, bo *wait.Backoff) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-b.clock.After(b.step()):
+	case <-l.cfg.Clock.After(bo.Step()):
 		return nil
 	}
 }

@@ -24,11 +24,13 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
+	"github.com/berth-dev/berth/apiserver"
 	"github.com/berth-dev/berth/nodeagent"
 	"github.com/berth-dev/berth/reconciler"
 )
 
-// The link is tested against the real API server (package reconciler, in
+// The link is tested against the real API server (package apiserver over
+// reconciler's membership, pod lists and status sink, in
 // process, on a real bbolt store); the agent behind it is fakeAgent here
 // and the real nodeagent.Agent in integration_test.go.
 
@@ -52,7 +54,14 @@ func newServerCIDR(t *testing.T, clusterCIDR string) *server {
 		t.Fatal(err)
 	}
 	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
-	apiSrv, err := reconciler.NewAPIServer(reconciler.APIConfig{Store: st, Tokens: tokens, Clock: clk, Logger: quiet(), ClusterCIDR: clusterCIDR})
+	m, err := reconciler.NewMembership(reconciler.MembershipConfig{Store: st, Clock: clk, Logger: quiet(), ClusterCIDR: clusterCIDR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiSrv, err := apiserver.New(apiserver.Config{
+		Nodes: m, Pods: reconciler.NewAgentPods(st), Status: reconciler.NewPodReports(st, clk), Reads: reconciler.NewReads(st, nil),
+		JoinToken: tokens.Agent, AdminToken: tokens.Admin, Clock: clk, Logger: quiet(),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

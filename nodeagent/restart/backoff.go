@@ -2,9 +2,11 @@ package restart
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/clock"
 )
 
@@ -36,6 +38,9 @@ type Backoff struct {
 }
 
 type entry struct {
+	// steps yields the container's successive delays: initial doubling
+	// to max (apimachinery's wait.Backoff, the one back-off berth uses).
+	steps wait.Backoff
 	delay time.Duration
 	// lastRestart is when the latest restart was admitted; a container
 	// that finishes more than 2*max after it has earned a fresh back-off.
@@ -104,17 +109,16 @@ func (b *Backoff) notBeforeLocked(key Key, finishedAt time.Time) (time.Time, tim
 func (b *Backoff) Admit(key Key, finishedAt time.Time) (ok bool, at time.Time, delay time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	at, delay, wait := b.notBeforeLocked(key, finishedAt)
-	if wait {
+	at, delay, inBackoff := b.notBeforeLocked(key, finishedAt)
+	if inBackoff {
 		return false, at, delay
 	}
 	now := b.clock.Now()
 	e, found := b.entries[key]
 	if !found || b.expired(e, finishedAt) {
-		e = entry{delay: b.initial}
-	} else {
-		e.delay = min(2*e.delay, b.max)
+		e = entry{steps: wait.Backoff{Duration: b.initial, Factor: 2, Cap: b.max, Steps: math.MaxInt32}}
 	}
+	e.delay = e.steps.Step()
 	e.lastRestart = now
 	b.entries[key] = e
 	return true, now, 0

@@ -1,4 +1,4 @@
-package reconciler
+package apiserver
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -23,48 +22,104 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
 	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/reconciler"
 )
 
-var testTokens = Tokens{Agent: "agent-token-0123456789", Admin: "admin-token-0123456789"}
+var testTokens = reconciler.Tokens{Agent: "agent-token-0123456789", Admin: "admin-token-0123456789"}
 
 type apiHarness struct {
 	t testing.TB
 	// nodeTokens are the tokens register gave, by node.
 	nodeTokens map[string]string
-	store      *BoltStore
-	srv        *APIServer
+	store      reconciler.Store
+	nodes      *reconciler.Membership
+	srv        *Server
 	http       *httptest.Server
 	clock      *clocktesting.FakeClock
 	objects    []manifest.Object
 	mu         sync.Mutex
 }
 
-func newAPIHarness(t testing.TB, mod func(*APIConfig)) *apiHarness {
+// harnessConfig is what a test may change: the API's and membership's
+// configs.
+type harnessConfig struct {
+	api   Config
+	nodes reconciler.MembershipConfig
+}
+
+// newBackedServer is the API over reconciler's real parts on store.
+func newBackedServer(t testing.TB, store reconciler.Store, cfg harnessConfig, objects func() []manifest.Object) (*Server, *reconciler.Membership) {
+	t.Helper()
+	cfg.nodes.Store = store
+	m, err := reconciler.NewMembership(cfg.nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.api.Nodes, cfg.api.Pods = m, reconciler.NewAgentPods(store)
+	cfg.api.Status, cfg.api.Reads = reconciler.NewPodReports(store, cfg.nodes.Clock), reconciler.NewReads(store, objects)
+	cfg.api.JoinToken, cfg.api.AdminToken = testTokens.Agent, testTokens.Admin
+	srv, err := New(cfg.api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, m
+}
+
+func openStore(t testing.TB) reconciler.Store {
+	t.Helper()
+	st, err := reconciler.OpenStore(filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func newAPIHarness(t testing.TB, mod func(*harnessConfig)) *apiHarness {
 	t.Helper()
 	h := &apiHarness{t: t, nodeTokens: map[string]string{}, clock: clocktesting.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))}
-	h.store, _ = openTestStore(t)
-	cfg := APIConfig{
-		Store:   h.store,
-		Tokens:  testTokens,
-		Clock:   h.clock,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Objects: func() []manifest.Object { h.mu.Lock(); defer h.mu.Unlock(); return h.objects },
+	h.store = openStore(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := harnessConfig{
+		api:   Config{Clock: h.clock, Logger: log},
+		nodes: reconciler.MembershipConfig{Clock: h.clock, Logger: log},
 	}
 	if mod != nil {
 		mod(&cfg)
 	}
-	var err error
-	if h.srv, err = NewAPIServer(cfg); err != nil {
-		t.Fatal(err)
-	}
+	h.srv, h.nodes = newBackedServer(t, h.store, cfg, func() []manifest.Object { h.mu.Lock(); defer h.mu.Unlock(); return h.objects })
 	h.http = httptest.NewServer(h.srv)
 	t.Cleanup(h.http.Close)
 	return h
+}
+
+// testPod is a pod record with one container, bound to node ("" for
+// none).
+func testPod(ns, name, node string) *reconciler.PodRecord {
+	return &reconciler.PodRecord{
+		Pod: corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + ns + "-" + name)},
+			Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+		},
+		Owner:        reconciler.Owner{Kind: "Pod", Name: name},
+		TemplateHash: "h1",
+	}
+}
+
+// version is the store's version now.
+func (h *apiHarness) version() uint64 {
+	h.t.Helper()
+	var v uint64
+	if err := h.store.View(func(tx reconciler.ReadTx) error { v = tx.Version(); return nil }); err != nil {
+		h.t.Fatal(err)
+	}
+	return v
 }
 
 // agent is a client of the node: with its node token once registered,
@@ -111,21 +166,21 @@ func (h *apiHarness) register(node string) *api.RegisterResponse {
 	return resp
 }
 
-func (h *apiHarness) update(fn func(Tx) error) {
+func (h *apiHarness) update(fn func(reconciler.Tx) error) {
 	h.t.Helper()
 	if err := h.store.Update(fn); err != nil {
 		h.t.Fatal(err)
 	}
 }
 
-func (h *apiHarness) putPod(ns, name, node string, mod func(*PodRecord)) *PodRecord {
+func (h *apiHarness) putPod(ns, name, node string, mod func(*reconciler.PodRecord)) *reconciler.PodRecord {
 	h.t.Helper()
 	rec := testPod(ns, name, node)
 	rec.Created = h.clock.Now()
 	if mod != nil {
 		mod(rec)
 	}
-	h.update(func(tx Tx) error { return tx.PutPod(rec) })
+	h.update(func(tx reconciler.Tx) error { return tx.PutPod(rec) })
 	return rec
 }
 
@@ -214,7 +269,7 @@ func TestAPIAuth(t *testing.T) {
 	for _, c := range callers {
 		for _, e := range endpoints {
 			t.Run(c.name+"/"+e.name, func(t *testing.T) {
-				before := h.store.Version()
+				before := h.version()
 				code, _ := h.do(e.method, e.path, c.token, c.node, e.body)
 				want := c.admin
 				switch {
@@ -232,7 +287,7 @@ func TestAPIAuth(t *testing.T) {
 				if code != want {
 					t.Fatalf("code %d, want %d", code, want)
 				}
-				if v := h.store.Version(); v != before {
+				if v := h.version(); v != before {
 					t.Fatalf("a refused request changed the store: version %d -> %d", before, v)
 				}
 			})
@@ -265,7 +320,7 @@ func TestAPIAgentCannotActForOtherNodes(t *testing.T) {
 		}
 	})
 	t.Run("status for another node's pod is dropped", func(t *testing.T) {
-		before := h.store.Version()
+		before := h.version()
 		resp, err := h.agent("n1").ReportStatus(ctx, api.PodStatusReport{Pods: []api.PodStatus{
 			{Namespace: "default", Name: "on-n2", UID: "uid-default-on-n2", Status: corev1.PodStatus{Phase: corev1.PodFailed}},
 			{Namespace: "default", Name: "ghost", UID: "uid-ghost", Status: corev1.PodStatus{Phase: corev1.PodRunning}},
@@ -277,7 +332,7 @@ func TestAPIAgentCannotActForOtherNodes(t *testing.T) {
 		if fmt.Sprint(resp.Drop) != "[uid-default-on-n2 uid-ghost wrong-uid]" {
 			t.Fatalf("drop = %v", resp.Drop)
 		}
-		if h.store.Version() != before {
+		if h.version() != before {
 			t.Fatal("ignored statuses changed the store")
 		}
 	})
@@ -306,7 +361,7 @@ func podNames(pods []corev1.Pod) []string {
 }
 
 func TestAPIBadRequests(t *testing.T) {
-	h := newAPIHarness(t, func(c *APIConfig) { c.MaxBodyBytes = 1024 })
+	h := newAPIHarness(t, func(c *harnessConfig) { c.api.MaxBodyBytes = 1024 })
 	h.register("n1")
 	h.putPod("default", "web", "n1", nil)
 	tests := []struct {
@@ -333,7 +388,7 @@ func TestAPIBadRequests(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := h.store.Version()
+			before := h.version()
 			code, e := h.do(tc.method, tc.path, h.nodeTokens["n1"], "n1", tc.body)
 			if code != tc.want {
 				t.Fatalf("code %d (%+v), want %d", code, e, tc.want)
@@ -341,13 +396,13 @@ func TestAPIBadRequests(t *testing.T) {
 			if e.Code != tc.want || e.Reason == "" || e.Message == "" {
 				t.Fatalf("error body %+v", e)
 			}
-			if h.store.Version() != before {
+			if h.version() != before {
 				t.Fatal("a bad request changed the store")
 			}
 		})
 	}
-	var rec *PodRecord
-	if err := h.store.View(func(tx ReadTx) (err error) { rec, err = tx.Pod("default", "web"); return err }); err != nil {
+	var rec *reconciler.PodRecord
+	if err := h.store.View(func(tx reconciler.ReadTx) (err error) { rec, err = tx.Pod("default", "web"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if rec.Pod.Status.Phase != "" {
@@ -391,38 +446,27 @@ func TestAPISubnetAllocation(t *testing.T) {
 		}
 	})
 	t.Run("exhausted", func(t *testing.T) {
-		h := newAPIHarness(t, func(c *APIConfig) { c.ClusterCIDR = "198.19.4.0/23" })
+		h := newAPIHarness(t, func(c *harnessConfig) { c.nodes.ClusterCIDR = "198.19.4.0/23" })
 		if c := h.register("a").PodCIDR; c != "198.19.4.0/24" {
 			t.Fatalf("a got %s", c)
 		}
 		if c := h.register("b").PodCIDR; c != "198.19.5.0/24" {
 			t.Fatalf("b got %s", c)
 		}
-		before := h.store.Version()
+		before := h.version()
 		_, err := h.agent("c").Register(context.Background(), api.RegisterRequest{Name: "c"})
 		var ae *api.Error
 		if !errors.As(err, &ae) || ae.Code != http.StatusConflict {
 			t.Fatalf("err = %v, want 409", err)
 		}
-		if h.store.Version() != before {
+		if h.version() != before {
 			t.Fatal("a refused register changed the store")
 		}
 	})
 	t.Run("heartbeats follow a short node timeout", func(t *testing.T) {
-		h := newAPIHarness(t, func(c *APIConfig) { c.NodeTimeout = 8 * time.Second })
+		h := newAPIHarness(t, func(c *harnessConfig) { c.nodes.NodeTimeout = 8 * time.Second })
 		if got := h.register("n1").HeartbeatInterval.Duration; got != 2*time.Second {
 			t.Fatalf("interval %v, want 2s", got)
-		}
-		if h.srv.cfg.HeartbeatFlush != time.Second {
-			t.Fatalf("flush %v, want 1s", h.srv.cfg.HeartbeatFlush)
-		}
-	})
-	t.Run("config", func(t *testing.T) {
-		for _, cidr := range []string{"10.0.0.0/16", "198.18.0.0/25", "198.16.0.0/14", "fd00::/64", "junk"} {
-			_, err := NewAPIServer(APIConfig{Store: &BoltStore{}, Tokens: testTokens, ClusterCIDR: cidr})
-			if err == nil {
-				t.Errorf("cluster CIDR %s accepted", cidr)
-			}
 		}
 	})
 }
@@ -489,7 +533,7 @@ func TestAPIWatch(t *testing.T) {
 	})
 	t.Run("a deleted pod is listed with its deletion timestamp", func(t *testing.T) {
 		now := metav1.NewTime(h.clock.Now())
-		h.putPod("default", "web", "n1", func(r *PodRecord) { r.Pod.DeletionTimestamp = &now })
+		h.putPod("default", "web", "n1", func(r *reconciler.PodRecord) { r.Pod.DeletionTimestamp = &now })
 		l, err := agent.WatchPods(ctx, cur.ResourceVersion, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -524,7 +568,7 @@ func TestAPIStatusReport(t *testing.T) {
 	ctx := context.Background()
 	h.putPod("default", "web", "n1", nil)
 	deleting := metav1.NewTime(h.clock.Now())
-	h.putPod("default", "old", "n1", func(r *PodRecord) { r.Pod.DeletionTimestamp = &deleting })
+	h.putPod("default", "old", "n1", func(r *reconciler.PodRecord) { r.Pod.DeletionTimestamp = &deleting })
 	agent := h.agent("n1")
 	started := metav1.NewTime(h.clock.Now().Add(-time.Second))
 	running := corev1.PodStatus{
@@ -536,13 +580,13 @@ func TestAPIStatusReport(t *testing.T) {
 		name     string
 		report   []api.PodStatus
 		drop     []string
-		check    func(t *testing.T, web, old *PodRecord)
+		check    func(t *testing.T, web, old *reconciler.PodRecord)
 		versions uint64
 	}{
 		{
 			name:   "first status",
 			report: []api.PodStatus{{Namespace: "default", Name: "web", UID: "uid-default-web", Status: running}},
-			check: func(t *testing.T, web, _ *PodRecord) {
+			check: func(t *testing.T, web, _ *reconciler.PodRecord) {
 				if web.Pod.Status.Phase != corev1.PodRunning || !web.ReadySince.Equal(started.Time) || !web.StatusTime.Equal(h.clock.Now()) {
 					t.Fatalf("web %+v readySince %v statusTime %v", web.Pod.Status.Phase, web.ReadySince, web.StatusTime)
 				}
@@ -557,7 +601,7 @@ func TestAPIStatusReport(t *testing.T) {
 		{
 			name:   "gone for a wanted pod is ignored",
 			report: []api.PodStatus{{Namespace: "default", Name: "web", UID: "uid-default-web", Gone: true}},
-			check: func(t *testing.T, web, _ *PodRecord) {
+			check: func(t *testing.T, web, _ *reconciler.PodRecord) {
 				if web == nil {
 					t.Fatal("a wanted pod was forgotten")
 				}
@@ -567,7 +611,7 @@ func TestAPIStatusReport(t *testing.T) {
 			name:   "gone for a deleted pod forgets it",
 			report: []api.PodStatus{{Namespace: "default", Name: "old", UID: "uid-default-old", Gone: true}},
 			drop:   []string{"uid-default-old"},
-			check: func(t *testing.T, _, old *PodRecord) {
+			check: func(t *testing.T, _, old *reconciler.PodRecord) {
 				if old != nil {
 					t.Fatal("deleted pod still recorded")
 				}
@@ -577,7 +621,7 @@ func TestAPIStatusReport(t *testing.T) {
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			before := h.store.Version()
+			before := h.version()
 			resp, err := agent.ReportStatus(ctx, api.PodStatusReport{Pods: st.report})
 			if err != nil {
 				t.Fatal(err)
@@ -585,12 +629,12 @@ func TestAPIStatusReport(t *testing.T) {
 			if fmt.Sprint(resp.Drop) != fmt.Sprint(st.drop) {
 				t.Fatalf("drop %v, want %v", resp.Drop, st.drop)
 			}
-			if got := h.store.Version() - before; got != st.versions {
+			if got := h.version() - before; got != st.versions {
 				t.Fatalf("%d writes, want %d", got, st.versions)
 			}
 			if st.check != nil {
-				var web, old *PodRecord
-				_ = h.store.View(func(tx ReadTx) error {
+				var web, old *reconciler.PodRecord
+				_ = h.store.View(func(tx reconciler.ReadTx) error {
 					web, _ = tx.Pod("default", "web")
 					old, _ = tx.Pod("default", "old")
 					return nil
@@ -608,49 +652,14 @@ func TestAPIStatusReport(t *testing.T) {
 	}
 }
 
-func TestPodStatusEvents(t *testing.T) {
-	waiting := func(reason string) corev1.ContainerStatus {
-		return corev1.ContainerStatus{Name: "c", Image: "img", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: "m"}}}
-	}
-	runningAt := func(sec int64) corev1.ContainerStatus {
-		return corev1.ContainerStatus{Name: "c", Image: "img", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Unix(sec, 0)}}}
-	}
-	tests := []struct {
-		name     string
-		old, new []corev1.ContainerStatus
-		want     string
-	}{
-		{name: "first sight", new: []corev1.ContainerStatus{waiting("ContainerCreating")}, want: "[Normal/Pulling]"},
-		{name: "started", old: []corev1.ContainerStatus{waiting("ContainerCreating")}, new: []corev1.ContainerStatus{runningAt(1)}, want: "[Normal/Started]"},
-		{name: "still running", old: []corev1.ContainerStatus{runningAt(1)}, new: []corev1.ContainerStatus{runningAt(1)}, want: "[]"},
-		{name: "restarted", old: []corev1.ContainerStatus{runningAt(1)}, new: []corev1.ContainerStatus{runningAt(5)}, want: "[Normal/Started]"},
-		{name: "crash loop", old: []corev1.ContainerStatus{runningAt(1)}, new: []corev1.ContainerStatus{waiting("CrashLoopBackOff")}, want: "[Warning/BackOff]"},
-		{name: "crash loop continues", old: []corev1.ContainerStatus{waiting("CrashLoopBackOff")}, new: []corev1.ContainerStatus{waiting("CrashLoopBackOff")}, want: "[]"},
-		{name: "pull failed", old: []corev1.ContainerStatus{waiting("ContainerCreating")}, new: []corev1.ContainerStatus{waiting("ErrImagePull")}, want: "[Warning/Failed]"},
-		{name: "pull back-off", old: []corev1.ContainerStatus{waiting("ErrImagePull")}, new: []corev1.ContainerStatus{waiting("ImagePullBackOff")}, want: "[Normal/BackOff]"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "p"}, Status: corev1.PodStatus{ContainerStatuses: tc.new}}
-			var got []string
-			for _, e := range podStatusEvents(pod, &corev1.PodStatus{ContainerStatuses: tc.old}, time.Unix(9, 0)) {
-				got = append(got, e.Type+"/"+e.Reason)
-			}
-			if s := fmt.Sprint(got); s != tc.want && !(tc.want == "[]" && got == nil) {
-				t.Fatalf("events %v, want %s", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestAPIHeartbeat(t *testing.T) {
-	h := newAPIHarness(t, func(c *APIConfig) { c.NodeTimeout = 40 * time.Second })
+	h := newAPIHarness(t, func(c *harnessConfig) { c.nodes.NodeTimeout = 40 * time.Second })
 	h.register("n1")
 	ctx := context.Background()
 	agent := h.agent("n1")
-	node := func() *NodeRecord {
-		var n *NodeRecord
-		if err := h.store.View(func(tx ReadTx) (err error) { n, err = tx.Node("n1"); return err }); err != nil {
+	node := func() *reconciler.NodeRecord {
+		var n *reconciler.NodeRecord
+		if err := h.store.View(func(tx reconciler.ReadTx) (err error) { n, err = tx.Node("n1"); return err }); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -658,25 +667,28 @@ func TestAPIHeartbeat(t *testing.T) {
 	registered := node()
 
 	h.clock.Step(10 * time.Second)
-	before := h.store.Version()
+	before := h.version()
 	if err := agent.Heartbeat(ctx, api.HeartbeatRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if h.store.Version() != before {
+	if h.version() != before {
 		t.Fatal("a heartbeat of a ready node was written at once")
 	}
-	if hb, _ := h.srv.LastHeartbeat("n1"); !hb.Equal(h.clock.Now()) {
+	if hb, _ := h.nodes.LastHeartbeat("n1"); !hb.Equal(h.clock.Now()) {
 		t.Fatalf("LastHeartbeat %v", hb)
 	}
-	if err := h.srv.FlushHeartbeats(); err != nil {
+	if err := h.nodes.FlushHeartbeats(); err != nil {
 		t.Fatal(err)
+	}
+	if h.version() != before {
+		t.Fatal("a heartbeat flush raised the store's version: it would wake the loop and every agent's watch")
 	}
 	if n := node(); !n.LastHeartbeat.Equal(h.clock.Now()) || n.Generation != registered.Generation {
 		t.Fatalf("after flush: heartbeat %v generation %d (was %d)", n.LastHeartbeat, n.Generation, registered.Generation)
 	}
 
 	// The loop marks the node NotReady; the next heartbeat brings it back at once.
-	h.update(func(tx Tx) error { n := node(); n.Ready = false; return tx.PutNode(n) })
+	h.update(func(tx reconciler.Tx) error { n := node(); n.Ready = false; return tx.PutNode(n) })
 	nodes, err := h.admin().Nodes(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -717,14 +729,14 @@ func TestAPIUserReads(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "backup"}, Spec: batchv1.CronJobSpec{Schedule: "0 3 * * *"}}},
 	}
 	h.putPod("default", "web-a", "n1", nil)
-	h.putPod("ops", "backup-1", "", func(r *PodRecord) { r.Unschedulable = "0/1 nodes are available: 1 Insufficient memory." })
-	h.update(func(tx Tx) error {
+	h.putPod("ops", "backup-1", "", func(r *reconciler.PodRecord) { r.Unschedulable = "0/1 nodes are available: 1 Insufficient memory." })
+	h.update(func(tx reconciler.Tx) error {
 		return errors.Join(
-			tx.PutDeployment(&DeploymentRecord{Namespace: "default", Name: "web", Status: appsv1.DeploymentStatus{Replicas: 3, ReadyReplicas: 2},
-				TemplateHash: templateHash(&h.objects[0].Deployment.Spec.Template.ObjectMeta, &h.objects[0].Deployment.Spec.Template.Spec)}),
-			tx.PutJob(&JobRecord{Job: batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "backup-29000000"}, Status: batchv1.JobStatus{Succeeded: 1}}, CronJob: "backup"}),
-			tx.PutCronJob(&CronJobRecord{Namespace: "ops", Name: "backup", Status: batchv1.CronJobStatus{LastScheduleTime: &metav1.Time{Time: h.clock.Now()}}}),
-			tx.PutSync(&SyncRecord{Status: api.SyncStatus{Repository: "file:///repo", State: "Synced", Applied: &api.Revision{SHA: "abc", Subject: "add web"}}}),
+			tx.PutDeployment(&reconciler.DeploymentRecord{Namespace: "default", Name: "web", Status: appsv1.DeploymentStatus{Replicas: 3, ReadyReplicas: 2},
+				TemplateHash: reconciler.DeploymentTemplateHash(h.objects[0].Deployment)}),
+			tx.PutJob(&reconciler.JobRecord{Job: batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "backup-29000000"}, Status: batchv1.JobStatus{Succeeded: 1}}, CronJob: "backup"}),
+			tx.PutCronJob(&reconciler.CronJobRecord{Namespace: "ops", Name: "backup", Status: batchv1.CronJobStatus{LastScheduleTime: &metav1.Time{Time: h.clock.Now()}}}),
+			tx.PutSync(&reconciler.SyncRecord{Status: api.SyncStatus{Repository: "file:///repo", State: "Synced", Applied: &api.Revision{SHA: "abc", Subject: "add web"}}}),
 			tx.AddEvent(api.Event{Kind: "Pod", Namespace: "default", Name: "web-a", Reason: "Scheduled", Message: "to n1"}),
 			tx.AddEvent(api.Event{Kind: "Pod", Namespace: "ops", Name: "backup-1", Reason: "FailedScheduling", Message: "0/1"}),
 		)
@@ -860,7 +872,7 @@ func TestAPILogs(t *testing.T) {
 	if _, err := h.agent("n1").Register(ctx, api.RegisterRequest{Name: "n1", Address: agentLogs.Listener.Addr().String()}); err != nil {
 		t.Fatal(err)
 	}
-	h.putPod("default", "two", "n1", func(r *PodRecord) {
+	h.putPod("default", "two", "n1", func(r *reconciler.PodRecord) {
 		r.Pod.Spec.Containers = append(r.Pod.Spec.Containers, corev1.Container{Name: "side"})
 	})
 	h.putPod("default", "pending", "", nil)
@@ -946,36 +958,6 @@ func TestAPILogs(t *testing.T) {
 	})
 }
 
-func TestEnsureTokens(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	first, err := EnsureTokens(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(first.Agent) != 64 || len(first.Admin) != 64 || first.Agent == first.Admin {
-		t.Fatalf("tokens %+v", first)
-	}
-	for _, f := range []string{AgentTokenFile, AdminTokenFile} {
-		fi, err := os.Stat(filepath.Join(dir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode().Perm() != 0o600 {
-			t.Fatalf("%s has mode %v", f, fi.Mode().Perm())
-		}
-	}
-	again, err := EnsureTokens(dir)
-	if err != nil || again != first {
-		t.Fatalf("second start: %+v, %v; want the same tokens", again, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, AdminTokenFile), []byte("short\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := EnsureTokens(dir); err == nil {
-		t.Fatal("a too short token was accepted")
-	}
-}
-
 // FuzzAgentBodies sends arbitrary bodies to the agent endpoints: the
 // server never fails (5xx) or panics on them, and a refused body changes
 // nothing.
@@ -995,12 +977,12 @@ func FuzzAgentBodies(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		h.t = t
 		for _, path := range []string{api.PathRegister, api.PathPodStatus, api.PathHeartbeat} {
-			before := h.store.Version()
+			before := h.version()
 			code, e := h.do("POST", path, h.nodeTokens["n1"], "n1", body)
 			if code >= 500 {
 				t.Fatalf("%s: %d %+v for %q", path, code, e, body)
 			}
-			if code >= 400 && h.store.Version() != before {
+			if code >= 400 && h.version() != before {
 				t.Fatalf("%s: refused with %d but the store changed", path, code)
 			}
 		}
@@ -1008,7 +990,7 @@ func FuzzAgentBodies(f *testing.F) {
 }
 
 func TestAPINodeTokens(t *testing.T) {
-	h := newAPIHarness(t, func(c *APIConfig) { c.NodeTimeout = 40 * time.Second })
+	h := newAPIHarness(t, func(c *harnessConfig) { c.nodes.NodeTimeout = 40 * time.Second })
 	ctx := context.Background()
 	first := h.register("n1")
 	join, err := client.New(h.http.URL, testTokens.Agent, client.WithNode("n1"))
@@ -1022,13 +1004,13 @@ func TestAPINodeTokens(t *testing.T) {
 		t.Fatalf("re-register with the node token: %+v, %v; want the same token and CIDR", again, err)
 	}
 
-	before := h.store.Version()
+	before := h.version()
 	_, err = join.Register(ctx, req)
 	var ae *api.Error
 	if !errors.As(err, &ae) || ae.Code != http.StatusConflict {
 		t.Fatalf("join token on a live node: %v, want 409", err)
 	}
-	if h.store.Version() != before {
+	if h.version() != before {
 		t.Fatal("a refused register changed the store")
 	}
 
@@ -1046,74 +1028,5 @@ func TestAPINodeTokens(t *testing.T) {
 	}
 	if err := join.WithToken(taken.NodeToken).Heartbeat(ctx, api.HeartbeatRequest{}); err != nil {
 		t.Fatalf("the new token: %v", err)
-	}
-}
-
-// plainStore hides the bolt store's raw fast path, as another Store
-// implementation would.
-type plainStore struct{ Store }
-
-type plainReadTx struct{ ReadTx }
-
-func (p plainStore) View(fn func(ReadTx) error) error {
-	return p.Store.View(func(tx ReadTx) error { return fn(plainReadTx{tx}) })
-}
-
-func TestAgentPodIndex(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		plain bool
-	}{{name: "bolt fast path"}, {name: "any store", plain: true}} {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newAPIHarness(t, nil)
-			if tc.plain {
-				h.srv.store = plainStore{h.store}
-			}
-			h.register("n1")
-			h.register("empty")
-			h.putPod("default", "a", "n1", nil)
-			h.putPod("default", "b", "n1", nil)
-			h.putPod("default", "pending", "", nil)
-			idx, err := h.srv.podIndex()
-			if err != nil {
-				t.Fatal(err)
-			}
-			n1, empty := idx.list("n1"), idx.list("empty")
-			if fmt.Sprint(podNames(n1.Items)) != "[a b]" || len(empty.Items) != 0 {
-				t.Fatalf("n1 %v, empty %v", podNames(n1.Items), podNames(empty.Items))
-			}
-			steps := []struct {
-				name           string
-				write          func()
-				n1, emptyMoved bool
-			}{
-				{name: "status of a pod", write: func() {
-					h.putPod("default", "a", "n1", func(r *PodRecord) { r.Pod.Status.Phase = corev1.PodRunning })
-				}},
-				{name: "an unbound pod", write: func() { h.putPod("default", "pending2", "", nil) }},
-				{name: "an event", write: func() {
-					h.update(func(tx Tx) error { return tx.AddEvent(api.Event{Kind: "Pod", Name: "a", Reason: "X"}) })
-				}},
-				{name: "spec of a pod", write: func() {
-					h.putPod("default", "b", "n1", func(r *PodRecord) { r.Pod.Spec.Containers[0].Image = "busybox:2" })
-				}, n1: true},
-				{name: "a pod moves to the empty node", write: func() { h.putPod("default", "b", "empty", nil) }, n1: true, emptyMoved: true},
-			}
-			for _, st := range steps {
-				st.write()
-				idx, err := h.srv.podIndex()
-				if err != nil {
-					t.Fatal(err)
-				}
-				got1, gotE := idx.list("n1"), idx.list("empty")
-				if (got1.ResourceVersion != n1.ResourceVersion) != st.n1 || (gotE.ResourceVersion != empty.ResourceVersion) != st.emptyMoved {
-					t.Fatalf("%s: n1 rv %d->%d, empty rv %d->%d", st.name, n1.ResourceVersion, got1.ResourceVersion, empty.ResourceVersion, gotE.ResourceVersion)
-				}
-				n1, empty = got1, gotE
-			}
-			if fmt.Sprint(podNames(n1.Items)) != "[a]" || fmt.Sprint(podNames(empty.Items)) != "[b]" {
-				t.Fatalf("n1 %v, empty %v", podNames(n1.Items), podNames(empty.Items))
-			}
-		})
 	}
 }

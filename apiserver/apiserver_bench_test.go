@@ -1,4 +1,4 @@
-package reconciler
+package apiserver
 
 import (
 	"context"
@@ -21,11 +21,12 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
+	"github.com/berth-dev/berth/reconciler"
 )
 
 // BenchmarkAgentAPI is the agent side of the control plane at scale: 200
 // agents speaking the real API over loopback HTTP to one server with
-// 10,000 pods on a real bbolt store. One iteration measures
+// 10,000 pods on the real embedded store. One iteration measures
 //   - initial-ms: all 200 agents fetching their full lists at once
 //     (a server restart, every agent reconnecting);
 //   - fanout-ms: from one transaction that changes 1,000 pods (5 on every
@@ -36,14 +37,12 @@ import (
 func BenchmarkAgentAPI(b *testing.B) {
 	const nodes, perNode = 200, 50
 	for range b.N {
-		st, err := OpenBolt(filepath.Join(b.TempDir(), "berth.db"))
+		st, err := reconciler.OpenStore(filepath.Join(b.TempDir(), "berth.db"))
 		if err != nil {
 			b.Fatal(err)
 		}
-		srv, err := NewAPIServer(APIConfig{Store: st, Tokens: testTokens, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
+		log := slog.New(slog.DiscardHandler)
+		srv, _ := newBackedServer(b, st, harnessConfig{api: Config{Logger: log}, nodes: reconciler.MembershipConfig{Logger: log}}, nil)
 		hs := httptest.NewServer(srv)
 		transport := &http.Transport{MaxIdleConnsPerHost: 2 * nodes}
 		hc := &http.Client{Transport: transport}
@@ -61,11 +60,11 @@ func BenchmarkAgentAPI(b *testing.B) {
 			}
 			agents[i] = agents[i].WithToken(resp.NodeToken)
 		}
-		pods := make([]*PodRecord, 0, nodes*perNode)
+		pods := make([]*reconciler.PodRecord, 0, nodes*perNode)
 		for i := range nodes * perNode {
 			pods = append(pods, benchPod(i, names[i%nodes], "web:v1"))
 		}
-		if err := st.Update(func(tx Tx) error {
+		if err := st.Update(func(tx reconciler.Tx) error {
 			for _, p := range pods {
 				if err := tx.PutPod(p); err != nil {
 					return err
@@ -120,7 +119,7 @@ func BenchmarkAgentAPI(b *testing.B) {
 		ready.Wait()
 		time.Sleep(200 * time.Millisecond) // let the polls reach the server: they are what is measured
 		start = time.Now()
-		if err := st.Update(func(tx Tx) error {
+		if err := st.Update(func(tx reconciler.Tx) error {
 			for i := range 1000 { // pod i is on node i%200: 5 on every node
 				p := benchPod(i, names[i%nodes], "web:v2")
 				if err := tx.PutPod(p); err != nil {
@@ -173,16 +172,16 @@ func BenchmarkAgentAPI(b *testing.B) {
 	}
 }
 
-func benchPod(i int, node, image string) *PodRecord {
+func benchPod(i int, node, image string) *reconciler.PodRecord {
 	name := fmt.Sprintf("web-%05d", i)
-	return &PodRecord{
+	return &reconciler.PodRecord{
 		Pod: corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("uid-" + name),
 				Labels: map[string]string{"app": "web", api.LabelTemplateHash: "abcdef0123"}},
 			Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "web", Image: image,
 				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}}},
 		},
-		Owner: Owner{Kind: "Deployment", Name: "web"}, TemplateHash: "abcdef0123",
+		Owner: reconciler.Owner{Kind: "Deployment", Name: "web"}, TemplateHash: "abcdef0123",
 	}
 }
 

@@ -1,0 +1,617 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/clock"
+
+	"github.com/berth-dev/berth/api"
+)
+
+// Config configures the HTTP API. Zero fields take the defaults named.
+type Config struct {
+	// Nodes is node membership (required).
+	Nodes NodeRegistry
+	// Pods is what agents are told to run (required).
+	Pods PodFeed
+	// Status takes the agents' pod status reports (required).
+	Status StatusSink
+	// Reads is the users' view of the cluster (required).
+	Reads ClusterReader
+	// JoinToken is the agents' shared join token: it registers nodes, and
+	// the log proxy carries it to the agents. AdminToken reads everything.
+	// Both are required and differ.
+	JoinToken, AdminToken string
+	// Hooks are mounted as they are, without the API's authentication
+	// (each checks its own secret): path → handler, e.g. Git webhooks.
+	Hooks map[string]http.Handler
+	// WatchTimeout is the longest a pod watch waits for a change
+	// (default 30s).
+	WatchTimeout time.Duration
+	// MaxBodyBytes bounds request bodies (default 4 MiB).
+	MaxBodyBytes int64
+	// LogTransport carries log requests to the agents (default
+	// http.DefaultTransport).
+	LogTransport http.RoundTripper
+	// Clock drives the watch timeout (default: real).
+	Clock clock.WithTicker
+	// Logger receives the API's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) validate() error {
+	if c.Nodes == nil || c.Pods == nil || c.Status == nil || c.Reads == nil {
+		return errors.New("api: Nodes, Pods, Status and Reads are required")
+	}
+	if c.JoinToken == "" || c.AdminToken == "" || c.JoinToken == c.AdminToken {
+		return errors.New("api: the join and admin tokens must be set and differ")
+	}
+	if c.WatchTimeout <= 0 {
+		c.WatchTimeout = 30 * time.Second
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 4 << 20
+	}
+	if c.LogTransport == nil {
+		c.LogTransport = http.DefaultTransport
+	}
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Server is the HTTP API of the control plane: the agent endpoints
+// (register, heartbeat, watch pods, report status), the users' reads, the
+// log proxy and the mounted hooks.
+type Server struct {
+	cfg  Config
+	mux  *http.ServeMux
+	done chan struct{}
+	once sync.Once
+}
+
+// New returns the API's handler. Run ends open watches and log follows
+// when its context ends.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), done: make(chan struct{})}
+	agent := func(h http.HandlerFunc) http.Handler { return s.authorize(needNode, h) }
+	admin := func(h http.HandlerFunc) http.Handler { return s.authorize(needAdmin, h) }
+	s.mux.Handle("POST "+api.PathRegister, s.authorize(needRegister, s.register))
+	s.mux.Handle("POST "+api.PathHeartbeat, agent(s.heartbeat))
+	s.mux.Handle("GET "+api.PathAgentPods, agent(s.watchPods))
+	s.mux.Handle("POST "+api.PathPodStatus, agent(s.reportStatus))
+
+	s.mux.Handle("GET "+api.PathStatus, admin(s.syncStatus))
+	s.mux.Handle("GET "+api.PathNodes, admin(s.listNodes))
+	s.mux.Handle("GET "+api.PathNodes+"/{name}", admin(s.getNode))
+	s.mux.Handle("GET "+api.PathEvents, admin(s.listEvents))
+	// Each namespaced kind: all namespaces, one namespace, one object.
+	for _, r := range []struct {
+		base string
+		get  func(w http.ResponseWriter, r *http.Request, ns, name string)
+	}{
+		{api.PathPods, s.listPods},
+		{api.PathDeploy, s.listDeployments},
+		{api.PathJobs, s.listJobs},
+		{api.PathCronJobs, s.listCronJobs},
+	} {
+		s.mux.Handle("GET "+r.base, admin(func(w http.ResponseWriter, req *http.Request) { r.get(w, req, "", "") }))
+		i := strings.LastIndex(r.base, "/")
+		nsPath := r.base[:i] + "/namespaces/{ns}" + r.base[i:]
+		s.mux.Handle("GET "+nsPath, admin(func(w http.ResponseWriter, req *http.Request) {
+			r.get(w, req, req.PathValue("ns"), "")
+		}))
+		s.mux.Handle("GET "+nsPath+"/{name}", admin(func(w http.ResponseWriter, req *http.Request) {
+			r.get(w, req, req.PathValue("ns"), req.PathValue("name"))
+		}))
+	}
+	s.mux.Handle("GET /api/v1/namespaces/{ns}/pods/{name}/log", admin(s.podLogs))
+	for path, h := range cfg.Hooks {
+		s.mux.Handle(path, h)
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if !s.anyToken(w, r) {
+			return
+		}
+		// A path served for other methods only is a 405, not a 404.
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			other := r.Clone(r.Context())
+			other.Method = m
+			if _, pattern := s.mux.Handler(other); m != r.Method && pattern != "/" && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			api.WriteError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+		api.WriteError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no such path: %s %s", r.Method, r.URL.Path))
+	})
+	return s, nil
+}
+
+// anyToken answers 401 unless the request carries one of the server's
+// tokens; paths that exist for no one still do not answer strangers.
+func (s *Server) anyToken(w http.ResponseWriter, r *http.Request) bool {
+	tok := api.BearerToken(r)
+	if tok != "" && (subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 ||
+		subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.JoinToken)) == 1 || s.cfg.Nodes.IsNodeToken(tok)) {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
+	api.WriteError(w, http.StatusUnauthorized, "Unauthorized", "a valid bearer token is required")
+	return false
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Run waits for ctx to end, then returns open watches and log follows, so
+// an http.Server can shut down without waiting for them.
+func (s *Server) Run(ctx context.Context) error {
+	<-ctx.Done()
+	s.once.Do(func() { close(s.done) })
+	return nil
+}
+
+// ---- authentication -------------------------------------------------
+
+// apiPower is what a bearer token allows.
+type apiPower int
+
+const (
+	apiPowerNone apiPower = iota
+	// apiPowerJoin is the join token: it registers nodes, nothing more.
+	apiPowerJoin
+	// apiPowerNode is a node's own token, issued at register, for the
+	// node named in X-Berth-Node only.
+	apiPowerNode
+	// apiPowerAdmin reads everything.
+	apiPowerAdmin
+)
+
+// What an endpoint needs.
+type apiNeed int
+
+const (
+	needAdmin    apiNeed = iota
+	needNode             // heartbeat, watch, status: the node's token
+	needRegister         // the join token, or the node's token
+)
+
+type powerKey struct{}
+
+// callerPower is the power authorize granted the request.
+func callerPower(r *http.Request) apiPower {
+	p, _ := r.Context().Value(powerKey{}).(apiPower)
+	return p
+}
+
+// authorize checks the bearer token in constant time: no or unknown
+// token is 401, a token of another power (or of another node) 403.
+// Agent calls must name their node in X-Berth-Node.
+func (s *Server) authorize(need apiNeed, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, code, msg := s.power(r, need)
+		if code != 0 {
+			if code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
+			}
+			api.WriteError(w, code, strings.ReplaceAll(http.StatusText(code), " ", ""), msg)
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), powerKey{}, p)))
+	})
+}
+
+// power decides what the request may do, or the status and message of its
+// refusal.
+func (s *Server) power(r *http.Request, need apiNeed) (apiPower, int, string) {
+	tok := api.BearerToken(r)
+	if tok == "" {
+		return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+	}
+	// Compare with both so the time taken does not say which one matched.
+	admin := subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1
+	join := subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.JoinToken)) == 1
+	node := r.Header.Get(api.HeaderNodeName)
+	if need == needAdmin {
+		switch {
+		case admin:
+			return apiPowerAdmin, 0, ""
+		case join || s.cfg.Nodes.IsNodeToken(tok):
+			return apiPowerNone, http.StatusForbidden, "agent tokens cannot read the cluster: use the admin token"
+		}
+		return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+	}
+	if admin {
+		return apiPowerNone, http.StatusForbidden, "this endpoint is for node agents, not the admin token"
+	}
+	if msgs := validation.IsDNS1123Subdomain(node); len(msgs) > 0 {
+		if !join && !s.cfg.Nodes.IsNodeToken(tok) {
+			return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+		}
+		return apiPowerNone, http.StatusBadRequest, fmt.Sprintf("header %s %q: %s", api.HeaderNodeName, node, strings.Join(msgs, "; "))
+	}
+	if !join {
+		if ok, _ := s.cfg.Nodes.Authenticate(node, tok); ok {
+			return apiPowerNode, 0, ""
+		}
+		if s.cfg.Nodes.IsNodeToken(tok) {
+			return apiPowerNone, http.StatusForbidden, fmt.Sprintf("this token belongs to another node, not %s", node)
+		}
+		return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+	}
+	if need == needRegister {
+		return apiPowerJoin, 0, ""
+	}
+	return apiPowerNone, http.StatusForbidden, "the join token only registers a node: use the node token the register answer gave"
+}
+
+// ---- answers ----------------------------------------------------------
+
+func respondJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+// fail answers a refusal the backend named (*api.Error) as it is, and any
+// other error as a 500 without leaking the store's details.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if ae := (*api.Error)(nil); errors.As(err, &ae) && ae.Code >= 400 && ae.Code < 500 {
+		api.WriteError(w, ae.Code, ae.Reason, ae.Message)
+		return
+	}
+	s.cfg.Logger.Error("api", "method", r.Method, "path", r.URL.Path, "err", err)
+	api.WriteError(w, http.StatusInternalServerError, "Internal", "internal error; see the server's log")
+}
+
+// decodeBody reads a JSON body into v: malformed, oversized or trailing data
+// is a 400/413 that has changed nothing.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
+	b, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		api.WriteError(w, http.StatusRequestEntityTooLarge, "BadRequest", fmt.Sprintf("body larger than %d bytes", tooBig.Limit))
+		return false
+	case err != nil:
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", "read body: "+err.Error())
+		return false
+	case len(bytes.TrimSpace(b)) == 0 && allowEmpty:
+		return true
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(v); err != nil {
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", "malformed JSON body: "+err.Error())
+		return false
+	}
+	if dec.More() {
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", "malformed JSON body: data after the object")
+		return false
+	}
+	return true
+}
+
+// ---- agent endpoints --------------------------------------------------
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request) {
+	var req api.RegisterRequest
+	if !decodeBody(w, r, &req, false) {
+		return
+	}
+	node := r.Header.Get(api.HeaderNodeName)
+	if req.Name != node {
+		api.WriteError(w, http.StatusForbidden, "Forbidden", fmt.Sprintf("agent for node %q cannot register node %q", node, req.Name))
+		return
+	}
+	own := ""
+	if callerPower(r) == apiPowerNode {
+		own = api.BearerToken(r) // the node's own: kept, so its other calls go on
+	}
+	resp, err := s.cfg.Nodes.Register(&req, own)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
+	var req api.HeartbeatRequest
+	if !decodeBody(w, r, &req, true) {
+		return
+	}
+	if err := s.cfg.Nodes.Heartbeat(r.Header.Get(api.HeaderNodeName)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// watchPods is a long poll: the full list of the node's pods, at once if
+// it differs from resourceVersion, else when it changes or the wait ends.
+func (s *Server) watchPods(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var rv uint64
+	if v := q.Get(api.ParamResourceVersion); v != "" {
+		var err error
+		if rv, err = strconv.ParseUint(v, 10, 64); err != nil {
+			api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("resourceVersion %q: not a number", v))
+			return
+		}
+	}
+	wait := s.cfg.WatchTimeout
+	if v := q.Get(api.ParamTimeoutSeconds); v != "" {
+		sec, err := strconv.ParseFloat(v, 64)
+		if err != nil || sec < 0 {
+			api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("timeoutSeconds %q: not a non-negative number", v))
+			return
+		}
+		wait = min(wait, time.Duration(sec*float64(time.Second)))
+	}
+	node := r.Header.Get(api.HeaderNodeName)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	timer := s.cfg.Clock.NewTimer(wait)
+	defer timer.Stop()
+	go func() {
+		select {
+		case <-timer.C():
+		case <-s.done:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	for {
+		list, version, err := s.cfg.Pods.NodePods(node)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if list.ResourceVersion != rv || ctx.Err() != nil {
+			if r.Context().Err() == nil {
+				respondJSON(w, http.StatusOK, list)
+			}
+			return
+		}
+		if _, err := s.cfg.Pods.WaitChange(ctx, version); err != nil && ctx.Err() == nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+}
+
+// reportStatus hands what the node observed to the status sink.
+func (s *Server) reportStatus(w http.ResponseWriter, r *http.Request) {
+	var rep api.PodStatusReport
+	if !decodeBody(w, r, &rep, false) {
+		return
+	}
+	for i, p := range rep.Pods {
+		if p.UID == "" || p.Name == "" || p.Namespace == "" {
+			api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("pods[%d]: namespace, name and uid are required", i))
+			return
+		}
+	}
+	resp, err := s.cfg.Status.Report(r.Header.Get(api.HeaderNodeName), &rep)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, resp)
+}
+
+// ---- user reads -------------------------------------------------------
+
+func respondNotFound(w http.ResponseWriter, kind, ns, name string) {
+	what := name
+	if ns != "" {
+		what = ns + "/" + name
+	}
+	api.WriteError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("%s %q not found", kind, what))
+}
+
+func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.cfg.Reads.SyncStatus()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {
+	nodes, err := s.cfg.Nodes.Nodes()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	list := corev1.NodeList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "NodeList"}, Items: nodes}
+	if list.Items == nil {
+		list.Items = []corev1.Node{}
+	}
+	respondJSON(w, http.StatusOK, &list)
+}
+
+func (s *Server) getNode(w http.ResponseWriter, r *http.Request) {
+	n, err := s.cfg.Nodes.Node(r.PathValue("name"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, n)
+}
+
+// list answers one kind's read: the object asked for by name (404 when
+// there is none), or the whole list.
+func list[T any](s *Server, w http.ResponseWriter, r *http.Request, kind, ns, name string,
+	read func(ns, name string) ([]T, error), wrap func([]T) any) {
+	items, err := read(ns, name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if items == nil {
+		items = []T{}
+	}
+	switch {
+	case name == "":
+		respondJSON(w, http.StatusOK, wrap(items))
+	case len(items) == 0:
+		respondNotFound(w, kind, ns, name)
+	default:
+		respondJSON(w, http.StatusOK, &items[0])
+	}
+}
+
+func (s *Server) listPods(w http.ResponseWriter, r *http.Request, ns, name string) {
+	list(s, w, r, "pod", ns, name, s.cfg.Reads.Pods, func(items []corev1.Pod) any {
+		return &corev1.PodList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodList"}, Items: items}
+	})
+}
+
+func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, ns, name string) {
+	list(s, w, r, "deployment", ns, name, s.cfg.Reads.Deployments, func(items []appsv1.Deployment) any {
+		return &appsv1.DeploymentList{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DeploymentList"}, Items: items}
+	})
+}
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, ns, name string) {
+	list(s, w, r, "job", ns, name, s.cfg.Reads.Jobs, func(items []batchv1.Job) any {
+		return &batchv1.JobList{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "JobList"}, Items: items}
+	})
+}
+
+func (s *Server) listCronJobs(w http.ResponseWriter, r *http.Request, ns, name string) {
+	list(s, w, r, "cronjob", ns, name, s.cfg.Reads.CronJobs, func(items []batchv1.CronJob) any {
+		return &batchv1.CronJobList{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJobList"}, Items: items}
+	})
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	items, err := s.cfg.Reads.Events(q.Get(api.ParamKind), q.Get(api.ParamNamespace), q.Get(api.ParamName))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if items == nil {
+		items = []api.Event{}
+	}
+	respondJSON(w, http.StatusOK, &api.EventList{Items: items})
+}
+
+// ---- logs -------------------------------------------------------------
+
+// podLogs proxies a log request to the agent that runs the pod, at the
+// address it registered, with the join token.
+func (s *Server) podLogs(w http.ResponseWriter, r *http.Request) {
+	ns, name := r.PathValue("ns"), r.PathValue("name")
+	opts, err := api.ParseLogOptions(r.URL.Query())
+	if err != nil {
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	pod, addr, err := s.cfg.Reads.PodLogTarget(ns, name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var names []string
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			names = append(names, c.Name)
+		}
+	}
+	switch {
+	case opts.Container == "" && len(pod.Spec.Containers) == 1:
+		opts.Container = pod.Spec.Containers[0].Name
+	case opts.Container == "":
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("a container name must be specified for pod %s, choose one of: %v", name, names))
+		return
+	case !slices.Contains(names, opts.Container):
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("container %s is not valid for pod %s", opts.Container, name))
+		return
+	}
+	if addr == "" {
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("pod %s/%s runs on no node that serves logs", ns, name))
+		return
+	}
+	u := url.URL{Scheme: "http", Host: addr, Path: api.AgentLogPath(string(pod.UID), opts.Container), RawQuery: opts.Query().Encode()}
+	// A follow ends when the caller goes or the server shuts down.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req.Header.Set("Authorization", "Bearer "+s.cfg.JoinToken)
+	resp, err := s.cfg.LogTransport.RoundTrip(req)
+	if err != nil {
+		api.WriteError(w, http.StatusBadGateway, "BadGateway", fmt.Sprintf("node %s at %s: %v", pod.Spec.NodeName, addr, err))
+		return
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	w.WriteHeader(resp.StatusCode)
+	flusher, _ := w.(http.Flusher)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,69 @@
+package apiserver
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/api"
+)
+
+// What the API needs of the control plane. Each is a small interface so the
+// HTTP layer decides nothing but transport, authentication and powers: the
+// implementations (in berth, reconciler.Membership, reconciler.AgentPods,
+// reconciler.PodReports and reconciler.Reads) decide what a report or a
+// register means and what users see.
+//
+// A refusal the caller should see (404, 409, 400) is returned as an
+// *api.Error, answered with its Code, Reason and Message; any other error
+// is a 500 whose details go to the log only.
+
+// NodeRegistry is node membership: registration, node credentials and
+// heartbeats, and the Node objects users read.
+type NodeRegistry interface {
+	// Authenticate reports whether token is the credential issued to node.
+	Authenticate(node, token string) (bool, error)
+	// IsNodeToken reports whether token is any node's credential; it only
+	// chooses between 401 and 403 for a refused request.
+	IsNodeToken(token string) bool
+	// Register records the node of req. ownToken is the caller's node
+	// credential when it re-registers with it, "" for the join token.
+	Register(req *api.RegisterRequest, ownToken string) (*api.RegisterResponse, error)
+	// Heartbeat notes that the node's agent is alive.
+	Heartbeat(node string) error
+	// Nodes and Node show the nodes as Nodes.
+	Nodes() ([]corev1.Node, error)
+	Node(name string) (*corev1.Node, error)
+}
+
+// PodFeed is what agents are told to run.
+type PodFeed interface {
+	// NodePods returns the node's pod list and the version it was read
+	// at.
+	NodePods(node string) (list *api.PodList, version uint64, err error)
+	// WaitChange blocks until a version newer than since exists or ctx
+	// ends.
+	WaitChange(ctx context.Context, since uint64) (uint64, error)
+}
+
+// StatusSink takes the pod statuses a node reports.
+type StatusSink interface {
+	Report(node string, rep *api.PodStatusReport) (*api.PodStatusResponse, error)
+}
+
+// ClusterReader is the users' view of the cluster. The list methods filter
+// by namespace and name when those are not empty; a name that matches
+// nothing is an empty list.
+type ClusterReader interface {
+	SyncStatus() (*api.SyncStatus, error)
+	Pods(ns, name string) ([]corev1.Pod, error)
+	Deployments(ns, name string) ([]appsv1.Deployment, error)
+	Jobs(ns, name string) ([]batchv1.Job, error)
+	CronJobs(ns, name string) ([]batchv1.CronJob, error)
+	Events(kind, ns, name string) ([]api.Event, error)
+	// PodLogTarget returns the pod and the address of the agent that
+	// serves its logs ("" when none does).
+	PodLogTarget(ns, name string) (pod *corev1.Pod, agentAddress string, err error)
+}

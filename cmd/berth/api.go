@@ -1,0 +1,38 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+
+	"k8s.io/utils/clock"
+
+	"github.com/berth-dev/berth/apiserver"
+	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/reconciler"
+)
+
+// apiParts are the HTTP API and the node membership it registers nodes
+// with; run both (membership writes the heartbeats).
+type apiParts struct {
+	api        *apiserver.Server
+	membership *reconciler.Membership
+}
+
+// newAPI builds the HTTP API over the store: membership, the agents' pod
+// lists, the status sink and the users' reads, all reconciler's.
+func newAPI(store reconciler.Store, objects func() []manifest.Object, tokens reconciler.Tokens, mc reconciler.MembershipConfig,
+	hooks map[string]http.Handler, clk clock.WithTicker, log *slog.Logger) (*apiParts, error) {
+	mc.Store, mc.Clock, mc.Logger = store, clk, log
+	m, err := reconciler.NewMembership(mc)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := apiserver.New(apiserver.Config{
+		Nodes: m, Pods: reconciler.NewAgentPods(store), Status: reconciler.NewPodReports(store, clk), Reads: reconciler.NewReads(store, objects),
+		JoinToken: tokens.Agent, AdminToken: tokens.Admin, Hooks: hooks, Clock: clk, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &apiParts{api: srv, membership: m}, nil
+}

@@ -1,0 +1,207 @@
+package reconciler
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berth-dev/berth/api"
+)
+
+// AgentPods is what each node's agent is told to run: the bound pods of
+// the node, metadata and spec without status, as one list whose
+// resourceVersion changes only when that node's list does. All watches
+// share one index per store version, so a change is read once, not once
+// per node.
+type AgentPods struct {
+	store Store
+	mu    sync.Mutex
+	idx   *agentPodIndex
+}
+
+// NewAgentPods returns the agents' pod lists over store.
+func NewAgentPods(store Store) *AgentPods { return &AgentPods{store: store} }
+
+// NodePods returns the node's pod list and the store version it was read
+// at; WaitChange with that version waits for the next change.
+func (a *AgentPods) NodePods(node string) (*api.PodList, uint64, error) {
+	idx, err := a.podIndex()
+	if err != nil {
+		return nil, 0, err
+	}
+	return idx.list(node), idx.version, nil
+}
+
+// WaitChange blocks until the store's version is greater than since, or
+// ctx ends.
+func (a *AgentPods) WaitChange(ctx context.Context, since uint64) (uint64, error) {
+	return a.store.WaitChange(ctx, since)
+}
+
+// agentPodIndex is the pods of every node at one store version, shared by all
+// watches woken by that version so each change is read once, not once
+// per node.
+type agentPodIndex struct {
+	version uint64
+	nodes   map[string]*agentPodList
+	// pods are the bound pods by store key, kept to rebuild the next
+	// index without decoding the records that did not change.
+	pods map[string]*indexedPod
+}
+
+// agentPodList is one node's list. rv is the store version at which the list
+// last changed, so a watch's resourceVersion names a list content exactly:
+// the version counter is persisted and only rises, so the content at a
+// version never changes meaning, even across server restarts.
+type agentPodList struct {
+	rv    uint64
+	hash  [32]byte
+	items []corev1.Pod
+}
+
+// indexedPod is one bound pod as agents get it: metadata and spec, no
+// status, so a status report does not wake the watch of the node that
+// sent it.
+type indexedPod struct {
+	raw  []byte // the stored record, when the store offers it
+	key  string
+	node string
+	pod  corev1.Pod
+	hash [32]byte // of the pod as sent
+}
+
+// rawPodLister is an optional fast path of a store: the stored bytes of
+// every pod record, so the index decodes only records that changed.
+type rawPodLister interface {
+	rawPods(fn func(key, value []byte) error) error
+}
+
+func newIndexedPod(key string, raw []byte, rec *PodRecord) (*indexedPod, error) {
+	ip := &indexedPod{key: key, node: rec.Pod.Spec.NodeName, pod: corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: rec.Pod.ObjectMeta,
+		Spec:       rec.Pod.Spec,
+	}}
+	if raw != nil {
+		ip.raw = bytes.Clone(raw)
+	}
+	b, err := json.Marshal(&ip.pod)
+	if err != nil {
+		return nil, err
+	}
+	ip.hash = sha256.Sum256(b)
+	return ip, nil
+}
+
+func (a *AgentPods) podIndex() (*agentPodIndex, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	prev := a.idx
+	if prev == nil {
+		prev = &agentPodIndex{nodes: map[string]*agentPodList{}, pods: map[string]*indexedPod{}}
+	}
+	var idx *agentPodIndex
+	err := a.store.View(func(tx ReadTx) error {
+		v := tx.Version()
+		if a.idx != nil && a.idx.version == v {
+			idx = a.idx
+			return nil
+		}
+		idx = &agentPodIndex{version: v, nodes: map[string]*agentPodList{}, pods: map[string]*indexedPod{}}
+		if raw, ok := tx.(rawPodLister); ok {
+			err := raw.rawPods(func(k, val []byte) error {
+				if p := prev.pods[string(k)]; p != nil && bytes.Equal(p.raw, val) {
+					idx.pods[p.key] = p
+					return nil
+				}
+				var rec PodRecord
+				if err := json.Unmarshal(val, &rec); err != nil {
+					return fmt.Errorf("decode pod %s: %w", k, err)
+				}
+				if rec.Pod.Spec.NodeName == "" {
+					return nil
+				}
+				ip, err := newIndexedPod(string(k), val, &rec)
+				if err == nil {
+					idx.pods[ip.key] = ip
+				}
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		} else {
+			recs, err := tx.Pods()
+			if err != nil {
+				return err
+			}
+			for _, rec := range recs {
+				if rec.Pod.Spec.NodeName == "" {
+					continue
+				}
+				ip, err := newIndexedPod(rec.Pod.Namespace+"/"+rec.Pod.Name, nil, rec)
+				if err != nil {
+					return err
+				}
+				idx.pods[ip.key] = ip
+			}
+		}
+		byNode := map[string][]*indexedPod{}
+		// Every registered node gets a list, empty ones too, so the
+		// watch of a node without pods has a stable version.
+		nodes, err := tx.Nodes()
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			byNode[n.Name] = nil
+		}
+		for name := range prev.nodes {
+			byNode[name] = nil
+		}
+		for _, ip := range idx.pods {
+			byNode[ip.node] = append(byNode[ip.node], ip)
+		}
+		for name, pods := range byNode {
+			sort.Slice(pods, func(i, j int) bool { return pods[i].key < pods[j].key })
+			h := sha256.New()
+			for _, p := range pods {
+				h.Write(p.hash[:])
+			}
+			np := &agentPodList{rv: v}
+			copy(np.hash[:], h.Sum(nil))
+			if old := prev.nodes[name]; old != nil && old.hash == np.hash {
+				np.rv, np.items = old.rv, old.items
+			} else {
+				np.items = make([]corev1.Pod, len(pods))
+				for i, p := range pods {
+					np.items[i] = p.pod
+				}
+			}
+			idx.nodes[name] = np
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.idx = idx
+	return idx, nil
+}
+
+// list returns the node's pods; a node with none gets an empty list at
+// the index's version.
+func (idx *agentPodIndex) list(node string) *api.PodList {
+	np := idx.nodes[node]
+	if np == nil {
+		return &api.PodList{ResourceVersion: idx.version, Items: []corev1.Pod{}}
+	}
+	return &api.PodList{ResourceVersion: np.rv, Items: np.items}
+}

@@ -1,0 +1,441 @@
+package reconciler
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/clock"
+
+	"github.com/berth-dev/berth/api"
+)
+
+// MembershipConfig configures node membership. Zero fields take the
+// defaults named.
+type MembershipConfig struct {
+	// Store holds the node records.
+	Store Store
+	// ClusterCIDR is where the /24 pod subnet of each node comes from
+	// (default 198.18.0.0/16). It must lie in 198.18.0.0/15, the range the
+	// agents accept, and be at least a /24.
+	ClusterCIDR string
+	// NodeTimeout is how old a heartbeat may be before a node still marked
+	// Ready is shown as Unknown (default 40s).
+	NodeTimeout time.Duration
+	// HeartbeatInterval is how often agents are told to send heartbeats
+	// (default 10s, or a quarter of NodeTimeout if that is shorter).
+	HeartbeatInterval time.Duration
+	// HeartbeatFlush is how often heartbeats, kept in memory, are written
+	// to the store in one transaction for all nodes (default 5s, or an
+	// eighth of NodeTimeout if that is shorter). Run does the writing; a
+	// store heartbeat is thus at most HeartbeatInterval+HeartbeatFlush
+	// old for a live node, well inside NodeTimeout.
+	HeartbeatFlush time.Duration
+	// Clock drives timestamps and the flush (default: real).
+	Clock clock.WithTicker
+	// Logger receives membership's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Pod subnets are /24s of the benchmarking range, the only one the agents
+// accept.
+var allowedClusterNet = &net.IPNet{IP: net.IPv4(198, 18, 0, 0).To4(), Mask: net.CIDRMask(15, 32)}
+
+func (c *MembershipConfig) validate() (*net.IPNet, error) {
+	if c.Store == nil {
+		return nil, errors.New("membership: no store")
+	}
+	if c.ClusterCIDR == "" {
+		c.ClusterCIDR = "198.18.0.0/16"
+	}
+	dur := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	dur(&c.NodeTimeout, 40*time.Second)
+	// A node must get several heartbeats into the store within the
+	// timeout, however short a test or a user makes it.
+	dur(&c.HeartbeatInterval, min(10*time.Second, c.NodeTimeout/4))
+	dur(&c.HeartbeatFlush, min(5*time.Second, c.NodeTimeout/8))
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	ip, cidr, err := net.ParseCIDR(c.ClusterCIDR)
+	if err != nil {
+		return nil, fmt.Errorf("cluster CIDR: %w", err)
+	}
+	ones, bits := cidr.Mask.Size()
+	if ip.To4() == nil || bits != 32 || ones > 24 || ones < 15 || !allowedClusterNet.Contains(cidr.IP) {
+		return nil, fmt.Errorf("cluster CIDR %s: must be an IPv4 /15 to /24 within %s", c.ClusterCIDR, allowedClusterNet)
+	}
+	return cidr, nil
+}
+
+// Membership is who the nodes are: registration with its pod subnet and
+// node credential, heartbeats (kept in memory and written in batches), and
+// the Node objects users read. The HTTP API calls it; the loop reads the
+// node records it writes.
+type Membership struct {
+	cfg     MembershipConfig
+	cluster *net.IPNet
+
+	hbMu    sync.Mutex
+	pending map[string]time.Time // heartbeats not yet in the store
+	seen    map[string]time.Time // newest heartbeat per node
+}
+
+// NewMembership returns node membership over cfg.Store. Call Run to
+// persist heartbeats.
+func NewMembership(cfg MembershipConfig) (*Membership, error) {
+	cidr, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	return &Membership{cfg: cfg, cluster: cidr, pending: map[string]time.Time{}, seen: map[string]time.Time{}}, nil
+}
+
+// Run writes the heartbeats kept in memory to the store every
+// HeartbeatFlush until ctx ends, then once more.
+func (m *Membership) Run(ctx context.Context) error {
+	t := m.cfg.Clock.NewTicker(m.cfg.HeartbeatFlush)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return m.FlushHeartbeats()
+		case <-t.C():
+			if err := m.FlushHeartbeats(); err != nil {
+				m.cfg.Logger.Error("persist heartbeats", "err", err)
+			}
+		}
+	}
+}
+
+// LastHeartbeat returns the newest heartbeat of a node seen here, which
+// may be newer than the store's by up to HeartbeatFlush.
+func (m *Membership) LastHeartbeat(node string) (time.Time, bool) {
+	m.hbMu.Lock()
+	defer m.hbMu.Unlock()
+	t, ok := m.seen[node]
+	return t, ok
+}
+
+// FlushHeartbeats writes pending heartbeats in one transaction. A
+// heartbeat is not a scheduling fact, so it does not raise a node's
+// Generation and cannot refuse a plan.
+func (m *Membership) FlushHeartbeats() error {
+	m.hbMu.Lock()
+	pending := m.pending
+	m.pending = map[string]time.Time{}
+	m.hbMu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	return m.cfg.Store.Update(func(tx Tx) error {
+		for name, t := range pending {
+			n, err := tx.Node(name)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if t.After(n.LastHeartbeat) {
+				n.LastHeartbeat = t
+				if err := tx.PutNode(n); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Authenticate reports whether token is the credential register issued to
+// node.
+func (m *Membership) Authenticate(node, token string) (bool, error) {
+	var rec *NodeRecord
+	err := m.cfg.Store.View(func(tx ReadTx) (err error) { rec, err = tx.Node(node); return err })
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return rec.CredentialHash != "" &&
+		subtle.ConstantTimeCompare([]byte(credentialHash(token)), []byte(rec.CredentialHash)) == 1, nil
+}
+
+// IsNodeToken reports whether token is some node's credential; the API
+// asks it only to choose between 401 and 403 for a refused request.
+func (m *Membership) IsNodeToken(token string) bool {
+	want := credentialHash(token)
+	found := false
+	_ = m.cfg.Store.View(func(tx ReadTx) error {
+		nodes, err := tx.Nodes()
+		for _, n := range nodes {
+			if n.CredentialHash != "" && subtle.ConstantTimeCompare([]byte(want), []byte(n.CredentialHash)) == 1 {
+				found = true
+			}
+		}
+		return err
+	})
+	return found
+}
+
+var errNodeAlive = errors.New("node alive")
+
+var errSubnetsExhausted = errors.New("no free /24 left in the cluster CIDR")
+
+// Register records the node named in req. ownToken is the caller's node
+// credential when it re-registers with it (kept, so its other calls go
+// on), or "" for the join token: then a fresh credential is issued, and a
+// node whose agent is alive cannot be taken over. Refusals are *api.Error
+// (400 for a bad request, 409 for a live node or no free subnet).
+func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.RegisterResponse, error) {
+	if msg := validateRegister(req); msg != "" {
+		return nil, &api.Error{Code: http.StatusBadRequest, Reason: "BadRequest", Message: msg}
+	}
+	now := m.cfg.Clock.Now().UTC()
+	token := ownToken
+	if token == "" {
+		var err error
+		if token, err = newToken(); err != nil {
+			return nil, err
+		}
+	}
+	var cidr string
+	err := m.cfg.Store.Update(func(tx Tx) error {
+		n, err := tx.Node(req.Name)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			nodes, err := tx.Nodes()
+			if err != nil {
+				return err
+			}
+			if cidr, err = m.allocateSubnet(nodes); err != nil {
+				return err
+			}
+			n = &NodeRecord{Name: req.Name, PodCIDR: cidr, Registered: now}
+		case err != nil:
+			return err
+		case ownToken == "" && n.CredentialHash != "" && m.alive(n, now):
+			// The join token is shared by every agent: it must not take
+			// over a node whose agent is alive and holds its token.
+			return fmt.Errorf("%w: node %q is registered and sending heartbeats; its agent re-registers with the node token, "+
+				"a new agent may take the name once the node has timed out (%s)", errNodeAlive, n.Name, m.cfg.NodeTimeout)
+		default:
+			// Stable across re-registers: pods keep their addresses.
+			cidr = n.PodCIDR
+		}
+		n.CredentialHash = credentialHash(token)
+		wasReady := n.Ready
+		n.Labels, n.Taints = req.Labels, req.Taints
+		n.Capacity, n.Allocatable, n.Address = req.Capacity, req.Allocatable, req.Address
+		n.LastHeartbeat, n.Ready = now, true
+		if err := tx.PutNode(n); err != nil {
+			return err
+		}
+		if !wasReady {
+			return tx.AddEvent(api.Event{Time: now, Type: "Normal", Reason: "RegisteredNode", Kind: "Node", Name: n.Name,
+				Message: fmt.Sprintf("Node %s registered with pod CIDR %s", n.Name, n.PodCIDR)})
+		}
+		return nil
+	})
+	if errors.Is(err, errSubnetsExhausted) || errors.Is(err, errNodeAlive) {
+		return nil, &api.Error{Code: http.StatusConflict, Reason: "Conflict", Message: err.Error()}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("register node %s: %w", req.Name, err)
+	}
+	m.hbMu.Lock()
+	m.seen[req.Name] = now
+	delete(m.pending, req.Name)
+	m.hbMu.Unlock()
+	m.cfg.Logger.Info("node registered", "node", req.Name, "podCIDR", cidr, "address", req.Address)
+	return &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: m.cfg.HeartbeatInterval}, NodeToken: token}, nil
+}
+
+// alive reports whether the node is Ready and its newest heartbeat is
+// within the node timeout.
+func (m *Membership) alive(n *NodeRecord, now time.Time) bool {
+	return n.Ready && now.Sub(m.newestHeartbeat(n)) <= m.cfg.NodeTimeout
+}
+
+// newestHeartbeat is the later of the stored heartbeat and the one kept
+// in memory until the next flush.
+func (m *Membership) newestHeartbeat(n *NodeRecord) time.Time {
+	hb := n.LastHeartbeat
+	if t, ok := m.LastHeartbeat(n.Name); ok && t.After(hb) {
+		hb = t
+	}
+	return hb
+}
+
+func validateRegister(req *api.RegisterRequest) string {
+	for k, v := range req.Labels {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			return fmt.Sprintf("label %q: %s", k, strings.Join(msgs, "; "))
+		}
+		if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
+			return fmt.Sprintf("label %s=%q: %s", k, v, strings.Join(msgs, "; "))
+		}
+	}
+	for _, rl := range []corev1.ResourceList{req.Capacity, req.Allocatable} {
+		for name, q := range rl {
+			if q.Sign() < 0 {
+				return fmt.Sprintf("resource %s: negative quantity %s", name, q.String())
+			}
+		}
+	}
+	if req.Address != "" {
+		host, port, err := net.SplitHostPort(req.Address)
+		if err != nil || host == "" || port == "" {
+			return fmt.Sprintf("address %q: want host:port", req.Address)
+		}
+	}
+	return ""
+}
+
+// allocateSubnet returns the lowest /24 of the cluster CIDR no node holds.
+// It runs inside the Update that stores the node, so two registers cannot
+// take the same subnet.
+func (m *Membership) allocateSubnet(nodes []*NodeRecord) (string, error) {
+	used := map[string]bool{}
+	for _, n := range nodes {
+		used[n.PodCIDR] = true
+	}
+	ones, _ := m.cluster.Mask.Size()
+	base := binary.BigEndian.Uint32(m.cluster.IP.To4())
+	for i := uint32(0); i < 1<<(24-ones); i++ {
+		ip := make(net.IP, 4)
+		binary.BigEndian.PutUint32(ip, base+i<<8)
+		cidr := (&net.IPNet{IP: ip, Mask: net.CIDRMask(24, 32)}).String()
+		if !used[cidr] {
+			return cidr, nil
+		}
+	}
+	return "", fmt.Errorf("%w %s", errSubnetsExhausted, m.cluster)
+}
+
+// Heartbeat notes that the node's agent is alive. The time is kept in
+// memory for Run to write, except when the node was NotReady: coming back
+// is a scheduling fact, written at once. A node not registered is a 404
+// *api.Error.
+func (m *Membership) Heartbeat(node string) error {
+	var n *NodeRecord
+	err := m.cfg.Store.View(func(tx ReadTx) (err error) { n, err = tx.Node(node); return err })
+	if errors.Is(err, ErrNotFound) {
+		return &api.Error{Code: http.StatusNotFound, Reason: "NotFound", Message: fmt.Sprintf("node %q is not registered; register first", node)}
+	}
+	if err != nil {
+		return err
+	}
+	now := m.cfg.Clock.Now().UTC()
+	if !n.Ready {
+		err := m.cfg.Store.Update(func(tx Tx) error {
+			n, err := tx.Node(node)
+			if err != nil {
+				return err
+			}
+			n.Ready, n.LastHeartbeat = true, now
+			if err := tx.PutNode(n); err != nil {
+				return err
+			}
+			return tx.AddEvent(api.Event{Time: now, Type: "Normal", Reason: "NodeReady", Kind: "Node", Name: n.Name,
+				Message: fmt.Sprintf("Node %s status is now: NodeReady", n.Name)})
+		})
+		if err != nil {
+			return fmt.Errorf("heartbeat of %s: %w", node, err)
+		}
+		m.cfg.Logger.Info("node ready again", "node", node)
+	}
+	m.hbMu.Lock()
+	m.seen[node] = now
+	if n.Ready {
+		m.pending[node] = now
+	}
+	m.hbMu.Unlock()
+	return nil
+}
+
+// Nodes returns every node as kubectl expects a Node.
+func (m *Membership) Nodes() ([]corev1.Node, error) {
+	var recs []*NodeRecord
+	if err := m.cfg.Store.View(func(tx ReadTx) (err error) { recs, err = tx.Nodes(); return err }); err != nil {
+		return nil, err
+	}
+	now := m.cfg.Clock.Now()
+	out := make([]corev1.Node, 0, len(recs))
+	for _, n := range recs {
+		out = append(out, m.nodeForUser(n, now))
+	}
+	return out, nil
+}
+
+// Node returns one node as a Node, or a 404 *api.Error.
+func (m *Membership) Node(name string) (*corev1.Node, error) {
+	var rec *NodeRecord
+	err := m.cfg.Store.View(func(tx ReadTx) (err error) { rec, err = tx.Node(name); return err })
+	if errors.Is(err, ErrNotFound) {
+		return nil, notFound("node", "", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := m.nodeForUser(rec, m.cfg.Clock.Now())
+	return &n, nil
+}
+
+// nodeForUser shows a node record as kubectl expects a Node.
+func (m *Membership) nodeForUser(n *NodeRecord, now time.Time) corev1.Node {
+	hb := m.newestHeartbeat(n)
+	ready := corev1.NodeCondition{Type: corev1.NodeReady, LastHeartbeatTime: metav1.NewTime(hb)}
+	switch {
+	case !n.Ready:
+		ready.Status, ready.Reason, ready.Message = corev1.ConditionFalse, "NodeNotReady", "the agent stopped sending heartbeats"
+	case now.Sub(hb) > m.cfg.NodeTimeout:
+		ready.Status, ready.Reason, ready.Message = corev1.ConditionUnknown, "NodeStatusUnknown", "no heartbeat for "+now.Sub(hb).Round(time.Second).String()
+	default:
+		ready.Status, ready.Reason, ready.Message = corev1.ConditionTrue, "AgentReady", "berth agent is posting ready status"
+	}
+	node := corev1.Node{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Node"},
+		ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: n.Labels, CreationTimestamp: metav1.NewTime(n.Registered), Generation: int64(n.Generation)},
+		Spec:       corev1.NodeSpec{PodCIDR: n.PodCIDR, PodCIDRs: []string{n.PodCIDR}, Unschedulable: n.Unschedulable, Taints: n.Taints},
+		Status: corev1.NodeStatus{
+			Capacity:    n.Capacity,
+			Allocatable: n.Allocatable,
+			Conditions:  []corev1.NodeCondition{ready},
+			NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: "berth"},
+		},
+	}
+	if host, _, err := net.SplitHostPort(n.Address); err == nil {
+		node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: host}}
+	}
+	return node
+}
+
+// notFound is the 404 the API answers for a missing object.
+func notFound(kind, ns, name string) error {
+	what := name
+	if ns != "" {
+		what = ns + "/" + name
+	}
+	return &api.Error{Code: http.StatusNotFound, Reason: "NotFound", Message: fmt.Sprintf("%s %q not found", kind, what)}
+}

@@ -1,0 +1,161 @@
+package reconciler
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
+
+	"github.com/berth-dev/berth/api"
+)
+
+// PodReports takes in what the agents observed of their pods: it stores a
+// changed status, keeps ReadySince for minReadySeconds, records the
+// kubelet's events that can be read off the change, and deletes a pod
+// being removed once its node says it is gone.
+type PodReports struct {
+	store Store
+	clock clock.PassiveClock
+}
+
+// NewPodReports returns the sink of agents' status reports over store;
+// clk stamps StatusTime and events (nil: the real clock).
+func NewPodReports(store Store, clk clock.PassiveClock) *PodReports {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	return &PodReports{store: store, clock: clk}
+}
+
+// Report applies node's report, for the pods bound to it, in one
+// transaction; any other pod is ignored and named in Drop, so the agent
+// forgets it.
+func (p *PodReports) Report(node string, rep *api.PodStatusReport) (*api.PodStatusResponse, error) {
+	now := p.clock.Now().UTC()
+	var resp api.PodStatusResponse
+	err := p.store.Update(func(tx Tx) error {
+		resp.Drop = nil
+		for _, p := range rep.Pods {
+			rec, err := tx.Pod(p.Namespace, p.Name)
+			if errors.Is(err, ErrNotFound) || err == nil && (string(rec.Pod.UID) != p.UID || rec.Pod.Spec.NodeName != node) {
+				resp.Drop = append(resp.Drop, p.UID)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if p.Gone {
+				// Only a pod being deleted may go; a wanted pod the node
+				// lost is the loop's to replace, from its status.
+				if rec.Pod.DeletionTimestamp != nil {
+					if err := tx.DeletePod(p.Namespace, p.Name); err != nil {
+						return err
+					}
+					resp.Drop = append(resp.Drop, p.UID)
+				}
+				continue
+			}
+			if err := applyPodStatus(tx, rec, p.Status, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("status report of %s: %w", node, err)
+	}
+	return &resp, nil
+}
+
+// applyPodStatus writes a changed status, keeps ReadySince, and records the
+// kubelet's events that can be read off the change.
+func applyPodStatus(tx Tx, rec *PodRecord, st corev1.PodStatus, now time.Time) error {
+	old := rec.Pod.Status
+	a, _ := json.Marshal(old)
+	b, _ := json.Marshal(st)
+	if string(a) == string(b) {
+		return nil
+	}
+	rec.Pod.Status = st
+	rec.StatusTime = now
+	if ready := readyCondition(&st); ready != nil && ready.Status == corev1.ConditionTrue {
+		if oldReady := readyCondition(&old); rec.ReadySince.IsZero() || oldReady == nil || oldReady.Status != corev1.ConditionTrue {
+			rec.ReadySince = ready.LastTransitionTime.UTC()
+			if rec.ReadySince.IsZero() {
+				rec.ReadySince = now
+			}
+		}
+	} else {
+		rec.ReadySince = time.Time{}
+	}
+	if err := tx.PutPod(rec); err != nil {
+		return err
+	}
+	for _, e := range podStatusEvents(&rec.Pod, &old, now) {
+		if err := tx.AddEvent(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readyCondition(st *corev1.PodStatus) *corev1.PodCondition {
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == corev1.PodReady {
+			return &st.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// podStatusEvents derives the kubelet's Pulling, Started, BackOff and Failed
+// events from how the containers' states changed.
+func podStatusEvents(pod *corev1.Pod, old *corev1.PodStatus, now time.Time) []api.Event {
+	prev := map[string]*corev1.ContainerStatus{}
+	for _, list := range [][]corev1.ContainerStatus{old.InitContainerStatuses, old.ContainerStatuses} {
+		for i := range list {
+			prev[list[i].Name] = &list[i]
+		}
+	}
+	var out []api.Event
+	ev := func(typ, reason, msg string) {
+		out = append(out, api.Event{Time: now, Type: typ, Reason: reason, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Message: msg})
+	}
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for i := range list {
+			cs := &list[i]
+			p := prev[cs.Name]
+			switch {
+			case cs.State.Running != nil:
+				if p == nil || p.State.Running == nil || !p.State.Running.StartedAt.Equal(&cs.State.Running.StartedAt) {
+					ev("Normal", "Started", fmt.Sprintf("Started container %s", cs.Name))
+				}
+			case cs.State.Waiting != nil:
+				reason := cs.State.Waiting.Reason
+				if p != nil && p.State.Waiting != nil && p.State.Waiting.Reason == reason {
+					continue
+				}
+				switch reason {
+				case "ContainerCreating", "PodInitializing":
+					if p == nil {
+						ev("Normal", "Pulling", fmt.Sprintf("Pulling image %q", cs.Image))
+					}
+				case "CrashLoopBackOff":
+					ev("Warning", "BackOff", fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s", cs.Name, pod.Name, pod.Namespace))
+				case "ErrImagePull":
+					ev("Warning", "Failed", fmt.Sprintf("Failed to pull image %q: %s", cs.Image, cs.State.Waiting.Message))
+				case "ImagePullBackOff":
+					ev("Normal", "BackOff", fmt.Sprintf("Back-off pulling image %q", cs.Image))
+				}
+			case cs.State.Terminated != nil:
+				if t := cs.State.Terminated; t.Reason == "OOMKilled" && (p == nil || p.State.Terminated == nil) {
+					ev("Warning", "OOMKilled", fmt.Sprintf("Container %s was killed: out of memory", cs.Name))
+				}
+			}
+		}
+	}
+	return out
+}
