@@ -184,7 +184,8 @@ func runServer(ctx context.Context, o serverOptions) error {
 		hooks[h.path] = hook
 	}
 	parts, err := newAPI(store, rec.AppliedObjects, tokens,
-		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks, clock.RealClock{}, log)
+		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks,
+		reconciler.Operations{Source: src, Store: store}, clock.RealClock{}, log)
 	if err != nil {
 		return err
 	}
