@@ -73,6 +73,17 @@ fuzz FUZZTIME="1m":
 
 # Run berth on examples-repo/ (this repository's own Git history) with a
 # private containerd and a registry on 127.0.0.1:5000; Ctrl-C stops it all.
-demo: deps build
-    ./bin/berth validate examples-repo
+demo: deps build demo-prebuilt
+
+# The demo on binaries already built (in $BERTH_DEMO_BIN, default bin/):
+# what `demo` runs after building, and what its stop test drives
+# (internal/demo; all the ways of stopping it: `just test-demo-stop`).
+demo-prebuilt:
+    "${BERTH_DEMO_BIN:-bin}/berth" validate examples-repo
     ./scripts/demo.sh
+
+# Stop the demo every way a user does (Ctrl-C in a terminal, in tmux, piped
+# through tee, twice, kill of just, the terminal closing) with pods running,
+# and check each time that nothing is left. Takes a few minutes.
+test-demo-stop: deps
+    flock /tmp/berth-it.lock go test -count=1 -timeout 20m -run TestDemoStops ./internal/demo -demo.all
