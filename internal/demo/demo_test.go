@@ -117,7 +117,14 @@ func TestDemoStops(t *testing.T) {
 				log:    filepath.Join(t.TempDir(), "demo.log"),
 			}
 			if w.inTmux {
-				d.tmux = filepath.Join(t.TempDir(), "tmux.sock")
+				// A short path: a unix socket's is at most 108 bytes, and
+				// t.TempDir's names carry the subtest's.
+				sock, err := os.MkdirTemp("", "bdt")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { os.RemoveAll(sock) })
+				d.tmux = filepath.Join(sock, "tmux.sock")
 			}
 			requireFree(t, registry)
 			d.start(w)
