@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 export PATH := env_var("PATH") + ":/usr/local/go/bin:" + env_var_or_default("HOME", "/root") + "/go/bin:/usr/sbin:/sbin"
 
-debs := "containerd runc containernetworking-plugins docker-registry busybox-static iptables git gnupg openssh-client openssh-server iproute2 curl systemd tmux"
+debs := "gcc linux-libc-dev containerd runc containernetworking-plugins docker-registry busybox-static iptables git gnupg openssh-client openssh-server iproute2 curl systemd tmux"
 
 # What `berth version` reports: the nearest tag (or the commit when there
 # is none), the commit, and the commit's date so a rebuild is reproducible.
@@ -34,12 +34,15 @@ deps:
     command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
     echo "deps: ok"
 
-# Build berth and the two static helpers the agent runs beside it into bin/:
-# berth-pause (each pod sandbox's first process) and berth-logger (writes a
-# container's output to its log file, run by the containerd shim).
+# Build into bin/: berth (server, CLI and agent); berth-agent, the agent
+# alone (-tags berth_agent: no control-plane packages, stripped) for nodes;
+# berth-pause (each pod sandbox's first process, C without a C library);
+# and berth-logger (opt-in --logger-binary: a per-container log writer run
+# by the shim; by default the agent writes logs itself).
 build:
     go build -ldflags="{{ldflags}}" -o bin/berth ./cmd/berth
-    CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/berth-pause ./nodeagent/pause
+    go build -tags berth_agent -trimpath -ldflags="-s -w {{ldflags}}" -o bin/berth-agent ./cmd/berth
+    gcc -Os -static -nostdlib -fno-stack-protector -fno-asynchronous-unwind-tables -Wl,--build-id=none -s -o bin/berth-pause nodeagent/pause/csrc/pause.c
     CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/berth-logger ./nodeagent/containerlog/logger
 
 # gofmt, go vet and staticcheck.

@@ -71,6 +71,9 @@ type PodList struct {
 	// with the same list.
 	ResourceVersion uint64       `json:"resourceVersion"`
 	Items           []corev1.Pod `json:"items"`
+	// Configs are the ConfigMaps and Secrets the listed pods use, and no
+	// others (the node restriction rule); a change to one is a new list.
+	Configs []BoundConfig `json:"configs,omitempty"`
 }
 
 // PodStatusReport is what an agent observed, for every pod it runs.
@@ -123,12 +126,27 @@ type SyncStatus struct {
 	LastFetchError   string    `json:"lastFetchError,omitempty"`
 	// Rejected is the newest revision that was not applied, and why.
 	Rejected *RejectedRevision `json:"rejected,omitempty"`
+	// Warnings are what the newest good revision was accepted with but
+	// should change, such as a Secret in clear text in Git.
+	Warnings []ManifestError `json:"warnings,omitempty"`
 	// State is Synced, Progressing, Rejected or Unknown.
 	State string `json:"state"`
 	// Unschedulable are pods of the applied revision that are bound to no
 	// node right now (a node was lost, or a Job pod waits for room), with
 	// the scheduler's reason. Filled by the API server from pod records.
 	Unschedulable []UnplaceablePod `json:"unschedulable,omitempty"`
+	// Skipped are the objects of the newest good revision whose kinds
+	// .berth.yaml's skipKinds lists: read, validated as YAML, not run.
+	Skipped []SkippedObject `json:"skipped,omitempty"`
+}
+
+// SkippedObject is an object berth read from Git and does not run.
+type SkippedObject struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	File      string `json:"file"`
+	Line      int    `json:"line,omitempty"`
 }
 
 // Revision names one commit.

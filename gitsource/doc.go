@@ -45,8 +45,10 @@
 //	                                          │
 //	        verify the commit's signature (if Verify is "head")
 //	                                          │
-//	        walk the tree under Path; decode only blobs not seen in the
-//	        previous revision (same blob, same objects); CheckUnique
+//	        manifest.Loader over the tree under Path: read .berth.yaml,
+//	        render kustomization roots and charts whose inputs changed
+//	        (package render), decode only blobs not seen in the previous
+//	        revision (same blob, same objects); CheckUnique
 //	                                          │
 //	                 errors? ── yes ─► Status.Rejected, logged once; keep current
 //	                                          │ no

@@ -14,6 +14,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"k8s.io/utils/clock"
+
+	"github.com/berth-dev/berth/manifest"
 )
 
 // Defaults that Validate fills in.
@@ -121,6 +123,12 @@ type Options struct {
 	// SIGNERS"). Both trust files are re-read on every poll, so a key added
 	// later lets a refused revision through without a restart.
 	SSHAllowedSigners string
+
+	// Identities are the age identities that decrypt SOPS-encrypted
+	// Secrets, in memory, each time a revision is read (the server keeps
+	// them in its data dir). Nil: a revision holding an encrypted Secret is
+	// refused, naming it.
+	Identities manifest.IdentitySource
 
 	// Logger receives the Source's logs; default slog.Default().
 	Logger *slog.Logger

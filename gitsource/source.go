@@ -28,6 +28,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/render"
 )
 
 const remoteName = "origin"
@@ -60,7 +61,7 @@ type Source struct {
 
 	syncMu sync.Mutex // one Sync at a time; guards the fields up to mu
 	repo   *git.Repository
-	cache  decodeCache
+	loader *manifest.Loader // keeps what the newest revision decoded and rendered
 	// evaluated is the revision (and trust digest) last verified and
 	// built, and result what that gave: a poll that finds the same
 	// revision returns the same answer without doing the work again.
@@ -701,8 +702,18 @@ func (s *Source) build(repo *git.Repository, commit *object.Commit, name plumbin
 	if err != nil {
 		return nil, &RejectedError{Revision: rev, Subject: subject, Err: fmt.Errorf("%w: read tree: %v", ErrInvalidManifests, err)}
 	}
-	objs, errs, next := buildObjects(newTreeFS(repo.Storer, tree, commit.Committer.When), s.opts.Path, s.cache)
-	s.cache = next
+	if s.loader == nil {
+		s.loader = s.newLoader()
+	}
+	t, err := s.loader.Load(newTreeFS(repo.Storer, tree, commit.Committer.When), s.opts.Path)
+	if err != nil {
+		var errs manifest.ErrorList
+		if !errors.As(err, &errs) {
+			errs = manifest.ErrorList{{File: s.opts.Path, Message: err.Error()}}
+		}
+		return nil, &RejectedError{Revision: rev, Subject: subject, Err: fmt.Errorf("%w: %d problem(s)", ErrInvalidManifests, len(errs)), Errors: errs}
+	}
+	objs, errs := manifest.DecryptSecrets(t.Objects, s.opts.Identities)
 	if len(errs) > 0 {
 		return nil, &RejectedError{Revision: rev, Subject: subject, Err: fmt.Errorf("%w: %d problem(s)", ErrInvalidManifests, len(errs)), Errors: errs}
 	}
@@ -714,6 +725,8 @@ func (s *Source) build(repo *git.Repository, commit *object.Commit, name plumbin
 		Subject:    subject,
 		Signer:     signer,
 		Objects:    objs,
+		Skipped:    t.Skipped,
+		Warnings:   manifest.Warnings(objs),
 	}, nil
 }
 
@@ -853,11 +866,18 @@ func (s *Source) SnapshotAt(rev string) (*Snapshot, error) {
 	}
 	// Decode with a cache of its own: the Source's cache stays that of the
 	// newest revision, which the next fetch builds on.
-	saved := s.cache
+	saved := s.loader
+	s.loader = s.newLoader()
 	snap, rej := s.build(repo, commit, "", tr)
-	s.cache = saved
+	s.loader = saved
 	if rej != nil {
 		return nil, rej
 	}
 	return snap, nil
+}
+
+// newLoader returns the reader of commit trees: a manifest.Loader whose
+// caches carry over from one revision to the next.
+func (s *Source) newLoader() *manifest.Loader {
+	return &manifest.Loader{Renderer: render.New(render.Limits{})}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/berth-dev/berth/manifest"
 )
 
 // treeFS is a read-only io/fs.FS over the tree of one commit, read from
@@ -42,9 +44,9 @@ func newTreeFS(store storer.EncodedObjectStorer, root *object.Tree, mtime time.T
 	return &treeFS{root: root, store: store, mtime: mtime}
 }
 
-// blobHasher is implemented by the DirEntry values of treeFS: the blob
-// hash names the content, so equal hashes are equal files.
-type blobHasher interface{ blobHash() plumbing.Hash }
+// The blob hash names the content, so equal hashes are equal files:
+// manifest.Loader decodes a blob once.
+var _ manifest.ContentHasher = (*dirEntry)(nil)
 
 // lookup finds name's entry; for "." it returns a synthetic dir entry.
 func (f *treeFS) lookup(op, name string) (*object.TreeEntry, error) {
@@ -89,7 +91,7 @@ func (f *treeFS) Open(name string) (fs.File, error) {
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
-		return &treeDir{fs: f, tree: t, info: dirInfo(base, f.mtime)}, nil
+		return &treeDir{fs: f, tree: t, info: dirInfo(base, f.mtime, e.Hash)}, nil
 	case filemode.Symlink:
 		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("symlinks in the tree are not followed")}
 	}
@@ -155,7 +157,7 @@ func (f *treeFS) entries(t *object.Tree) []fs.DirEntry {
 
 func (f *treeFS) info(name string, e *object.TreeEntry) (fs.FileInfo, error) {
 	if e.Mode == filemode.Dir {
-		return dirInfo(name, f.mtime), nil
+		return dirInfo(name, f.mtime, e.Hash), nil
 	}
 	var size int64
 	if e.Mode != filemode.Symlink {
@@ -183,8 +185,8 @@ func fileMode(m filemode.FileMode) fs.FileMode {
 	return 0o444
 }
 
-func dirInfo(name string, mtime time.Time) fileInfo {
-	return fileInfo{name: name, mode: fs.ModeDir | 0o555, mtime: mtime}
+func dirInfo(name string, mtime time.Time, hash plumbing.Hash) fileInfo {
+	return fileInfo{name: name, mode: fs.ModeDir | 0o555, mtime: mtime, hash: hash}
 }
 
 type fileInfo struct {
@@ -204,6 +206,10 @@ func (i fileInfo) IsDir() bool        { return i.mode.IsDir() }
 // Sys returns the object hash (a plumbing.Hash).
 func (i fileInfo) Sys() any { return i.hash }
 
+// ContentHash is the blob's (or the directory's tree) hash, so a render
+// can tell that nothing it read has changed.
+func (i fileInfo) ContentHash() string { return string(i.hash[:]) }
+
 type dirEntry struct {
 	fs *treeFS
 	e  object.TreeEntry
@@ -214,7 +220,7 @@ func (d *dirEntry) IsDir() bool                { return d.e.Mode == filemode.Dir
 func (d *dirEntry) Type() fs.FileMode          { return fileMode(d.e.Mode).Type() }
 func (d *dirEntry) Info() (fs.FileInfo, error) { return d.fs.info(d.e.Name, &d.e) }
 func (d *dirEntry) String() string             { return fs.FormatDirEntry(d) }
-func (d *dirEntry) blobHash() plumbing.Hash    { return d.e.Hash }
+func (d *dirEntry) ContentHash() string        { return string(d.e.Hash[:]) }
 
 type treeFile struct {
 	fs     *treeFS

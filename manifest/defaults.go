@@ -37,6 +37,16 @@ func setDefaults(o *Object) {
 		meta = &o.CronJob.ObjectMeta
 		o.CronJob.TypeMeta = metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"}
 		defaultCronJob(&o.CronJob.Spec)
+	case o.ConfigMap != nil:
+		meta = &o.ConfigMap.ObjectMeta
+		o.ConfigMap.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
+	case o.Secret != nil:
+		meta = &o.Secret.ObjectMeta
+	case o.NamespaceObject != nil:
+		o.NamespaceObject.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}
+		defaultNamespace(o.NamespaceObject)
+		o.Name = o.NamespaceObject.Name
+		return // cluster-scoped
 	}
 	if meta.Namespace == "" {
 		meta.Namespace = DefaultNamespace
@@ -53,6 +63,9 @@ func defaultPodSpec(s *corev1.PodSpec, restart corev1.RestartPolicy) {
 	if s.TerminationGracePeriodSeconds == nil {
 		s.TerminationGracePeriodSeconds = ptr(int64(corev1.DefaultTerminationGracePeriodSeconds))
 	}
+	for i := range s.Volumes {
+		defaultVolume(&s.Volumes[i].VolumeSource)
+	}
 	for i := range s.InitContainers {
 		defaultContainer(&s.InitContainers[i])
 	}
@@ -61,9 +74,51 @@ func defaultPodSpec(s *corev1.PodSpec, restart corev1.RestartPolicy) {
 	}
 }
 
+// defaultVolume applies Kubernetes' defaults to the volume types that
+// carry files: mode 0644, and fieldRef apiVersion v1. Only fields inside
+// those volumes get defaults, so pods written before berth read them keep
+// the same template hash.
+func defaultVolume(v *corev1.VolumeSource) {
+	mode := func(m **int32) {
+		if *m == nil {
+			*m = ptr(corev1.ConfigMapVolumeSourceDefaultMode)
+		}
+	}
+	fieldRefs := func(items []corev1.DownwardAPIVolumeFile) {
+		for i := range items {
+			if f := items[i].FieldRef; f != nil && f.APIVersion == "" {
+				f.APIVersion = "v1"
+			}
+		}
+	}
+	if v.ConfigMap != nil {
+		mode(&v.ConfigMap.DefaultMode)
+	}
+	if v.Secret != nil {
+		mode(&v.Secret.DefaultMode)
+	}
+	if v.DownwardAPI != nil {
+		mode(&v.DownwardAPI.DefaultMode)
+		fieldRefs(v.DownwardAPI.Items)
+	}
+	if v.Projected != nil {
+		mode(&v.Projected.DefaultMode)
+		for i := range v.Projected.Sources {
+			if d := v.Projected.Sources[i].DownwardAPI; d != nil {
+				fieldRefs(d.Items)
+			}
+		}
+	}
+}
+
 func defaultContainer(c *corev1.Container) {
 	if c.ImagePullPolicy == "" {
 		c.ImagePullPolicy = DefaultPullPolicy(c.Image)
+	}
+	for i := range c.Env {
+		if vf := c.Env[i].ValueFrom; vf != nil && vf.FieldRef != nil && vf.FieldRef.APIVersion == "" {
+			vf.FieldRef.APIVersion = "v1"
+		}
 	}
 	for i := range c.Ports {
 		if c.Ports[i].Protocol == "" {

@@ -24,13 +24,22 @@ type Field struct {
 // it, so nothing in Git is silently ignored. The README's table is printed
 // from this slice by `berth validate --fields`.
 var Supported = []Field{
-	{Group: "Object", Path: "apiVersion", Note: "v1 (Pod), apps/v1 (Deployment), batch/v1 (Job, CronJob)"},
-	{Group: "Object", Path: "kind", Note: "Pod, Deployment, Job, CronJob"},
+	{Group: "Object", Path: "apiVersion", Note: "v1 (Pod, ConfigMap, Secret, Namespace), apps/v1 (Deployment), batch/v1 (Job, CronJob)"},
+	{Group: "Object", Path: "kind", Note: "Pod, Deployment, Job, CronJob, ConfigMap, Secret, Namespace"},
 	{Group: "Object", Path: "metadata", Ref: "ObjectMeta"},
 	{Group: "ObjectMeta", Path: "name", Note: "required; RFC 1123 (CronJob at most 52 characters, Job at most 63)"},
-	{Group: "ObjectMeta", Path: "namespace", Note: "default: default"},
+	{Group: "ObjectMeta", Path: "generateName", Note: "without name: the name is the prefix and 5 characters derived from the file and the document's place in it, so it stays the same from one revision to the next"},
+	{Group: "ObjectMeta", Path: "namespace", Note: "default: default; a namespace no Namespace object declares is accepted and listed by berth validate as implied"},
 	{Group: "ObjectMeta", Path: "labels.*"},
-	{Group: "ObjectMeta", Path: "annotations.*", Note: "berth.dev/gang and berth.dev/gang-min place pods all-or-nothing"},
+	{Group: "ObjectMeta", Path: "annotations.*", Note: "berth.dev/gang and berth.dev/gang-min place pods all-or-nothing; the AppArmor annotation is refused (not enforced)"},
+
+	{Group: "ConfigMap", Path: "data.*", Note: "keys as Kubernetes allows; 1 MiB in all"},
+	{Group: "ConfigMap", Path: "binaryData.*"},
+	{Group: "ConfigMap", Path: "immutable"},
+	{Group: "Secret", Path: "type", Note: "Opaque (default), kubernetes.io/tls, basic-auth, ssh-auth, dockercfg, dockerconfigjson or a type of your own; not service-account-token"},
+	{Group: "Secret", Path: "data.*", Note: "SOPS-encrypted with age (see Secrets in Git); in clear text: accepted with a warning"},
+	{Group: "Secret", Path: "stringData.*", Note: "merged into data, as the API server does"},
+	{Group: "Secret", Path: "immutable"},
 
 	{Group: "Pod", Path: "spec", Ref: "PodSpec"},
 	{Group: "Deployment", Path: "spec.replicas", Note: "default 1"},
@@ -41,6 +50,7 @@ var Supported = []Field{
 	{Group: "Deployment", Path: "spec.strategy.rollingUpdate.maxSurge", Note: "default 25%"},
 	{Group: "Deployment", Path: "spec.strategy.rollingUpdate.maxUnavailable", Note: "default 25%"},
 	{Group: "Deployment", Path: "spec.minReadySeconds"},
+	{Group: "Deployment", Path: "spec.revisionHistoryLimit", Note: "accepted and unused: berth keeps no old ReplicaSets; roll back with git revert"},
 	{Group: "Deployment", Path: "spec.progressDeadlineSeconds", Note: "default 600"},
 	{Group: "Job", Path: "spec", Ref: "JobSpec"},
 	{Group: "CronJob", Path: "spec.schedule", Note: "five fields or @hourly-style macros; no TZ="},
@@ -68,8 +78,10 @@ var Supported = []Field{
 	{Group: "JobSpec", Path: "template.metadata", Ref: "TemplateMeta"},
 	{Group: "JobSpec", Path: "template.spec", Ref: "PodSpec", Note: "restartPolicy OnFailure or Never (default Never)"},
 
+	{Group: "TemplateMeta", Path: "name", Note: "accepted and ignored, as Kubernetes does"},
+	{Group: "TemplateMeta", Path: "namespace", Note: "accepted and ignored, as Kubernetes does"},
 	{Group: "TemplateMeta", Path: "labels.*"},
-	{Group: "TemplateMeta", Path: "annotations.*"},
+	{Group: "TemplateMeta", Path: "annotations.*", Note: "the AppArmor annotation is refused (not enforced)"},
 	{Group: "LabelSelector", Path: "matchLabels.*"},
 	{Group: "LabelSelector", Path: "matchExpressions[].key"},
 	{Group: "LabelSelector", Path: "matchExpressions[].operator", Note: "In, NotIn, Exists, DoesNotExist"},
@@ -79,7 +91,25 @@ var Supported = []Field{
 	{Group: "PodSpec", Path: "initContainers[]", Ref: "Container", Note: "run in order; restartPolicy: Always makes a sidecar"},
 	{Group: "PodSpec", Path: "volumes[].name"},
 	{Group: "PodSpec", Path: "volumes[].emptyDir.medium", Note: `"" (disk) or Memory (tmpfs)`},
-	{Group: "PodSpec", Path: "volumes[].emptyDir.sizeLimit"},
+	{Group: "PodSpec", Path: "volumes[].emptyDir.sizeLimit", Note: "on disk: the pod is evicted when the volume grows past it, as the kubelet does; Memory: the tmpfs size"},
+	{Group: "PodSpec", Path: "volumes[].configMap.name", Note: "must exist in the revision unless optional"},
+	{Group: "PodSpec", Path: "volumes[].configMap.items[]", Ref: "KeyToPath"},
+	{Group: "PodSpec", Path: "volumes[].configMap.defaultMode", Note: "default 0644"},
+	{Group: "PodSpec", Path: "volumes[].configMap.optional"},
+	{Group: "PodSpec", Path: "volumes[].secret.secretName", Note: "must exist in the revision unless optional; files on tmpfs only"},
+	{Group: "PodSpec", Path: "volumes[].secret.items[]", Ref: "KeyToPath"},
+	{Group: "PodSpec", Path: "volumes[].secret.defaultMode", Note: "default 0644"},
+	{Group: "PodSpec", Path: "volumes[].secret.optional"},
+	{Group: "PodSpec", Path: "volumes[].downwardAPI.items[]", Ref: "DownwardAPIFile"},
+	{Group: "PodSpec", Path: "volumes[].downwardAPI.defaultMode", Note: "default 0644"},
+	{Group: "PodSpec", Path: "volumes[].projected.defaultMode", Note: "default 0644"},
+	{Group: "PodSpec", Path: "volumes[].projected.sources[].configMap.name"},
+	{Group: "PodSpec", Path: "volumes[].projected.sources[].configMap.items[]", Ref: "KeyToPath"},
+	{Group: "PodSpec", Path: "volumes[].projected.sources[].configMap.optional"},
+	{Group: "PodSpec", Path: "volumes[].projected.sources[].secret.name"},
+	{Group: "PodSpec", Path: "volumes[].projected.sources[].secret.items[]", Ref: "KeyToPath"},
+	{Group: "PodSpec", Path: "volumes[].projected.sources[].secret.optional"},
+	{Group: "PodSpec", Path: "volumes[].projected.sources[].downwardAPI.items[]", Ref: "DownwardAPIFile"},
 	{Group: "PodSpec", Path: "volumes[].hostPath.path", Note: "only when the agent runs with --allow-host-path"},
 	{Group: "PodSpec", Path: "volumes[].hostPath.type"},
 	{Group: "PodSpec", Path: "restartPolicy", Note: "Always, OnFailure, Never, as the kind allows"},
@@ -90,6 +120,23 @@ var Supported = []Field{
 	{Group: "PodSpec", Path: "tolerations[].value"},
 	{Group: "PodSpec", Path: "tolerations[].effect", Note: "NoSchedule, PreferNoSchedule, NoExecute"},
 	{Group: "PodSpec", Path: "hostname"},
+	{Group: "PodSpec", Path: "serviceAccountName", Note: "accepted; berth has no service accounts and mounts no token"},
+	{Group: "PodSpec", Path: "serviceAccount", Note: "deprecated alias of serviceAccountName; accepted likewise"},
+	{Group: "PodSpec", Path: "automountServiceAccountToken", Note: "accepted; berth mounts no token whatever the value"},
+	{Group: "PodSpec", Path: "enableServiceLinks", Note: "accepted; berth sets no {SERVICE}_SERVICE_HOST variables: use cluster DNS"},
+	{Group: "PodSpec", Path: "dnsPolicy", Note: "ClusterFirst (default), Default, None (with dnsConfig); ClusterFirstWithHostNet is refused, as hostNetwork is"},
+	{Group: "PodSpec", Path: "dnsConfig.nameservers[]", Note: "at most 3"},
+	{Group: "PodSpec", Path: "dnsConfig.searches[]", Note: "at most 32"},
+	{Group: "PodSpec", Path: "dnsConfig.options[].name"},
+	{Group: "PodSpec", Path: "dnsConfig.options[].value"},
+	{Group: "PodSpec", Path: "securityContext.runAsUser"},
+	{Group: "PodSpec", Path: "securityContext.runAsGroup"},
+	{Group: "PodSpec", Path: "securityContext.runAsNonRoot", Note: "a container whose image would run as root is refused at start"},
+	{Group: "PodSpec", Path: "securityContext.fsGroup", Note: "owner group of the pod's volumes"},
+	{Group: "PodSpec", Path: "securityContext.supplementalGroups[]"},
+	{Group: "PodSpec", Path: "securityContext.seccompProfile.type", Note: "RuntimeDefault or Unconfined; Localhost is refused"},
+	{Group: "PodSpec", Path: "securityContext.sysctls[].name", Note: "the kubelet's safe, namespaced set only"},
+	{Group: "PodSpec", Path: "securityContext.sysctls[].value"},
 
 	{Group: "Container", Path: "name", Note: "required; unique in the pod, init containers included"},
 	{Group: "Container", Path: "image", Note: "required"},
@@ -99,10 +146,27 @@ var Supported = []Field{
 	{Group: "Container", Path: "workingDir"},
 	{Group: "Container", Path: "env[].name"},
 	{Group: "Container", Path: "env[].value", Note: "$(VAR) expands as in Kubernetes"},
+	{Group: "Container", Path: "env[].valueFrom.configMapKeyRef.name", Note: "must exist in the revision unless optional; read when the container starts"},
+	{Group: "Container", Path: "env[].valueFrom.configMapKeyRef.key"},
+	{Group: "Container", Path: "env[].valueFrom.configMapKeyRef.optional"},
+	{Group: "Container", Path: "env[].valueFrom.secretKeyRef.name", Note: "must exist in the revision unless optional; read when the container starts"},
+	{Group: "Container", Path: "env[].valueFrom.secretKeyRef.key"},
+	{Group: "Container", Path: "env[].valueFrom.secretKeyRef.optional"},
+	{Group: "Container", Path: "env[].valueFrom.fieldRef.fieldPath", Note: "metadata.name, metadata.namespace, metadata.uid, metadata.labels['…'], metadata.annotations['…'], spec.nodeName, spec.serviceAccountName, status.podIP(s), status.hostIP(s)"},
+	{Group: "Container", Path: "env[].valueFrom.fieldRef.apiVersion", Note: "v1"},
+	{Group: "Container", Path: "env[].valueFrom.resourceFieldRef.containerName"},
+	{Group: "Container", Path: "env[].valueFrom.resourceFieldRef.resource", Note: "limits.cpu, limits.memory, requests.cpu, requests.memory"},
+	{Group: "Container", Path: "env[].valueFrom.resourceFieldRef.divisor"},
+	{Group: "Container", Path: "envFrom[].configMapRef.name", Note: "must exist in the revision unless optional"},
+	{Group: "Container", Path: "envFrom[].configMapRef.optional"},
+	{Group: "Container", Path: "envFrom[].secretRef.name", Note: "must exist in the revision unless optional"},
+	{Group: "Container", Path: "envFrom[].secretRef.optional"},
+	{Group: "Container", Path: "envFrom[].prefix"},
 	{Group: "Container", Path: "ports[].name"},
 	{Group: "Container", Path: "ports[].containerPort"},
 	{Group: "Container", Path: "ports[].hostPort"},
 	{Group: "Container", Path: "ports[].protocol", Note: "TCP (default), UDP"},
+	{Group: "Container", Path: "ports[].hostIP", Note: "with hostPort: the host address to bind"},
 	{Group: "Container", Path: "resources.requests.*", Note: "cpu, memory"},
 	{Group: "Container", Path: "resources.limits.*", Note: "cpu, memory; enforced by the container's cgroup"},
 	{Group: "Container", Path: "volumeMounts[].name"},
@@ -110,6 +174,17 @@ var Supported = []Field{
 	{Group: "Container", Path: "volumeMounts[].readOnly"},
 	{Group: "Container", Path: "volumeMounts[].subPath"},
 	{Group: "Container", Path: "restartPolicy", Note: "init containers only: Always (a sidecar)"},
+	{Group: "Container", Path: "terminationMessagePath", Note: "default /dev/termination-log; read after the container exits and shown by describe"},
+	{Group: "Container", Path: "terminationMessagePolicy", Note: "File (default) or FallbackToLogsOnError"},
+	{Group: "Container", Path: "securityContext.runAsUser"},
+	{Group: "Container", Path: "securityContext.runAsGroup"},
+	{Group: "Container", Path: "securityContext.runAsNonRoot", Note: "a container whose image would run as root is refused at start"},
+	{Group: "Container", Path: "securityContext.readOnlyRootFilesystem"},
+	{Group: "Container", Path: "securityContext.allowPrivilegeEscalation", Note: "false sets no_new_privs"},
+	{Group: "Container", Path: "securityContext.privileged"},
+	{Group: "Container", Path: "securityContext.capabilities.add[]", Note: "added to containerd's default set"},
+	{Group: "Container", Path: "securityContext.capabilities.drop[]", Note: "ALL or names, with or without CAP_"},
+	{Group: "Container", Path: "securityContext.seccompProfile.type", Note: "RuntimeDefault or Unconfined; Localhost is refused"},
 	{Group: "Container", Path: "livenessProbe", Ref: "Probe"},
 	{Group: "Container", Path: "readinessProbe", Ref: "Probe"},
 	{Group: "Container", Path: "startupProbe", Ref: "Probe"},
@@ -128,6 +203,18 @@ var Supported = []Field{
 	{Group: "Probe", Path: "timeoutSeconds", Note: "default 1"},
 	{Group: "Probe", Path: "successThreshold", Note: "default 1"},
 	{Group: "Probe", Path: "failureThreshold", Note: "default 3"},
+	{Group: "Probe", Path: "terminationGracePeriodSeconds", Note: "liveness and startup probes: the grace period when the probe kills the container"},
+
+	{Group: "KeyToPath", Path: "key"},
+	{Group: "KeyToPath", Path: "path", Note: "relative, without .."},
+	{Group: "KeyToPath", Path: "mode"},
+	{Group: "DownwardAPIFile", Path: "path", Note: "relative, without .."},
+	{Group: "DownwardAPIFile", Path: "fieldRef.fieldPath", Note: "metadata.name, metadata.namespace, metadata.uid, metadata.labels, metadata.annotations (or one key of them)"},
+	{Group: "DownwardAPIFile", Path: "fieldRef.apiVersion", Note: "v1"},
+	{Group: "DownwardAPIFile", Path: "resourceFieldRef.containerName", Note: "required"},
+	{Group: "DownwardAPIFile", Path: "resourceFieldRef.resource", Note: "limits.cpu, limits.memory, requests.cpu, requests.memory"},
+	{Group: "DownwardAPIFile", Path: "resourceFieldRef.divisor"},
+	{Group: "DownwardAPIFile", Path: "mode"},
 }
 
 // fieldNode is one step of the supported-field trie.
@@ -194,7 +281,7 @@ func buildFieldTrie(rows []Field) map[Kind]*fieldNode {
 		}
 	}
 	roots := map[Kind]*fieldNode{}
-	for _, k := range []Kind{KindPod, KindDeployment, KindJob, KindCronJob} {
+	for k := range kinds {
 		root := newFieldNode()
 		for name, child := range group("Object").children {
 			root.children[name] = child
@@ -284,7 +371,7 @@ func isUnset(n *yaml.Node) bool {
 func FieldsMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| where | field | notes |\n|---|---|---|\n")
-	order := []string{"Object", "ObjectMeta", "Pod", "Deployment", "Job", "CronJob", "JobSpec", "TemplateMeta", "LabelSelector", "PodSpec", "Container", "Probe"}
+	order := []string{"Object", "ObjectMeta", "ConfigMap", "Secret", "Pod", "Deployment", "Job", "CronJob", "JobSpec", "TemplateMeta", "LabelSelector", "PodSpec", "Container", "Probe", "KeyToPath", "DownwardAPIFile"}
 	rank := map[string]int{}
 	for i, g := range order {
 		rank[g] = i

@@ -5,6 +5,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"filippo.io/age"
+
+	"github.com/berth-dev/berth/internal/sopstest"
 )
 
 // FuzzDecodeFile feeds arbitrary bytes to the decoder. It must never panic,
@@ -25,6 +29,13 @@ func FuzzDecodeFile(f *testing.F) {
 	f.Add([]byte("a: &a [x]\nb: [*a, *a]\n<<: {c: d}\n"))
 	f.Add([]byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"j"},"spec":{"containers":[{"name":"c","image":"i"}]}}`))
 	f.Add([]byte("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {schedule: 'TZ=', jobTemplate: {spec: {template: {spec: {containers: [{name: c, image: i}]}}}}}\n"))
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		f.Fatal(err)
+	}
+	if enc, err := sopstest.Encrypt([]byte("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {a: b}\n"), []*age.X25519Recipient{id.Recipient()}, sopstest.Options{EncryptedRegex: "^(data|stringData)$"}); err == nil {
+		f.Add(enc)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		objs, errs := DecodeFile("fuzz.yaml", data)
 		for _, e := range errs {

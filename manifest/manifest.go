@@ -19,6 +19,9 @@ const (
 	KindDeployment Kind = "Deployment"
 	KindJob        Kind = "Job"
 	KindCronJob    Kind = "CronJob"
+	KindConfigMap  Kind = "ConfigMap"
+	KindSecret     Kind = "Secret"
+	KindNamespace  Kind = "Namespace"
 )
 
 // Key identifies an object: the same Key in two places is an error.
@@ -31,7 +34,8 @@ type Key struct {
 func (k Key) String() string { return fmt.Sprintf("%s %s/%s", k.Kind, k.Namespace, k.Name) }
 
 // Object is one decoded, validated and defaulted manifest. Exactly one of
-// Pod, Deployment, Job and CronJob is set, matching Kind.
+// the kind pointers (Pod, Deployment, …) is set, matching Kind. A
+// Namespace object has an empty Namespace.
 type Object struct {
 	Kind      Kind
 	Namespace string
@@ -40,11 +44,24 @@ type Object struct {
 	// the line where the object's document starts (1-based).
 	File string
 	Line int
+	// Skipped is set for an object of a kind listed in .berth.yaml's
+	// skipKinds: decoded, never run; only Kind, Namespace, Name, File and
+	// Line are set.
+	Skipped bool
 
-	Pod        *corev1.Pod
-	Deployment *appsv1.Deployment
-	Job        *batchv1.Job
-	CronJob    *batchv1.CronJob
+	Pod             *corev1.Pod
+	Deployment      *appsv1.Deployment
+	Job             *batchv1.Job
+	CronJob         *batchv1.CronJob
+	ConfigMap       *corev1.ConfigMap
+	Secret          *Secret
+	NamespaceObject *corev1.Namespace
+
+	// Warnings are what is accepted but should change (a Secret in clear
+	// text in Git); berth validate prints them and the snapshot keeps them.
+	Warnings []*Error
+
+	refs []objectRef // ConfigMaps and Secrets its pods use
 }
 
 // Key returns the object's identity.

@@ -92,8 +92,8 @@ func TestDecodeErrors(t *testing.T) {
 		},
 		{
 			name: "unsupported field in container",
-			yaml: "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    image: i\n    securityContext:\n      privileged: true\n",
-			want: []string{"f.yaml:8: spec.containers[0].securityContext: not supported by berth"},
+			yaml: "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    image: i\n    securityContext:\n      seLinuxOptions: {level: s0}\n",
+			want: []string{"f.yaml:9: spec.containers[0].securityContext.seLinuxOptions: not supported by berth"},
 		},
 		{
 			name: "status is not desired state",
@@ -395,18 +395,22 @@ func TestEverySupportedFieldIsAKubernetesField(t *testing.T) {
 	// promise a field the strict decoder refuses: walk every row's path
 	// through the k8s.io/api type of its group, by JSON name.
 	groups := map[string]reflect.Type{
-		"Object":        reflect.TypeOf(corev1.Pod{}),
-		"ObjectMeta":    reflect.TypeOf(metav1.ObjectMeta{}),
-		"TemplateMeta":  reflect.TypeOf(metav1.ObjectMeta{}),
-		"LabelSelector": reflect.TypeOf(metav1.LabelSelector{}),
-		"Pod":           reflect.TypeOf(corev1.Pod{}),
-		"Deployment":    reflect.TypeOf(appsv1.Deployment{}),
-		"Job":           reflect.TypeOf(batchv1.Job{}),
-		"CronJob":       reflect.TypeOf(batchv1.CronJob{}),
-		"JobSpec":       reflect.TypeOf(batchv1.JobSpec{}),
-		"PodSpec":       reflect.TypeOf(corev1.PodSpec{}),
-		"Container":     reflect.TypeOf(corev1.Container{}),
-		"Probe":         reflect.TypeOf(corev1.Probe{}),
+		"Object":          reflect.TypeOf(corev1.Pod{}),
+		"ObjectMeta":      reflect.TypeOf(metav1.ObjectMeta{}),
+		"TemplateMeta":    reflect.TypeOf(metav1.ObjectMeta{}),
+		"LabelSelector":   reflect.TypeOf(metav1.LabelSelector{}),
+		"Pod":             reflect.TypeOf(corev1.Pod{}),
+		"Deployment":      reflect.TypeOf(appsv1.Deployment{}),
+		"Job":             reflect.TypeOf(batchv1.Job{}),
+		"CronJob":         reflect.TypeOf(batchv1.CronJob{}),
+		"JobSpec":         reflect.TypeOf(batchv1.JobSpec{}),
+		"PodSpec":         reflect.TypeOf(corev1.PodSpec{}),
+		"Container":       reflect.TypeOf(corev1.Container{}),
+		"Probe":           reflect.TypeOf(corev1.Probe{}),
+		"ConfigMap":       reflect.TypeOf(corev1.ConfigMap{}),
+		"Secret":          reflect.TypeOf(corev1.Secret{}),
+		"KeyToPath":       reflect.TypeOf(corev1.KeyToPath{}),
+		"DownwardAPIFile": reflect.TypeOf(corev1.DownwardAPIVolumeFile{}),
 	}
 	for _, row := range Supported {
 		typ, ok := groups[row.Group]

@@ -3,6 +3,7 @@ package manifest
 import (
 	"fmt"
 	"path"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -42,15 +43,13 @@ func validateMeta(m *metav1.ObjectMeta, maxName int, p *field.Path) field.ErrorL
 	if m.Name != "" && len(m.Name) > maxName {
 		errs = append(errs, field.TooLong(p.Child("name"), m.Name, maxName))
 	}
-	if m.GenerateName != "" {
-		errs = append(errs, field.Forbidden(p.Child("generateName"), "not supported by berth: names in Git must be fixed"))
-	}
 	return errs
 }
 
 func validateTemplateMeta(m *metav1.ObjectMeta, p *field.Path) field.ErrorList {
 	errs := metav1validation.ValidateLabels(m.Labels, p.Child("labels"))
 	errs = append(errs, apivalidation.ValidateAnnotations(m.Annotations, p.Child("annotations"))...)
+	errs = append(errs, validateAnnotationsSupported(m.Annotations, p.Child("annotations"))...)
 	return errs
 }
 
@@ -59,6 +58,7 @@ func validatePod(pod *corev1.Pod) field.ErrorList {
 	allowed := []corev1.RestartPolicy{corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}
 	errs = append(errs, validatePodSpec(&pod.Spec, allowed, field.NewPath("spec"))...)
 	errs = append(errs, validateGang(pod.Annotations, field.NewPath("metadata", "annotations"))...)
+	errs = append(errs, validateAnnotationsSupported(pod.Annotations, field.NewPath("metadata", "annotations"))...)
 	return errs
 }
 
@@ -378,6 +378,7 @@ func validatePodSpec(s *corev1.PodSpec, allowedRestart []corev1.RestartPolicy, p
 		}
 	}
 	errs = append(errs, metav1validation.ValidateLabels(s.NodeSelector, p.Child("nodeSelector"))...)
+	errs = append(errs, validatePodSpecExtras(s, p)...)
 	for i, t := range s.Tolerations {
 		errs = append(errs, validateToleration(t, p.Child("tolerations").Index(i))...)
 	}
@@ -466,10 +467,17 @@ func validateToleration(t corev1.Toleration, p *field.Path) field.ErrorList {
 }
 
 func validateVolumeSource(v *corev1.VolumeSource, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
+	n, errs := validateConfigVolume(v, p)
+	if v.EmptyDir != nil {
+		n++
+	}
+	if v.HostPath != nil {
+		n++
+	}
 	switch {
-	case v.EmptyDir != nil && v.HostPath != nil:
-		errs = append(errs, field.Forbidden(p.Child("hostPath"), "may not specify more than 1 volume type"))
+	case n > 1:
+		errs = append(errs, field.Forbidden(p, "may not specify more than 1 volume type"))
+	case n == 1 && v.EmptyDir == nil && v.HostPath == nil:
 	case v.EmptyDir != nil:
 		ep := p.Child("emptyDir")
 		if v.EmptyDir.Medium != corev1.StorageMediumDefault && v.EmptyDir.Medium != corev1.StorageMediumMemory {
@@ -494,10 +502,24 @@ func validateVolumeSource(v *corev1.VolumeSource, p *field.Path) field.ErrorList
 				errs = append(errs, field.NotSupported(hp.Child("type"), *t, []string{`""`, string(corev1.HostPathDirectoryOrCreate), string(corev1.HostPathDirectory), string(corev1.HostPathFileOrCreate), string(corev1.HostPathFile)}))
 			}
 		}
-	default:
-		errs = append(errs, field.Required(p, "must specify a volume type: emptyDir or hostPath"))
+	case setFields(v) == 0:
+		// A volume of another type (nfs, persistentVolumeClaim, …) is
+		// already refused by name as not supported.
+		errs = append(errs, field.Required(p, "must specify a volume type: emptyDir, hostPath, configMap, secret, downwardAPI or projected"))
 	}
 	return errs
+}
+
+// setFields counts the volume types set in v, supported or not.
+func setFields(v *corev1.VolumeSource) int {
+	n := 0
+	rv := reflect.ValueOf(v).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		if f := rv.Field(i); f.Kind() == reflect.Pointer && !f.IsNil() {
+			n++
+		}
+	}
+	return n
 }
 
 func hasDotDot(p string) bool {
@@ -544,10 +566,10 @@ func validateContainer(c *corev1.Container, names, vols, hostPorts map[string]bo
 				errs = append(errs, field.Invalid(ep.Child("name"), e.Name, msg))
 			}
 		}
-		if e.ValueFrom != nil {
-			errs = append(errs, field.Forbidden(ep.Child("valueFrom"), "not supported by berth"))
-		}
 	}
+	errs = append(errs, validateEnvSources(c, p)...)
+	errs = append(errs, validateTermination(c, p)...)
+	errs = append(errs, validateContainerSecurity(c.SecurityContext, p.Child("securityContext"))...)
 	portNames := map[string]bool{}
 	for i, port := range c.Ports {
 		pp := p.Child("ports").Index(i)
@@ -587,7 +609,7 @@ func validateContainer(c *corev1.Container, names, vols, hostPorts map[string]bo
 			hostPorts[key] = true
 		}
 		if port.HostIP != "" {
-			errs = append(errs, field.Forbidden(pp.Child("hostIP"), "not supported by berth"))
+			errs = append(errs, validation.IsValidIP(pp.Child("hostIP"), port.HostIP)...)
 		}
 	}
 	errs = append(errs, validateResources(&c.Resources, p.Child("resources"))...)
@@ -688,8 +710,8 @@ func validateProbe(pr *corev1.Probe, successMustBeOne bool, p *field.Path) field
 	if successMustBeOne && pr.SuccessThreshold > 1 {
 		errs = append(errs, field.Invalid(p.Child("successThreshold"), pr.SuccessThreshold, "must be 1"))
 	}
-	if pr.TerminationGracePeriodSeconds != nil {
-		errs = append(errs, field.Forbidden(p.Child("terminationGracePeriodSeconds"), "not supported by berth"))
+	if g := pr.TerminationGracePeriodSeconds; g != nil && *g <= 0 {
+		errs = append(errs, field.Invalid(p.Child("terminationGracePeriodSeconds"), *g, "must be greater than 0"))
 	}
 	return errs
 }

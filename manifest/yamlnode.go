@@ -3,8 +3,10 @@ package manifest
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -153,6 +155,11 @@ func (c *converter) mapping(n *yaml.Node, depth int) {
 			c.fail(k.Line, "mapping keys must be strings")
 			continue
 		}
+		if ks := keyString(k); ks != k.Value {
+			kc := *k
+			kc.Value, kc.Style = ks, yaml.DoubleQuotedStyle
+			k = &kc
+		}
 		dup := false
 		for _, p := range pairs {
 			if p.key.Value == k.Value {
@@ -257,12 +264,12 @@ func (c *converter) checkQuantity(v *yaml.Node) bool {
 }
 
 func (c *converter) scalar(n *yaml.Node) {
-	switch n.ShortTag() {
+	switch scalarTag(n) {
 	case "!!null":
 		c.buf = append(c.buf, "null"...)
 	case "!!bool":
-		var b bool
-		if err := n.Decode(&b); err != nil {
+		b, ok := yaml11Bools[n.Value]
+		if !ok {
 			c.fail(n.Line, "invalid boolean %q", n.Value)
 			c.buf = append(c.buf, "null"...)
 			return
@@ -274,6 +281,10 @@ func (c *converter) scalar(n *yaml.Node) {
 			c.buf = strconv.AppendInt(c.buf, i, 10)
 			return
 		}
+		if u, err := strconv.ParseUint(s, 0, 64); err == nil {
+			c.buf = strconv.AppendUint(c.buf, u, 10)
+			return
+		}
 		if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) {
 			c.buf = strconv.AppendFloat(c.buf, f, 'g', -1, 64)
 			return
@@ -281,8 +292,11 @@ func (c *converter) scalar(n *yaml.Node) {
 		c.fail(n.Line, "integer %q is out of range", n.Value)
 		c.buf = append(c.buf, "null"...)
 	case "!!float":
-		var f float64
-		if err := n.Decode(&f); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if special, ok := yaml11Floats[n.Value]; ok {
+			f, err = special, nil
+		}
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			c.fail(n.Line, "number %q cannot be represented", n.Value)
 			c.buf = append(c.buf, "null"...)
 			return
@@ -293,6 +307,137 @@ func (c *converter) scalar(n *yaml.Node) {
 		// strings, as they do through sigs.k8s.io/yaml.
 		c.buf = appendJSONString(c.buf, n.Value)
 	}
+}
+
+// kubectl reads YAML through sigs.k8s.io/yaml, which resolves plain
+// (unquoted, untagged) scalars by go-yaml v2's YAML 1.1 rules: yes/no,
+// on/off and y/n are booleans, 0777 is octal, 1_000 is a thousand. berth
+// parses with goyaml.v3 for its line numbers and node tree, and resolves
+// plain scalars by those same v2 rules here, so a manifest means in berth
+// what it means to kubectl: `readOnly: yes` is true, `suspend: off` is
+// false, and an unquoted `on` as a label value is a boolean where a string
+// is needed, a type error.
+//
+// Duplicate keys stay an error, where sigs.k8s.io/yaml lets the last one
+// win: a key written twice is almost always a merge mistake, and berth
+// would rather say so than pick one silently.
+
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true,
+	"true": true, "True": true, "TRUE": true,
+	"on": true, "On": true, "ON": true,
+	"n": false, "N": false, "no": false, "No": false, "NO": false,
+	"false": false, "False": false, "FALSE": false,
+	"off": false, "Off": false, "OFF": false,
+}
+
+var yaml11Floats = map[string]float64{
+	".nan": math.NaN(), ".NaN": math.NaN(), ".NAN": math.NaN(),
+	".inf": math.Inf(1), ".Inf": math.Inf(1), ".INF": math.Inf(1),
+	"+.inf": math.Inf(1), "+.Inf": math.Inf(1), "+.INF": math.Inf(1),
+	"-.inf": math.Inf(-1), "-.Inf": math.Inf(-1), "-.INF": math.Inf(-1),
+}
+
+var yaml11Float = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
+
+// scalarTag is the tag a scalar resolves to as kubectl reads it: for a
+// plain scalar go-yaml v2's YAML 1.1 resolution, otherwise what was
+// written (quotes make a string, an explicit tag is kept).
+func scalarTag(n *yaml.Node) string {
+	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) != 0 {
+		return n.ShortTag()
+	}
+	return resolve11(n.Value)
+}
+
+// resolve11 is go-yaml v2's resolve() for an untagged plain scalar.
+func resolve11(in string) string {
+	if in == "" {
+		return "!!null"
+	}
+	switch in {
+	case "~", "null", "Null", "NULL":
+		return "!!null"
+	case "<<":
+		return "!!merge"
+	}
+	if _, ok := yaml11Bools[in]; ok {
+		return "!!bool"
+	}
+	if _, ok := yaml11Floats[in]; ok {
+		return "!!float"
+	}
+	switch c := in[0]; {
+	case c == '.':
+		if _, err := strconv.ParseFloat(in, 64); err == nil {
+			return "!!float"
+		}
+	case c == '+' || c == '-' || (c >= '0' && c <= '9'):
+		if isTimestamp11(in) {
+			return "!!timestamp"
+		}
+		plain := strings.ReplaceAll(in, "_", "")
+		if _, err := strconv.ParseInt(plain, 0, 64); err == nil {
+			return "!!int"
+		}
+		if _, err := strconv.ParseUint(plain, 0, 64); err == nil {
+			return "!!int"
+		}
+		if yaml11Float.MatchString(plain) {
+			if _, err := strconv.ParseFloat(plain, 64); err == nil {
+				return "!!float"
+			}
+		}
+		if b, ok := strings.CutPrefix(plain, "-0b"); ok {
+			if _, err := strconv.ParseInt("-"+b, 2, 64); err == nil {
+				return "!!int"
+			}
+		}
+	}
+	return "!!str"
+}
+
+// isTimestamp11 is go-yaml v2's parseTimestamp: a timestamp stays a string
+// on its way to JSON, but must not be read as a number.
+func isTimestamp11(s string) bool {
+	i := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+	}
+	if i != 4 || i == len(s) || s[i] != '-' {
+		return false
+	}
+	for _, f := range []string{"2006-1-2T15:4:5.999999999Z07:00", "2006-1-2t15:4:5.999999999Z07:00", "2006-1-2 15:4:5.999999999", "2006-1-2"} {
+		if _, err := time.Parse(f, s); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// keyString is a mapping key as sigs.k8s.io/yaml turns it into a JSON key:
+// a plain key that resolves to a boolean or a number is printed as one
+// (`on:` is the key "true"), anything else is its text.
+func keyString(k *yaml.Node) string {
+	if k.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) != 0 {
+		return k.Value
+	}
+	switch resolve11(k.Value) {
+	case "!!bool":
+		return strconv.FormatBool(yaml11Bools[k.Value])
+	case "!!int":
+		plain := strings.ReplaceAll(k.Value, "_", "")
+		if i, err := strconv.ParseInt(plain, 0, 64); err == nil {
+			return strconv.FormatInt(i, 10)
+		}
+		if u, err := strconv.ParseUint(plain, 0, 64); err == nil {
+			return strconv.FormatUint(u, 10)
+		}
+	case "!!float":
+		if f, err := strconv.ParseFloat(strings.ReplaceAll(k.Value, "_", ""), 64); err == nil {
+			return strconv.FormatFloat(f, 'g', -1, 32)
+		}
+	}
+	return k.Value
 }
 
 const hexDigits = "0123456789abcdef"

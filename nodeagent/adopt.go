@@ -79,7 +79,10 @@ func (w *podWorker) adoptContainer(ctx context.Context, c containerd.Container, 
 	}
 	cr.attempt, cr.cont, cr.task, cr.term = attempt, c, nil, nil
 	cr.startedAt = labelTime(labels, LabelStartedAt)
-	task, err := c.Task(ctx, nil)
+	// The agent writes the task's log from its FIFOs: attach to them again
+	// (an exited task's last output is copied before its exit is recorded).
+	logPath := w.a.LogPath(labels[LabelPodNS], labels[LabelPodName], w.uid, name, attempt)
+	task, err := c.Task(ctx, logAttach(logPath))
 	if err == nil {
 		st, err := task.Status(ctx)
 		if err != nil {

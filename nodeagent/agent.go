@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	stats "github.com/containerd/cgroups/stats/v1"
@@ -47,6 +48,8 @@ type Agent struct {
 
 	oomMu sync.Mutex
 	ooms  map[string]bool // container IDs containerd reported OOM for
+
+	trace atomic.Pointer[stepTrace] // nil but in benchmarks
 }
 
 // New connects to containerd, makes the pause image and the CNI network
@@ -87,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	pctx := namespaces.WithNamespace(ctx, cfg.Namespace)
 	if a.pause, err = a.images.ensurePause(pctx, cfg.PauseBinary); err != nil {
-		return fail(fmt.Errorf("pause image (build it with `go build -o %s ./nodeagent/pause` or pass --pause-binary): %w", cfg.PauseBinary, err))
+		return fail(fmt.Errorf("pause image (build it with `just build` (gcc nodeagent/pause/csrc/pause.c -o %s) or pass --pause-binary): %w", cfg.PauseBinary, err))
 	}
 	a.wg.Add(1)
 	go a.watchOOM()

@@ -188,10 +188,16 @@ func BenchmarkAgentPods(b *testing.B) {
 	}
 }
 
-// measureChildRSS runs an agent process on 50 static pods and reads its
-// resident set once containerd shows all 150 tasks running. The child is
-// then SIGKILLed; its pods stay for the caller to remove.
+// measureChildRSS runs this test binary as an agent on 50 static pods and
+// measures it (measureAgentRSS).
 func measureChildRSS(b testing.TB, nd *node) (rss, anon float64) {
+	dir := staticPods(b, nd)
+	return measureAgentRSS(b, nd, testBinaryAgent(nd, dir))
+}
+
+// staticPods writes 50 pod manifests (pause + 2 busybox) into a new
+// directory for an agent process to run.
+func staticPods(b testing.TB, nd *node) string {
 	dir := b.TempDir()
 	for j := 0; j < benchPods; j++ {
 		y := fmt.Sprintf(`apiVersion: v1
@@ -208,11 +214,25 @@ spec:
 			b.Fatal(err)
 		}
 	}
+	return dir
+}
+
+// testBinaryAgent runs this test binary as an agent of nd's config on the
+// static pods in dir.
+func testBinaryAgent(nd *node, dir string) *exec.Cmd {
 	cfg := nd.cfg
 	cfg.Logger, cfg.Clock = nil, nil
 	spec, _ := json.Marshal(map[string]any{"Config": cfg, "Dir": dir})
 	child := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
 	child.Env = append(os.Environ(), agentEnv+"="+string(spec))
+	return child
+}
+
+// measureAgentRSS starts child, an agent process running 50 pods, and
+// reads its resident set (all, and anonymous) once containerd shows all
+// 150 tasks running. The child is then SIGKILLed; its pods stay for the
+// caller to remove.
+func measureAgentRSS(b testing.TB, nd *node, child *exec.Cmd) (rss, anon float64) {
 	if err := child.Start(); err != nil {
 		b.Fatal(err)
 	}

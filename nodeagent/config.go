@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
-
-	"github.com/berth-dev/berth/nodeagent/containerlog"
 )
 
 // Config is how one agent runs. Zero fields take the defaults documented
@@ -53,6 +51,11 @@ type Config struct {
 	// (default 198.18.0.0/24).
 	PodSubnet string
 
+	// Configs holds the ConfigMaps and Secrets the node's pods use (by env,
+	// envFrom or volumes); the server's watch fills it on a joined node
+	// (default: an empty ConfigStore).
+	Configs ConfigSource
+
 	// AllowHostPath lets pods mount hostPath volumes; without it such a pod
 	// fails with reason HostPathNotAllowed.
 	AllowHostPath bool
@@ -66,9 +69,9 @@ type Config struct {
 
 	// LoggerBinary is the berth-logger program (nodeagent/containerlog/logger).
 	// When set, the shim runs it per container to write logs in the CRI
-	// format with times and rotation; when empty, berth-logger beside the
-	// running executable is used if present, else the shim appends plain
-	// output to the log file itself.
+	// format with times and rotation, also while no agent runs, at one
+	// process (2.6 MB resident) per container. When empty (the default) the
+	// agent writes them itself from the shim's FIFOs (logio.go).
 	LoggerBinary string
 
 	// GCInterval is how often berth-labelled objects no pod owns are
@@ -120,16 +123,14 @@ func (c *Config) Validate() error {
 		}
 		c.PauseBinary = filepath.Join(filepath.Dir(exe), "berth-pause")
 	}
-	if c.LoggerBinary == "" {
-		if p, err := containerlog.DefaultBinary(); err == nil && fileExists(p) {
-			c.LoggerBinary = p
-		}
-	}
 	if c.GCInterval == 0 {
 		c.GCInterval = time.Minute
 	}
 	if c.ResyncInterval == 0 {
 		c.ResyncInterval = 10 * time.Second
+	}
+	if c.Configs == nil {
+		c.Configs = NewConfigStore()
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
@@ -169,9 +170,4 @@ func validName(s string) bool {
 		}
 	}
 	return true
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
 }

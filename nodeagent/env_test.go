@@ -24,6 +24,7 @@ import (
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/testenv"
 	"github.com/berth-dev/berth/nodeagent"
+	"github.com/berth-dev/berth/nodeagent/pause"
 )
 
 // pauseBinary is built once for the package by TestMain.
@@ -39,10 +40,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pauseBinary = filepath.Join(dir, "berth-pause")
-	cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", pauseBinary, "github.com/berth-dev/berth/nodeagent/pause")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build pause: %v\n%s", err, out)
+	if err := pause.Build(pauseBinary); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -128,6 +127,7 @@ type nodeOpts struct {
 	noAgent       bool // the test starts the agent itself
 	clock         clock.WithTicker
 	allowHostPath bool
+	configs       nodeagent.ConfigSource
 }
 
 // newNode starts an agent as its own node: namespace, run and log dirs,
@@ -152,6 +152,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		PodSubnet:         fmt.Sprintf("198.18.%d.0/24", 100+n%150),
 		PauseBinary:       pauseBinary,
 		AllowHostPath:     o.allowHostPath,
+		Configs:           o.configs,
 		Clock:             o.clock,
 		ResyncInterval:    time.Second,
 		Logger:            slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -320,12 +321,7 @@ func containerStatus(p *corev1.Pod, name string) corev1.ContainerStatus {
 
 func (nd *node) exec(p *corev1.Pod, container string, cmd ...string) string {
 	nd.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, errOut, code, err := nd.agent.Exec(ctx, string(p.UID), container, cmd)
-	if err != nil {
-		nd.t.Fatalf("exec %v in %s: %v", cmd, container, err)
-	}
+	out, errOut, code := nd.execCode(p, container, cmd...)
 	if code != 0 {
 		nd.t.Fatalf("exec %v in %s: exit %d: %s%s", cmd, container, code, out, errOut)
 	}

@@ -107,6 +107,7 @@ type podWorker struct {
 	podMessage string
 	finished   bool // Succeeded or Failed: nothing is restarted
 	startTime  time.Time
+	extras     podExtras
 }
 
 func newPodWorker(a *Agent, pod *corev1.Pod, wanted bool) *podWorker {
@@ -188,7 +189,9 @@ func (w *podWorker) run() {
 				return
 			}
 		}
+		published := time.Now()
 		w.publish()
+		w.a.step(w.uid, "status", published)
 		if next <= 0 || next > w.a.cfg.ResyncInterval {
 			next = w.a.cfg.ResyncInterval
 		}
@@ -198,6 +201,7 @@ func (w *podWorker) run() {
 		case <-t.C():
 		case <-w.a.ctx.Done():
 			t.Stop()
+			w.detachLogs()
 			return
 		}
 		t.Stop()
@@ -235,6 +239,9 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		}
 		w.volumes = vols
 	}
+	if next, ok := w.syncExtras(ctx, pod); !ok {
+		return next
+	}
 	if w.sb == nil && w.anyRunning() {
 		// Containers adopted from a sandbox whose pause died while no agent
 		// ran: they live in the old namespaces and must go with it.
@@ -249,7 +256,9 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		if now.Before(w.sbRetryAt) {
 			return w.sbRetryAt.Sub(now)
 		}
+		t := time.Now()
 		sb, err := w.a.createSandbox(ctx, pod, w.wake)
+		w.a.step(w.uid, "sandbox", t)
 		w.sb = sb
 		if err != nil {
 			w.sbBackoff = nextBackoff(w.sbBackoff)
@@ -316,6 +325,7 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		due = append(due, c)
 	}
 	waits := make([]time.Duration, len(due))
+	t := time.Now()
 	var wg sync.WaitGroup
 	for i, c := range due {
 		wg.Add(1)
@@ -325,6 +335,9 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		}()
 	}
 	wg.Wait()
+	if len(due) > 0 {
+		w.a.step(w.uid, "containers", t)
+	}
 	for _, d := range waits {
 		soonest(d)
 	}
@@ -412,6 +425,14 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 	attempt := c.attempt + 1
 	cont, h, err := w.a.startContainer(ctx, containerSpec{pod: pod, c: c.spec, kind: c.kind, attempt: attempt, sb: w.sb, volumes: w.volumes}, img, w.wake)
 	if err != nil {
+		var ce *configError
+		if errors.As(err, &ce) {
+			// As the kubelet: no back-off, tried again at every sync, so
+			// data that arrives (ConfigsChanged) is used at once.
+			c.waiting, c.waitMsg = podstatus.ReasonCreateContainerConfigError, ce.Error()
+			w.log.Warn("container config", "container", c.spec.Name, "err", err)
+			return w.a.cfg.ResyncInterval
+		}
 		w.a.images.forget(c.spec.Image)
 		c.waiting, c.waitMsg = podstatus.ReasonCreateContainerError, err.Error()
 		c.createBackoff = nextBackoff(c.createBackoff)
@@ -486,6 +507,7 @@ func (w *podWorker) recordExit(ctx context.Context, c *ctr) {
 		FinishedAt:  metav1.NewTime(at),
 		ContainerID: "containerd://" + h.task.ID(),
 	}
+	c.term.Message = w.terminationMessage(c, int32(code))
 	if _, err := h.task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
 		w.log.Warn("delete exited task", "container", c.spec.Name, "err", err)
 	}
@@ -586,17 +608,26 @@ func (w *podWorker) terminate() error {
 	w.mu.Lock()
 	pod := w.pod
 	w.mu.Unlock()
+	t := time.Now()
 	if err := w.stopAll(ctx, graceDuration(pod)); err != nil {
 		return err
 	}
+	t = w.a.step(w.uid, "down-stop", t)
 	w.stopProbers()
 	cctx, ccancel := w.a.freshContext()
 	defer ccancel()
 	// Every task has exited: delete them with their containers and
-	// snapshots side by side. Their exits are not recorded; the pod goes.
+	// snapshots side by side, and the sandbox beside them (nothing of it is
+	// needed once the containers stopped). Exits are not recorded; the pod
+	// goes.
 	var errs []error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	collect := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err)
+	}
 	for _, c := range w.ctrs {
 		if c.cont == nil {
 			continue
@@ -605,24 +636,26 @@ func (w *podWorker) terminate() error {
 		go func(c *ctr) {
 			defer wg.Done()
 			err := w.a.deleteContainer(cctx, c.cont)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
+			if err == nil {
+				mu.Lock()
+				c.cont, c.task = nil, nil
+				mu.Unlock()
 			}
-			c.cont, c.task = nil, nil
+			collect(err)
 		}(c)
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		collect(w.a.removeSandbox(cctx, w.uid))
+	}()
 	wg.Wait()
 	// Instances the worker never knew (an earlier agent's leftovers).
 	errs = append(errs, w.a.deletePodContainers(cctx, w.uid))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if err := w.a.removeSandbox(cctx, w.uid); err != nil {
-		return err
-	}
+	t = w.a.step(w.uid, "down-containers+sandbox", t)
 	w.sb = nil
 	w.a.backoff.ForgetPod(w.uid)
 	if err := removePodDir(w.a.podDir(w.uid)); err != nil {
@@ -631,6 +664,7 @@ func (w *podWorker) terminate() error {
 	if err := removePodDir(podDir(w.a.podLogDir(pod.Namespace, pod.Name, w.uid))); err != nil {
 		return err
 	}
+	w.a.step(w.uid, "down-dirs", t)
 	w.log.Info("pod torn down")
 	return nil
 }

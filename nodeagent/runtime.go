@@ -133,41 +133,79 @@ func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- 
 		retErr = errors.Join(errs...)
 	}()
 
+	t := time.Now()
 	if err := os.MkdirAll(dir.netnsDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	record := filepath.Join(string(dir), "pod.json")
+	_, statErr := os.Stat(record)
 	rec, _ := json.Marshal(podRecord{Namespace: pod.Namespace, Name: pod.Name, UID: uid, SandboxID: sb.id})
-	if err := os.WriteFile(filepath.Join(string(dir), "pod.json"), rec, 0o600); err != nil {
+	if err := os.WriteFile(record, rec, 0o600); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	// A sandbox half made by an earlier run (the agent died mid-way, or the
-	// pause container died) is removed before making a new one.
-	if err := a.removeSandbox(ctx, uid); err != nil {
-		return nil, fmt.Errorf("remove previous sandbox: %w", err)
+	// pause container died) is removed before making a new one. Without a
+	// record there was none: the record is written before anything else.
+	if !errors.Is(statErr, os.ErrNotExist) {
+		if err := a.removeSandbox(ctx, uid); err != nil {
+			return nil, fmt.Errorf("remove previous sandbox: %w", err)
+		}
 	}
+	t = a.step(uid, "record+remove-previous", t)
 
 	ns, err := netns.NewNetNS(dir.netnsDir())
 	if err != nil {
 		return nil, fmt.Errorf("sandbox netns: %w", err)
 	}
 	sb.netnsPath = ns.GetPath()
+	t = a.step(uid, "netns", t)
 	undo = append(undo, func(context.Context) error { return ns.Remove() })
 
+	// The network is attached (and the /etc files that name the IP are
+	// written) while the pause container is made and started: the pause
+	// process only holds the namespace, and CNI only configures it.
 	undo = append(undo, func(ctx context.Context) error { return a.net.del(ctx, sb.id, sb.netnsPath) })
-	ip, err := a.net.add(ctx, sb.id, sb.netnsPath, podPorts(pod))
-	if err != nil {
-		return nil, fmt.Errorf("sandbox network: %w", err)
+	netDone := make(chan error, 1)
+	go func() {
+		t := time.Now()
+		ip, err := a.net.add(ctx, sb.id, sb.netnsPath, podPorts(pod))
+		if err != nil {
+			netDone <- fmt.Errorf("sandbox network: %w", err)
+			return
+		}
+		sb.ip = ip
+		t = a.step(uid, "cni-add", t)
+		if err := writeEtcFiles(dir, pod, ip); err != nil {
+			netDone <- fmt.Errorf("sandbox: %w", err)
+			return
+		}
+		a.step(uid, "etc-files", t)
+		netDone <- nil
+	}()
+	c, h, pauseErr := a.startPause(ctx, pod, sb, wake, &undo)
+	// Undo must not run while the network is still being attached.
+	if err := errors.Join(pauseErr, <-netDone); err != nil {
+		return nil, err
 	}
-	sb.ip = ip
-
-	if err := writeEtcFiles(dir, pod, ip); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
+	t = a.step(uid, "pause+network", t)
+	// The IP is known only now; adoption reads it from this label.
+	if _, err := c.SetLabels(ctx, map[string]string{LabelIP: sb.ip}); err != nil {
+		return nil, fmt.Errorf("sandbox label: %w", err)
 	}
+	a.step(uid, "ip-label", t)
+	sb.task = h
+	sb.pid = h.task.Pid()
+	return sb, nil
+}
 
+// startPause creates and starts the pod's pause container in sb's network
+// namespace, adding its undo steps to undo.
+func (a *Agent) startPause(ctx context.Context, pod *corev1.Pod, sb *sandbox, wake chan<- struct{}, undo *[]func(context.Context) error) (containerd.Container, *taskHandle, error) {
+	uid := string(pod.UID)
+	t := time.Now()
 	labels := podLabels(pod)
 	labels[LabelRole] = roleSandbox
 	labels[LabelNetNS] = sb.netnsPath
-	labels[LabelIP] = ip
 	labels[LabelGrace] = strconv.FormatInt(graceSeconds(pod), 10)
 	c, err := a.client.NewContainer(ctx, sb.id,
 		containerd.WithImage(a.pause),
@@ -178,6 +216,7 @@ func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- 
 			oci.WithImageConfig(a.pause),
 			oci.WithHostname(podHostname(pod)),
 			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.netnsPath}),
+			sandboxSecurityOpts(pod),
 			oci.WithAnnotations(map[string]string{
 				annotationSandboxID:                       sb.id,
 				"io.kubernetes.cri.container-type":        "sandbox",
@@ -188,29 +227,30 @@ func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- 
 			}),
 		))
 	if err != nil {
-		return nil, fmt.Errorf("sandbox container: %w", err)
+		return nil, nil, fmt.Errorf("sandbox container: %w", err)
 	}
-	undo = append(undo, func(ctx context.Context) error {
+	t = a.step(uid, "pause-create", t)
+	*undo = append(*undo, func(ctx context.Context) error {
 		return ignoreNotFound(c.Delete(ctx, containerd.WithSnapshotCleanup))
 	})
 	task, err := c.NewTask(ctx, cio.NullIO)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox task: %w", err)
+		return nil, nil, fmt.Errorf("sandbox task: %w", err)
 	}
-	undo = append(undo, func(ctx context.Context) error {
+	*undo = append(*undo, func(ctx context.Context) error {
 		_, err := task.Delete(ctx, containerd.WithProcessKill)
 		return ignoreNotFound(err)
 	})
+	t = a.step(uid, "pause-task", t)
 	h, err := a.watch(task, wake)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := task.Start(ctx); err != nil {
-		return nil, fmt.Errorf("sandbox start: %w", err)
+		return nil, nil, fmt.Errorf("sandbox start: %w", err)
 	}
-	sb.task = h
-	sb.pid = task.Pid()
-	return sb, nil
+	a.step(uid, "pause-start", t)
+	return c, h, nil
 }
 
 func graceSeconds(pod *corev1.Pod) int64 {
@@ -307,12 +347,21 @@ func resolvConf(pod *corev1.Pod) string {
 func (a *Agent) removeSandbox(ctx context.Context, uid string) error {
 	id := sandboxID(uid)
 	dir := a.podDir(uid)
+	// The pause container goes while the network is released: DEL and the
+	// namespace's unmount do not need the process that holds it.
+	pauseErr := make(chan error, 1)
+	go func() {
+		c, err := a.client.LoadContainer(ctx, id)
+		switch {
+		case err == nil:
+			pauseErr <- a.deleteContainer(ctx, c)
+		case errdefs.IsNotFound(err):
+			pauseErr <- nil
+		default:
+			pauseErr <- err
+		}
+	}()
 	var errs []error
-	if c, err := a.client.LoadContainer(ctx, id); err == nil {
-		errs = append(errs, a.deleteContainer(ctx, c))
-	} else if !errdefs.IsNotFound(err) {
-		errs = append(errs, err)
-	}
 	entries, _ := os.ReadDir(dir.netnsDir())
 	if len(entries) == 0 && a.net.attached(id) {
 		// No netns left, but a lease may be: DEL without a namespace.
@@ -330,6 +379,7 @@ func (a *Agent) removeSandbox(ctx context.Context, uid string) error {
 			errs = append(errs, fmt.Errorf("remove netns %s: %w", p, err))
 		}
 	}
+	errs = append(errs, <-pauseErr)
 	return errors.Join(errs...)
 }
 
@@ -394,7 +444,7 @@ type containerSpec struct {
 // CRI plugin do: image config first, then Kubernetes' command/args/env/
 // workingDir, the sandbox's namespaces, volumes and cgroup limits.
 func (a *Agent) containerOpts(s containerSpec, img containerd.Image) ([]oci.SpecOpts, error) {
-	env, err := containerEnv(s.pod, s.c, s.sb.ip, a.cfg.NodeName)
+	env, err := containerEnv(s.pod, s.c, s.sb.ip, a.cfg.NodeName, a.cfg.Configs)
 	if err != nil {
 		return nil, err
 	}
@@ -447,6 +497,15 @@ func (a *Agent) containerOpts(s containerSpec, img containerd.Image) ([]oci.Spec
 		opts = append(opts, oci.WithProcessCwd(s.c.WorkingDir))
 	}
 	opts = append(opts, resourceOpts(s.c.Resources)...)
+	sec, err := a.securityOpts(s, img)
+	if err != nil {
+		return nil, err
+	}
+	term, err := terminationOpts(dir, s.c, s.attempt)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(append(opts, sec...), term...)
 	return opts, nil
 }
 
@@ -476,43 +535,6 @@ func resourceOpts(r corev1.ResourceRequirements) []oci.SpecOpts {
 	return opts
 }
 
-// containerEnv resolves the container's env in order: each value may
-// refer to variables defined before it, as in Kubernetes.
-func containerEnv(pod *corev1.Pod, c *corev1.Container, podIP, node string) ([]string, error) {
-	vals := map[string]string{}
-	var out []string
-	for _, e := range c.Env {
-		v := e.Value
-		if e.ValueFrom != nil {
-			fr := e.ValueFrom.FieldRef
-			if fr == nil {
-				return nil, fmt.Errorf("container %s: env %s: only valueFrom.fieldRef is supported", c.Name, e.Name)
-			}
-			switch fr.FieldPath {
-			case "metadata.name":
-				v = pod.Name
-			case "metadata.namespace":
-				v = pod.Namespace
-			case "metadata.uid":
-				v = string(pod.UID)
-			case "status.podIP":
-				v = podIP
-			case "spec.nodeName":
-				v = node
-			case "spec.serviceAccountName":
-				v = pod.Spec.ServiceAccountName
-			default:
-				return nil, fmt.Errorf("container %s: env %s: fieldRef %q is not supported", c.Name, e.Name, fr.FieldPath)
-			}
-		} else {
-			v = expand(v, func(n string) (string, bool) { s, ok := vals[n]; return s, ok })
-		}
-		vals[e.Name] = v
-		out = append(out, e.Name+"="+v)
-	}
-	return out, nil
-}
-
 func envLookup(env []string) func(string) (string, bool) {
 	m := make(map[string]string, len(env))
 	for _, kv := range env {
@@ -532,11 +554,12 @@ func (a *Agent) LogPath(ns, name, uid, container string, attempt int) string {
 }
 
 // startContainer creates and starts one attempt of a container. Its output
-// goes straight from the shim to its log file, so it keeps flowing while
-// the agent is down.
+// goes through FIFOs to the agent, which writes the log file (logio.go), or
+// with Config.LoggerBinary to a logger process the shim runs.
 func (a *Agent) startContainer(ctx context.Context, s containerSpec, img containerd.Image, wake chan<- struct{}) (_ containerd.Container, _ *taskHandle, retErr error) {
 	uid := string(s.pod.UID)
 	id := containerID(uid, s.c.Name, s.attempt)
+	t := time.Now()
 	opts, err := a.containerOpts(s, img)
 	if err != nil {
 		return nil, nil, err
@@ -574,6 +597,7 @@ func (a *Agent) startContainer(ctx context.Context, s containerSpec, img contain
 	if err != nil {
 		return nil, nil, fmt.Errorf("create container %s: %w", s.c.Name, err)
 	}
+	t = a.step(uid, "ctr-create", t)
 	defer func() {
 		if retErr != nil {
 			cctx, cancel := a.freshContext()
@@ -585,7 +609,7 @@ func (a *Agent) startContainer(ctx context.Context, s containerSpec, img contain
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return nil, nil, fmt.Errorf("log dir: %w", err)
 	}
-	logIO := cio.LogFile(logPath)
+	logIO := logCreator(filepath.Join(string(a.podDir(uid)), "fifo"), logPath)
 	if a.cfg.LoggerBinary != "" {
 		logIO = containerlog.ShimLogger{Binary: a.cfg.LoggerBinary}.Creator(logPath)
 	}
@@ -593,6 +617,7 @@ func (a *Agent) startContainer(ctx context.Context, s containerSpec, img contain
 	if err != nil {
 		return nil, nil, fmt.Errorf("create task %s: %w", s.c.Name, err)
 	}
+	t = a.step(uid, "ctr-task", t)
 	h, err := a.watch(task, wake)
 	if err != nil {
 		return nil, nil, err
@@ -600,6 +625,7 @@ func (a *Agent) startContainer(ctx context.Context, s containerSpec, img contain
 	if err := task.Start(ctx); err != nil {
 		return nil, nil, fmt.Errorf("start %s: %w", s.c.Name, err)
 	}
+	a.step(uid, "ctr-start", t)
 	return c, h, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/berth-dev/berth/api"
@@ -131,7 +132,7 @@ func (s *BoltStore) Update(fn func(Tx) error) error {
 		return boltPutUint(meta, keyVersion, newVersion)
 	})
 	if err != nil {
-		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 			return ErrClosed
 		}
 		return err

@@ -48,6 +48,14 @@ func (g gitSource) Info() api.SyncStatus {
 	if out.Ref == "" {
 		out.Ref = st.ResolvedRef
 	}
+	if snap := g.s.Current(); snap != nil {
+		for _, o := range snap.Skipped {
+			out.Skipped = append(out.Skipped, api.SkippedObject{Kind: string(o.Kind), Namespace: o.Namespace, Name: o.Name, File: o.File, Line: o.Line})
+		}
+		if len(snap.Warnings) > 0 {
+			out.Warnings = manifestErrors(snap.Warnings)
+		}
+	}
 	if rj := st.Rejected; rj != nil {
 		out.Rejected = &api.RejectedRevision{Revision: api.Revision{SHA: rj.Revision, Subject: rj.Subject}, Message: rj.Reason, Errors: manifestErrors(rj.Errors)}
 	}

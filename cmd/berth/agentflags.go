@@ -33,7 +33,7 @@ func addAgentConfigFlags(f *pflag.FlagSet, cfg *nodeagent.Config, prefix string)
 	f.BoolVar(&cfg.AllowHostPath, prefix+"allow-host-path", false, "let pods mount hostPath volumes (off: such pods fail)")
 	f.StringSliceVar(&cfg.InsecureRegistries, prefix+"insecure-registry", nil, "registry host:port to pull from over plain HTTP (loopback registries always may)")
 	f.StringVar(&cfg.PauseBinary, prefix+"pause-binary", "", "the pause program (default: berth-pause beside this executable)")
-	f.StringVar(&cfg.LoggerBinary, prefix+"logger-binary", "", "berth-logger, to write logs in CRI format with times (default: beside this executable if present, else plain log files)")
+	f.StringVar(&cfg.LoggerBinary, prefix+"logger-binary", "", "berth-logger, run by the shim per container to write its log also while no agent runs (default: the agent writes logs itself from the shim's FIFOs)")
 	f.DurationVar(&cfg.GCInterval, prefix+"gc-interval", time.Minute, "how often leftovers nobody owns are removed")
 }
 

@@ -43,16 +43,7 @@ To change what runs, change Git.`,
 		Version:       version.String(version.Get()),
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newValidateCmd())
 	root.AddCommand(newAgentCmd())
-	root.AddCommand(newGetCmd())
-	root.AddCommand(newDescribeCmd())
-	root.AddCommand(newLogsCmd())
-	root.AddCommand(newStatusCmd())
-	root.AddCommand(newRolloutCmd())
-	root.AddCommand(newServerCmd())
-	root.AddCommand(newVersionCmd())
-	root.AddCommand(newInstallCmd(), newUninstallCmd())
-	root.AddCommand(newSyncCmd(), newBackupCmd())
+	addControlPlaneCmds(root)
 	return root
 }

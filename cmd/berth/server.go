@@ -1,3 +1,5 @@
+//go:build !berth_agent
+
 package main
 
 import (
@@ -62,6 +64,10 @@ on one machine; --agent=false makes it a pure control plane.
 On first start it creates an agent join token and an admin token in the
 data dir (files with mode 0600), and writes ~/.config/berth/config.json so
 berth get/describe/logs/status on this machine find the server.
+
+SOPS-encrypted Secrets are decrypted in memory with the age identity in
+<data>/age.key (age-keygen -o <data>/age.key; mode 0600), read again for
+every revision; without it a revision holding an encrypted Secret is refused.
 
 Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
 /hooks/generic when their secret is given.`,
@@ -154,7 +160,8 @@ func runServer(ctx context.Context, o serverOptions) error {
 		SSHKey:     gitsource.Secret{File: o.sshKeyFile},
 		KnownHosts: o.knownHosts, Verify: gitsource.VerifyMode(o.verify),
 		OpenPGPKeyRing: o.gpgKeyring, SSHAllowedSigners: o.sshAllowedSigners,
-		Logger: log,
+		Identities: ageKeyFile(filepath.Join(o.dataDir, AgeKeyFile)),
+		Logger:     log,
 	}
 	src, err := gitsource.New(gopts)
 	if err != nil {

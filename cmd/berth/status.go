@@ -1,3 +1,5 @@
+//go:build !berth_agent
+
 package main
 
 import (
@@ -101,17 +103,11 @@ func printStatus(out io.Writer, st *api.SyncStatus, now time.Time) {
 		if r.Message != "" {
 			fmt.Fprintf(w, "  Reason:\t%s\n", r.Message)
 		}
-		for _, e := range r.Errors {
-			loc := e.File
-			if e.Line > 0 {
-				loc += fmt.Sprintf(":%d", e.Line)
-			}
-			msg := e.Message
-			if e.Field != "" {
-				msg = e.Field + ": " + msg
-			}
-			fmt.Fprintf(w, "  %s:\t%s\n", loc, msg)
-		}
+		printManifestErrors(w, r.Errors)
+	}
+	if len(st.Warnings) > 0 {
+		fmt.Fprintf(w, "Warnings:\t%d\n", len(st.Warnings))
+		printManifestErrors(w, st.Warnings)
 	}
 	w.Flush()
 	if r := st.Rejected; r != nil && len(r.Unplaceable) > 0 {
@@ -121,6 +117,38 @@ func printStatus(out io.Writer, st *api.SyncStatus, now time.Time) {
 	if len(st.Unschedulable) > 0 {
 		fmt.Fprintf(out, "\nPods placed on no node:\n")
 		printUnplaceable(out, st.Unschedulable)
+	}
+	if len(st.Skipped) > 0 {
+		fmt.Fprintf(out, "\nSkipped (not run by berth; .berth.yaml skipKinds):\n")
+		printSkipped(out, st.Skipped)
+	}
+}
+
+// printSkipped lists objects read from Git that berth does not run.
+func printSkipped(out io.Writer, objs []api.SkippedObject) {
+	t := table{header: []string{"KIND", "NAMESPACE", "NAME", "FILE"}}
+	for _, o := range objs {
+		loc := o.File
+		if o.Line > 0 {
+			loc += fmt.Sprintf(":%d", o.Line)
+		}
+		t.rows = append(t.rows, []string{o.Kind, orNone(o.Namespace), o.Name, loc})
+	}
+	_ = t.print(out)
+}
+
+// printManifestErrors prints file:line and field: message, one a line.
+func printManifestErrors(w io.Writer, errs []api.ManifestError) {
+	for _, e := range errs {
+		loc := e.File
+		if e.Line > 0 {
+			loc += fmt.Sprintf(":%d", e.Line)
+		}
+		msg := e.Message
+		if e.Field != "" {
+			msg = e.Field + ": " + msg
+		}
+		fmt.Fprintf(w, "  %s:\t%s\n", loc, msg)
 	}
 }
 

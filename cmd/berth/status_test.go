@@ -1,3 +1,5 @@
+//go:build !berth_agent
+
 package main
 
 import (
@@ -55,6 +57,38 @@ default     web-x-7   memory 512Mi   0/2 nodes are available: 2 Insufficient mem
 Pods placed on no node:
 NAMESPACE   NAME     SHORTFALL   REASON
 jobs        pi-0-x   <none>      0/2 nodes are available: 1 node(s) were unschedulable.
+`,
+		},
+		{
+			name: "kinds the repository skips on purpose",
+			status: api.SyncStatus{
+				Repository: "http://git.local/app.git", State: "Synced",
+				Skipped: []api.SkippedObject{{Kind: "Ingress", Namespace: "web", Name: "front", File: "web/ingress.yaml", Line: 3}},
+			},
+			want: `Repository:  http://git.local/app.git
+Applied:     <none yet>
+Last fetch:  never
+Sync:        Synced
+
+Skipped (not run by berth; .berth.yaml skipKinds):
+KIND      NAMESPACE   NAME    FILE
+Ingress   web         front   web/ingress.yaml:3
+`,
+		},
+		{
+			name: "a revision applied with a warning",
+			status: api.SyncStatus{
+				Repository: "http://git.local/app.git", Ref: "main",
+				Applied:   &api.Revision{SHA: "0123456789abcdef0123", Subject: "db", Applied: t0.Add(-time.Minute)},
+				LastFetch: t0.Add(-5 * time.Second), LastFetchSuccess: t0.Add(-5 * time.Second), State: "Synced",
+				Warnings: []api.ManifestError{{File: "db.yaml", Line: 4, Field: "stringData", Message: "this Secret's values are in Git in clear text"}},
+			},
+			want: `Repository:   http://git.local/app.git (main)
+Applied:      0123456789ab "db", applied 60s ago
+Last fetch:   5s ago
+Sync:         Synced
+Warnings:     1
+  db.yaml:4:  stringData: this Secret's values are in Git in clear text
 `,
 		},
 	}

@@ -43,7 +43,10 @@ type Daemon struct {
 // path is limited to 107 bytes) and disables the CRI plugin, which berth
 // does not use. Its log goes to logw (may be nil). It returns once the daemon
 // answers, or an error if it does not within a timeout.
-func Start(ctx context.Context, dir string, logw io.Writer) (*Daemon, error) {
+//
+// An optional CRI turns containerd's CRI plugin on instead (see cri.go),
+// for benchmarks that compare berth with the kubelet's path.
+func Start(ctx context.Context, dir string, logw io.Writer, cri ...CRI) (*Daemon, error) {
 	bin, err := exec.LookPath("containerd")
 	if err != nil {
 		return nil, fmt.Errorf("start containerd: %w", err)
@@ -62,10 +65,14 @@ func Start(ctx context.Context, dir string, logw io.Writer) (*Daemon, error) {
 			return nil, fmt.Errorf("start containerd: %w", err)
 		}
 	}
+	plugins := `disabled_plugins = ["io.containerd.grpc.v1.cri"]`
+	if len(cri) > 0 {
+		plugins = cri[0].config(c.RuncRoot)
+	}
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+%s
 
 [grpc]
   address = %q
@@ -75,7 +82,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
 [debug]
   level = "warn"
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.Address, c.Address+".ttrpc")
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), plugins, c.Address, c.Address+".ttrpc")
 	cfgPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		return nil, fmt.Errorf("start containerd: %w", err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/internal/testenv"
+	"github.com/berth-dev/berth/nodeagent/pause"
 )
 
 var all = flag.Bool("demo.all", false, "stop the demo every way a user does, each with its pods running (just test-demo-stop)")
@@ -175,7 +176,6 @@ func buildBinaries(t *testing.T, repo string) string {
 	bin := t.TempDir()
 	builds := [][]string{
 		{"build", "-o", filepath.Join(bin, "berth"), "./cmd/berth"},
-		{"build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(bin, "berth-pause"), "./nodeagent/pause"},
 		{"build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(bin, "berth-logger"), "./nodeagent/containerlog/logger"},
 	}
 	for _, args := range builds {
@@ -185,6 +185,9 @@ func buildBinaries(t *testing.T, repo string) string {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
+	}
+	if err := pause.Build(filepath.Join(bin, "berth-pause")); err != nil {
+		t.Fatalf("berth-pause: %v", err)
 	}
 	return bin
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/internal/testenv"
+	"github.com/berth-dev/berth/nodeagent/pause"
 )
 
 // bins are the programs under test, built once by TestMain with the flags
@@ -51,9 +52,11 @@ func build() error {
 		args []string
 	}{
 		{args: []string{"build", "-o", bins.berth, "github.com/berth-dev/berth/cmd/berth"}},
-		{env: static, args: []string{"build", "-trimpath", "-ldflags=-s -w", "-o", bins.pause, "github.com/berth-dev/berth/nodeagent/pause"}},
 		{env: static, args: []string{"build", "-trimpath", "-ldflags=-s -w", "-o", bins.logger, "github.com/berth-dev/berth/nodeagent/containerlog/logger"}},
 		{args: []string{"build", "-ldflags=-X github.com/berth-dev/berth/internal/version.version=" + upgradedVersion, "-o", bins.upgraded, "github.com/berth-dev/berth/cmd/berth"}},
+	}
+	if err := pause.Build(bins.pause); err != nil {
+		return err
 	}
 	for _, s := range steps {
 		cmd := exec.Command("go", s.args...)

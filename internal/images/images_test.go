@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -18,6 +16,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/testenv"
+	"github.com/berth-dev/berth/nodeagent/pause"
 )
 
 // files maps each path in the image's single layer to its tar header.
@@ -100,10 +99,8 @@ func digest(t *testing.T, img v1.Image) v1.Hash {
 func buildPause(t *testing.T) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "berth-pause")
-	cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", out, "github.com/berth-dev/berth/nodeagent/pause")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build pause: %v\n%s", err, b)
+	if err := pause.Build(out); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -25,20 +25,25 @@
 //
 // # Who writes
 //
-// The shim writes the file, not the agent: the runtime starts each task
-// with ShimLogger.Creator, a containerd binary:// log URI naming the small
-// berth-logger program (./nodeagent/containerlog/logger). The runc shim
-// starts that program beside the container with the stdout and stderr
-// pipes as fds 3 and 4; it turns the bytes into lines with a separate
-// writer per stream and appends them to the attempt's file, rotating it
-// past the size cap. It lives exactly as long as the task's IO, a child of
-// the shim, so the agent may be SIGKILLed and restarted while containers
-// keep running and no output is lost or blocked; an adopted task is loaded
-// without attaching any IO. The cost is one small process (under 3 MB
-// resident, measured at 100 MB/s of output) per running container, the
-// same trade conmon makes for podman. The shim stops the logger (closing
-// its pipes, then SIGTERM) when the task is deleted, not when the
-// container exits; it writes what it still holds and exits.
+// By default the agent: the shim writes each task's stdout and stderr
+// into FIFOs and the agent copies them through a File (package nodeagent,
+// logio.go), as containerd's CRI plugin does, with no process per
+// container; a restarted agent attaches to the FIFOs again. While no agent
+// runs, output waits in the kernel's pipe and FIFO buffers and a container
+// that fills them blocks until an agent is back; what a container wrote
+// just before exiting while no agent ran is lost.
+//
+// With ShimLogger.Creator instead (the agent's --logger-binary), a
+// containerd binary:// log URI names the small berth-logger program
+// (./nodeagent/containerlog/logger). The runc shim starts that program
+// beside the container with the stdout and stderr pipes as fds 3 and 4; it
+// turns the bytes into lines with a separate writer per stream and appends
+// them to the attempt's file, rotating it past the size cap. It lives
+// exactly as long as the task's IO, a child of the shim, so output never
+// waits for the agent. The cost is one process (2.6 MB resident) per
+// running container, the trade conmon makes for podman. The shim stops the
+// logger (closing its pipes, then SIGTERM) when the task is deleted; it
+// writes what it still holds and exits.
 //
 // In-process writing (File and its Stream writers, e.g. behind
 // cio.NewCreator(cio.WithStreams(nil, f.Stream(Stdout), f.Stream(Stderr))))

@@ -20,6 +20,7 @@ import (
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/testenv"
 	"github.com/berth-dev/berth/nodeagent"
+	pauseprog "github.com/berth-dev/berth/nodeagent/pause"
 	"github.com/berth-dev/berth/reconciler"
 )
 
@@ -48,10 +49,8 @@ func TestRunAgentOnContainerd(t *testing.T) {
 	}
 	dir := t.TempDir()
 	pause := filepath.Join(dir, "berth-pause")
-	build := exec.Command("go", "build", "-ldflags=-s -w", "-o", pause, "github.com/berth-dev/berth/nodeagent/pause")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build pause: %v\n%s", err, out)
+	if err := pauseprog.Build(pause); err != nil {
+		t.Fatal(err)
 	}
 
 	const subnet = "198.19.231.0/24"
