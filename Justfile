@@ -4,7 +4,14 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 export PATH := env_var("PATH") + ":/usr/local/go/bin:" + env_var_or_default("HOME", "/root") + "/go/bin:/usr/sbin:/sbin"
 
-debs := "gcc linux-libc-dev containerd runc containernetworking-plugins docker-registry busybox-static iptables nftables git gnupg openssh-client openssh-server iproute2 curl"
+debs := "gcc linux-libc-dev containerd runc containernetworking-plugins docker-registry busybox-static iptables nftables git gnupg openssh-client openssh-server iproute2 curl systemd tmux"
+
+# What `berth version` reports: the nearest tag (or the commit when there
+# is none), the commit, and the commit's date so a rebuild is reproducible.
+version := `git describe --tags --always --dirty 2>/dev/null || echo devel`
+commit := `git rev-parse HEAD 2>/dev/null || true`
+builddate := `git log -1 --format=%cI 2>/dev/null || true`
+ldflags := "-X github.com/berth-dev/berth/internal/version.version=" + version + " -X github.com/berth-dev/berth/internal/version.commit=" + commit + " -X github.com/berth-dev/berth/internal/version.date=" + builddate
 
 # List the recipes.
 default:
@@ -33,8 +40,8 @@ deps:
 # and berth-logger (opt-in --logger-binary: a per-container log writer run
 # by the shim; by default the agent writes logs itself).
 build:
-    go build -o bin/berth ./cmd/berth
-    go build -tags berth_agent -trimpath -ldflags='-s -w' -o bin/berth-agent ./cmd/berth
+    go build -ldflags="{{ldflags}}" -o bin/berth ./cmd/berth
+    go build -tags berth_agent -trimpath -ldflags="-s -w {{ldflags}}" -o bin/berth-agent ./cmd/berth
     gcc -Os -static -nostdlib -fno-stack-protector -fno-asynchronous-unwind-tables -Wl,--build-id=none -s -o bin/berth-pause nodeagent/pause/csrc/pause.c
     CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/berth-logger ./nodeagent/containerlog/logger
 
@@ -69,6 +76,17 @@ fuzz FUZZTIME="1m":
 
 # Run berth on examples-repo/ (this repository's own Git history) with a
 # private containerd and a registry on 127.0.0.1:5000; Ctrl-C stops it all.
-demo: deps build
-    ./bin/berth validate examples-repo
+demo: deps build demo-prebuilt
+
+# The demo on binaries already built (in $BERTH_DEMO_BIN, default bin/):
+# what `demo` runs after building, and what its stop test drives
+# (internal/demo; all the ways of stopping it: `just test-demo-stop`).
+demo-prebuilt:
+    "${BERTH_DEMO_BIN:-bin}/berth" validate examples-repo
     ./scripts/demo.sh
+
+# Stop the demo every way a user does (Ctrl-C in a terminal, in tmux, piped
+# through tee, twice, kill of just, the terminal closing) with pods running,
+# and check each time that nothing is left. Takes a few minutes.
+test-demo-stop: deps
+    flock /tmp/berth-it.lock go test -count=1 -timeout 20m -run TestDemoStops ./internal/demo -demo.all

@@ -45,6 +45,9 @@ type RegisterRequest struct {
 	// Address is where the agent serves logs (host:port), for the server
 	// to proxy `berth logs`.
 	Address string `json:"address,omitempty"`
+	// Build is the agent's build; the server refuses a protocol it cannot
+	// speak (CheckAgentProtocol) and shows the version in `get nodes`.
+	Build BuildInfo `json:"build"`
 }
 
 // RegisterResponse gives the agent its pod subnet, allocated by the server
@@ -114,6 +117,9 @@ type SyncStatus struct {
 	Path       string `json:"path,omitempty"`
 	// Applied is the revision whose objects are running.
 	Applied *Revision `json:"applied,omitempty"`
+	// Fetched is the newest revision fetched, applied or not yet: `berth
+	// rollout status` waits until it is applied or refused.
+	Fetched string `json:"fetched,omitempty"`
 	// LastFetch and LastFetchError describe the newest fetch attempt.
 	LastFetch        time.Time `json:"lastFetch,omitempty"`
 	LastFetchSuccess time.Time `json:"lastFetchSuccess,omitempty"`

@@ -44,6 +44,11 @@ type Config struct {
 	// the log proxy carries it to the agents. AdminToken reads everything.
 	// Both are required and differ.
 	JoinToken, AdminToken string
+	// Build is the server's build: `berth version --server` shows it, and
+	// an agent whose protocol it cannot speak is refused at register.
+	Build api.BuildInfo
+	// Ops serves sync and backup (optional: without it they answer 501).
+	Ops Operator
 	// Hooks are mounted as they are, without the API's authentication
 	// (each checks its own secret): path → handler, e.g. Git webhooks.
 	Hooks map[string]http.Handler
@@ -70,6 +75,9 @@ func (c *Config) validate() error {
 	}
 	if c.WatchTimeout <= 0 {
 		c.WatchTimeout = 30 * time.Second
+	}
+	if c.Build.Protocol == 0 {
+		c.Build.Protocol = api.ProtocolVersion
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 4 << 20
@@ -144,6 +152,9 @@ func New(cfg Config) (*Server, error) {
 		}))
 	}
 	s.mux.Handle("GET /api/v1/namespaces/{ns}/pods/{name}/log", admin(s.podLogs))
+	s.mux.Handle("GET "+api.PathVersion, admin(s.version))
+	s.mux.Handle("POST "+api.PathSync, admin(s.sync))
+	s.mux.Handle("GET "+api.PathBackup, admin(s.backup))
 	for path, h := range cfg.Hooks {
 		s.mux.Handle(path, h)
 	}
@@ -348,6 +359,10 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	node := r.Header.Get(api.HeaderNodeName)
 	if req.Name != node {
 		api.WriteError(w, http.StatusForbidden, "Forbidden", fmt.Sprintf("agent for node %q cannot register node %q", node, req.Name))
+		return
+	}
+	if err := api.CheckAgentProtocol(s.cfg.Build, req.Build); err != nil {
+		api.WriteError(w, http.StatusBadRequest, "UnsupportedProtocol", err.Error())
 		return
 	}
 	own := ""

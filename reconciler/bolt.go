@@ -54,6 +54,8 @@ var boltBuckets = [][]byte{bucketMeta, bucketPods, bucketNodes, bucketDeployment
 type BoltStore struct {
 	db *bolt.DB
 
+	schemaBefore int
+
 	mu      sync.Mutex
 	version uint64
 	// changed is closed and replaced whenever version moves, waking every
@@ -66,18 +68,26 @@ var _ Store = (*BoltStore)(nil)
 
 // OpenBolt opens (or creates) the store at path. The version counter is
 // kept in the file, so it never goes back across restarts and a resource
-// version an agent holds stays meaningful.
+// version an agent holds stays meaningful. A store of an older schema is
+// migrated forward first; one of a newer schema is refused with
+// ErrStoreTooNew.
 func OpenBolt(path string) (*BoltStore, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	return openBolt(db, path, boltMigrations, SchemaVersion)
+}
+
+// openBolt migrates db to schema current and wraps it; db is closed on
+// error.
+func openBolt(db *bolt.DB, path string, migrations []boltMigration, current int) (*BoltStore, error) {
 	var version uint64
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range boltBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
+	var before int
+	err := db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if before, err = migrateBolt(tx, migrations, current); err != nil {
+			return err
 		}
 		version = boltUint(tx.Bucket(bucketMeta), keyVersion)
 		return nil
@@ -86,7 +96,7 @@ func OpenBolt(path string) (*BoltStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	return &BoltStore{db: db, version: version, changed: make(chan struct{})}, nil
+	return &BoltStore{db: db, version: version, schemaBefore: before, changed: make(chan struct{})}, nil
 }
 
 // OpenStore opens (or creates) the embedded store at path, for callers

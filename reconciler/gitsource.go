@@ -43,6 +43,7 @@ func (g gitSource) Info() api.SyncStatus {
 		LastFetch:        st.LastAttempt,
 		LastFetchSuccess: st.LastSuccess,
 		LastFetchError:   st.FetchError,
+		Fetched:          st.FetchedRevision,
 	}
 	if out.Ref == "" {
 		out.Ref = st.ResolvedRef

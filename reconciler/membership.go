@@ -247,6 +247,7 @@ func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.R
 		wasReady := n.Ready
 		n.Labels, n.Taints = req.Labels, req.Taints
 		n.Capacity, n.Allocatable, n.Address = req.Capacity, req.Allocatable, req.Address
+		n.Build = req.Build
 		n.LastHeartbeat, n.Ready = now, true
 		if err := tx.PutNode(n); err != nil {
 			return err
@@ -267,7 +268,7 @@ func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.R
 	m.seen[req.Name] = now
 	delete(m.pending, req.Name)
 	m.hbMu.Unlock()
-	m.cfg.Logger.Info("node registered", "node", req.Name, "podCIDR", cidr, "address", req.Address)
+	m.cfg.Logger.Info("node registered", "node", req.Name, "podCIDR", cidr, "address", req.Address, "version", req.Build.Version)
 	return &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: m.cfg.HeartbeatInterval}, NodeToken: token}, nil
 }
 
@@ -422,7 +423,7 @@ func (m *Membership) nodeForUser(n *NodeRecord, now time.Time) corev1.Node {
 			Capacity:    n.Capacity,
 			Allocatable: n.Allocatable,
 			Conditions:  []corev1.NodeCondition{ready},
-			NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: "berth"},
+			NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: n.Build.Version},
 		},
 	}
 	if host, _, err := net.SplitHostPort(n.Address); err == nil {

@@ -133,6 +133,8 @@ type NodeRecord struct {
 	// so one node cannot speak for another even though all share the
 	// join token.
 	CredentialHash string `json:"credentialHash,omitempty"`
+	// Build is what the node's agent said about its build at register.
+	Build api.BuildInfo `json:"build"`
 }
 
 // DeploymentRecord keeps a Deployment's status and rollout bookkeeping.

@@ -2,35 +2,69 @@
 # berth on this machine, on examples-repo/ of this repository's own Git
 # history: a private containerd, a registry on 127.0.0.1:5000 filled with
 # busybox built from Debian's busybox-static, and `berth server` with its
-# embedded agent. Ctrl-C stops everything and leaves nothing running.
+# embedded agent. However it is stopped (Ctrl-C in a terminal or tmux, with
+# its output piped through tee, `kill` of the script or of `just`, the
+# terminal closing) it stops everything and leaves nothing running.
+#
+# The BERTH_DEMO_* variables move what it makes, so a test can run it
+# beside other work; the examples' images need the registry on port 5000.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-berth="$root/bin/berth"
+berth="${BERTH_DEMO_BIN:-$root/bin}/berth"
 demo=${BERTH_DEMO_DIR:-/tmp/berth-demo}   # short: it holds a unix socket
 listen=${BERTH_DEMO_LISTEN:-127.0.0.1:7070}
-registry=127.0.0.1:5000
+registry=${BERTH_DEMO_REGISTRY:-127.0.0.1:5000}
+namespace=${BERTH_DEMO_NAMESPACE:-berth-demo}   # containerd namespace and cgroup parent
+network=${BERTH_DEMO_NETWORK:-berth}            # CNI network
+bridge=${BERTH_DEMO_BRIDGE:-berth0}
+cidr=${BERTH_DEMO_CIDR:-198.18.0.0/16}
 
 if [ "$(id -u)" != 0 ]; then echo "just demo needs root (containerd, network namespaces)" >&2; exit 1; fi
 if ! git -C "$root" rev-parse HEAD >/dev/null 2>&1; then echo "the demo follows this repository's Git history: run it from a clone" >&2; exit 1; fi
 
+# say prints a line if anyone still reads: after Ctrl-C a `| tee` is gone
+# and the terminal may be too, and the cleanup must go on regardless.
+say() { printf '%s\n' "$*" 2>/dev/null || true; }
+
 pids=()
 cleanup() {
-    trap - EXIT INT TERM
-    echo
-    echo "stopping berth (its agent removes every pod), the registry and containerd..."
+    # Nothing stops the cleanup half-way: a second Ctrl-C, the terminal
+    # closing (SIGHUP), a closed pipe (SIGPIPE) or another kill are ignored
+    # from here on, and so by every command started below.
+    trap '' INT TERM HUP PIPE QUIT
+    trap - EXIT
+    set +e
+    say
+    say "stopping berth (its agent removes every pod), the registry and containerd..."
     for ((i=${#pids[@]}-1; i>=0; i--)); do
-        kill -TERM "${pids[i]}" 2>/dev/null || true
-        wait "${pids[i]}" 2>/dev/null || true
+        stop "${pids[i]}"
     done
-    ip link del berth0 2>/dev/null || true
-    # containerd leaves the namespace's parent cgroups behind
-    find /sys/fs/cgroup/*/berth-demo -depth -type d -exec rmdir {} + 2>/dev/null || true
+    ip link del "$bridge" 2>/dev/null
+    # containerd leaves the namespace's parent cgroups behind, host-local
+    # its lease directory
+    find /sys/fs/cgroup/*/"$namespace" -depth -type d -exec rmdir {} + 2>/dev/null
+    rm -rf "/var/lib/cni/networks/$network"
     rm -rf "$demo"
-    echo "stopped; nothing left running."
+    say "stopped; nothing left running."
+}
+# stop ends one daemon: TERM, up to a minute to finish (berth drains its
+# pods), then KILL.
+stop() {
+    kill -TERM "$1" 2>/dev/null || return 0
+    for _ in $(seq 600); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
 }
 trap cleanup EXIT
-# Ctrl-C is how the demo is meant to end: clean up and exit 0.
-trap 'exit 0' INT TERM
+# Ctrl-C is how the demo is meant to end: clean up and exit 0. The same for
+# kill, the terminal closing and the reader of our output going away.
+trap 'exit 0' INT TERM HUP PIPE QUIT
+# `just` forwards a kill (SIGTERM) to us; if it was killed outright
+# instead, we notice our parent is gone while we wait and stop too.
+parent=$PPID
 
 rm -rf "$demo"
 mkdir -p "$demo/registry"
@@ -38,7 +72,7 @@ echo "== starting a private containerd in $demo/ctd"
 # Each daemon runs in its own session, so Ctrl-C reaches only this script,
 # which then stops them in order: berth first (its agent needs containerd to
 # remove the pods), then the registry, then containerd.
-setsid "$berth" agent containerd --dir "$demo/ctd" >"$demo/containerd.log" 2>&1 &
+setsid "$berth" agent containerd --dir "$demo/ctd" </dev/null >"$demo/containerd.log" 2>&1 &
 pids+=($!)
 echo "== starting a registry on $registry"
 cat >"$demo/registry.yml" <<YAML
@@ -47,7 +81,7 @@ log: {level: warn, accesslog: {disabled: true}}
 storage: {filesystem: {rootdirectory: $demo/registry}}
 http: {addr: $registry}
 YAML
-setsid docker-registry serve "$demo/registry.yml" >"$demo/registry.log" 2>&1 &
+setsid docker-registry serve "$demo/registry.yml" </dev/null >"$demo/registry.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
     [ -S "$demo/ctd/containerd.sock" ] && curl -fs "http://$registry/v2/" >/dev/null && break
@@ -57,10 +91,11 @@ done
 
 echo "== starting berth server on $root (path examples-repo), API on $listen"
 setsid "$berth" server --repo "$root" --path examples-repo --interval 2s \
-    --data "$demo/data" --listen "$listen" \
-    --agent-node-name demo --agent-namespace berth-demo --agent-drain-on-exit \
+    --data "$demo/data" --listen "$listen" --cluster-cidr "$cidr" \
+    --agent-node-name demo --agent-namespace "$namespace" --agent-drain-on-exit \
+    --agent-network "$network" --agent-bridge "$bridge" \
     --agent-containerd-socket "$demo/ctd/containerd.sock" --agent-runc-root "$demo/ctd/runc" \
-    --agent-run-dir "$demo/run" --agent-log-dir "$demo/logs" --agent-cni-conf "$demo/cni/berth.conflist" >"$demo/server.log" 2>&1 &
+    --agent-run-dir "$demo/run" --agent-log-dir "$demo/logs" --agent-cni-conf "$demo/cni/$network.conflist" </dev/null >"$demo/server.log" 2>&1 &
 pids+=($!)
 export BERTH_SERVER="http://$listen"
 for _ in $(seq 100); do [ -s "$demo/data/admin.token" ] && break; sleep 0.1; done
@@ -100,4 +135,17 @@ Then change what runs, the GitOps way:
 
 Ctrl-C here stops everything.
 TXT
-wait "${pids[2]}"
+# Wait for Ctrl-C (the traps end the script), the server ending, or our
+# parent going away.
+while kill -0 "${pids[2]}" 2>/dev/null; do
+    ppid=$(cut -d' ' -f4 /proc/$$/stat)
+    if [ "$ppid" != "$parent" ]; then
+        say "the shell that started the demo is gone"
+        exit 0
+    fi
+    sleep 1 &
+    wait $! || true
+done
+say "berth server stopped; its log is in $demo/server.log:"
+tail -n 20 "$demo/server.log" 2>/dev/null || true
+exit 1

@@ -30,6 +30,7 @@ func newAgentCmd() *cobra.Command {
 	var verbose bool
 	var join joinOptions
 	var archives []string
+	var conf configFlags
 	cmd := &cobra.Command{
 		Use:   "agent (--manifests-dir DIR | --server URL --token-file FILE)",
 		Short: "Run the node agent: make containerd run the pods this node should run",
@@ -68,6 +69,9 @@ Several agents can share one machine as separate "nodes" if each has its own
       --network node2 --bridge berth1 --pod-subnet 198.18.1.0/24 --log-dir /var/log/berth/node2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if done, err := conf.load(cmd); done || err != nil {
+				return err
+			}
 			// The agent's heap is mostly long-lived pod state and idle
 			// between events: collect at half the default growth (GOGC=50)
 			// unless GOGC says otherwise, for a smaller resident set on a
@@ -120,6 +124,7 @@ Several agents can share one machine as separate "nodes" if each has its own
 	addJoinFlags(f, &join, "", true)
 	f.StringSliceVar(&archives, "image-archive", nil, "import the images of this docker-save or OCI archive at start (repeatable), for nodes without a registry")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
+	conf.add(cmd, "agent")
 	cmd.AddCommand(newAgentLogsCmd(), newAgentPushImagesCmd(), newAgentContainerdCmd())
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/berth-dev/berth/internal/version"
 	"github.com/berth-dev/berth/nodeagent"
 	"github.com/berth-dev/berth/nodeagent/remote"
 )
@@ -130,7 +131,7 @@ func runJoined(ctx context.Context, server, token string, cfg nodeagent.Config, 
 	return remote.RunAgent(ctx, remote.Config{
 		Server: server, Token: token, NodeName: cfg.NodeName, Labels: labels,
 		Capacity: machine, Allocatable: allocatable,
-		LogListen: o.logListen, DrainOnExit: o.drain, Network: network,
+		LogListen: o.logListen, DrainOnExit: o.drain, Network: network, Build: version.Get(),
 	}, cfg)
 }
 

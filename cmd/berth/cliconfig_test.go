@@ -53,7 +53,7 @@ func newCLIServer(t *testing.T) *cliServer {
 	}
 	s := &cliServer{t: t, store: st, tokens: tokens, clock: clocktesting.NewFakeClock(t0)}
 	parts, err := newAPI(st, func() []manifest.Object { s.mu.Lock(); defer s.mu.Unlock(); return s.objects }, tokens,
-		reconciler.MembershipConfig{}, nil, nil, s.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		reconciler.MembershipConfig{}, nil, nil, reconciler.Operations{Store: st}, s.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func (s *cliServer) register(name, cpu, mem string) {
 		s.t.Fatal(err)
 	}
 	rl := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}
-	if _, err := c.Register(context.Background(), api.RegisterRequest{Name: name, Capacity: rl, Allocatable: rl, Address: "127.0.0.1:1"}); err != nil {
+	if _, err := c.Register(context.Background(), api.RegisterRequest{Name: name, Capacity: rl, Allocatable: rl, Address: "127.0.0.1:1", Build: api.BuildInfo{Version: "v0.3.0", Protocol: api.ProtocolVersion}}); err != nil {
 		s.t.Fatal(err)
 	}
 }

@@ -16,4 +16,7 @@ func addControlPlaneCmds(root *cobra.Command) {
 	root.AddCommand(newStatusCmd())
 	root.AddCommand(newRolloutCmd())
 	root.AddCommand(newServerCmd())
+	root.AddCommand(newVersionCmd())
+	root.AddCommand(newInstallCmd(), newUninstallCmd())
+	root.AddCommand(newSyncCmd(), newBackupCmd())
 }

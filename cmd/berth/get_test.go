@@ -163,8 +163,8 @@ ops         big         0/1     Pending            0            60s    <none>   
 		{
 			name: "nodes wide", res: resNodes, output: "wide",
 			want: `NAME     STATUS   ROLES    AGE   VERSION   INTERNAL-IP   POD-CIDR        CPU   MEMORY
-node-1   Ready    <none>   0s    berth     127.0.0.1     198.18.0.0/24   4     8Gi
-node-2   Ready    <none>   0s    berth     127.0.0.1     198.18.1.0/24   2     4Gi
+node-1   Ready    <none>   0s    v0.3.0    127.0.0.1     198.18.0.0/24   4     8Gi
+node-2   Ready    <none>   0s    v0.3.0    127.0.0.1     198.18.1.0/24   2     4Gi
 `,
 		},
 		{

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/version"
 )
 
 func main() {
@@ -38,7 +40,9 @@ pulls it, places every pod on a node, and runs it on containerd.
 To change what runs, change Git.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.String(version.Get()),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newAgentCmd())
 	addControlPlaneCmds(root)
 	return root

@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
 )
 
@@ -47,8 +48,11 @@ changes, until every replica runs the new template and is available:
   Waiting for deployment "web" rollout to finish: 1 of 3 updated replicas are available...
   deployment "web" successfully rolled out
 
-It fails when the deployment exceeds its progressDeadlineSeconds, or when
---timeout passes. With --watch=false it prints the state once and returns.`,
+It first waits until the newest revision the server fetched is applied, so
+it never reports the previous commit's rollout as this one's (after a
+push, run 'berth sync --wait' first to make the server fetch at once); it
+fails when that revision was refused, when the deployment exceeds its
+progressDeadlineSeconds, or when --timeout passes. With --watch=false it prints the state once and returns.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if res, err := parseResource(args[0]); err != nil || res != resDeployments {
@@ -101,9 +105,32 @@ func rolloutMessage(d *appsv1.Deployment) (string, bool, error) {
 	return fmt.Sprintf("deployment %q successfully rolled out\n", d.Name), true, nil
 }
 
-// rolloutStatus polls the deployment every interval on clk, printing each
-// new message, until the rollout is done, fails, or ctx ends.
+// rolloutStatus first waits until the newest revision the server fetched
+// is applied (or fails if it was refused), so it never reports the
+// previous revision's rollout as this one's; then it polls the deployment
+// every interval on clk, printing each new message, until the rollout is
+// done, fails, or ctx ends.
 func rolloutStatus(ctx context.Context, c *client.Client, out io.Writer, ns, name string, watch bool, clk clock.Clock, interval time.Duration) error {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	target := st.Fetched
+	if target != "" && (st.Applied == nil || st.Applied.SHA != target) {
+		if !watch {
+			fmt.Fprintf(out, "Waiting for revision %s to be applied...\n", short(target))
+			return nil
+		}
+		if st.Rejected == nil || st.Rejected.SHA != target {
+			fmt.Fprintf(out, "Waiting for revision %s to be applied...\n", short(target))
+		}
+		if _, err := waitRevision(ctx, c, target, clk, interval); err != nil {
+			if errors.Is(err, errRefused) {
+				return fmt.Errorf("revision %s was refused, so deployment %q does not roll out to it: see berth status", short(target), name)
+			}
+			return err
+		}
+	}
 	last := ""
 	for {
 		d, err := c.Deployment(ctx, ns, name)
@@ -116,6 +143,10 @@ func rolloutStatus(ctx context.Context, c *client.Client, out io.Writer, ns, nam
 		msg, done, err := rolloutMessage(d)
 		if err != nil {
 			return err
+		}
+		if rev := d.Annotations[api.AnnotationRevision]; target != "" && rev != "" && rev != target {
+			// The server answered from the objects of another revision.
+			msg, done = fmt.Sprintf("Waiting for deployment %q to be reconciled at revision %s...\n", name, short(target)), false
 		}
 		if msg != last {
 			fmt.Fprint(out, msg)

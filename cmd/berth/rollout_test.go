@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/reconciler"
 )
 
@@ -123,4 +125,68 @@ deployment "web" successfully rolled out
 			t.Fatal("accepted")
 		}
 	})
+}
+
+// TestRolloutStatusWaitsForFetchedRevision: right after a commit the
+// deployment still shows the previous revision's finished rollout; rollout
+// status must not report it, but wait until the fetched revision is
+// applied (or fail when it is refused).
+func TestRolloutStatusWaitsForFetchedRevision(t *testing.T) {
+	tests := []struct {
+		name    string
+		then    api.SyncStatus
+		want    string
+		wantErr string
+	}{
+		{name: "applied", then: api.SyncStatus{Applied: &api.Revision{SHA: "newrevision"}, Fetched: "newrevision", State: "Synced"},
+			want: "Waiting for revision newrevision to be applied...\ndeployment \"web\" successfully rolled out\n"},
+		{name: "refused", then: api.SyncStatus{Applied: &api.Revision{SHA: "oldrevision"}, Fetched: "newrevision", State: "Rejected",
+			Rejected: &api.RejectedRevision{Revision: api.Revision{SHA: "newrevision"}}},
+			want: "Waiting for revision newrevision to be applied...\n", wantErr: `revision newrevision was refused, so deployment "web" does not roll out to it`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newCLIServer(t)
+			s.load(exampleManifests)
+			hash := ""
+			for _, o := range s.objects {
+				if o.Deployment != nil {
+					hash = reconciler.DeploymentTemplateHash(o.Deployment)
+				}
+			}
+			done := appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3}
+			s.update(func(tx reconciler.Tx) error {
+				return errors.Join(
+					tx.PutDeployment(&reconciler.DeploymentRecord{Namespace: "default", Name: "web", TemplateHash: hash, Status: done}),
+					tx.PutSync(&reconciler.SyncRecord{Status: api.SyncStatus{Applied: &api.Revision{SHA: "oldrevision"}, Fetched: "newrevision", State: "Progressing"}}),
+				)
+			})
+			clk := clocktesting.NewFakeClock(t0)
+			var out syncBuffer
+			errc := make(chan error, 1)
+			go func() {
+				errc <- rolloutStatus(context.Background(), s.admin(), &out, "default", "web", true, clk, time.Second)
+			}()
+			deadline := time.Now().Add(10 * time.Second)
+			for !clk.HasWaiters() {
+				if time.Now().After(deadline) {
+					t.Fatalf("rollout status did not wait:\n%s", out.String())
+				}
+				runtime.Gosched()
+			}
+			if got := out.String(); got != "Waiting for revision newrevision to be applied...\n" {
+				t.Fatalf("before the revision is applied it printed:\n%s", got)
+			}
+			then := tt.then
+			s.update(func(tx reconciler.Tx) error { return tx.PutSync(&reconciler.SyncRecord{Status: then}) })
+			clk.Step(time.Second)
+			err := <-errc
+			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			if out.String() != tt.want {
+				t.Fatalf("got:\n%s\nwant:\n%s", out.String(), tt.want)
+			}
+		})
+	}
 }

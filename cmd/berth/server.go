@@ -34,6 +34,7 @@ type serverOptions struct {
 	repo, ref, path string
 	interval        time.Duration
 	dataDir         string
+	restore         string
 	listen          string
 	clusterCIDR     string
 	serviceCIDR     string
@@ -52,6 +53,7 @@ type serverOptions struct {
 
 func newServerCmd() *cobra.Command {
 	o := serverOptions{}
+	var conf configFlags
 	cmd := &cobra.Command{
 		Use:   "server --repo URL",
 		Short: "Run the control plane (and, by default, an agent for this machine)",
@@ -82,6 +84,12 @@ Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
       --git-password-file /etc/berth/git-token --github-secret-file /etc/berth/hook-secret`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if done, err := conf.load(cmd); done || err != nil {
+				return err
+			}
+			if o.repo == "" {
+				return errors.New("--repo is required (or the key repo in --config)")
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runServer(ctx, o)
@@ -93,6 +101,7 @@ Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
 	f.StringVar(&o.path, "path", "", "directory inside the repository holding the manifests (default: the whole tree)")
 	f.DurationVar(&o.interval, "interval", gitsource.DefaultInterval, "how often to poll the repository")
 	f.StringVar(&o.dataDir, "data", "/var/lib/berth", "directory for the store, the Git clone and the tokens")
+	f.StringVar(&o.restore, "restore", "", "start from this backup (made by `berth backup FILE`) instead of the store in --data; the store there is kept beside it as berth.db.before-restore-TIME")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:7070", "address of the API and webhooks")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "198.18.0.0/16", "range the nodes' /24 pod subnets are allocated from")
 	f.StringVar(&o.serviceCIDR, "service-cidr", serviceaddr.DefaultServiceCIDR.String(), "range Services' cluster IPs are allocated from (its tenth address serves cluster DNS)")
@@ -113,7 +122,7 @@ Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
 	f.StringVar(&o.webhookToken, "webhook-token-file", "", "enable /hooks/generic with this bearer token file")
 	addAgentConfigFlags(f, &o.agentCfg, "agent-")
 	addJoinFlags(f, &o.join, "agent-", false)
-	_ = cmd.MarkFlagRequired("repo")
+	conf.add(cmd, "server")
 	return cmd
 }
 
@@ -133,11 +142,22 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return err
 	}
-	store, err := reconciler.OpenBolt(filepath.Join(o.dataDir, "berth.db"))
+	dbPath := filepath.Join(o.dataDir, "berth.db")
+	if o.restore != "" {
+		kept, err := reconciler.RestoreBolt(o.restore, dbPath, time.Now())
+		if err != nil {
+			return err
+		}
+		log.Info("restored the store from a backup", "backup", o.restore, "store", dbPath, "previous store kept as", kept)
+	}
+	store, err := reconciler.OpenBolt(dbPath)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if before, now := store.Schema(); before != now {
+		log.Info("migrated the store", "store", dbPath, "from schema", before, "to schema", now)
+	}
 
 	gopts := gitsource.Options{
 		URL: o.repo, Ref: o.ref, Path: o.path, Dir: filepath.Join(o.dataDir, "git"),
@@ -184,7 +204,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks,
 		reconciler.NewNetwork(store, rec, endpoints.NetworkConfig{ServiceCIDR: serviceCIDR.String(), ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(),
 			ClusterDomain: clusterdns.DefaultDomain, ClusterCIDR: o.clusterCIDR}),
-		clock.RealClock{}, log)
+		reconciler.Operations{Source: src, Store: store}, clock.RealClock{}, log)
 	if err != nil {
 		return err
 	}

@@ -134,13 +134,19 @@ type proc struct {
 
 func startProc(t testing.TB, name, logPath string, env []string, args ...string) *proc {
 	t.Helper()
+	return startBinary(t, bins.berth, name, logPath, env, args...)
+}
+
+// startBinary is startProc of another build of berth.
+func startBinary(t testing.TB, bin, name, logPath string, env []string, args ...string) *proc {
+	t.Helper()
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(f, "==== %s: berth %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(args, " "))
 	p := &proc{name: name, log: logPath, done: make(chan struct{})}
-	p.cmd = exec.Command(bins.berth, args...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	// Its own process group: a Ctrl-C on the test reaches it only through
@@ -200,6 +206,8 @@ type node struct {
 	args                      []string
 	log                       string
 	proc                      *proc
+	// bin is the berth the agent runs (default bins.berth).
+	bin string
 }
 
 type clusterOptions struct {
@@ -415,7 +423,11 @@ func (c *cluster) startServer() {
 
 func (c *cluster) startAgent(n *node) {
 	c.t.Helper()
-	n.proc = startProc(c.t, "agent "+n.name, n.log, nil, n.args...)
+	bin := n.bin
+	if bin == "" {
+		bin = bins.berth
+	}
+	n.proc = startBinary(c.t, bin, "agent "+n.name, n.log, nil, n.args...)
 }
 
 // eventually polls cond, which looks at the real processes, until it

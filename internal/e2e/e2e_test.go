@@ -50,6 +50,9 @@ func TestCluster(t *testing.T) {
 		{"a deleted manifest leaves the nodes", s.deleted},
 		{"pods of a stopped node move and are removed when it returns", s.nodeLost},
 		{"a server killed mid-apply converges", s.serverKilled},
+		{"berth sync --wait applies a commit at once and fails on a broken one", s.syncWait},
+		{"a server restored from a backup of its store carries on", s.backupRestore},
+		{"an agent upgraded in place adopts its pods without restarting them", s.agentUpgraded},
 	}
 	for _, st := range steps {
 		if !t.Run(st.name, st.run) {

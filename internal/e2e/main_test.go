@@ -15,7 +15,10 @@ import (
 // of the Justfile's build recipe, so the tests run what users run.
 var bins struct {
 	dir, berth, pause, logger string
-	err                       error
+	// upgraded is berth built again with another version stamped in (as
+	// `just build` does), for the in-place agent upgrade.
+	upgraded string
+	err      error
 }
 
 func TestMain(m *testing.M) {
@@ -33,6 +36,7 @@ func runMain(m *testing.M) int {
 	bins.berth = filepath.Join(dir, "berth")
 	bins.pause = filepath.Join(dir, "berth-pause")
 	bins.logger = filepath.Join(dir, "berth-logger")
+	bins.upgraded = filepath.Join(dir, "upgraded", "berth")
 	// Building needs nothing but Go; a test that cannot run here skips
 	// before it looks at bins, so only build when the tests can run.
 	if os.Geteuid() == 0 || testenv.InCI() {
@@ -49,6 +53,7 @@ func build() error {
 	}{
 		{args: []string{"build", "-o", bins.berth, "github.com/berth-dev/berth/cmd/berth"}},
 		{env: static, args: []string{"build", "-trimpath", "-ldflags=-s -w", "-o", bins.logger, "github.com/berth-dev/berth/nodeagent/containerlog/logger"}},
+		{args: []string{"build", "-ldflags=-X github.com/berth-dev/berth/internal/version.version=" + upgradedVersion, "-o", bins.upgraded, "github.com/berth-dev/berth/cmd/berth"}},
 	}
 	if err := pause.Build(bins.pause); err != nil {
 		return err
@@ -58,6 +63,12 @@ func build() error {
 		cmd.Env = append(os.Environ(), s.env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go %v: %w\n%s", s.args, err, out)
+		}
+	}
+	// The agent runs the helpers from beside its own binary.
+	for _, h := range []string{bins.pause, bins.logger} {
+		if err := os.Link(h, filepath.Join(filepath.Dir(bins.upgraded), filepath.Base(h))); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -81,6 +81,8 @@ type Config struct {
 	// Advertise is the host:port the server is told to fetch logs from
 	// (default: the log server's listening address).
 	Advertise string
+	// Build is the agent's build, sent at register.
+	Build api.BuildInfo
 	// LogDir is the agent's log directory (nodeagent.Config.LogDir).
 	LogDir string
 	// StatusPoll is how often Agent.Status is checked for a change to
@@ -247,6 +249,7 @@ func (l *Link) register(ctx context.Context) error {
 	req := api.RegisterRequest{
 		Name: l.cfg.NodeName, Labels: l.cfg.Labels, Taints: l.cfg.Taints,
 		Capacity: l.cfg.Capacity, Allocatable: l.cfg.Allocatable, Address: l.cfg.Advertise,
+		Build: l.cfg.Build,
 	}
 	l.mu.Lock()
 	had := l.nodeToken != ""
