@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kjson "sigs.k8s.io/json"
 	yaml "sigs.k8s.io/yaml/goyaml.v3"
@@ -71,6 +72,11 @@ var kinds = map[Kind]struct {
 	KindDeployment: {"apps/v1", func() any { return &appsv1.Deployment{} }},
 	KindJob:        {"batch/v1", func() any { return &batchv1.Job{} }},
 	KindCronJob:    {"batch/v1", func() any { return &batchv1.CronJob{} }},
+
+	KindStatefulSet:           {"apps/v1", func() any { return &appsv1.StatefulSet{} }},
+	KindDaemonSet:             {"apps/v1", func() any { return &appsv1.DaemonSet{} }},
+	KindPersistentVolumeClaim: {"v1", func() any { return &corev1.PersistentVolumeClaim{} }},
+	KindStorageClass:          {"storage.k8s.io/v1", func() any { return &storagev1.StorageClass{} }},
 }
 
 // docErrors collects one document's problems and places each on a line.
@@ -118,7 +124,7 @@ func decodeDocument(file string, root *yaml.Node) (*Object, ErrorList) {
 		d.add("kind", 0, "Required value: every document needs a kind")
 		return nil, d.errs
 	case !ok:
-		d.add("kind", 0, fmt.Sprintf("unknown kind %q: berth reads Pod (v1), Deployment (apps/v1), Job and CronJob (batch/v1)", kind))
+		d.add("kind", 0, fmt.Sprintf("unknown kind %q: berth reads Pod and PersistentVolumeClaim (v1), Deployment, StatefulSet and DaemonSet (apps/v1), Job and CronJob (batch/v1), StorageClass (storage.k8s.io/v1)", kind))
 		return nil, d.errs
 	case apiVersion == "":
 		d.add("apiVersion", 0, fmt.Sprintf("Required value: %s needs apiVersion %s", kind, k.apiVersion))
@@ -159,6 +165,18 @@ func decodeDocument(file string, root *yaml.Node) (*Object, ErrorList) {
 	case *batchv1.CronJob:
 		o.CronJob = v
 		d.addField(validateCronJob(v))
+	case *appsv1.StatefulSet:
+		o.StatefulSet = v
+		d.addField(validateStatefulSet(v))
+	case *appsv1.DaemonSet:
+		o.DaemonSet = v
+		d.addField(validateDaemonSet(v))
+	case *corev1.PersistentVolumeClaim:
+		o.PersistentVolumeClaim = v
+		d.addField(validatePVC(v))
+	case *storagev1.StorageClass:
+		o.StorageClass = v
+		d.addField(validateStorageClass(v))
 	}
 	if len(d.errs) > 0 {
 		return nil, d.errs

@@ -24,8 +24,8 @@ type Field struct {
 // it, so nothing in Git is silently ignored. The README's table is printed
 // from this slice by `berth validate --fields`.
 var Supported = []Field{
-	{Group: "Object", Path: "apiVersion", Note: "v1 (Pod), apps/v1 (Deployment), batch/v1 (Job, CronJob)"},
-	{Group: "Object", Path: "kind", Note: "Pod, Deployment, Job, CronJob"},
+	{Group: "Object", Path: "apiVersion", Note: "v1 (Pod, PersistentVolumeClaim), apps/v1 (Deployment, StatefulSet, DaemonSet), batch/v1 (Job, CronJob), storage.k8s.io/v1 (StorageClass)"},
+	{Group: "Object", Path: "kind", Note: "Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob, PersistentVolumeClaim, StorageClass"},
 	{Group: "Object", Path: "metadata", Ref: "ObjectMeta"},
 	{Group: "ObjectMeta", Path: "name", Note: "required; RFC 1123 (CronJob at most 52 characters, Job at most 63)"},
 	{Group: "ObjectMeta", Path: "namespace", Note: "default: default"},
@@ -52,6 +52,39 @@ var Supported = []Field{
 	{Group: "CronJob", Path: "spec.failedJobsHistoryLimit", Note: "default 1"},
 	{Group: "CronJob", Path: "spec.jobTemplate.metadata", Ref: "TemplateMeta"},
 	{Group: "CronJob", Path: "spec.jobTemplate.spec", Ref: "JobSpec"},
+
+	{Group: "StatefulSet", Path: "spec.replicas", Note: "default 1; pods <name>-0 … <name>-N-1"},
+	{Group: "StatefulSet", Path: "spec.selector", Ref: "LabelSelector", Note: "required; must match the template's labels"},
+	{Group: "StatefulSet", Path: "spec.serviceName", Note: "the headless Service giving each pod its DNS name"},
+	{Group: "StatefulSet", Path: "spec.template.metadata", Ref: "TemplateMeta"},
+	{Group: "StatefulSet", Path: "spec.template.spec", Ref: "PodSpec", Note: "restartPolicy Always only; mounts may name a claim template"},
+	{Group: "StatefulSet", Path: "spec.podManagementPolicy", Note: "OrderedReady (default) or Parallel"},
+	{Group: "StatefulSet", Path: "spec.updateStrategy.type", Note: "RollingUpdate (default, highest ordinal first) or OnDelete"},
+	{Group: "StatefulSet", Path: "spec.updateStrategy.rollingUpdate.partition", Note: "default 0"},
+	{Group: "StatefulSet", Path: "spec.updateStrategy.rollingUpdate.maxUnavailable", Note: "default 1"},
+	{Group: "StatefulSet", Path: "spec.minReadySeconds"},
+	{Group: "StatefulSet", Path: "spec.volumeClaimTemplates[]", Ref: "ClaimTemplate", Note: "one claim <template>-<pod> per pod, kept when scaled down"},
+	{Group: "StatefulSet", Path: "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", Note: "Retain (default) or Delete"},
+	{Group: "StatefulSet", Path: "spec.persistentVolumeClaimRetentionPolicy.whenScaled", Note: "Retain (default) or Delete"},
+	{Group: "DaemonSet", Path: "spec.selector", Ref: "LabelSelector", Note: "required; must match the template's labels"},
+	{Group: "DaemonSet", Path: "spec.template.metadata", Ref: "TemplateMeta"},
+	{Group: "DaemonSet", Path: "spec.template.spec", Ref: "PodSpec", Note: "restartPolicy Always only; one pod per node matching nodeSelector and tolerations"},
+	{Group: "DaemonSet", Path: "spec.updateStrategy.type", Note: "RollingUpdate (default) or OnDelete"},
+	{Group: "DaemonSet", Path: "spec.updateStrategy.rollingUpdate.maxUnavailable", Note: "default 1"},
+	{Group: "DaemonSet", Path: "spec.updateStrategy.rollingUpdate.maxSurge", Note: "default 0; needs maxUnavailable: 0"},
+	{Group: "DaemonSet", Path: "spec.minReadySeconds"},
+	{Group: "PersistentVolumeClaim", Path: "spec", Ref: "ClaimSpec"},
+	{Group: "StorageClass", Path: "provisioner", Note: "berth.dev/local only (a directory under the agent's --storage-dir)"},
+	{Group: "StorageClass", Path: "reclaimPolicy", Note: "Delete (default) or Retain"},
+	{Group: "StorageClass", Path: "volumeBindingMode", Note: "WaitForFirstConsumer (the only mode)"},
+	{Group: "ClaimTemplate", Path: "metadata.name", Note: "required"},
+	{Group: "ClaimTemplate", Path: "metadata.labels.*"},
+	{Group: "ClaimTemplate", Path: "metadata.annotations.*"},
+	{Group: "ClaimTemplate", Path: "spec", Ref: "ClaimSpec"},
+	{Group: "ClaimSpec", Path: "accessModes[]", Note: "ReadWriteOnce or ReadWriteOncePod"},
+	{Group: "ClaimSpec", Path: "resources.requests.*", Note: "storage only, required; placed only on a node with that much room"},
+	{Group: "ClaimSpec", Path: "storageClassName", Note: "default: local (built in)"},
+	{Group: "ClaimSpec", Path: "volumeMode", Note: "Filesystem only"},
 
 	{Group: "JobSpec", Path: "completions", Note: "unset with parallelism set: a work queue"},
 	{Group: "JobSpec", Path: "parallelism", Note: "default 1"},
@@ -82,6 +115,8 @@ var Supported = []Field{
 	{Group: "PodSpec", Path: "volumes[].emptyDir.sizeLimit"},
 	{Group: "PodSpec", Path: "volumes[].hostPath.path", Note: "only when the agent runs with --allow-host-path"},
 	{Group: "PodSpec", Path: "volumes[].hostPath.type"},
+	{Group: "PodSpec", Path: "volumes[].persistentVolumeClaim.claimName", Note: "a PersistentVolumeClaim in Git, same namespace"},
+	{Group: "PodSpec", Path: "volumes[].persistentVolumeClaim.readOnly"},
 	{Group: "PodSpec", Path: "restartPolicy", Note: "Always, OnFailure, Never, as the kind allows"},
 	{Group: "PodSpec", Path: "terminationGracePeriodSeconds", Note: "default 30"},
 	{Group: "PodSpec", Path: "nodeSelector.*"},
@@ -194,7 +229,7 @@ func buildFieldTrie(rows []Field) map[Kind]*fieldNode {
 		}
 	}
 	roots := map[Kind]*fieldNode{}
-	for _, k := range []Kind{KindPod, KindDeployment, KindJob, KindCronJob} {
+	for _, k := range []Kind{KindPod, KindDeployment, KindJob, KindCronJob, KindStatefulSet, KindDaemonSet, KindPersistentVolumeClaim, KindStorageClass} {
 		root := newFieldNode()
 		for name, child := range group("Object").children {
 			root.children[name] = child
@@ -284,7 +319,7 @@ func isUnset(n *yaml.Node) bool {
 func FieldsMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| where | field | notes |\n|---|---|---|\n")
-	order := []string{"Object", "ObjectMeta", "Pod", "Deployment", "Job", "CronJob", "JobSpec", "TemplateMeta", "LabelSelector", "PodSpec", "Container", "Probe"}
+	order := []string{"Object", "ObjectMeta", "Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "JobSpec", "PersistentVolumeClaim", "StorageClass", "ClaimTemplate", "ClaimSpec", "TemplateMeta", "LabelSelector", "PodSpec", "Container", "Probe"}
 	rank := map[string]int{}
 	for i, g := range order {
 		rank[g] = i

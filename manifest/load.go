@@ -95,6 +95,7 @@ func Load(fsys fs.FS, dir string) ([]Object, error) {
 		return nil, append(errs, &Error{File: dir, Message: fmt.Sprintf("the tree holds more than %d objects", MaxTreeObjects)})
 	}
 	errs = append(errs, CheckUnique(objs)...)
+	errs = append(errs, CheckStorage(objs)...)
 	if len(errs) > 0 {
 		errs.Sort()
 		return objs, errs

@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 )
 
 // Kind names one of the object kinds berth reads from Git.
@@ -45,6 +46,11 @@ type Object struct {
 	Deployment *appsv1.Deployment
 	Job        *batchv1.Job
 	CronJob    *batchv1.CronJob
+
+	StatefulSet           *appsv1.StatefulSet
+	DaemonSet             *appsv1.DaemonSet
+	PersistentVolumeClaim *corev1.PersistentVolumeClaim
+	StorageClass          *storagev1.StorageClass
 }
 
 // Key returns the object's identity.

@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -407,6 +408,13 @@ func TestEverySupportedFieldIsAKubernetesField(t *testing.T) {
 		"PodSpec":       reflect.TypeOf(corev1.PodSpec{}),
 		"Container":     reflect.TypeOf(corev1.Container{}),
 		"Probe":         reflect.TypeOf(corev1.Probe{}),
+
+		"StatefulSet":           reflect.TypeOf(appsv1.StatefulSet{}),
+		"DaemonSet":             reflect.TypeOf(appsv1.DaemonSet{}),
+		"PersistentVolumeClaim": reflect.TypeOf(corev1.PersistentVolumeClaim{}),
+		"StorageClass":          reflect.TypeOf(storagev1.StorageClass{}),
+		"ClaimTemplate":         reflect.TypeOf(corev1.PersistentVolumeClaim{}),
+		"ClaimSpec":             reflect.TypeOf(corev1.PersistentVolumeClaimSpec{}),
 	}
 	for _, row := range Supported {
 		typ, ok := groups[row.Group]

@@ -468,6 +468,10 @@ func validateToleration(t corev1.Toleration, p *field.Path) field.ErrorList {
 func validateVolumeSource(v *corev1.VolumeSource, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	switch {
+	case v.PersistentVolumeClaim != nil && (v.EmptyDir != nil || v.HostPath != nil):
+		errs = append(errs, field.Forbidden(p.Child("persistentVolumeClaim"), "may not specify more than 1 volume type"))
+	case v.PersistentVolumeClaim != nil:
+		errs = append(errs, validateClaimVolume(v.PersistentVolumeClaim, p.Child("persistentVolumeClaim"))...)
 	case v.EmptyDir != nil && v.HostPath != nil:
 		errs = append(errs, field.Forbidden(p.Child("hostPath"), "may not specify more than 1 volume type"))
 	case v.EmptyDir != nil:
@@ -495,7 +499,7 @@ func validateVolumeSource(v *corev1.VolumeSource, p *field.Path) field.ErrorList
 			}
 		}
 	default:
-		errs = append(errs, field.Required(p, "must specify a volume type: emptyDir or hostPath"))
+		errs = append(errs, field.Required(p, "must specify a volume type: emptyDir, hostPath or persistentVolumeClaim"))
 	}
 	return errs
 }
