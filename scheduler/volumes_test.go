@@ -73,10 +73,10 @@ func TestClaims(t *testing.T) {
 			wantClaims: map[string]string{"default/data-web-0": "n2"},
 		},
 		{
-			name:   "bound claims hold their requests: no room left for a new one",
-			nodes:  []Node{mkNode("n1", "4", "8Gi", withStorage(gi(3))), mkNode("n2", "4", "8Gi")},
-			claims: []Claim{claim("old", gi(2), "n1"), claim("data-web-0", gi(2), "")},
-			pods:   []*corev1.Pod{one("web-0", "1", "1Gi", withClaim("data-web-0"))},
+			name:    "bound claims hold their requests: no room left for a new one",
+			nodes:   []Node{mkNode("n1", "4", "8Gi", withStorage(gi(3))), mkNode("n2", "4", "8Gi")},
+			claims:  []Claim{claim("old", gi(2), "n1"), claim("data-web-0", gi(2), "")},
+			pods:    []*corev1.Pod{one("web-0", "1", "1Gi", withClaim("data-web-0"))},
 			wantMsg: map[string]string{"web-0": "0/2 nodes are available: 2 node(s) did not have enough free storage."},
 		},
 		{
