@@ -77,6 +77,15 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 	if r.refused == cand.Revision && r.refusedOn == fp {
 		return nil
 	}
+	if errs := notRunYet(cand); len(errs) > 0 {
+		rej := &api.RejectedRevision{Revision: api.Revision{SHA: cand.Revision, Subject: cand.Subject, Author: cand.Author, Time: cand.CommitTime},
+			Errors: errs, Message: "the revision holds kinds this server does not run yet; the previous revision keeps running"}
+		if r.refused != cand.Revision {
+			r.log.Warn("refused revision: kinds not run yet", "revision", short(cand.Revision), "objects", len(errs))
+		}
+		r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej
+		return nil
+	}
 	required, kept, owners := admissionSet(idx, pods, jobRecs)
 	cluster := scheduler.Cluster{Bound: kept}
 	for _, n := range nodes {
