@@ -116,7 +116,6 @@ var Supported = []Field{
 	{Group: "PodSpec", Path: "volumes[].hostPath.path", Note: "only when the agent runs with --allow-host-path"},
 	{Group: "PodSpec", Path: "volumes[].hostPath.type"},
 	{Group: "PodSpec", Path: "volumes[].persistentVolumeClaim.claimName", Note: "a PersistentVolumeClaim in Git, same namespace"},
-	{Group: "PodSpec", Path: "volumes[].persistentVolumeClaim.readOnly"},
 	{Group: "PodSpec", Path: "restartPolicy", Note: "Always, OnFailure, Never, as the kind allows"},
 	{Group: "PodSpec", Path: "terminationGracePeriodSeconds", Note: "default 30"},
 	{Group: "PodSpec", Path: "nodeSelector.*"},
