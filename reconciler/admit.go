@@ -87,6 +87,10 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 		return nil
 	}
 	required, kept, owners := admissionSet(idx, pods, jobRecs)
+	for _, p := range daemonCandidates(idx, nodes, pods) {
+		required = append(required, p.pod)
+		owners[p.pod] = "daemonset " + p.owner
+	}
 	cluster := scheduler.Cluster{Bound: kept}
 	for _, n := range nodes {
 		cluster.Nodes = append(cluster.Nodes, schedulerNode(n))
@@ -161,6 +165,9 @@ func admissionSet(idx *desiredIndex, pods []*PodRecord, jobRecs []*JobRecord) (r
 			if stays {
 				haveNew[k]++
 			}
+		case OwnerDaemonSet:
+			w, ok := idx.daemonsets[k]
+			stays = ok && w.hash == p.TemplateHash
 		case OwnerJob:
 			jr := jobByKey[k]
 			switch {
