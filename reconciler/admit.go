@@ -87,6 +87,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 		return nil
 	}
 	required, kept, owners := admissionSet(idx, pods, jobRecs)
+	required = withoutDaemonPodsOfDownNodes(required, nodes)
 	for _, p := range daemonCandidates(idx, nodes, pods) {
 		required = append(required, p.pod)
 		owners[p.pod] = "daemonset " + p.owner

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/daemonsets"
 )
 
@@ -178,12 +179,33 @@ func daemonCandidates(idx *desiredIndex, nodes []*NodeRecord, pods []*PodRecord)
 		w := idx.daemonsets[k]
 		for i := range dnodes {
 			n := &dnodes[i]
+			if !byName[n.Name].Ready {
+				continue // its pod waits for the node; see withoutDaemonPodsOfDownNodes
+			}
 			if ok, _ := daemonsets.ShouldRun(w.ds, n); !ok || have[k+"\x00"+n.Name] {
 				continue
 			}
 			meta, spec := daemonTemplate(w, byName[n.Name])
 			out = append(out, daemonCandidate{candidatePod(w.ds.Namespace, daemonsets.PodName(w.ds.Name, w.hash, n.Name), meta, spec), w.ds.Name})
 		}
+	}
+	return out
+}
+
+// withoutDaemonPodsOfDownNodes drops from a revision's required pods the
+// daemon pods of NotReady nodes: such a pod waits for its node, and a node
+// that is down must not keep every revision with a DaemonSet out.
+func withoutDaemonPodsOfDownNodes(required []*corev1.Pod, nodes []*NodeRecord) []*corev1.Pod {
+	down := map[string]bool{}
+	for _, n := range nodes {
+		down[n.Name] = !n.Ready
+	}
+	out := required[:0]
+	for _, p := range required {
+		if n, ok := p.Labels[daemonNodeLabel]; ok && p.Labels[api.LabelOwnerKind] == OwnerDaemonSet && down[n] {
+			continue
+		}
+		out = append(out, p)
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 )
 
 func daemonYAML(image, mem string) string {
@@ -116,5 +117,26 @@ func TestDaemonPodThatDoesNotFitRefusesTheRevision(t *testing.T) {
 	u := st.Rejected.Unplaceable[0]
 	if !strings.HasSuffix(u.Name, "-small") || !strings.Contains(u.Message, "Insufficient memory") || !strings.Contains(u.Shortfall, "on small") {
 		t.Fatalf("unplaceable %+v", u)
+	}
+}
+
+func TestNotReadyNodeDoesNotHoldUpADaemonSet(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "2", "2Gi")
+	h.addNode("n2", "2", "2Gi")
+	h.label("n1", "disk", "ssd")
+	h.label("n2", "disk", "ssd")
+	h.src.push("r1", decodeObjs(t, podYAML("a", "64Mi")))
+	h.converge("n1", "n2")
+	// n2 stops reporting and goes NotReady.
+	h.clock.Step(5 * time.Minute)
+	h.converge("n1")
+	h.src.push("r2", decodeObjs(t, podYAML("a", "64Mi")+daemonYAML("agent:1", "64Mi")))
+	h.converge("n1")
+	if st := h.sync(); st.State != "Synced" || st.Applied.SHA != "r2" {
+		t.Fatalf("status %+v", st)
+	}
+	if got := h.daemonPods(); len(got) != 2 || got["n1"] == "" || got[""] == "" {
+		t.Fatalf("daemon pods %v: want n1's bound and n2's waiting", got)
 	}
 }
