@@ -22,6 +22,7 @@ const (
 	PathPods       = "/api/v1/pods"
 	PathEvents     = "/api/v1/events"
 	PathDeploy     = "/apis/apps/v1/deployments"
+	PathDaemonSets = "/apis/apps/v1/daemonsets"
 	PathJobs       = "/apis/batch/v1/jobs"
 	PathCronJobs   = "/apis/batch/v1/cronjobs"
 	HeaderNodeName = "X-Berth-Node"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/daemonsets"
+	"github.com/berth-dev/berth/manifest"
 )
 
 // daemonNodeLabel names, on a daemon pod, the node it is made for, before
@@ -208,4 +209,32 @@ func withoutDaemonPodsOfDownNodes(required []*corev1.Pod, nodes []*NodeRecord) [
 		out = append(out, p)
 	}
 	return out
+}
+
+// DaemonSets returns the DaemonSets of Git (filtered by ns and name when
+// not empty) with the status the loop recorded.
+func (r *Reads) DaemonSets(ns, name string) ([]appsv1.DaemonSet, error) {
+	objs := r.gitObjects(manifest.KindDaemonSet, ns, name)
+	items := []appsv1.DaemonSet{}
+	err := r.store.View(func(tx ReadTx) error {
+		for _, o := range objs {
+			d := o.DaemonSet.DeepCopy()
+			d.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"}
+			d.Generation = max(d.Generation, 1)
+			rec, err := tx.DaemonSet(o.Namespace, o.Name)
+			switch {
+			case errors.Is(err, ErrNotFound):
+			case err != nil:
+				return err
+			default:
+				d.Status = rec.Status
+				if !rec.Created.IsZero() {
+					d.CreationTimestamp = metav1.NewTime(rec.Created)
+				}
+			}
+			items = append(items, *d)
+		}
+		return nil
+	})
+	return items, err
 }
