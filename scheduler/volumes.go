@@ -171,8 +171,10 @@ func (storageCheck) check(p *podInfo, n *nodeState) reasons {
 
 // claimMessage says, for a pod held by a bound claim, where the claim is:
 // first, when that node is lost ("claim data-web-0 is bound to node n2,
-// which is NotReady"), else after the fit message.
+// which is NotReady"), else after the fit message. A lost node is named
+// before a claim whose node is up.
 func (s *stack) claimMessage(p *podInfo, fit string) string {
+	first := ""
 	for _, c := range p.claims {
 		if c.node == "" {
 			continue
@@ -189,9 +191,12 @@ func (s *stack) claimMessage(p *podInfo, fit string) string {
 			return fmt.Sprintf("claim %s is bound to node %s, which is not in the cluster; %s", c.name, c.node, fit)
 		case state.notReady:
 			return fmt.Sprintf("claim %s is bound to node %s, which is NotReady; %s", c.name, c.node, fit)
-		default:
-			return fmt.Sprintf("%s Claim %s is bound to node %s.", fit, c.name, c.node)
+		case first == "":
+			first = fmt.Sprintf("%s Claim %s is bound to node %s.", fit, c.name, c.node)
 		}
+	}
+	if first != "" {
+		return first
 	}
 	return fit
 }

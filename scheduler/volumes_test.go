@@ -1,11 +1,14 @@
 package scheduler
 
 import (
+	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"pgregory.net/rapid"
 )
 
 func withClaim(names ...string) podOpt {
@@ -166,4 +169,93 @@ func TestGangGivesBackItsClaims(t *testing.T) {
 	if !maps.Equal(plan.ClaimNodes, map[string]string{"default/c": "n1"}) {
 		t.Errorf("claims %v, want only c on n1", plan.ClaimNodes)
 	}
+}
+
+// TestPropertyClaims places random pods with random claims on random
+// nodes and checks: a pod goes only to the node of its bound claims; a
+// claim the plan binds was unbound, is used by a pod bound there, and all
+// pods of the plan using it are there; the claims a plan binds to a node
+// fit in what its bound claims leave of its StorageCapacity; a pod held
+// by a claim on a NotReady node says so first.
+func TestPropertyClaims(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var nodes []Node
+		for i := range rapid.IntRange(0, 4).Draw(t, "nodes") {
+			n := mkNode(fmt.Sprint("n", i), "8", "16Gi", withStorage(gi(int64(rapid.IntRange(0, 4).Draw(t, "storageGi")))))
+			n.Ready = rapid.IntRange(0, 3).Draw(t, "notready") > 0
+			nodes = append(nodes, n)
+		}
+		var claims []Claim
+		for i := range rapid.IntRange(0, 5).Draw(t, "claims") {
+			c := claim(fmt.Sprint("c", i), gi(int64(rapid.IntRange(1, 3).Draw(t, "requestGi"))), "")
+			if rapid.Bool().Draw(t, "bound") {
+				c.Node = rapid.SampledFrom([]string{"n0", "n1", "n2", "n3", "gone"}).Draw(t, "claimnode")
+			}
+			claims = append(claims, c)
+		}
+		var pods []*corev1.Pod
+		for i := range rapid.IntRange(0, 8).Draw(t, "pods") {
+			var names []string
+			for range rapid.IntRange(0, min(2, len(claims))).Draw(t, "podclaims") {
+				names = append(names, claims[rapid.IntRange(0, len(claims)-1).Draw(t, "which")].Name)
+			}
+			pods = append(pods, one(fmt.Sprint("p", i), "100m", "64Mi", withClaim(names...)))
+		}
+		plan, err := Place(pods, Cluster{Nodes: nodes, Claims: claims}, Options{AllOrNothing: rapid.Bool().Draw(t, "atomic")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]Claim{}
+		for _, c := range claims {
+			byName[c.Name] = c
+		}
+		at := map[string]string{} // claim -> node its bound pods went to
+		for _, b := range plan.Bindings {
+			for _, v := range b.Pod.Spec.Volumes {
+				c := byName[v.PersistentVolumeClaim.ClaimName]
+				if c.Node != "" && c.Node != b.Node {
+					t.Fatalf("pod %s on %s, its claim %s is bound to %s", b.Pod.Name, b.Node, c.Name, c.Node)
+				}
+				if c.Node == "" && plan.ClaimNodes["default/"+c.Name] != b.Node {
+					t.Fatalf("pod %s on %s, its new claim %s bound to %q", b.Pod.Name, b.Node, c.Name, plan.ClaimNodes["default/"+c.Name])
+				}
+				if prev, ok := at[c.Name]; ok && prev != b.Node {
+					t.Fatalf("claim %s used on %s and %s", c.Name, prev, b.Node)
+				}
+				at[c.Name] = b.Node
+			}
+		}
+		newOn := map[string]int64{}
+		for k, node := range plan.ClaimNodes {
+			c := byName[strings.TrimPrefix(k, "default/")]
+			if c.Node != "" || at[c.Name] != node {
+				t.Fatalf("plan binds %s to %s; it was bound to %q, its pods went to %q", k, node, c.Node, at[c.Name])
+			}
+			newOn[node] += c.Request
+		}
+		for _, n := range nodes {
+			var held int64
+			for _, c := range claims {
+				if c.Node == n.Name {
+					held += c.Request
+				}
+			}
+			if newOn[n.Name] > max(0, n.StorageCapacity-held) {
+				t.Fatalf("node %s: new claims of %d bytes beside %d held, capacity %d", n.Name, newOn[n.Name], held, n.StorageCapacity)
+			}
+		}
+		for _, u := range plan.Unplaced {
+			if u.Cause != CauseNoFit {
+				continue
+			}
+			for _, v := range u.Pod.Spec.Volumes {
+				c := byName[v.PersistentVolumeClaim.ClaimName]
+				if i := slices.IndexFunc(nodes, func(n Node) bool { return n.Name == c.Node }); i >= 0 && !nodes[i].Ready {
+					if !strings.HasPrefix(u.Message, "claim ") || !strings.Contains(u.Message, "is bound to node") {
+						t.Fatalf("pod %s held by claim %s on NotReady %s says %q", u.Pod.Name, c.Name, c.Node, u.Message)
+					}
+				}
+			}
+		}
+	})
 }
