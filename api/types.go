@@ -28,6 +28,11 @@ const (
 	HeaderNodeName = "X-Berth-Node"
 )
 
+// ResourceClaimStorage is the resource a node offers claims in (bytes
+// under the agent's --storage-dir), reported in its capacity and
+// allocatable beside cpu and memory.
+const ResourceClaimStorage corev1.ResourceName = "berth.dev/claim-storage"
+
 // Labels and annotations berth puts on the pods it makes.
 const (
 	LabelOwnerKind     = "berth.dev/owner-kind"

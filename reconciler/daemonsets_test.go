@@ -6,6 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/berth-dev/berth/api"
 )
 
 func daemonYAML(image, mem string) string {
@@ -138,5 +143,15 @@ func TestNotReadyNodeDoesNotHoldUpADaemonSet(t *testing.T) {
 	}
 	if got := h.daemonPods(); len(got) != 2 || got["n1"] == "" || got[""] == "" {
 		t.Fatalf("daemon pods %v: want n1's bound and n2's waiting", got)
+	}
+}
+
+func TestSchedulerNodeReadsClaimStorage(t *testing.T) {
+	n := &NodeRecord{Name: "n1", Allocatable: corev1.ResourceList{api.ResourceClaimStorage: resource.MustParse("10Gi")}}
+	if got := schedulerNode(n).StorageCapacity; got != 10<<30 {
+		t.Fatalf("StorageCapacity %d, want 10Gi", got)
+	}
+	if got := schedulerNode(&NodeRecord{Name: "n2"}).StorageCapacity; got != 0 {
+		t.Fatalf("a node without claim storage offers %d", got)
 	}
 }

@@ -12,7 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/nodeagent"
+	"github.com/berth-dev/berth/nodeagent/localstorage"
 	"github.com/berth-dev/berth/nodeagent/remote"
 )
 
@@ -111,6 +113,13 @@ func runJoined(ctx context.Context, server, token string, cfg nodeagent.Config, 
 		labels["kubernetes.io/hostname"] = cfg.NodeName
 	}
 	machine := remote.MachineResources()
+	if cfg.StorageDir != "" {
+		q, err := claimStorage(cfg.StorageDir)
+		if err != nil {
+			return err
+		}
+		machine[api.ResourceClaimStorage] = q
+	}
 	allocatable, err := parseAllocatable(o.allocatable, machine)
 	if err != nil {
 		return err
@@ -132,4 +141,27 @@ func readToken(path string) (string, error) {
 		return "", fmt.Errorf("token file %s is empty", path)
 	}
 	return tok, nil
+}
+
+// claimStorage is what the node offers claims: the free space of the
+// filesystem under dir plus what the claims already there use (they are
+// charged by their requests, not their use).
+func claimStorage(dir string) (resource.Quantity, error) {
+	st, err := localstorage.Open(dir)
+	if err != nil {
+		return resource.Quantity{}, err
+	}
+	c, err := st.Capacity()
+	if err != nil {
+		return resource.Quantity{}, err
+	}
+	claims, err := st.List()
+	if err != nil {
+		return resource.Quantity{}, err
+	}
+	offer := c.Available
+	for _, u := range claims {
+		offer += u.Used
+	}
+	return *resource.NewQuantity(min(offer, c.Total), resource.BinarySI), nil
 }
