@@ -22,10 +22,16 @@ const (
 	PathPods       = "/api/v1/pods"
 	PathEvents     = "/api/v1/events"
 	PathDeploy     = "/apis/apps/v1/deployments"
+	PathDaemonSets = "/apis/apps/v1/daemonsets"
 	PathJobs       = "/apis/batch/v1/jobs"
 	PathCronJobs   = "/apis/batch/v1/cronjobs"
 	HeaderNodeName = "X-Berth-Node"
 )
+
+// ResourceClaimStorage is the resource a node offers claims in (bytes
+// under the agent's --storage-dir), reported in its capacity and
+// allocatable beside cpu and memory.
+const ResourceClaimStorage corev1.ResourceName = "berth.dev/claim-storage"
 
 // Labels and annotations berth puts on the pods it makes.
 const (

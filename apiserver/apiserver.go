@@ -134,6 +134,7 @@ func New(cfg Config) (*Server, error) {
 	resources := []resource{
 		{api.PathPods, s.listPods},
 		{api.PathDeploy, s.listDeployments},
+		{api.PathDaemonSets, s.listDaemonSets},
 		{api.PathJobs, s.listJobs},
 		{api.PathCronJobs, s.listCronJobs},
 	}
@@ -550,6 +551,12 @@ func (s *Server) listPods(w http.ResponseWriter, r *http.Request, ns, name strin
 func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, ns, name string) {
 	list(s, w, r, "deployment", ns, name, s.cfg.Reads.Deployments, func(items []appsv1.Deployment) any {
 		return &appsv1.DeploymentList{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DeploymentList"}, Items: items}
+	})
+}
+
+func (s *Server) listDaemonSets(w http.ResponseWriter, r *http.Request, ns, name string) {
+	list(s, w, r, "daemonset", ns, name, s.cfg.Reads.DaemonSets, func(items []appsv1.DaemonSet) any {
+		return &appsv1.DaemonSetList{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSetList"}, Items: items}
 	})
 }
 

@@ -245,6 +245,7 @@ func TestAPIAuth(t *testing.T) {
 		{name: "pod", method: "GET", path: "/api/v1/namespaces/default/pods/web"},
 		{name: "logs", method: "GET", path: "/api/v1/namespaces/default/pods/web/log"},
 		{name: "deployments", method: "GET", path: api.PathDeploy},
+		{name: "daemonsets", method: "GET", path: api.PathDaemonSets},
 		{name: "jobs", method: "GET", path: api.PathJobs},
 		{name: "cronjobs", method: "GET", path: api.PathCronJobs},
 		{name: "events", method: "GET", path: api.PathEvents},

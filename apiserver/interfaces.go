@@ -61,6 +61,7 @@ type ClusterReader interface {
 	SyncStatus() (*api.SyncStatus, error)
 	Pods(ns, name string) ([]corev1.Pod, error)
 	Deployments(ns, name string) ([]appsv1.Deployment, error)
+	DaemonSets(ns, name string) ([]appsv1.DaemonSet, error)
 	Jobs(ns, name string) ([]batchv1.Job, error)
 	CronJobs(ns, name string) ([]batchv1.CronJob, error)
 	Events(kind, ns, name string) ([]api.Event, error)

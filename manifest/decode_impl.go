@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -81,14 +82,18 @@ var kinds = map[Kind]struct {
 	apiVersion string
 	make       func() any
 }{
-	KindPod:        {"v1", func() any { return &corev1.Pod{} }},
-	KindDeployment: {"apps/v1", func() any { return &appsv1.Deployment{} }},
-	KindJob:        {"batch/v1", func() any { return &batchv1.Job{} }},
-	KindCronJob:    {"batch/v1", func() any { return &batchv1.CronJob{} }},
-	KindConfigMap:  {"v1", func() any { return &corev1.ConfigMap{} }},
-	KindSecret:     {"v1", func() any { return &corev1.Secret{} }},
-	KindNamespace:  {"v1", func() any { return &corev1.Namespace{} }},
-	KindService:    {"v1", func() any { return &corev1.Service{} }},
+	KindPod:                   {"v1", func() any { return &corev1.Pod{} }},
+	KindDeployment:            {"apps/v1", func() any { return &appsv1.Deployment{} }},
+	KindJob:                   {"batch/v1", func() any { return &batchv1.Job{} }},
+	KindCronJob:               {"batch/v1", func() any { return &batchv1.CronJob{} }},
+	KindConfigMap:             {"v1", func() any { return &corev1.ConfigMap{} }},
+	KindSecret:                {"v1", func() any { return &corev1.Secret{} }},
+	KindNamespace:             {"v1", func() any { return &corev1.Namespace{} }},
+	KindService:               {"v1", func() any { return &corev1.Service{} }},
+	KindStatefulSet:           {"apps/v1", func() any { return &appsv1.StatefulSet{} }},
+	KindDaemonSet:             {"apps/v1", func() any { return &appsv1.DaemonSet{} }},
+	KindPersistentVolumeClaim: {"v1", func() any { return &corev1.PersistentVolumeClaim{} }},
+	KindStorageClass:          {"storage.k8s.io/v1", func() any { return &storagev1.StorageClass{} }},
 }
 
 // docErrors collects one document's problems and places each on a line.
@@ -158,7 +163,7 @@ func decodeNode(d *docErrors, file string, root *yaml.Node, index int, src *sops
 		d.add("kind", 0, "Required value: every document needs a kind")
 		return nil, d.errs
 	case !ok:
-		d.add("kind", 0, fmt.Sprintf("unknown kind %q: berth reads Pod, Service, ConfigMap, Secret, Namespace (v1), Deployment (apps/v1), Job and CronJob (batch/v1)", kind))
+		d.add("kind", 0, fmt.Sprintf("unknown kind %q: berth reads Pod, Service, ConfigMap, Secret, Namespace and PersistentVolumeClaim (v1), Deployment, StatefulSet and DaemonSet (apps/v1), Job and CronJob (batch/v1), StorageClass (storage.k8s.io/v1)", kind))
 		return nil, d.errs
 	case apiVersion == "":
 		d.add("apiVersion", 0, fmt.Sprintf("Required value: %s needs apiVersion %s", kind, k.apiVersion))
@@ -228,6 +233,18 @@ func decodeNode(d *docErrors, file string, root *yaml.Node, index int, src *sops
 	case *corev1.Service:
 		o.Service = v
 		d.addField(validateService(v))
+	case *appsv1.StatefulSet:
+		o.StatefulSet = v
+		d.addField(validateStatefulSet(v))
+	case *appsv1.DaemonSet:
+		o.DaemonSet = v
+		d.addField(validateDaemonSet(v))
+	case *corev1.PersistentVolumeClaim:
+		o.PersistentVolumeClaim = v
+		d.addField(validatePVC(v))
+	case *storagev1.StorageClass:
+		o.StorageClass = v
+		d.addField(validateStorageClass(v))
 	}
 	if len(d.errs) > 0 {
 		return nil, d.redacted(root)

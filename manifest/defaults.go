@@ -50,6 +50,23 @@ func setDefaults(o *Object) {
 	case o.Service != nil:
 		meta = &o.Service.ObjectMeta
 		defaultService(o.Service)
+	case o.StatefulSet != nil:
+		meta = &o.StatefulSet.ObjectMeta
+		o.StatefulSet.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"}
+		defaultStatefulSet(&o.StatefulSet.Spec)
+	case o.DaemonSet != nil:
+		meta = &o.DaemonSet.ObjectMeta
+		o.DaemonSet.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"}
+		defaultDaemonSet(&o.DaemonSet.Spec)
+	case o.PersistentVolumeClaim != nil:
+		meta = &o.PersistentVolumeClaim.ObjectMeta
+		o.PersistentVolumeClaim.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"}
+		defaultClaimSpec(&o.PersistentVolumeClaim.Spec)
+	case o.StorageClass != nil:
+		// Cluster-scoped: no namespace.
+		defaultStorageClass(o.StorageClass)
+		o.Name = o.StorageClass.Name
+		return
 	}
 	if meta.Namespace == "" {
 		meta.Namespace = DefaultNamespace

@@ -24,8 +24,8 @@ type Field struct {
 // it, so nothing in Git is silently ignored. The README's table is printed
 // from this slice by `berth validate --fields`.
 var Supported = []Field{
-	{Group: "Object", Path: "apiVersion", Note: "v1 (Pod, Service, ConfigMap, Secret, Namespace), apps/v1 (Deployment), batch/v1 (Job, CronJob)"},
-	{Group: "Object", Path: "kind", Note: "Pod, Deployment, Job, CronJob, Service, ConfigMap, Secret, Namespace"},
+	{Group: "Object", Path: "apiVersion", Note: "v1 (Pod, Service, ConfigMap, Secret, Namespace, PersistentVolumeClaim), apps/v1 (Deployment, StatefulSet, DaemonSet), batch/v1 (Job, CronJob), storage.k8s.io/v1 (StorageClass)"},
+	{Group: "Object", Path: "kind", Note: "Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob, Service, ConfigMap, Secret, Namespace, PersistentVolumeClaim, StorageClass"},
 	{Group: "Object", Path: "metadata", Ref: "ObjectMeta"},
 	{Group: "ObjectMeta", Path: "name", Note: "required; RFC 1123 (CronJob at most 52 characters, Job at most 63)"},
 	{Group: "ObjectMeta", Path: "generateName", Note: "without name: the name is the prefix and 5 characters derived from the file and the document's place in it, so it stays the same from one revision to the next"},
@@ -74,6 +74,38 @@ var Supported = []Field{
 	{Group: "Service", Path: "spec.sessionAffinity", Note: "None (default) or ClientIP"},
 	{Group: "Service", Path: "spec.sessionAffinityConfig.clientIP.timeoutSeconds", Note: "default 10800"},
 	{Group: "Service", Path: "spec.publishNotReadyAddresses", Note: "pods count as endpoints before they are ready"},
+	{Group: "StatefulSet", Path: "spec.replicas", Note: "default 1; pods <name>-0 … <name>-N-1"},
+	{Group: "StatefulSet", Path: "spec.selector", Ref: "LabelSelector", Note: "required; must match the template's labels"},
+	{Group: "StatefulSet", Path: "spec.serviceName", Note: "the headless Service giving each pod its DNS name"},
+	{Group: "StatefulSet", Path: "spec.template.metadata", Ref: "TemplateMeta"},
+	{Group: "StatefulSet", Path: "spec.template.spec", Ref: "PodSpec", Note: "restartPolicy Always only; mounts may name a claim template"},
+	{Group: "StatefulSet", Path: "spec.podManagementPolicy", Note: "OrderedReady (default) or Parallel"},
+	{Group: "StatefulSet", Path: "spec.updateStrategy.type", Note: "RollingUpdate (default, highest ordinal first) or OnDelete"},
+	{Group: "StatefulSet", Path: "spec.updateStrategy.rollingUpdate.partition", Note: "default 0"},
+	{Group: "StatefulSet", Path: "spec.updateStrategy.rollingUpdate.maxUnavailable", Note: "default 1"},
+	{Group: "StatefulSet", Path: "spec.minReadySeconds"},
+	{Group: "StatefulSet", Path: "spec.volumeClaimTemplates[]", Ref: "ClaimTemplate", Note: "one claim <template>-<pod> per pod, kept when scaled down"},
+	{Group: "StatefulSet", Path: "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", Note: "Retain (default) or Delete"},
+	{Group: "StatefulSet", Path: "spec.persistentVolumeClaimRetentionPolicy.whenScaled", Note: "Retain (default) or Delete"},
+	{Group: "DaemonSet", Path: "spec.selector", Ref: "LabelSelector", Note: "required; must match the template's labels"},
+	{Group: "DaemonSet", Path: "spec.template.metadata", Ref: "TemplateMeta"},
+	{Group: "DaemonSet", Path: "spec.template.spec", Ref: "PodSpec", Note: "restartPolicy Always only; one pod per node matching nodeSelector and tolerations"},
+	{Group: "DaemonSet", Path: "spec.updateStrategy.type", Note: "RollingUpdate (default) or OnDelete"},
+	{Group: "DaemonSet", Path: "spec.updateStrategy.rollingUpdate.maxUnavailable", Note: "default 1"},
+	{Group: "DaemonSet", Path: "spec.updateStrategy.rollingUpdate.maxSurge", Note: "default 0; needs maxUnavailable: 0"},
+	{Group: "DaemonSet", Path: "spec.minReadySeconds"},
+	{Group: "PersistentVolumeClaim", Path: "spec", Ref: "ClaimSpec"},
+	{Group: "StorageClass", Path: "provisioner", Note: "berth.dev/local only (a directory under the agent's --storage-dir)"},
+	{Group: "StorageClass", Path: "reclaimPolicy", Note: "Delete (default) or Retain"},
+	{Group: "StorageClass", Path: "volumeBindingMode", Note: "WaitForFirstConsumer (the only mode)"},
+	{Group: "ClaimTemplate", Path: "metadata.name", Note: "required"},
+	{Group: "ClaimTemplate", Path: "metadata.labels.*"},
+	{Group: "ClaimTemplate", Path: "metadata.annotations.*"},
+	{Group: "ClaimTemplate", Path: "spec", Ref: "ClaimSpec"},
+	{Group: "ClaimSpec", Path: "accessModes[]", Note: "ReadWriteOnce or ReadWriteOncePod"},
+	{Group: "ClaimSpec", Path: "resources.requests.*", Note: "storage only, required; placed only on a node with that much room"},
+	{Group: "ClaimSpec", Path: "storageClassName", Note: "default: local (built in)"},
+	{Group: "ClaimSpec", Path: "volumeMode", Note: "Filesystem only"},
 
 	{Group: "JobSpec", Path: "completions", Note: "unset with parallelism set: a work queue"},
 	{Group: "JobSpec", Path: "parallelism", Note: "default 1"},
@@ -124,6 +156,7 @@ var Supported = []Field{
 	{Group: "PodSpec", Path: "volumes[].projected.sources[].downwardAPI.items[]", Ref: "DownwardAPIFile"},
 	{Group: "PodSpec", Path: "volumes[].hostPath.path", Note: "only when the agent runs with --allow-host-path"},
 	{Group: "PodSpec", Path: "volumes[].hostPath.type"},
+	{Group: "PodSpec", Path: "volumes[].persistentVolumeClaim.claimName", Note: "a PersistentVolumeClaim in Git, same namespace"},
 	{Group: "PodSpec", Path: "restartPolicy", Note: "Always, OnFailure, Never, as the kind allows"},
 	{Group: "PodSpec", Path: "terminationGracePeriodSeconds", Note: "default 30"},
 	{Group: "PodSpec", Path: "nodeSelector.*"},
@@ -384,7 +417,7 @@ func isUnset(n *yaml.Node) bool {
 func FieldsMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| where | field | notes |\n|---|---|---|\n")
-	order := []string{"Object", "ObjectMeta", "ConfigMap", "Secret", "Pod", "Deployment", "Job", "CronJob", "Service", "JobSpec", "TemplateMeta", "LabelSelector", "PodSpec", "Container", "Probe", "KeyToPath", "DownwardAPIFile"}
+	order := []string{"Object", "ObjectMeta", "ConfigMap", "Secret", "Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Service", "JobSpec", "PersistentVolumeClaim", "StorageClass", "ClaimTemplate", "ClaimSpec", "TemplateMeta", "LabelSelector", "PodSpec", "Container", "Probe", "KeyToPath", "DownwardAPIFile"}
 	rank := map[string]int{}
 	for i, g := range order {
 		rank[g] = i

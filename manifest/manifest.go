@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 )
 
 // Kind names one of the object kinds berth reads from Git.
@@ -58,6 +59,11 @@ type Object struct {
 	Secret          *Secret
 	NamespaceObject *corev1.Namespace
 	Service         *corev1.Service
+
+	StatefulSet           *appsv1.StatefulSet
+	DaemonSet             *appsv1.DaemonSet
+	PersistentVolumeClaim *corev1.PersistentVolumeClaim
+	StorageClass          *storagev1.StorageClass
 
 	// Warnings are what is accepted but should change (a Secret in clear
 	// text in Git); berth validate prints them and the snapshot keeps them.

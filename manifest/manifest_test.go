@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -395,23 +396,29 @@ func TestEverySupportedFieldIsAKubernetesField(t *testing.T) {
 	// promise a field the strict decoder refuses: walk every row's path
 	// through the k8s.io/api type of its group, by JSON name.
 	groups := map[string]reflect.Type{
-		"Object":          reflect.TypeOf(corev1.Pod{}),
-		"ObjectMeta":      reflect.TypeOf(metav1.ObjectMeta{}),
-		"TemplateMeta":    reflect.TypeOf(metav1.ObjectMeta{}),
-		"LabelSelector":   reflect.TypeOf(metav1.LabelSelector{}),
-		"Pod":             reflect.TypeOf(corev1.Pod{}),
-		"Deployment":      reflect.TypeOf(appsv1.Deployment{}),
-		"Job":             reflect.TypeOf(batchv1.Job{}),
-		"CronJob":         reflect.TypeOf(batchv1.CronJob{}),
-		"JobSpec":         reflect.TypeOf(batchv1.JobSpec{}),
-		"PodSpec":         reflect.TypeOf(corev1.PodSpec{}),
-		"Container":       reflect.TypeOf(corev1.Container{}),
-		"Probe":           reflect.TypeOf(corev1.Probe{}),
-		"ConfigMap":       reflect.TypeOf(corev1.ConfigMap{}),
-		"Secret":          reflect.TypeOf(corev1.Secret{}),
-		"KeyToPath":       reflect.TypeOf(corev1.KeyToPath{}),
-		"DownwardAPIFile": reflect.TypeOf(corev1.DownwardAPIVolumeFile{}),
-		"Service":         reflect.TypeOf(corev1.Service{}),
+		"Object":                reflect.TypeOf(corev1.Pod{}),
+		"ObjectMeta":            reflect.TypeOf(metav1.ObjectMeta{}),
+		"TemplateMeta":          reflect.TypeOf(metav1.ObjectMeta{}),
+		"LabelSelector":         reflect.TypeOf(metav1.LabelSelector{}),
+		"Pod":                   reflect.TypeOf(corev1.Pod{}),
+		"Deployment":            reflect.TypeOf(appsv1.Deployment{}),
+		"Job":                   reflect.TypeOf(batchv1.Job{}),
+		"CronJob":               reflect.TypeOf(batchv1.CronJob{}),
+		"JobSpec":               reflect.TypeOf(batchv1.JobSpec{}),
+		"PodSpec":               reflect.TypeOf(corev1.PodSpec{}),
+		"Container":             reflect.TypeOf(corev1.Container{}),
+		"Probe":                 reflect.TypeOf(corev1.Probe{}),
+		"ConfigMap":             reflect.TypeOf(corev1.ConfigMap{}),
+		"Secret":                reflect.TypeOf(corev1.Secret{}),
+		"KeyToPath":             reflect.TypeOf(corev1.KeyToPath{}),
+		"DownwardAPIFile":       reflect.TypeOf(corev1.DownwardAPIVolumeFile{}),
+		"Service":               reflect.TypeOf(corev1.Service{}),
+		"StatefulSet":           reflect.TypeOf(appsv1.StatefulSet{}),
+		"DaemonSet":             reflect.TypeOf(appsv1.DaemonSet{}),
+		"PersistentVolumeClaim": reflect.TypeOf(corev1.PersistentVolumeClaim{}),
+		"StorageClass":          reflect.TypeOf(storagev1.StorageClass{}),
+		"ClaimTemplate":         reflect.TypeOf(corev1.PersistentVolumeClaim{}),
+		"ClaimSpec":             reflect.TypeOf(corev1.PersistentVolumeClaimSpec{}),
 	}
 	for _, row := range Supported {
 		typ, ok := groups[row.Group]

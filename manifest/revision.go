@@ -20,10 +20,12 @@ type objectRef struct {
 }
 
 // CheckRevision runs the checks that need the whole tree: every object is
-// defined once, and every ConfigMap or Secret a pod needs is in it.
+// defined once, every ConfigMap or Secret a pod needs is in it, and so is
+// every claim and storage class (CheckStorage).
 // Load and gitsource both call it, so berth validate and the server agree.
 func CheckRevision(objs []Object) ErrorList {
 	errs := CheckUnique(objs)
+	errs = append(errs, CheckStorage(objs)...)
 	return append(errs, CheckReferences(objs)...)
 }
 

@@ -475,9 +475,14 @@ func validateVolumeSource(v *corev1.VolumeSource, p *field.Path) field.ErrorList
 	if v.HostPath != nil {
 		n++
 	}
+	if v.PersistentVolumeClaim != nil {
+		n++
+	}
 	switch {
 	case n > 1:
 		errs = append(errs, field.Forbidden(p, "may not specify more than 1 volume type"))
+	case v.PersistentVolumeClaim != nil:
+		errs = append(errs, validateClaimVolume(v.PersistentVolumeClaim, p.Child("persistentVolumeClaim"))...)
 	case n == 1 && v.EmptyDir == nil && v.HostPath == nil:
 	case v.EmptyDir != nil:
 		ep := p.Child("emptyDir")
@@ -504,9 +509,9 @@ func validateVolumeSource(v *corev1.VolumeSource, p *field.Path) field.ErrorList
 			}
 		}
 	case setFields(v) == 0:
-		// A volume of another type (nfs, persistentVolumeClaim, …) is
+		// A volume of another type (nfs, iscsi, …) is
 		// already refused by name as not supported.
-		errs = append(errs, field.Required(p, "must specify a volume type: emptyDir, hostPath, configMap, secret, downwardAPI or projected"))
+		errs = append(errs, field.Required(p, "must specify a volume type: emptyDir, hostPath, configMap, secret, downwardAPI, projected or persistentVolumeClaim"))
 	}
 	return errs
 }

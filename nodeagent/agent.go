@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/berth-dev/berth/nodeagent/localstorage"
 	"github.com/berth-dev/berth/nodeagent/restart"
 )
 
@@ -49,7 +50,8 @@ type Agent struct {
 	oomMu sync.Mutex
 	ooms  map[string]bool // container IDs containerd reported OOM for
 
-	trace atomic.Pointer[stepTrace] // nil but in benchmarks
+	trace   atomic.Pointer[stepTrace] // nil but in benchmarks
+	storage *localstorage.Dir         // nil without Config.StorageDir
 }
 
 // New connects to containerd, makes the pause image and the CNI network
@@ -87,6 +89,11 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	if a.net, err = newNetwork(&a.cfg); err != nil {
 		return fail(err)
+	}
+	if cfg.StorageDir != "" {
+		if a.storage, err = localstorage.Open(cfg.StorageDir); err != nil {
+			return fail(fmt.Errorf("agent: %w", err))
+		}
 	}
 	pctx := namespaces.WithNamespace(ctx, cfg.Namespace)
 	if a.pause, err = a.images.ensurePause(pctx, cfg.PauseBinary); err != nil {

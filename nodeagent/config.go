@@ -59,6 +59,10 @@ type Config struct {
 	// AllowHostPath lets pods mount hostPath volumes; without it such a pod
 	// fails with reason HostPathNotAllowed.
 	AllowHostPath bool
+	// StorageDir holds the node's PersistentVolumeClaims, one directory
+	// each (nodeagent/localstorage); empty: the node takes no claim and a
+	// pod using one fails with reason NoStorageDir.
+	StorageDir string
 	// InsecureRegistries may be pulled from over plain HTTP, besides
 	// registries on loopback which always may.
 	InsecureRegistries []string

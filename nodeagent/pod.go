@@ -40,6 +40,7 @@ const (
 // Pod-level reasons; a container's are package podstatus'.
 const (
 	reasonHostPathNotAllowed  = "HostPathNotAllowed"
+	reasonNoStorageDir        = "NoStorageDir"
 	reasonVolumeError         = "VolumeError"
 	reasonSandboxCreateError  = "SandboxCreateError"
 	reasonInitContainerFailed = "InitContainerFailed"
@@ -228,9 +229,13 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 		w.sb = nil
 	}
 	if w.volumes == nil {
-		vols, err := prepareVolumes(pod, w.a.podDir(w.uid), w.a.cfg.AllowHostPath)
+		vols, err := prepareVolumes(pod, w.a.podDir(w.uid), w.a.cfg.AllowHostPath, w.a.storage, w.a.cfg.Clock.Now())
 		if errors.Is(err, errHostPathNotAllowed) {
 			w.fail(reasonHostPathNotAllowed, err.Error())
+			return 0
+		}
+		if errors.Is(err, errNoStorageDir) {
+			w.fail(reasonNoStorageDir, err.Error())
 			return 0
 		}
 		if err != nil {

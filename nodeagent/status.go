@@ -20,7 +20,7 @@ func (w *podWorker) publish() {
 		obs.PodIPs = []string{w.sb.ip}
 	}
 	switch w.podReason {
-	case reasonHostPathNotAllowed, reasonVolumeError, reasonSysctlForbidden:
+	case reasonHostPathNotAllowed, reasonNoStorageDir, reasonVolumeError, reasonSysctlForbidden:
 		obs.Rejected = &podstatus.Rejection{Reason: w.podReason, Message: w.podMessage}
 	}
 	for name, c := range w.ctrs {

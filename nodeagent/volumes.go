@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -14,11 +15,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/berth-dev/berth/internal/unmount"
+	"github.com/berth-dev/berth/nodeagent/localstorage"
 )
 
 // errHostPathNotAllowed fails pods with hostPath volumes on an agent
 // started without --allow-host-path.
 var errHostPathNotAllowed = errors.New("hostPath volumes are not allowed on this node (start the agent with --allow-host-path)")
+
+// errNoStorageDir fails pods using a claim on an agent started without
+// --storage-dir.
+var errNoStorageDir = errors.New("this node keeps no PersistentVolumeClaims (start the agent with --storage-dir)")
 
 // podDir lays out one pod's state under the run dir:
 //
@@ -36,7 +42,11 @@ func (d podDir) volume(name string) string { return filepath.Join(string(d), "vo
 // prepareVolumes makes every volume of the pod present on the host and
 // returns its host path by volume name. It is idempotent: an agent that
 // restarts finds emptyDirs (and their content) as it left them.
-func prepareVolumes(pod *corev1.Pod, dir podDir, allowHostPath bool) (map[string]string, error) {
+//
+// A persistentVolumeClaim is provisioned under storage on first use (its
+// data outlives the pod); storage is nil on an agent without
+// --storage-dir.
+func prepareVolumes(pod *corev1.Pod, dir podDir, allowHostPath bool, storage *localstorage.Dir, now time.Time) (map[string]string, error) {
 	paths := make(map[string]string, len(pod.Spec.Volumes))
 	for _, v := range pod.Spec.Volumes {
 		if !validName(v.Name) {
@@ -72,10 +82,22 @@ func prepareVolumes(pod *corev1.Pod, dir podDir, allowHostPath bool) (map[string
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 			paths[v.Name] = p
+		case v.PersistentVolumeClaim != nil:
+			if storage == nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Name, errNoStorageDir)
+			}
+			if v.PersistentVolumeClaim.ReadOnly {
+				return nil, fmt.Errorf("volume %s: persistentVolumeClaim.readOnly is not supported; use volumeMounts[].readOnly", v.Name)
+			}
+			p, err := storage.Provision(localstorage.Claim{Namespace: pod.Namespace, Name: v.PersistentVolumeClaim.ClaimName}, now)
+			if err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+			paths[v.Name] = p
 		case isConfigVolume(&v):
 			// Written, and kept up to date, by syncConfigVolume.
 		default:
-			return nil, fmt.Errorf("volume %s: only emptyDir, hostPath, configMap, secret, projected and downwardAPI volumes are supported", v.Name)
+			return nil, fmt.Errorf("volume %s: only emptyDir, hostPath, configMap, secret, projected, downwardAPI and persistentVolumeClaim volumes are supported", v.Name)
 		}
 	}
 	return paths, nil

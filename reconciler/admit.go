@@ -86,6 +86,15 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 	if r.refused == cand.Revision && r.refusedOn == fp {
 		return nil
 	}
+	if errs := notRunYet(cand); len(errs) > 0 {
+		rej := &api.RejectedRevision{Revision: api.Revision{SHA: cand.Revision, Subject: cand.Subject, Author: cand.Author, Time: cand.CommitTime},
+			Errors: errs, Message: "the revision holds kinds this server does not run yet; the previous revision keeps running"}
+		if r.refused != cand.Revision {
+			r.log.Warn("refused revision: kinds not run yet", "revision", short(cand.Revision), "objects", len(errs))
+		}
+		r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej
+		return nil
+	}
 	// Services are admitted with the rest: a clash of addresses refuses
 	// the revision, naming both Services.
 	table, aerrs := r.allocateServices(idx, addrs)
@@ -101,6 +110,11 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 		return nil
 	}
 	required, kept, owners := admissionSet(idx, pods, jobRecs)
+	required = withoutDaemonPodsOfDownNodes(required, nodes)
+	for _, p := range daemonCandidates(idx, nodes, pods) {
+		required = append(required, p.pod)
+		owners[p.pod] = "daemonset " + p.owner
+	}
 	cluster := scheduler.Cluster{Bound: kept}
 	for _, n := range nodes {
 		cluster.Nodes = append(cluster.Nodes, schedulerNode(n))
@@ -178,6 +192,9 @@ func admissionSet(idx *desiredIndex, pods []*PodRecord, jobRecs []*JobRecord) (r
 			if stays {
 				haveNew[k]++
 			}
+		case OwnerDaemonSet:
+			w, ok := idx.daemonsets[k]
+			stays = ok && w.hash == p.TemplateHash
 		case OwnerJob:
 			jr := jobByKey[k]
 			switch {

@@ -35,6 +35,7 @@ var (
 	bucketDeployments = []byte("deployments")
 	bucketJobs        = []byte("jobs")
 	bucketCronJobs    = []byte("cronjobs")
+	bucketDaemonSets  = []byte("daemonsets")
 	// Events are keyed by a big-endian sequence number so a cursor walks
 	// them oldest first; eventIndex maps kind/namespace/name/reason to the
 	// sequence of the newest such event, for Count merging.
@@ -48,7 +49,7 @@ var (
 	keySvcAddrs = []byte("serviceaddresses")
 )
 
-var boltBuckets = [][]byte{bucketMeta, bucketPods, bucketNodes, bucketDeployments, bucketJobs, bucketCronJobs, bucketEvents, bucketEventIndex}
+var boltBuckets = [][]byte{bucketMeta, bucketPods, bucketNodes, bucketDeployments, bucketJobs, bucketCronJobs, bucketDaemonSets, bucketEvents, bucketEventIndex}
 
 // BoltStore is the embedded Store: one bbolt file in the server's data dir.
 type BoltStore struct {
@@ -420,6 +421,18 @@ func (t *boltTx) PutJob(j *JobRecord) error {
 }
 func (t *boltTx) DeleteJob(namespace, name string) error {
 	return t.del(bucketJobs, boltKey(namespace, name))
+}
+func (t *boltTx) DaemonSet(namespace, name string) (*DaemonSetRecord, error) {
+	return boltGet[DaemonSetRecord](t, bucketDaemonSets, boltKey(namespace, name))
+}
+func (t *boltTx) DaemonSets() ([]*DaemonSetRecord, error) {
+	return boltList[DaemonSetRecord](t, bucketDaemonSets)
+}
+func (t *boltTx) PutDaemonSet(d *DaemonSetRecord) error {
+	return t.put(bucketDaemonSets, boltKey(d.Namespace, d.Name), d)
+}
+func (t *boltTx) DeleteDaemonSet(namespace, name string) error {
+	return t.del(bucketDaemonSets, boltKey(namespace, name))
 }
 func (t *boltTx) PutCronJob(c *CronJobRecord) error {
 	return t.put(bucketCronJobs, boltKey(c.Namespace, c.Name), c)

@@ -32,6 +32,7 @@ const (
 	OwnerPod        = "Pod"
 	OwnerDeployment = "Deployment"
 	OwnerJob        = "Job"
+	OwnerDaemonSet  = "DaemonSet"
 )
 
 // templateHash names a pod template: the same metadata and spec give the

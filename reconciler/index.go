@@ -42,6 +42,8 @@ type desiredIndex struct {
 	// services are the revision's Services with their allocated
 	// addresses, set when the revision is admitted (allocateServices).
 	services []*corev1.Service
+
+	daemonsets map[string]daemonWant
 }
 
 func key(ns, name string) string { return ns + "/" + name }
@@ -53,6 +55,7 @@ func indexDesired(d *Desired) *desiredIndex {
 		deployments: map[string]deployWant{},
 		jobs:        map[string]jobWant{},
 		cronjobs:    map[string]*batchv1.CronJob{},
+		daemonsets:  map[string]daemonWant{},
 	}
 	for i := range d.Objects {
 		o := &d.Objects[i]
@@ -67,6 +70,9 @@ func indexDesired(d *Desired) *desiredIndex {
 			idx.jobs[k] = jobWant{o.Job, specHash(o.Job.Spec)}
 		case manifest.KindCronJob:
 			idx.cronjobs[k] = o.CronJob
+		case manifest.KindDaemonSet:
+			t := &o.DaemonSet.Spec.Template
+			idx.daemonsets[k] = daemonWant{o.DaemonSet, templateHash(&t.ObjectMeta, &t.Spec)}
 		}
 	}
 	return idx

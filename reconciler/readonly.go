@@ -96,3 +96,9 @@ func (t rehearsalTx) PutServiceAddresses(tab serviceaddr.Table) error {
 	}
 	return nil
 }
+func (t rehearsalTx) PutDaemonSet(d *DaemonSetRecord) error {
+	return unchanged(func() (*DaemonSetRecord, error) { return t.DaemonSet(d.Namespace, d.Name) }, d)
+}
+func (t rehearsalTx) DeleteDaemonSet(ns, name string) error {
+	return absent(func() (*DaemonSetRecord, error) { return t.DaemonSet(ns, name) })
+}

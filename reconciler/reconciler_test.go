@@ -669,3 +669,18 @@ func TestIdlePassWithUnplaceablePodOpensNoWriteTransaction(t *testing.T) {
 		t.Fatalf("idle passes opened %d write transactions and raised the version by %d", counted.updates, h.store.Version()-v)
 	}
 }
+
+func TestRevisionWithKindsNotRunYetIsRefused(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "2", "1Gi")
+	h.src.push("r1", decodeObjs(t, podYAML("a", "64Mi")))
+	h.converge("n1")
+	claim := "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n"
+	h.src.push("r2", decodeObjs(t, podYAML("a", "64Mi")+claim))
+	h.converge("n1")
+	st := h.sync()
+	if st.State != "Rejected" || st.Applied.SHA != "r1" || st.Rejected == nil || len(st.Rejected.Errors) != 1 ||
+		st.Rejected.Errors[0].Message != "PersistentVolumeClaim is valid but this server does not run it yet" {
+		t.Fatalf("status %+v", st)
+	}
+}

@@ -9,12 +9,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/scheduler"
 )
 
 // schedulerNode is the scheduler's view of a node record.
 func schedulerNode(n *NodeRecord) scheduler.Node {
-	return scheduler.Node{
+	sn := scheduler.Node{
 		Name:          n.Name,
 		Generation:    n.Generation,
 		Labels:        n.Labels,
@@ -23,6 +24,10 @@ func schedulerNode(n *NodeRecord) scheduler.Node {
 		Ready:         n.Ready,
 		Unschedulable: n.Unschedulable,
 	}
+	if q, ok := n.Allocatable[api.ResourceClaimStorage]; ok {
+		sn.StorageCapacity = q.Value()
+	}
+	return sn
 }
 
 // holdsCapacity reports whether a bound pod still holds its requests on

@@ -50,6 +50,8 @@ type ReadTx interface {
 	Jobs() ([]*JobRecord, error)
 	CronJob(namespace, name string) (*CronJobRecord, error)
 	CronJobs() ([]*CronJobRecord, error)
+	DaemonSet(namespace, name string) (*DaemonSetRecord, error)
+	DaemonSets() ([]*DaemonSetRecord, error)
 	// Sync is the Git sync state; a zero record before the first sync.
 	Sync() (*SyncRecord, error)
 	// ServiceAddresses is every Service's cluster IP and node ports as
@@ -77,6 +79,8 @@ type Tx interface {
 	DeleteJob(namespace, name string) error
 	PutCronJob(*CronJobRecord) error
 	DeleteCronJob(namespace, name string) error
+	PutDaemonSet(*DaemonSetRecord) error
+	DeleteDaemonSet(namespace, name string) error
 	PutSync(*SyncRecord) error
 	PutServiceAddresses(serviceaddr.Table) error
 	// AddEvent records an event; an event equal to the newest one with the
@@ -149,6 +153,15 @@ type DeploymentRecord struct {
 	LastProgress time.Time `json:"lastProgress,omitzero"`
 	// Created is when berth first saw the Deployment (objects in Git have
 	// no creation time of their own); it is the AGE the CLI shows.
+	Created time.Time `json:"created,omitzero"`
+}
+
+// DaemonSetRecord keeps a DaemonSet's status.
+type DaemonSetRecord struct {
+	Namespace string                 `json:"namespace"`
+	Name      string                 `json:"name"`
+	Status    appsv1.DaemonSetStatus `json:"status"`
+	// Created is when berth first saw the DaemonSet.
 	Created time.Time `json:"created,omitzero"`
 }
 

@@ -128,7 +128,7 @@ func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, *clusterView, erro
 			return nil // nothing admitted yet: keep what runs as it is
 		}
 		steps := []func(*changes, *desiredIndex) (time.Time, error){
-			r.syncPods, r.syncDeployments, r.syncCronJobs, r.syncJobs, r.prune,
+			r.syncPods, r.syncDeployments, r.syncDaemonSets, r.syncCronJobs, r.syncJobs, r.prune,
 		}
 		for _, step := range steps {
 			w, err := step(c, idx)
@@ -555,6 +555,8 @@ func (r *Reconciler) prune(c *changes, idx *desiredIndex) (time.Time, error) {
 			_, ok = idx.pods[k]
 		case OwnerDeployment:
 			_, ok = idx.deployments[k]
+		case OwnerDaemonSet:
+			_, ok = idx.daemonsets[k]
 		case OwnerJob:
 			uid, found := jobUID[k]
 			ok = found && p.Pod.Labels[jobs.ControllerUIDLabel] == uid

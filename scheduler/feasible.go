@@ -27,6 +27,8 @@ type podInfo struct {
 	toleratesUnschedulable bool
 	ports                  []hostPort
 
+	claims []*claimState // the claims its volumes name
+
 	gang        *gang
 	invalid     string // why the pod cannot be placed at all, or ""
 	constraints string // see constraintsKey
@@ -112,6 +114,7 @@ type nodeInfo struct {
 	notReady, cordoned bool
 	taints             []corev1.Taint // NoSchedule and NoExecute only
 	ports              []hostPort     // in use
+	freeStorage        int64          // capacity minus the claims bound here
 }
 
 // feasibilityCheck is one filter stage: it rejects nodes a pod may not go

@@ -104,10 +104,14 @@ func newPlacement(pods []*corev1.Pod, cluster Cluster, opts Options) (*placement
 		keys[key] = true
 		infos[i] = newPodInfo(pod, i, key, avg)
 	}
+	stk := newStack(nodes, strategy, opts.PercentageOfNodesToScore, rng)
+	if err := stk.addClaims(cluster.Claims, nodeByID, infos); err != nil {
+		return nil, err
+	}
 
 	pl := &placement{
 		opts:    opts,
-		stack:   newStack(nodes, strategy, opts.PercentageOfNodesToScore, rng),
+		stack:   stk,
 		pods:    infos,
 		node:    make([]int, len(pods)),
 		outcome: make([]*Unplaced, len(pods)),
@@ -159,7 +163,7 @@ func (pl *placement) weighConstraints(pods []*podInfo) {
 	all := len(pl.stack.nodes)
 	for _, p := range pods {
 		pool := len(pl.stack.bigEnough(p).nodes)
-		if p.nodeName != "" {
+		if p.nodeName != "" || p.pinned() {
 			pool = 1
 		}
 		for _, l := range p.selector {
@@ -450,7 +454,7 @@ func (pl *placement) rejectIfIncomplete() {
 }
 
 func (pl *placement) plan() *Plan {
-	plan := &Plan{NodeGenerations: map[string]uint64{}}
+	plan := &Plan{NodeGenerations: map[string]uint64{}, ClaimNodes: pl.stack.claimNodes(pl.node)}
 	for i, p := range pl.pods {
 		if ni := pl.node[i]; ni >= 0 {
 			n := pl.stack.nodes[ni].node

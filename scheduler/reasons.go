@@ -21,6 +21,8 @@ const (
 	ReasonTooManyPods        Reason = "Too many pods"
 	ReasonInsufficientCPU    Reason = "Insufficient cpu"
 	ReasonInsufficientMemory Reason = "Insufficient memory"
+	ReasonVolumeNodeAffinity Reason = "node(s) had volume node affinity conflict"
+	ReasonNotEnoughStorage   Reason = "node(s) did not have enough free storage"
 )
 
 // reasons is a set of Reasons as bits, so the hot loop passes a word
@@ -37,12 +39,15 @@ const (
 	rTooManyPods
 	rInsufficientCPU
 	rInsufficientMemory
+	rVolumeNode
+	rStorage
 )
 
 // reasonText is indexed by bit position.
 var reasonText = [...]Reason{
 	ReasonNotReady, ReasonUnschedulable, ReasonNodeName, ReasonTaint, ReasonNodeSelector,
 	ReasonHostPorts, ReasonTooManyPods, ReasonInsufficientCPU, ReasonInsufficientMemory,
+	ReasonVolumeNodeAffinity, ReasonNotEnoughStorage,
 }
 
 // fitMessage is kube-scheduler's FitError text: "0/3 nodes are available:

@@ -39,6 +39,8 @@ type stack struct {
 	// for every pod. version counts the changes to the nodes, so a
 	// diagnosis made on the same state can be reused as it is.
 	refused map[string][]refusal
+	// claims by "namespace/name", as the plan so far leaves them.
+	claims  map[string]*claimState
 	version uint64
 	noMemo  bool // tests compare plans made without the memory
 }
@@ -67,9 +69,11 @@ func newStack(nodes []nodeState, strategy Strategy, percentage int, rng *rand.Ra
 			cordonCheck{},
 			// Then what the pod demands of the node, cheapest first.
 			nodeNameCheck{},
+			volumeNodeCheck{},
 			taintCheck{},
 			selectorCheck{},
 			portsCheck{},
+			storageCheck{},
 			// Resources last, so "Insufficient memory" is counted only
 			// for nodes the pod could otherwise use, and the shortfall
 			// is measured on them. (The hot loop runs it first; see
@@ -82,6 +86,7 @@ func newStack(nodes []nodeState, strategy Strategy, percentage int, rng *rand.Ra
 		byLabel: map[labelPair]*nodeList{},
 		bySize:  map[sizeClass]*nodeList{},
 		refused: map[string][]refusal{},
+		claims:  map[string]*claimState{},
 	}
 	// The fit score is the strategy; the balance score keeps one resource
 	// from running out while the other idles, whichever the strategy.
@@ -233,7 +238,9 @@ func (s *stack) source(p *podInfo) *nodeList {
 // choose finds p a node, or says why there is none.
 func (s *stack) choose(p *podInfo) (int, diagnosis) {
 	s.prepare(p)
-	if s.noMemo {
+	// A claim the plan binds changes where its other pods may go, so the
+	// memory of refusals (nodes only fill up) does not hold for them.
+	if s.noMemo || len(p.claims) > 0 {
 		if ni := s.selectNode(p); ni >= 0 {
 			return ni, diagnosis{}
 		}
@@ -335,6 +342,7 @@ func feasible(p *podInfo, n *nodeState) bool {
 // assume charges p on node ni.
 func (s *stack) assume(p *podInfo, ni int) {
 	s.nodes[ni].charge(p.req, p.score, p.ports)
+	s.bindClaims(p, ni)
 	s.version++
 }
 
@@ -346,6 +354,7 @@ func (s *stack) forget(p *podInfo, ni int) {
 	n.usedCPU -= p.score.MilliCPU
 	n.usedMem -= p.score.Memory
 	n.ports = n.ports[:len(n.ports)-len(p.ports)]
+	s.unbindClaims(p, ni)
 	s.version++
 	// The node has room again: what was refused may fit now.
 	clear(s.refused)
@@ -438,6 +447,6 @@ func (s *stack) diagnose(p *podInfo) diagnosis {
 			hist[string(reasonText[i])] = c
 		}
 	}
-	d.message = fitMessage(len(s.nodes), hist)
+	d.message = s.claimMessage(p, fitMessage(len(s.nodes), hist))
 	return d
 }

@@ -38,6 +38,11 @@ type Node struct {
 	Taints        []corev1.Taint
 	Ready         bool
 	Unschedulable bool // cordoned
+	// StorageCapacity is how many bytes the node offers for claims (the
+	// agent's --storage-dir); claims bound to it hold their requests
+	// there. 0 takes no new claim. A change of it, or of the claims bound
+	// to the node, must change Generation.
+	StorageCapacity int64
 }
 
 // Bound is a pod that already runs, or is committed to run, on a node. It
@@ -52,6 +57,8 @@ type Bound struct {
 type Cluster struct {
 	Nodes []Node
 	Bound []Bound
+	// Claims are the PersistentVolumeClaims pods may name; see Claim.
+	Claims []Claim
 }
 
 // Strategy chooses how feasible nodes are ranked.
@@ -109,6 +116,10 @@ type Plan struct {
 	NodeGenerations map[string]uint64
 	// Unplaced in the order the pods were given.
 	Unplaced []Unplaced
+	// ClaimNodes binds, for each claim a binding of this plan is the
+	// first consumer of ("namespace/name"), the claim to the node its pod
+	// goes to (WaitForFirstConsumer). Commit them with the bindings.
+	ClaimNodes map[string]string
 }
 
 // Binding places one pod on one node.

@@ -259,6 +259,18 @@ func (c *Client) Deployment(ctx context.Context, namespace, name string) (*appsv
 	return &out, c.get(ctx, api.NamespacedPath(api.PathDeploy, namespace, name), nil, &out)
 }
 
+// DaemonSets lists DaemonSets of one namespace, or of all.
+func (c *Client) DaemonSets(ctx context.Context, namespace string) (*appsv1.DaemonSetList, error) {
+	var out appsv1.DaemonSetList
+	return &out, c.get(ctx, api.NamespacedPath(api.PathDaemonSets, namespace, ""), nil, &out)
+}
+
+// DaemonSet reads one DaemonSet.
+func (c *Client) DaemonSet(ctx context.Context, namespace, name string) (*appsv1.DaemonSet, error) {
+	var out appsv1.DaemonSet
+	return &out, c.get(ctx, api.NamespacedPath(api.PathDaemonSets, namespace, name), nil, &out)
+}
+
 // Jobs lists Jobs of one namespace, or of all.
 func (c *Client) Jobs(ctx context.Context, namespace string) (*batchv1.JobList, error) {
 	var out batchv1.JobList

@@ -13,8 +13,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/internal/version"
 	"github.com/berth-dev/berth/nodeagent"
+	"github.com/berth-dev/berth/nodeagent/localstorage"
 	"github.com/berth-dev/berth/nodeagent/remote"
 )
 
@@ -32,6 +34,7 @@ func addAgentConfigFlags(f *pflag.FlagSet, cfg *nodeagent.Config, prefix string)
 	f.StringVar(&cfg.NetworkName, prefix+"network", "berth", "CNI network name")
 	f.StringVar(&cfg.Bridge, prefix+"bridge", "berth0", "Linux bridge of the default network")
 	f.BoolVar(&cfg.AllowHostPath, prefix+"allow-host-path", false, "let pods mount hostPath volumes (off: such pods fail)")
+	f.StringVar(&cfg.StorageDir, prefix+"storage-dir", "", "directory for PersistentVolumeClaims, one directory each (empty: this node takes no claims)")
 	f.StringSliceVar(&cfg.InsecureRegistries, prefix+"insecure-registry", nil, "registry host:port to pull from over plain HTTP (loopback registries always may)")
 	f.StringVar(&cfg.PauseBinary, prefix+"pause-binary", "", "the pause program (default: berth-pause beside this executable)")
 	f.StringVar(&cfg.LoggerBinary, prefix+"logger-binary", "", "berth-logger, run by the shim per container to write its log also while no agent runs (default: the agent writes logs itself from the shim's FIFOs)")
@@ -116,6 +119,13 @@ func runJoined(ctx context.Context, server, token string, cfg nodeagent.Config, 
 		labels["kubernetes.io/hostname"] = cfg.NodeName
 	}
 	machine := remote.MachineResources()
+	if cfg.StorageDir != "" {
+		q, err := claimStorage(cfg.StorageDir)
+		if err != nil {
+			return err
+		}
+		machine[api.ResourceClaimStorage] = q
+	}
 	allocatable, err := parseAllocatable(o.allocatable, machine)
 	if err != nil {
 		return err
@@ -145,4 +155,27 @@ func readToken(path string) (string, error) {
 		return "", fmt.Errorf("token file %s is empty", path)
 	}
 	return tok, nil
+}
+
+// claimStorage is what the node offers claims: the free space of the
+// filesystem under dir plus what the claims already there use (they are
+// charged by their requests, not their use).
+func claimStorage(dir string) (resource.Quantity, error) {
+	st, err := localstorage.Open(dir)
+	if err != nil {
+		return resource.Quantity{}, err
+	}
+	c, err := st.Capacity()
+	if err != nil {
+		return resource.Quantity{}, err
+	}
+	claims, err := st.List()
+	if err != nil {
+		return resource.Quantity{}, err
+	}
+	offer := c.Available
+	for _, u := range claims {
+		offer += u.Used
+	}
+	return *resource.NewQuantity(min(offer, c.Total), resource.BinarySI), nil
 }

@@ -17,6 +17,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
@@ -31,6 +32,7 @@ const (
 	resNodes       resKind = "nodes"
 	resPods        resKind = "pods"
 	resDeployments resKind = "deployments"
+	resDaemonSets  resKind = "daemonsets"
 	resJobs        resKind = "jobs"
 	resCronJobs    resKind = "cronjobs"
 	resServices    resKind = "services"
@@ -42,6 +44,7 @@ var resourceNames = map[string]resKind{
 	"node": resNodes, "nodes": resNodes, "no": resNodes,
 	"pod": resPods, "pods": resPods, "po": resPods,
 	"deployment": resDeployments, "deployments": resDeployments, "deploy": resDeployments,
+	"daemonset": resDaemonSets, "daemonsets": resDaemonSets, "ds": resDaemonSets,
 	"job": resJobs, "jobs": resJobs,
 	"cronjob": resCronJobs, "cronjobs": resCronJobs, "cj": resCronJobs,
 	"service": resServices, "services": resServices, "svc": resServices,
@@ -51,7 +54,7 @@ var resourceNames = map[string]resKind{
 func parseResource(s string) (resKind, error) {
 	r, ok := resourceNames[strings.ToLower(s)]
 	if !ok {
-		return "", fmt.Errorf("unknown resource type %q: use nodes, pods, deployments, jobs, cronjobs, services or endpoints", s)
+		return "", fmt.Errorf("unknown resource type %q: use nodes, pods, deployments, daemonsets, jobs, cronjobs, services or endpoints", s)
 	}
 	return r, nil
 }
@@ -86,9 +89,9 @@ type getOptions struct {
 func newGetCmd() *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
-		Use:   "get (nodes|pods|deployments|jobs|cronjobs) [NAME]",
-		Short: "Show nodes, pods, deployments, jobs or cronjobs as kubectl does",
-		Long: `Show the nodes of the cluster, or the pods, deployments, jobs and
+		Use:   "get (nodes|pods|deployments|daemonsets|jobs|cronjobs) [NAME]",
+		Short: "Show nodes, pods, deployments, daemonsets, jobs or cronjobs as kubectl does",
+		Long: `Show the nodes of the cluster, or the pods, deployments, daemonsets, jobs and
 cronjobs the server runs from Git, as a table like kubectl's.
 
 Namespaced kinds are read from the "default" namespace unless -n names
@@ -177,6 +180,10 @@ func runGet(ctx context.Context, c *client.Client, out, errOut io.Writer, res re
 		t = deploymentTable(v.Items, wide, now)
 	case *appsv1.Deployment:
 		t = deploymentTable([]appsv1.Deployment{*v}, wide, now)
+	case *appsv1.DaemonSetList:
+		t = daemonSetTable(v.Items, wide, now)
+	case *appsv1.DaemonSet:
+		t = daemonSetTable([]appsv1.DaemonSet{*v}, wide, now)
 	case *batchv1.JobList:
 		t = jobTable(v.Items, wide, now)
 	case *batchv1.Job:
@@ -227,6 +234,13 @@ func fetch(ctx context.Context, c *client.Client, res resKind, ns, name string) 
 			return d, 1, err
 		}
 		l, err := c.Deployments(ctx, ns)
+		return l, len(l.Items), err
+	case resDaemonSets:
+		if name != "" {
+			d, err := c.DaemonSet(ctx, ns, name)
+			return d, 1, err
+		}
+		l, err := c.DaemonSets(ctx, ns)
 		return l, len(l.Items), err
 	case resJobs:
 		if name != "" {
@@ -484,6 +498,27 @@ func deploymentTable(ds []appsv1.Deployment, wide bool, now time.Time) table {
 		d := &ds[i]
 		r := []string{d.Name, fmt.Sprintf("%d/%d", d.Status.ReadyReplicas, ptr.Deref(d.Spec.Replicas, 1)),
 			fmt.Sprint(d.Status.UpdatedReplicas), fmt.Sprint(d.Status.AvailableReplicas), age(d.CreationTimestamp, now)}
+		if wide {
+			names, images := containersAndImages(&d.Spec.Template.Spec)
+			r = append(r, names, images, selectorString(d.Spec.Selector))
+		}
+		t.rows = append(t.rows, r)
+		t.namespaces = append(t.namespaces, d.Namespace)
+	}
+	return t
+}
+
+// daemonSetTable has kubectl's columns for DaemonSets.
+func daemonSetTable(ds []appsv1.DaemonSet, wide bool, now time.Time) table {
+	t := table{header: []string{"NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"}}
+	if wide {
+		t.header = append(t.header, "CONTAINERS", "IMAGES", "SELECTOR")
+	}
+	for i := range ds {
+		d := &ds[i]
+		st := &d.Status
+		r := []string{d.Name, fmt.Sprint(st.DesiredNumberScheduled), fmt.Sprint(st.CurrentNumberScheduled), fmt.Sprint(st.NumberReady),
+			fmt.Sprint(st.UpdatedNumberScheduled), fmt.Sprint(st.NumberAvailable), orNone(labels.Set(d.Spec.Template.Spec.NodeSelector).String()), age(d.CreationTimestamp, now)}
 		if wide {
 			names, images := containersAndImages(&d.Spec.Template.Spec)
 			r = append(r, names, images, selectorString(d.Spec.Selector))

@@ -98,6 +98,7 @@ func fillCluster(s *cliServer) {
 	s.register("node-1", "4", "8Gi")
 	s.register("node-2", "2", "4Gi")
 	s.load(exampleManifests)
+	s.load("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: log-ship}\nspec:\n  selector: {matchLabels: {app: ls}}\n  template:\n    metadata: {labels: {app: ls}}\n    spec:\n      nodeSelector: {disk: ssd}\n      containers: [{name: c, image: busybox}]\n")
 	deleting := metav1.NewTime(t0)
 	pods := []*reconciler.PodRecord{
 		podRec("default", "web-0", "node-1", t0.Add(-2*time.Hour), running(true, 1, t0.Add(-5*time.Minute)), nil),
@@ -119,6 +120,10 @@ func fillCluster(s *cliServer) {
 		}
 		if err := tx.PutDeployment(&reconciler.DeploymentRecord{Namespace: "default", Name: "web",
 			Status: appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 2, AvailableReplicas: 2}}); err != nil {
+			return err
+		}
+		if err := tx.PutDaemonSet(&reconciler.DaemonSetRecord{Namespace: "default", Name: "log-ship", Created: t0.Add(-5 * time.Minute),
+			Status: appsv1.DaemonSetStatus{DesiredNumberScheduled: 2, CurrentNumberScheduled: 2, NumberReady: 1, UpdatedNumberScheduled: 2, NumberAvailable: 1}}); err != nil {
 			return err
 		}
 		start := metav1.NewTime(t0.Add(-90 * time.Second))
@@ -171,6 +176,12 @@ node-2   Ready    <none>   0s    v0.3.0    127.0.0.1     198.18.1.0/24   2     4
 			name: "deployments", res: resDeployments, ns: namespaceFlags{namespace: "default"},
 			want: `NAME   READY   UP-TO-DATE   AVAILABLE   AGE
 web    2/3     3            2           <unknown>
+`,
+		},
+		{
+			name: "daemonsets", res: resDaemonSets, ns: namespaceFlags{namespace: "default"},
+			want: `NAME       DESIRED   CURRENT   READY   UP-TO-DATE   AVAILABLE   NODE SELECTOR   AGE
+log-ship   2         2         1       2            1           disk=ssd        5m
 `,
 		},
 		{
@@ -297,7 +308,7 @@ func TestPodSummary(t *testing.T) {
 }
 
 func TestResourceNames(t *testing.T) {
-	for in, want := range map[string]resKind{"po": resPods, "Pods": resPods, "deploy": resDeployments, "cj": resCronJobs, "no": resNodes, "job": resJobs, "svc": resServices, "ep": resEndpoints} {
+	for in, want := range map[string]resKind{"po": resPods, "Pods": resPods, "deploy": resDeployments, "cj": resCronJobs, "no": resNodes, "job": resJobs, "svc": resServices, "ep": resEndpoints, "ds": resDaemonSets} {
 		if got, err := parseResource(in); err != nil || got != want {
 			t.Errorf("%s: %s, %v", in, got, err)
 		}
