@@ -111,6 +111,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("GET "+api.PathNodes, admin(s.listNodes))
 	s.mux.Handle("GET "+api.PathNodes+"/{name}", admin(s.getNode))
 	s.mux.Handle("GET "+api.PathEvents, admin(s.listEvents))
+	s.mux.Handle("GET "+api.PathSnapshot, admin(s.snapshot))
 	// Each namespaced kind: all namespaces, one namespace, one object.
 	for _, r := range []struct {
 		base string
@@ -452,6 +453,15 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	respondJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	snap, err := s.cfg.Reads.Snapshot(s.cfg.Clock.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, snap)
 }
 
 func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {

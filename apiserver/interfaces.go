@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -66,4 +67,6 @@ type ClusterReader interface {
 	// PodLogTarget returns the pod and the address of the agent that
 	// serves its logs ("" when none does).
 	PodLogTarget(ns, name string) (pod *corev1.Pod, agentAddress string, err error)
+	// Snapshot is what admission reads of the cluster, for `berth plan`.
+	Snapshot(now time.Time) (*api.ClusterSnapshot, error)
 }

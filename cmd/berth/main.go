@@ -40,6 +40,7 @@ To change what runs, change Git.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newValidateCmd())
+	root.AddCommand(newPlanCmd())
 	root.AddCommand(newAgentCmd())
 	root.AddCommand(newGetCmd())
 	root.AddCommand(newDescribeCmd())
