@@ -218,7 +218,11 @@ func Compute(in Input) (*Plan, error) {
 	default:
 		p.Verdict = VerdictChanges
 		p.Summary = fmt.Sprintf("%d object(s) change", len(p.Changes))
-		if p.Fit != nil {
+		switch {
+		case p.Fit == nil:
+		case p.Fit.Needed == 0:
+			p.Summary += ", no new pods to place"
+		default:
 			p.Summary += fmt.Sprintf(", all %d new pod(s) fit", p.Fit.Needed)
 		}
 	}

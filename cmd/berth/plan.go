@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -159,18 +158,7 @@ func runPlan(cmd *cobra.Command, o *planOptions) (int, error) {
 // manifests are part of the plan, anything else is an error.
 func readPlanRevision(repo, rev, dir string, ids manifest.IdentitySource) (plan.Revision, error) {
 	snap, err := gitsource.ReadRevision(repo, rev, dir, ids)
-	var rej *gitsource.RejectedError
-	if errors.As(err, &rej) {
-		errs := rej.Errors
-		if len(errs) == 0 {
-			errs = manifest.ErrorList{{File: dir, Message: rej.Err.Error()}}
-		}
-		return plan.Revision{SHA: rej.Revision, Subject: rej.Subject, Errors: errs}, nil
-	}
-	if err != nil {
-		return plan.Revision{}, err
-	}
-	return plan.Revision{SHA: snap.Revision, Subject: snap.Subject, Objects: snap.Objects}, nil
+	return plan.RevisionOf(snap, err, dir)
 }
 
 func planSnapshot(cmd *cobra.Command, o *planOptions) (*api.ClusterSnapshot, error) {
