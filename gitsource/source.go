@@ -712,7 +712,7 @@ func (s *Source) build(repo *git.Repository, commit *object.Commit, name plumbin
 
 // loadCommit reads the tree of commit under path with loader and, when
 // decrypt is set, decrypts its SOPS Secrets with ids: how the server reads
-// every revision, and `berth plan` (ReadRevision) both of its.
+// every revision, and `berth plan` (Reader) both of its.
 func loadCommit(repo *git.Repository, commit *object.Commit, path string, loader *manifest.Loader, ids manifest.IdentitySource, decrypt bool) (*Snapshot, *RejectedError) {
 	rev := commit.Hash.String()
 	subject, _, _ := strings.Cut(strings.TrimSpace(commit.Message), "\n")

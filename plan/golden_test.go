@@ -29,7 +29,7 @@ var planNow = time.Date(2026, 12, 3, 9, 47, 0, 0, time.UTC)
 
 // repo commits base and then head (files by path; a nil value removes
 // the file) with fixed signatures, so SHAs are the same on every run.
-func repo(t *testing.T, base, head map[string]string) string {
+func repo(t testing.TB, base, head map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	r, err := git.PlainInit(dir, false)
@@ -68,7 +68,11 @@ func repo(t *testing.T, base, head map[string]string) string {
 
 func read(t *testing.T, dir, rev, path string) plan.Revision {
 	t.Helper()
-	snap, err := gitsource.ReadRevision(dir, rev, path, nil)
+	reader, err := gitsource.NewReader(dir, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := reader.Read(rev)
 	r, err := plan.RevisionOf(snap, err, path)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -297,6 +298,9 @@ func diffObjects(in Input) []Change {
 			c.Action, c.File, c.Line = Removed, b.File, b.Line
 			before = canonical(b, nil)
 		default:
+			if b.Kind != manifest.KindSecret && sameObject(b, h) {
+				continue
+			}
 			c.File, c.Line = h.File, h.Line
 			before, after = canonical(b, nil), canonical(h, b)
 			if before == after {
@@ -309,6 +313,28 @@ func diffObjects(in Input) []Change {
 		changes = append(changes, c)
 	}
 	return changes
+}
+
+// sameObject is the fast path of the comparison: objects that decode to
+// equal values print the same (most objects of a big repository do not
+// change). Unequal values may still print the same (1024Mi and 1Gi), so
+// they are compared printed.
+func sameObject(b, h *manifest.Object) bool {
+	switch b.Kind {
+	case manifest.KindPod:
+		return reflect.DeepEqual(b.Pod, h.Pod)
+	case manifest.KindDeployment:
+		return reflect.DeepEqual(b.Deployment, h.Deployment)
+	case manifest.KindJob:
+		return reflect.DeepEqual(b.Job, h.Job)
+	case manifest.KindCronJob:
+		return reflect.DeepEqual(b.CronJob, h.CronJob)
+	case manifest.KindConfigMap:
+		return reflect.DeepEqual(b.ConfigMap, h.ConfigMap)
+	case manifest.KindNamespace:
+		return reflect.DeepEqual(b.NamespaceObject, h.NamespaceObject)
+	}
+	return false
 }
 
 // canonical is the object after defaults as sorted-key YAML: two files

@@ -168,34 +168,45 @@ func Markdown(p *Plan, limit int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n### %s\n\n", CommentMarker, mdEscape(p.verdictLine()))
 	fmt.Fprintf(&b, "`berth plan` %s · %s\n\n", mdEscape(p.headerLine()), p.snapshotLine())
+	// Lines of the validation and fit sections past the limit are left
+	// out and counted.
+	cutLines := 0
+	line := func(format string, args ...any) {
+		l := fmt.Sprintf(format, args...)
+		if b.Len()+len(l)+reserve > limit {
+			cutLines++
+			return
+		}
+		b.WriteString(l)
+	}
 	if len(p.Errors) > 0 {
 		b.WriteString("**Validation**\n\n")
 		for _, e := range p.Errors {
-			fmt.Fprintf(&b, "- `%s`\n", strings.ReplaceAll(e.Error(), "`", "'"))
+			line("- `%s`\n", strings.ReplaceAll(e.Error(), "`", "'"))
 		}
 		b.WriteString("\n")
 	}
 	for _, e := range p.Warnings {
-		fmt.Fprintf(&b, "- warning: `%s`\n", strings.ReplaceAll(e.Error(), "`", "'"))
+		line("- warning: `%s`\n", strings.ReplaceAll(e.Error(), "`", "'"))
 	}
 	if p.Fit != nil {
 		if len(p.Fit.Unfit) > 0 {
 			b.WriteString("**Does not fit**\n\n")
 			for _, u := range p.Fit.Unfit {
-				fmt.Fprintf(&b, "- %s", mdEscape(unfitLine(u)))
+				where := ""
 				if u.File != "" {
-					fmt.Fprintf(&b, " (`%s:%d`)", u.File, u.Line)
+					where = fmt.Sprintf(" (`%s:%d`)", u.File, u.Line)
 				}
-				b.WriteString("\n")
+				line("- %s%s\n", mdEscape(unfitLine(u)), where)
 				for _, n := range u.PerNode {
-					fmt.Fprintf(&b, "  - %s\n", mdEscape(n))
+					line("  - %s\n", mdEscape(n))
 				}
 			}
 			b.WriteString("\n")
 		} else if len(p.Fit.Placements) > 0 {
 			b.WriteString("**Placement**\n\n")
 			for _, pl := range p.Fit.Placements {
-				fmt.Fprintf(&b, "- %s\n", mdEscape(placementLine(pl)))
+				line("- %s\n", mdEscape(placementLine(pl)))
 			}
 			b.WriteString("\n")
 		}
@@ -225,8 +236,8 @@ func Markdown(p *Plan, limit int) string {
 			b.WriteString(sec)
 		}
 	}
-	if cutRows+cutDetails > 0 {
-		fmt.Fprintf(&b, "\n_Left out to stay under GitHub's %d-character limit: %d table row(s), %d object diff(s). Run `berth plan` locally for all of them._\n", limit, cutRows, cutDetails)
+	if cutLines+cutRows+cutDetails > 0 {
+		fmt.Fprintf(&b, "\n_Left out to stay under GitHub's %d-character limit: %d line(s) of validation and fit, %d table row(s), %d object diff(s). Run `berth plan` locally for all of them._\n", limit, cutLines, cutRows, cutDetails)
 	}
 	return b.String()
 }

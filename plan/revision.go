@@ -8,7 +8,7 @@ import (
 	"github.com/berth-dev/berth/manifest"
 )
 
-// RevisionOf turns what gitsource.ReadRevision returned into one side of
+// RevisionOf turns what gitsource.Reader.Read returned into one side of
 // a plan: invalid manifests become the revision's Errors, any other error
 // is returned. Files are named from the repository's root (the loader
 // names them from dir), as CI annotations and reviewers need them.

@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"time"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -109,7 +106,12 @@ func runPlan(cmd *cobra.Command, o *planOptions) (int, error) {
 		}
 		ids = manifest.Identities(list)
 	}
-	base, err := readPlanRevision(o.repo, o.base, o.path, ids)
+	reader, err := gitsource.NewReader(o.repo, o.path, ids)
+	if err != nil {
+		return 0, err
+	}
+	snapBase, err := reader.Read(o.base)
+	base, err := plan.RevisionOf(snapBase, err, o.path)
 	if err != nil {
 		return 0, err
 	}
@@ -118,7 +120,8 @@ func runPlan(cmd *cobra.Command, o *planOptions) (int, error) {
 		// server would have taken from it.
 		base.Objects = nil
 	}
-	head, err := readPlanRevision(o.repo, o.head, o.path, ids)
+	snapHead, err := reader.Read(o.head)
+	head, err := plan.RevisionOf(snapHead, err, o.path)
 	if err != nil {
 		return 0, err
 	}
@@ -126,10 +129,7 @@ func runPlan(cmd *cobra.Command, o *planOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	source, err := fileReader(o.repo, head.SHA)
-	if err != nil {
-		return 0, err
-	}
+	source := func(file string) []byte { return reader.File(head.SHA, file) }
 	p, err := plan.Compute(plan.Input{Base: base, Head: head, Cluster: snap, Strategy: strategy, Now: time.Now(), Local: time.Local, Source: source})
 	if err != nil {
 		return 0, err
@@ -152,13 +152,6 @@ func runPlan(cmd *cobra.Command, o *planOptions) (int, error) {
 		}
 	}
 	return p.Verdict.ExitCode(), nil
-}
-
-// readPlanRevision reads one revision as the server would; invalid
-// manifests are part of the plan, anything else is an error.
-func readPlanRevision(repo, rev, dir string, ids manifest.IdentitySource) (plan.Revision, error) {
-	snap, err := gitsource.ReadRevision(repo, rev, dir, ids)
-	return plan.RevisionOf(snap, err, dir)
 }
 
 func planSnapshot(cmd *cobra.Command, o *planOptions) (*api.ClusterSnapshot, error) {
@@ -200,32 +193,6 @@ func runGetSnapshot(cmd *cobra.Command, o *getOptions) error {
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	enc.SetIndent("", "  ")
 	return enc.Encode(snap)
-}
-
-// fileReader reads files of the head commit, for annotation lines.
-func fileReader(repo, sha string) (func(string) []byte, error) {
-	if sha == "" {
-		return nil, nil
-	}
-	r, err := git.PlainOpenWithOptions(repo, &git.PlainOpenOptions{DetectDotGit: true})
-	if err != nil {
-		return nil, fmt.Errorf("open repository %s: %w", repo, err)
-	}
-	commit, err := r.CommitObject(plumbing.NewHash(sha))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", sha, err)
-	}
-	return func(name string) []byte {
-		f, err := commit.File(path.Clean(name))
-		if err != nil {
-			return nil
-		}
-		s, err := f.Contents()
-		if err != nil {
-			return nil
-		}
-		return []byte(s)
-	}, nil
 }
 
 func isTerminal(w io.Writer) bool {
