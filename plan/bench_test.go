@@ -150,4 +150,3 @@ func peakMB(b *testing.B) float64 {
 	}
 	return 0
 }
-
