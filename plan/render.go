@@ -203,12 +203,6 @@ func Markdown(p *Plan, limit int) string {
 				}
 			}
 			b.WriteString("\n")
-		} else if len(p.Fit.Placements) > 0 {
-			b.WriteString("**Placement**\n\n")
-			for _, pl := range p.Fit.Placements {
-				line("- %s\n", mdEscape(placementLine(pl)))
-			}
-			b.WriteString("\n")
 		}
 	}
 	cutRows, cutDetails := 0, 0
@@ -223,6 +217,17 @@ func Markdown(p *Plan, limit int) string {
 			b.WriteString(row)
 		}
 		b.WriteString("\n")
+	}
+	// Placements after the table: on a big change they are many and say
+	// less than what changes.
+	if p.Fit != nil && p.Fit.Admitted && len(p.Fit.Placements) > 0 {
+		b.WriteString("**Placement**\n\n")
+		for _, pl := range p.Fit.Placements {
+			line("- %s\n", mdEscape(placementLine(pl)))
+		}
+		b.WriteString("\n")
+	}
+	if len(p.Changes) > 0 {
 		for _, ch := range p.Changes {
 			fence := "```"
 			for strings.Contains(ch.Diff, fence) {
