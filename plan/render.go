@@ -67,7 +67,7 @@ func placementLine(pl Placement) string {
 }
 
 func unfitLine(u Unfit) string {
-	s := fmt.Sprintf("%s (%s): %s", u.Pods, u.Namespace, u.Message)
+	s := fmt.Sprintf("%s (%s): %s", u.Pods, u.Namespace, strings.TrimSuffix(u.Message, "."))
 	if u.Needs != "" {
 		s += "; each asks " + u.Needs
 	}

@@ -104,7 +104,7 @@ func TestPlanCommand(t *testing.T) {
 		{name: "fits (file)", args: []string{"plan", "--repo", repo, "--base", "HEAD~2", "--head", "HEAD~1", "--snapshot", snapFile}, wantCode: 1,
 			want: []string{"+ deployment default/web (apps/web.yaml:1)", "deployment created → 2 pod(s)", "2 pod(s) of deployment web → node-1 ×1, node-2 ×1"}},
 		{name: "does not fit (server)", args: append([]string{"plan", "--repo", repo, "--base", "HEAD~1", "--head", "HEAD"}, conn...), wantCode: 2,
-			want: []string{"2 pods of deployment web (default): 0/2 nodes are available: 2 Insufficient memory.", "node-1 has memory 8Gi free", "node-2 has memory 4Gi free"}},
+			want: []string{"2 pods of deployment web (default): 0/2 nodes are available: 2 Insufficient memory; each asks memory 20Gi", "node-1 has memory 8Gi free", "node-2 has memory 4Gi free"}},
 		{name: "annotations", args: []string{"plan", "--repo", repo, "--base", "HEAD~1", "--snapshot", snapFile, "--annotations", "github", "-o", "json"}, wantCode: 2,
 			want: []string{"::error file=apps/web.yaml,line=17,title=berth%3A does not fit::", `"verdict": "refused"`}},
 		{name: "bad output", args: []string{"plan", "--repo", repo, "-o", "yaml"}, wantCode: 3, want: []string{"--output must be text, markdown or json"}},
