@@ -298,7 +298,7 @@ func diffObjects(in Input) []Change {
 			c.Action, c.File, c.Line = Removed, b.File, b.Line
 			before = canonical(b, nil)
 		default:
-			if b.Kind != manifest.KindSecret && sameObject(b, h) {
+			if sameObject(b, h) {
 				continue
 			}
 			c.File, c.Line = h.File, h.Line
@@ -318,44 +318,38 @@ func diffObjects(in Input) []Change {
 // sameObject is the fast path of the comparison: objects that decode to
 // equal values print the same (most objects of a big repository do not
 // change). Unequal values may still print the same (1024Mi and 1Gi), so
-// they are compared printed.
+// they are compared printed. A Secret is always compared printed.
 func sameObject(b, h *manifest.Object) bool {
-	switch b.Kind {
+	bv, hv := value(b), value(h)
+	return bv != nil && reflect.DeepEqual(bv, hv)
+}
+
+// value is the decoded object of o's kind; nil for a Secret (printed
+// through secretView only).
+func value(o *manifest.Object) any {
+	switch o.Kind {
 	case manifest.KindPod:
-		return reflect.DeepEqual(b.Pod, h.Pod)
+		return o.Pod
 	case manifest.KindDeployment:
-		return reflect.DeepEqual(b.Deployment, h.Deployment)
+		return o.Deployment
 	case manifest.KindJob:
-		return reflect.DeepEqual(b.Job, h.Job)
+		return o.Job
 	case manifest.KindCronJob:
-		return reflect.DeepEqual(b.CronJob, h.CronJob)
+		return o.CronJob
 	case manifest.KindConfigMap:
-		return reflect.DeepEqual(b.ConfigMap, h.ConfigMap)
+		return o.ConfigMap
 	case manifest.KindNamespace:
-		return reflect.DeepEqual(b.NamespaceObject, h.NamespaceObject)
+		return o.NamespaceObject
 	}
-	return false
+	return nil
 }
 
 // canonical is the object after defaults as sorted-key YAML: two files
 // that decode to the same object print the same. A Secret shows its keys
 // only; a value is marked changed when it differs from other's.
 func canonical(o, other *manifest.Object) string {
-	var v any
-	switch o.Kind {
-	case manifest.KindPod:
-		v = o.Pod
-	case manifest.KindDeployment:
-		v = o.Deployment
-	case manifest.KindJob:
-		v = o.Job
-	case manifest.KindCronJob:
-		v = o.CronJob
-	case manifest.KindConfigMap:
-		v = o.ConfigMap
-	case manifest.KindNamespace:
-		v = o.NamespaceObject
-	case manifest.KindSecret:
+	v := value(o)
+	if o.Kind == manifest.KindSecret {
 		v = secretView(o, other)
 	}
 	b, err := yaml.Marshal(v)
