@@ -11,6 +11,10 @@ import (
 // plan` checks a revision against (GET, admin token).
 const PathSnapshot = "/berth/v1/snapshot"
 
+// PathPlan is where the server plans a ref of its own repository (GET
+// ?ref=refs/pull/123/head, admin token): `berth plan --server --ref`.
+const PathPlan = "/berth/v1/plan"
+
 // ClusterSnapshot is what admission reads of a cluster, at one moment:
 // the nodes as the scheduler sees them, the pods (bound or waiting) with
 // what made them, and the Jobs. `berth get snapshot -o json` writes it for

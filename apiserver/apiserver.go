@@ -41,6 +41,9 @@ type Config struct {
 	// the log proxy carries it to the agents. AdminToken reads everything.
 	// Both are required and differ.
 	JoinToken, AdminToken string
+	// Planner plans refs of the server's repository (optional: without it
+	// GET PathPlan is 404).
+	Planner Planner
 	// Hooks are mounted as they are, without the API's authentication
 	// (each checks its own secret): path → handler, e.g. Git webhooks.
 	Hooks map[string]http.Handler
@@ -112,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("GET "+api.PathNodes+"/{name}", admin(s.getNode))
 	s.mux.Handle("GET "+api.PathEvents, admin(s.listEvents))
 	s.mux.Handle("GET "+api.PathSnapshot, admin(s.snapshot))
+	s.mux.Handle("GET "+api.PathPlan, admin(s.plan))
 	// Each namespaced kind: all namespaces, one namespace, one object.
 	for _, r := range []struct {
 		base string
@@ -462,6 +466,24 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	respondJSON(w, http.StatusOK, snap)
+}
+
+func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
+	ref := r.URL.Query().Get("ref")
+	switch {
+	case s.cfg.Planner == nil:
+		api.WriteError(w, http.StatusNotFound, "NotFound", "this server does not plan refs")
+		return
+	case ref == "":
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", "ref is required, e.g. ?ref=refs/pull/123/head")
+		return
+	}
+	p, err := s.cfg.Planner.Plan(r.Context(), ref)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, p)
 }
 
 func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {

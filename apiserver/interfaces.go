@@ -70,3 +70,11 @@ type ClusterReader interface {
 	// Snapshot is what admission reads of the cluster, for `berth plan`.
 	Snapshot(now time.Time) (*api.ClusterSnapshot, error)
 }
+
+// Planner plans a ref of the server's own repository for `berth plan
+// --server URL --ref REF`: it fetches the ref into the server's clone
+// (without changing what the server follows) and answers the plan (a
+// JSON value) against the applied revision and the cluster as it is.
+type Planner interface {
+	Plan(ctx context.Context, ref string) (any, error)
+}

@@ -27,6 +27,7 @@ type planOptions struct {
 	annotations  string
 	identityFile string
 	strategy     string
+	ref          string
 }
 
 func newPlanCmd() *cobra.Command {
@@ -82,6 +83,7 @@ be refused (invalid, or its pods do not fit), 3 berth could not plan.`,
 	f.StringVar(&o.annotations, "annotations", "", "also print CI annotations to stderr: github")
 	f.StringVar(&o.identityFile, "age-identity", "", "age identity file to decrypt SOPS-encrypted Secrets with (default: keys only)")
 	f.StringVar(&o.strategy, "strategy", "spread", "the server's placement strategy: spread or binpack")
+	f.StringVar(&o.ref, "ref", "", "with --server: the server plans this ref of its own repository (refs/pull/123/head) against what it applied")
 	return cmd
 }
 
@@ -97,6 +99,9 @@ func runPlan(cmd *cobra.Command, o *planOptions) (int, error) {
 	strategy, err := scheduler.ParseStrategy(o.strategy)
 	if err != nil {
 		return 0, err
+	}
+	if o.ref != "" {
+		return planOnServer(cmd, o)
 	}
 	var ids manifest.IdentitySource
 	if o.identityFile != "" {
@@ -134,6 +139,27 @@ func runPlan(cmd *cobra.Command, o *planOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return printPlan(cmd, o, p)
+}
+
+// planOnServer asks the server to plan o.ref from its own clone.
+func planOnServer(cmd *cobra.Command, o *planOptions) (int, error) {
+	if server, _, _ := o.conn.resolve(); server == "" {
+		return 0, fmt.Errorf("--ref needs --server (or $%s)", envServer)
+	}
+	c, err := o.conn.client()
+	if err != nil {
+		return 0, err
+	}
+	var p plan.Plan
+	if err := c.Plan(cmd.Context(), o.ref, &p); err != nil {
+		return 0, fromServer(err)
+	}
+	return printPlan(cmd, o, &p)
+}
+
+func printPlan(cmd *cobra.Command, o *planOptions, p *plan.Plan) (int, error) {
+	var err error
 	out := cmd.OutOrStdout()
 	switch o.output {
 	case "json":

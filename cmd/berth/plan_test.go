@@ -1,12 +1,21 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/berth-dev/berth/apiserver"
+	"github.com/berth-dev/berth/gitsource"
+	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/reconciler"
 )
 
 // gitRepo commits each of revisions (file → content) in turn in a new
@@ -123,5 +132,65 @@ func TestPlanCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPlanOnServer: `berth plan --server --ref` has the server fetch a
+// pull request's ref into its own clone and plan it against its cluster,
+// with the same exit codes.
+func TestPlanOnServer(t *testing.T) {
+	upstream := gitRepo(t,
+		map[string]string{"README.md": "cluster\n"},
+	)
+	pushRef := func(ref string, files map[string]string) {
+		t.Helper()
+		work := gitRepo(t, map[string]string{"README.md": "cluster\n"}, files)
+		cmd := exec.Command("git", "push", "-q", "-f", upstream, "HEAD:"+ref)
+		cmd.Dir = work
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("push %s: %v\n%s", ref, err, out)
+		}
+	}
+	pushRef("refs/pull/1/head", map[string]string{"apps/web.yaml": webDeployment("2", "1Gi")})
+	pushRef("refs/pull/2/head", map[string]string{"apps/web.yaml": webDeployment("2", "20Gi")})
+	src, err := gitsource.New(gitsource.Options{URL: upstream, Ref: "main", Dir: filepath.Join(t.TempDir(), "clone"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	if err := src.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := newCLIServerWith(t, func(st reconciler.Store, objects func() []manifest.Object) apiserver.Planner {
+		return &serverPlanner{src: src, applied: objects, reads: reconciler.NewReads(st, objects), clock: clocktesting.NewFakeClock(t0)}
+	})
+	s.register("node-1", "4", "8Gi")
+	s.register("node-2", "2", "4Gi")
+	conn := []string{"--server", s.url, "--token", s.tokens.Admin}
+	tests := []struct {
+		name     string
+		ref      string
+		wantCode int
+		want     []string
+	}{
+		{name: "fits", ref: "refs/pull/1/head", wantCode: 1, want: []string{"deployment created → 2 pod(s)", "2 pod(s) of deployment web → node-1 ×1, node-2 ×1"}},
+		{name: "does not fit", ref: "refs/pull/2/head", wantCode: 2, want: []string{"node-1 has memory 8Gi free", "❌ refused: 2 pod(s) of deployment web do not fit"}},
+		{name: "no such ref", ref: "refs/pull/3/head", wantCode: 3, want: []string{"ref not found", "refs/pull/3/head"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := run(append([]string{"plan", "--ref", tc.ref}, conn...)...)
+			if got := exitCode(err); got != tc.wantCode {
+				t.Errorf("exit code %d (%v), want %d\n%s", got, err, tc.wantCode, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	if got := src.Current().Subject; got != "revision 0" {
+		t.Errorf("the server follows %q after planning pull requests, want the main branch's \"revision 0\"", got)
 	}
 }

@@ -168,8 +168,9 @@ func runServer(ctx context.Context, o serverOptions) error {
 		}
 		hooks[h.path] = hook
 	}
+	planner := &serverPlanner{src: src, applied: rec.AppliedObjects, reads: reconciler.NewReads(store, rec.AppliedObjects), path: o.path, strategy: strategy, clock: clock.RealClock{}}
 	parts, err := newAPI(store, rec.AppliedObjects, tokens,
-		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks, clock.RealClock{}, log)
+		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks, planner, clock.RealClock{}, log)
 	if err != nil {
 		return err
 	}
