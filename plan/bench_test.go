@@ -2,9 +2,6 @@ package plan_test
 
 import (
 	"fmt"
-	"os"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/gitsource"
+	"github.com/berth-dev/berth/internal/peakrss"
 	"github.com/berth-dev/berth/manifest"
 	"github.com/berth-dev/berth/plan"
 	"github.com/berth-dev/berth/reconciler"
@@ -94,8 +92,7 @@ func BenchmarkPlan(b *testing.B) {
 			baseRev := benchRead(b, newReader(b, dir), "HEAD~1")
 			cluster := planCluster(baseRev)
 			for range b.N {
-				debug.FreeOSMemory()
-				_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+				peakrss.Reset()
 				start := time.Now()
 				r := newReader(b, dir)
 				p, err := plan.Compute(plan.Input{Base: benchRead(b, r, "HEAD~1"), Head: benchRead(b, r, "HEAD"), Cluster: cluster, Now: planNow})
@@ -108,7 +105,11 @@ func BenchmarkPlan(b *testing.B) {
 					b.Fatalf("verdict %s: %s", p.Verdict, p.Summary)
 				}
 				b.ReportMetric(float64(wall.Milliseconds()), "wall-ms")
-				b.ReportMetric(peakMB(b), "peak-MB")
+				peak, err := peakrss.MB()
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(peak, "peak-MB")
 				b.ReportMetric(float64(len(md)), "md-bytes")
 				b.ReportMetric(float64(len(p.Changes)), "objects-changed")
 				b.ReportMetric(float64(len(p.Changes)-strings.Count(md, "<details>")), "md-cut")
@@ -132,21 +133,4 @@ func benchRead(b *testing.B, r *gitsource.Reader, rev string) plan.Revision {
 		b.Fatal(err)
 	}
 	return rv
-}
-
-func peakMB(b *testing.B) float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return kb / 1024
-		}
-	}
-	return 0
 }
