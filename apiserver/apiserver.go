@@ -49,6 +49,9 @@ type Config struct {
 	Build api.BuildInfo
 	// Ops serves sync and backup (optional: without it they answer 501).
 	Ops Operator
+	// Planner plans refs of the server's repository (optional: without it
+	// GET PathPlan is 404).
+	Planner Planner
 	// Hooks are mounted as they are, without the API's authentication
 	// (each checks its own secret): path → handler, e.g. Git webhooks.
 	Hooks map[string]http.Handler
@@ -126,6 +129,8 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("GET "+api.PathNodes, admin(s.listNodes))
 	s.mux.Handle("GET "+api.PathNodes+"/{name}", admin(s.getNode))
 	s.mux.Handle("GET "+api.PathEvents, admin(s.listEvents))
+	s.mux.Handle("GET "+api.PathSnapshot, admin(s.snapshot))
+	s.mux.Handle("GET "+api.PathPlan, admin(s.plan))
 	// Each namespaced kind: all namespaces, one namespace, one object.
 	type resource struct {
 		base string
@@ -496,6 +501,33 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	respondJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	snap, err := s.cfg.Reads.Snapshot(s.cfg.Clock.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, snap)
+}
+
+func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
+	ref := r.URL.Query().Get("ref")
+	switch {
+	case s.cfg.Planner == nil:
+		api.WriteError(w, http.StatusNotFound, "NotFound", "this server does not plan refs")
+		return
+	case ref == "":
+		api.WriteError(w, http.StatusBadRequest, "BadRequest", "ref is required, e.g. ?ref=refs/pull/123/head")
+		return
+	}
+	p, err := s.cfg.Planner.Plan(r.Context(), ref)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, p)
 }
 
 func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {

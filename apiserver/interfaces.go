@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -68,4 +69,14 @@ type ClusterReader interface {
 	// PodLogTarget returns the pod and the address of the agent that
 	// serves its logs ("" when none does).
 	PodLogTarget(ns, name string) (pod *corev1.Pod, agentAddress string, err error)
+	// Snapshot is what admission reads of the cluster, for `berth plan`.
+	Snapshot(now time.Time) (*api.ClusterSnapshot, error)
+}
+
+// Planner plans a ref of the server's own repository for `berth plan
+// --server URL --ref REF`: it fetches the ref into the server's clone
+// (without changing what the server follows) and answers the plan (a
+// JSON value) against the applied revision and the cluster as it is.
+type Planner interface {
+	Plan(ctx context.Context, ref string) (any, error)
 }

@@ -5,16 +5,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/peakrss"
 )
 
 // The benchmark repository: 10,000 manifests in 500 files, 200 commits.
@@ -164,30 +163,14 @@ func buildBenchRepo(b *testing.B, u *upstream) {
 	u.git(u.work, "reset", "-q", "--hard", "origin/main")
 }
 
-// resetPeakRSS makes the kernel restart VmHWM from the current RSS, so the
-// peak measured excludes building the repository.
-func resetPeakRSS() {
-	debug.FreeOSMemory()
-	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-}
+func resetPeakRSS() { peakrss.Reset() }
 
-// peakRSSMB reads VmHWM, the process's peak resident memory.
 func peakRSSMB(b *testing.B) float64 {
-	data, err := os.ReadFile("/proc/self/status")
+	mb, err := peakrss.MB()
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return kb / 1024
-		}
-	}
-	b.Fatal("no VmHWM in /proc/self/status")
-	return 0
+	return mb
 }
 
 // BenchmarkSync measures, on 10,000 manifests in 500 files with 200

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -117,7 +118,8 @@ func classify(err error) error {
 		errors.Is(err, transport.ErrAuthorizationFailed),
 		errors.Is(err, transport.ErrInvalidAuthMethod):
 		return ErrAuth
-	case errors.Is(err, transport.ErrEmptyRemoteRepository):
+	case errors.Is(err, transport.ErrEmptyRemoteRepository),
+		errors.As(err, new(git.NoMatchingRefSpecError)):
 		return ErrRefNotFound
 	case errors.As(err, &keyErr), errors.As(err, &revoked),
 		strings.Contains(msg, "knownhosts:"):

@@ -698,32 +698,49 @@ func (s *Source) build(repo *git.Repository, commit *object.Commit, name plumbin
 			return nil, &RejectedError{Revision: rev, Subject: subject, Err: err}
 		}
 	}
+	if s.loader == nil {
+		s.loader = s.newLoader()
+	}
+	snap, rej := loadCommit(repo, commit, s.opts.Path, s.loader, s.opts.Identities, true)
+	if rej != nil {
+		return nil, rej
+	}
+	snap.Ref = string(name)
+	snap.Signer = signer
+	return snap, nil
+}
+
+// loadCommit reads the tree of commit under path with loader and, when
+// decrypt is set, decrypts its SOPS Secrets with ids: how the server reads
+// every revision, and `berth plan` (Reader) both of its.
+func loadCommit(repo *git.Repository, commit *object.Commit, path string, loader *manifest.Loader, ids manifest.IdentitySource, decrypt bool) (*Snapshot, *RejectedError) {
+	rev := commit.Hash.String()
+	subject, _, _ := strings.Cut(strings.TrimSpace(commit.Message), "\n")
 	tree, err := commit.Tree()
 	if err != nil {
 		return nil, &RejectedError{Revision: rev, Subject: subject, Err: fmt.Errorf("%w: read tree: %v", ErrInvalidManifests, err)}
 	}
-	if s.loader == nil {
-		s.loader = s.newLoader()
-	}
-	t, err := s.loader.Load(newTreeFS(repo.Storer, tree, commit.Committer.When), s.opts.Path)
+	t, err := loader.Load(newTreeFS(repo.Storer, tree, commit.Committer.When), path)
 	if err != nil {
 		var errs manifest.ErrorList
 		if !errors.As(err, &errs) {
-			errs = manifest.ErrorList{{File: s.opts.Path, Message: err.Error()}}
+			errs = manifest.ErrorList{{File: path, Message: err.Error()}}
 		}
 		return nil, &RejectedError{Revision: rev, Subject: subject, Err: fmt.Errorf("%w: %d problem(s)", ErrInvalidManifests, len(errs)), Errors: errs}
 	}
-	objs, errs := manifest.DecryptSecrets(t.Objects, s.opts.Identities)
-	if len(errs) > 0 {
-		return nil, &RejectedError{Revision: rev, Subject: subject, Err: fmt.Errorf("%w: %d problem(s)", ErrInvalidManifests, len(errs)), Errors: errs}
+	objs := t.Objects
+	if decrypt {
+		var errs manifest.ErrorList
+		if objs, errs = manifest.DecryptSecrets(t.Objects, ids); len(errs) > 0 {
+			return nil, &RejectedError{Revision: rev, Subject: subject, Err: fmt.Errorf("%w: %d problem(s)", ErrInvalidManifests, len(errs)), Errors: errs}
+		}
 	}
 	return &Snapshot{
 		Revision:   rev,
-		Ref:        string(name),
+		Ref:        rev,
 		CommitTime: commit.Committer.When,
 		Author:     fmt.Sprintf("%s <%s>", commit.Author.Name, commit.Author.Email),
 		Subject:    subject,
-		Signer:     signer,
 		Objects:    objs,
 		Skipped:    t.Skipped,
 		Warnings:   manifest.Warnings(objs),

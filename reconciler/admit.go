@@ -109,21 +109,11 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 		r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej
 		return nil
 	}
-	required, kept, owners := admissionSet(idx, pods, jobRecs)
-	required = withoutDaemonPodsOfDownNodes(required, nodes)
-	for _, p := range daemonCandidates(idx, nodes, pods) {
-		required = append(required, p.pod)
-		owners[p.pod] = "daemonset " + p.owner
-	}
-	cluster := scheduler.Cluster{Bound: kept}
-	for _, n := range nodes {
-		cluster.Nodes = append(cluster.Nodes, schedulerNode(n))
-	}
-	plan, err := scheduler.Place(required, cluster, scheduler.Options{Strategy: r.cfg.Strategy, AllOrNothing: true})
+	adm, err := admit(idx, ClusterState{Nodes: nodes, Pods: pods, Jobs: jobRecs}, r.cfg.Strategy)
 	if err != nil {
-		return fmt.Errorf("place revision %s: %w", short(cand.Revision), err)
+		return err
 	}
-	if plan.Complete() {
+	if adm.Rejected == nil {
 		if err := r.cfg.Store.Update(func(tx Tx) error { return tx.PutServiceAddresses(table) }); err != nil {
 			return fmt.Errorf("admit revision %s: store Service addresses: %w", short(cand.Revision), err)
 		}
@@ -134,9 +124,70 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 		}
 		r.setApplied(idx)
 		r.refused, r.refusedOn, r.refusedWhy = "", "", nil
-		r.log.Info("admitted revision", "revision", short(cand.Revision), "subject", cand.Subject, "previous", short(prev), "new pods", len(required))
+		r.log.Info("admitted revision", "revision", short(cand.Revision), "subject", cand.Subject, "previous", short(prev), "new pods", len(adm.Required))
 		return nil
 	}
+	if r.refused != cand.Revision {
+		r.log.Warn("refused revision: its pods do not fit", "revision", short(cand.Revision), "unplaceable", adm.Unfit, "needed", len(adm.Required))
+	}
+	r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, adm.Rejected
+	return nil
+}
+
+// ClusterState is what admission reads of the cluster: the nodes, the
+// pod records and the job records. The server reads it from its store;
+// `berth plan` from a snapshot (StateOf).
+type ClusterState struct {
+	Nodes []*NodeRecord
+	Pods  []*PodRecord
+	Jobs  []*JobRecord
+}
+
+// Admission is the verdict on one revision against one cluster state.
+type Admission struct {
+	// Required are the pods the revision needs placed right away; Owners
+	// names what makes each ("deployment web").
+	Required []*corev1.Pod
+	Owners   map[*corev1.Pod]string
+	// Kept are the bound pods that stay as they are under the revision.
+	Kept []scheduler.Bound
+	// Plan is the scheduler's all-or-nothing placement of Required.
+	Plan *scheduler.Plan
+	// Rejected is nil when the revision is admitted; otherwise it is the
+	// refusal `berth status` shows, and Unfit counts the pods that fit
+	// nowhere.
+	Rejected *api.RejectedRevision
+	Unfit    int
+}
+
+// Admit decides whether revision d would be admitted on the cluster as st
+// holds it, by the rules the server's loop applies (admitNewest calls the
+// same code): every pod it needs right away must fit, together, next to
+// what keeps running. It changes nothing.
+func Admit(d *Desired, st ClusterState, strategy scheduler.Strategy) (*Admission, error) {
+	return admit(indexDesired(d), st, strategy)
+}
+
+func admit(idx *desiredIndex, st ClusterState, strategy scheduler.Strategy) (*Admission, error) {
+	required, kept, owners := admissionSet(idx, st.Pods, st.Jobs)
+	required = withoutDaemonPodsOfDownNodes(required, st.Nodes)
+	for _, p := range daemonCandidates(idx, st.Nodes, st.Pods) {
+		required = append(required, p.pod)
+		owners[p.pod] = "daemonset " + p.owner
+	}
+	cluster := scheduler.Cluster{Bound: kept}
+	for _, n := range st.Nodes {
+		cluster.Nodes = append(cluster.Nodes, schedulerNode(n))
+	}
+	plan, err := scheduler.Place(required, cluster, scheduler.Options{Strategy: strategy, AllOrNothing: true})
+	if err != nil {
+		return nil, fmt.Errorf("place revision %s: %w", short(idx.Revision), err)
+	}
+	adm := &Admission{Required: required, Owners: owners, Kept: kept, Plan: plan}
+	if plan.Complete() {
+		return adm, nil
+	}
+	cand := idx.Desired
 	rej := &api.RejectedRevision{Revision: api.Revision{SHA: cand.Revision, Subject: cand.Subject, Author: cand.Author, Time: cand.CommitTime}}
 	rej.Unplaceable = groupUnplaced(plan.Unplaced, owners)
 	unfit := 0
@@ -144,11 +195,8 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 		unfit += max(u.Count, 1)
 	}
 	rej.Message = fmt.Sprintf("%d of the %d pods this revision needs do not fit on the cluster; the previous revision keeps running", unfit, len(required))
-	if r.refused != cand.Revision {
-		r.log.Warn("refused revision: its pods do not fit", "revision", short(cand.Revision), "unplaceable", unfit, "needed", len(required))
-	}
-	r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej
-	return nil
+	adm.Rejected, adm.Unfit = rej, unfit
+	return adm, nil
 }
 
 // admissionSet splits the cluster for a candidate revision: kept are the

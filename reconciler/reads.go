@@ -169,6 +169,10 @@ func DeploymentTemplateHash(d *appsv1.Deployment) string {
 	return templateHash(&d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec)
 }
 
+// PodTemplateHash is the hash the loop gives the pod it makes for a Pod
+// written in Git: a pod whose record carries it is up to date.
+func PodTemplateHash(p *corev1.Pod) string { return templateHash(&p.ObjectMeta, &p.Spec) }
+
 // Jobs returns Job records (Git's and those CronJobs made), and Jobs of
 // Git the loop has not recorded yet.
 func (r *Reads) Jobs(ns, name string) ([]batchv1.Job, error) {

@@ -318,6 +318,18 @@ func (c *Client) Status(ctx context.Context) (*api.SyncStatus, error) {
 	return &out, c.get(ctx, api.PathStatus, nil, &out)
 }
 
+// Snapshot returns what admission reads of the cluster, for `berth plan`.
+func (c *Client) Snapshot(ctx context.Context) (*api.ClusterSnapshot, error) {
+	var out api.ClusterSnapshot
+	return &out, c.get(ctx, api.PathSnapshot, nil, &out)
+}
+
+// Plan asks the server to plan ref of its repository; out receives the
+// plan (plan.Plan).
+func (c *Client) Plan(ctx context.Context, ref string, out any) error {
+	return c.get(ctx, api.PathPlan, url.Values{"ref": {ref}}, out)
+}
+
 // Logs opens the log of a container of a pod. Without Follow the whole
 // read is bounded by the client's timeout; with Follow only ctx ends it.
 // The caller closes the stream.

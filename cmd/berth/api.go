@@ -25,7 +25,7 @@ type apiParts struct {
 // lists, the status sink and the users' reads, all reconciler's, and the
 // cluster network state (nil: not served).
 func newAPI(store reconciler.Store, objects func() []manifest.Object, tokens reconciler.Tokens, mc reconciler.MembershipConfig,
-	hooks map[string]http.Handler, network apiserver.NetworkFeed, ops apiserver.Operator, clk clock.WithTicker, log *slog.Logger) (*apiParts, error) {
+	hooks map[string]http.Handler, network apiserver.NetworkFeed, ops apiserver.Operator, planner apiserver.Planner, clk clock.WithTicker, log *slog.Logger) (*apiParts, error) {
 	mc.Store, mc.Clock, mc.Logger = store, clk, log
 	m, err := reconciler.NewMembership(mc)
 	if err != nil {
@@ -35,7 +35,7 @@ func newAPI(store reconciler.Store, objects func() []manifest.Object, tokens rec
 		Nodes: m, Pods: reconciler.NewAgentPods(store), Status: reconciler.NewPodReports(store, clk), Reads: reconciler.NewReads(store, objects),
 		Network:   network,
 		JoinToken: tokens.Agent, AdminToken: tokens.Admin, Hooks: hooks, Clock: clk, Logger: log,
-		Build: version.Get(), Ops: ops,
+		Build: version.Get(), Ops: ops, Planner: planner,
 	})
 	if err != nil {
 		return nil, err

@@ -1,3 +1,5 @@
+//go:build !berth_agent
+
 package main
 
 import (

@@ -22,6 +22,7 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
+	"github.com/berth-dev/berth/apiserver"
 	"github.com/berth-dev/berth/manifest"
 	"github.com/berth-dev/berth/reconciler"
 )
@@ -40,7 +41,11 @@ type cliServer struct {
 
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
-func newCLIServer(t *testing.T) *cliServer {
+func newCLIServer(t *testing.T) *cliServer { return newCLIServerWith(t, nil) }
+
+// newCLIServerWith serves the API with the planner planner makes over
+// the server's store and applied objects (nil: none).
+func newCLIServerWith(t *testing.T, planner func(reconciler.Store, func() []manifest.Object) apiserver.Planner) *cliServer {
 	t.Helper()
 	dir := t.TempDir()
 	tokens, err := reconciler.EnsureTokens(dir)
@@ -52,8 +57,13 @@ func newCLIServer(t *testing.T) *cliServer {
 		t.Fatal(err)
 	}
 	s := &cliServer{t: t, store: st, tokens: tokens, clock: clocktesting.NewFakeClock(t0)}
-	parts, err := newAPI(st, func() []manifest.Object { s.mu.Lock(); defer s.mu.Unlock(); return s.objects }, tokens,
-		reconciler.MembershipConfig{}, nil, nil, reconciler.Operations{Store: st}, s.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	objects := func() []manifest.Object { s.mu.Lock(); defer s.mu.Unlock(); return s.objects }
+	var pl apiserver.Planner
+	if planner != nil {
+		pl = planner(st, objects)
+	}
+	parts, err := newAPI(st, objects, tokens,
+		reconciler.MembershipConfig{}, nil, nil, reconciler.Operations{Store: st}, pl, s.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import "github.com/spf13/cobra"
 // only the agent.
 func addControlPlaneCmds(root *cobra.Command) {
 	root.AddCommand(newValidateCmd())
+	root.AddCommand(newPlanCmd())
 	root.AddCommand(newGetCmd())
 	root.AddCommand(newDescribeCmd())
 	root.AddCommand(newLogsCmd())

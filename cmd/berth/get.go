@@ -102,9 +102,13 @@ images); -o yaml and -o json print the objects as the API returns them
 Examples:
   berth get pods -A -o wide
   berth get deployment web -o yaml
-  berth get nodes`,
+  berth get nodes
+  berth get snapshot -o json > cluster.json   # for berth plan --snapshot`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] == "snapshot" {
+				return runGetSnapshot(cmd, &o)
+			}
 			res, err := parseResource(args[0])
 			if err != nil {
 				return err

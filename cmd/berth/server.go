@@ -200,11 +200,12 @@ func runServer(ctx context.Context, o serverOptions) error {
 		}
 		hooks[h.path] = hook
 	}
+	planner := &serverPlanner{src: src, applied: rec.AppliedObjects, reads: reconciler.NewReads(store, rec.AppliedObjects), path: o.path, strategy: strategy, clock: clock.RealClock{}}
 	parts, err := newAPI(store, rec.AppliedObjects, tokens,
 		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks,
 		reconciler.NewNetwork(store, rec, endpoints.NetworkConfig{ServiceCIDR: serviceCIDR.String(), ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(),
 			ClusterDomain: clusterdns.DefaultDomain, ClusterCIDR: o.clusterCIDR}),
-		reconciler.Operations{Source: src, Store: store}, clock.RealClock{}, log)
+		reconciler.Operations{Source: src, Store: store}, planner, clock.RealClock{}, log)
 	if err != nil {
 		return err
 	}
