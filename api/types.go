@@ -68,6 +68,9 @@ type PodList struct {
 	// with the same list.
 	ResourceVersion uint64       `json:"resourceVersion"`
 	Items           []corev1.Pod `json:"items"`
+	// Configs are the ConfigMaps and Secrets the listed pods use, and no
+	// others (the node restriction rule); a change to one is a new list.
+	Configs []BoundConfig `json:"configs,omitempty"`
 }
 
 // PodStatusReport is what an agent observed, for every pod it runs.

@@ -53,6 +53,11 @@ type Config struct {
 	// (default 198.18.0.0/24).
 	PodSubnet string
 
+	// Configs holds the ConfigMaps and Secrets the node's pods use (by env,
+	// envFrom or volumes); the server's watch fills it on a joined node
+	// (default: an empty ConfigStore).
+	Configs ConfigSource
+
 	// AllowHostPath lets pods mount hostPath volumes; without it such a pod
 	// fails with reason HostPathNotAllowed.
 	AllowHostPath bool
@@ -130,6 +135,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ResyncInterval == 0 {
 		c.ResyncInterval = 10 * time.Second
+	}
+	if c.Configs == nil {
+		c.Configs = NewConfigStore()
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}

@@ -20,7 +20,14 @@
 // spec, or the resync period):
 //
 //  1. volumes: emptyDir directories (tmpfs for medium Memory, with its
-//     sizeLimit) and, only with Config.AllowHostPath, hostPath;
+//     sizeLimit) and, only with Config.AllowHostPath, hostPath; configMap,
+//     secret, projected and downwardAPI volumes from Config.Configs (a
+//     ConfigSource), written with the kubelet's AtomicWriter scheme
+//     (timestamped dir, ..data symlink swap, a link per key) and rewritten
+//     in place on every pass whose data differs (Agent.ConfigsChanged
+//     wakes the workers at once), Secret and projected ones on tmpfs only;
+//     fsGroup owns emptyDirs and config volumes; a disk-backed emptyDir over
+//     its sizeLimit gets the pod evicted (measured every 10s);
 //  2. the sandbox: pods/<uid>/pod.json is written first, then a network
 //     namespace pinned under pods/<uid>/netns (containerd's pkg/netns), a
 //     CNI ADD (libcni, conflist at Config.CNIConfPath, default bridge +
@@ -34,10 +41,17 @@
 //     running; then the app containers. Every container joins the
 //     sandbox's network, IPC and UTS namespaces (and its shim, through the
 //     io.kubernetes.cri.sandbox-id annotation), with its own PID and mount
-//     namespaces, cgroup CPU and memory limits, and its output going from
-//     the shim straight to a log file per attempt;
+//     namespaces, cgroup CPU and memory limits, the securityContext
+//     (security.go: user and groups, runAsNonRoot, capabilities from
+//     containerd's default set, no_new_privs, read-only root, seccomp,
+//     privileged; pod sysctls on the pause container), env resolved once
+//     from fieldRef, resourceFieldRef, ConfigMaps and Secrets (a missing
+//     one is CreateContainerConfigError, retried every pass), a
+//     termination-message file, and its output going from the shim
+//     straight to a log file per attempt;
 //  4. exits are recorded (OOMKilled from TaskOOM events or the memory
-//     cgroup), restarts follow package restart (policy and the kubelet's
+//     cgroup, the termination message from its file or, with
+//     FallbackToLogsOnError, the log tail), restarts follow package restart (policy and the kubelet's
 //     crash-loop back-off), probes run through package probe;
 //  5. on removal: app containers get SIGTERM, then SIGKILL after the grace
 //     period, then sidecars in reverse order; then containers, snapshots,

@@ -128,6 +128,7 @@ type nodeOpts struct {
 	noAgent       bool // the test starts the agent itself
 	clock         clock.WithTicker
 	allowHostPath bool
+	configs       nodeagent.ConfigSource
 }
 
 // newNode starts an agent as its own node: namespace, run and log dirs,
@@ -152,6 +153,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		PodSubnet:         fmt.Sprintf("198.18.%d.0/24", 100+n%150),
 		PauseBinary:       pauseBinary,
 		AllowHostPath:     o.allowHostPath,
+		Configs:           o.configs,
 		Clock:             o.clock,
 		ResyncInterval:    time.Second,
 		Logger:            slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -320,12 +322,7 @@ func containerStatus(p *corev1.Pod, name string) corev1.ContainerStatus {
 
 func (nd *node) exec(p *corev1.Pod, container string, cmd ...string) string {
 	nd.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, errOut, code, err := nd.agent.Exec(ctx, string(p.UID), container, cmd)
-	if err != nil {
-		nd.t.Fatalf("exec %v in %s: %v", cmd, container, err)
-	}
+	out, errOut, code := nd.execCode(p, container, cmd...)
 	if code != 0 {
 		nd.t.Fatalf("exec %v in %s: exit %d: %s%s", cmd, container, code, out, errOut)
 	}

@@ -107,6 +107,7 @@ type podWorker struct {
 	podMessage string
 	finished   bool // Succeeded or Failed: nothing is restarted
 	startTime  time.Time
+	extras     podExtras
 }
 
 func newPodWorker(a *Agent, pod *corev1.Pod, wanted bool) *podWorker {
@@ -234,6 +235,9 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 			return 0
 		}
 		w.volumes = vols
+	}
+	if next, ok := w.syncExtras(ctx, pod); !ok {
+		return next
 	}
 	if w.sb == nil && w.anyRunning() {
 		// Containers adopted from a sandbox whose pause died while no agent
@@ -412,6 +416,14 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 	attempt := c.attempt + 1
 	cont, h, err := w.a.startContainer(ctx, containerSpec{pod: pod, c: c.spec, kind: c.kind, attempt: attempt, sb: w.sb, volumes: w.volumes}, img, w.wake)
 	if err != nil {
+		var ce *configError
+		if errors.As(err, &ce) {
+			// As the kubelet: no back-off, tried again at every sync, so
+			// data that arrives (ConfigsChanged) is used at once.
+			c.waiting, c.waitMsg = podstatus.ReasonCreateContainerConfigError, ce.Error()
+			w.log.Warn("container config", "container", c.spec.Name, "err", err)
+			return w.a.cfg.ResyncInterval
+		}
 		w.a.images.forget(c.spec.Image)
 		c.waiting, c.waitMsg = podstatus.ReasonCreateContainerError, err.Error()
 		c.createBackoff = nextBackoff(c.createBackoff)
@@ -486,6 +498,7 @@ func (w *podWorker) recordExit(ctx context.Context, c *ctr) {
 		FinishedAt:  metav1.NewTime(at),
 		ContainerID: "containerd://" + h.task.ID(),
 	}
+	c.term.Message = w.terminationMessage(c, int32(code))
 	if _, err := h.task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
 		w.log.Warn("delete exited task", "container", c.spec.Name, "err", err)
 	}

@@ -178,6 +178,7 @@ func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- 
 			oci.WithImageConfig(a.pause),
 			oci.WithHostname(podHostname(pod)),
 			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: sb.netnsPath}),
+			sandboxSecurityOpts(pod),
 			oci.WithAnnotations(map[string]string{
 				annotationSandboxID:                       sb.id,
 				"io.kubernetes.cri.container-type":        "sandbox",
@@ -394,7 +395,7 @@ type containerSpec struct {
 // CRI plugin do: image config first, then Kubernetes' command/args/env/
 // workingDir, the sandbox's namespaces, volumes and cgroup limits.
 func (a *Agent) containerOpts(s containerSpec, img containerd.Image) ([]oci.SpecOpts, error) {
-	env, err := containerEnv(s.pod, s.c, s.sb.ip, a.cfg.NodeName)
+	env, err := containerEnv(s.pod, s.c, s.sb.ip, a.cfg.NodeName, a.cfg.Configs)
 	if err != nil {
 		return nil, err
 	}
@@ -447,6 +448,15 @@ func (a *Agent) containerOpts(s containerSpec, img containerd.Image) ([]oci.Spec
 		opts = append(opts, oci.WithProcessCwd(s.c.WorkingDir))
 	}
 	opts = append(opts, resourceOpts(s.c.Resources)...)
+	sec, err := a.securityOpts(s, img)
+	if err != nil {
+		return nil, err
+	}
+	term, err := terminationOpts(dir, s.c, s.attempt)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(append(opts, sec...), term...)
 	return opts, nil
 }
 
@@ -474,43 +484,6 @@ func resourceOpts(r corev1.ResourceRequirements) []oci.SpecOpts {
 		opts = append(opts, oci.WithMemoryLimit(uint64(q.Value())))
 	}
 	return opts
-}
-
-// containerEnv resolves the container's env in order: each value may
-// refer to variables defined before it, as in Kubernetes.
-func containerEnv(pod *corev1.Pod, c *corev1.Container, podIP, node string) ([]string, error) {
-	vals := map[string]string{}
-	var out []string
-	for _, e := range c.Env {
-		v := e.Value
-		if e.ValueFrom != nil {
-			fr := e.ValueFrom.FieldRef
-			if fr == nil {
-				return nil, fmt.Errorf("container %s: env %s: only valueFrom.fieldRef is supported", c.Name, e.Name)
-			}
-			switch fr.FieldPath {
-			case "metadata.name":
-				v = pod.Name
-			case "metadata.namespace":
-				v = pod.Namespace
-			case "metadata.uid":
-				v = string(pod.UID)
-			case "status.podIP":
-				v = podIP
-			case "spec.nodeName":
-				v = node
-			case "spec.serviceAccountName":
-				v = pod.Spec.ServiceAccountName
-			default:
-				return nil, fmt.Errorf("container %s: env %s: fieldRef %q is not supported", c.Name, e.Name, fr.FieldPath)
-			}
-		} else {
-			v = expand(v, func(n string) (string, bool) { s, ok := vals[n]; return s, ok })
-		}
-		vals[e.Name] = v
-		out = append(out, e.Name+"="+v)
-	}
-	return out, nil
 }
 
 func envLookup(env []string) func(string) (string, bool) {

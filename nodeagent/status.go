@@ -20,7 +20,7 @@ func (w *podWorker) publish() {
 		obs.PodIPs = []string{w.sb.ip}
 	}
 	switch w.podReason {
-	case reasonHostPathNotAllowed, reasonVolumeError:
+	case reasonHostPathNotAllowed, reasonVolumeError, reasonSysctlForbidden:
 		obs.Rejected = &podstatus.Rejection{Reason: w.podReason, Message: w.podMessage}
 	}
 	for name, c := range w.ctrs {
@@ -43,6 +43,9 @@ func (w *podWorker) publish() {
 	}
 	if w.podReason == reasonSandboxCreateError && st.Message == "" {
 		st.Reason, st.Message = w.podReason, w.podMessage
+	}
+	if w.podReason == reasonEvicted {
+		evictedStatus(&st, w.podMessage, w.a.cfg.Clock.Now())
 	}
 	if st.Phase != w.status.Phase {
 		w.log.Info("pod phase", "phase", st.Phase, "ip", st.PodIP, "reason", st.Reason)
@@ -71,12 +74,13 @@ func (c *ctr) observe(kind restart.Kind) podstatus.Container {
 		o.State = podstatus.StateExited
 		o.ExitCode = c.term.ExitCode
 		o.Reason = c.term.Reason
+		o.Message = c.term.Message
 		o.StartedAt = c.term.StartedAt.Time
 		o.FinishedAt = c.term.FinishedAt.Time
 	}
 	if c.last != nil {
 		o.Previous = &podstatus.Termination{
-			ExitCode: c.last.ExitCode, Reason: c.last.Reason,
+			ExitCode: c.last.ExitCode, Reason: c.last.Reason, Message: c.last.Message,
 			StartedAt: c.last.StartedAt.Time, FinishedAt: c.last.FinishedAt.Time,
 			ContainerID: c.last.ContainerID,
 		}

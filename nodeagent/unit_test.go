@@ -124,11 +124,11 @@ func TestContainerEnv(t *testing.T) {
 			{Name: "N", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 			{Name: "IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
 		}, want: []string{"N=p", "IP=198.18.0.9"}},
-		{name: "secret ref refused", env: []corev1.EnvVar{{Name: "S", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{}}}}, wantErr: true},
+		{name: "secret ref with no such secret", env: []corev1.EnvVar{{Name: "S", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{}}}}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := containerEnv(pod, &corev1.Container{Name: "c", Env: tc.env}, "198.18.0.9", "node")
+			got, err := containerEnv(pod, &corev1.Container{Name: "c", Env: tc.env}, "198.18.0.9", "node", nil)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v", err)
 			}

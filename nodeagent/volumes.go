@@ -25,7 +25,8 @@ var errHostPathNotAllowed = errors.New("hostPath volumes are not allowed on this
 //	pods/<uid>/pod.json          who the pod is (written before anything else)
 //	pods/<uid>/netns/<name>      the pinned network namespace
 //	pods/<uid>/etc/{hosts,resolv.conf,hostname}
-//	pods/<uid>/volumes/<name>    emptyDir volumes
+//	pods/<uid>/volumes/<name>    emptyDir and config volumes (atomicwriter.go)
+//	pods/<uid>/termination/<container>-<attempt>  termination-message files
 type podDir string
 
 func (d podDir) netnsDir() string          { return filepath.Join(string(d), "netns") }
@@ -71,8 +72,10 @@ func prepareVolumes(pod *corev1.Pod, dir podDir, allowHostPath bool) (map[string
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 			paths[v.Name] = p
+		case isConfigVolume(&v):
+			// Written, and kept up to date, by syncConfigVolume.
 		default:
-			return nil, fmt.Errorf("volume %s: only emptyDir and hostPath volumes are supported", v.Name)
+			return nil, fmt.Errorf("volume %s: only emptyDir, hostPath, configMap, secret, projected and downwardAPI volumes are supported", v.Name)
 		}
 	}
 	return paths, nil

@@ -99,6 +99,10 @@ type Config struct {
 	Clock clock.WithTicker
 	// Logger receives the link's logs (default slog.Default()).
 	Logger *slog.Logger
+	// Configs, when set, is replaced with the ConfigMaps and Secrets of
+	// every pod list the watch brings; RunAgent makes one and gives it to
+	// the agent as its ConfigSource.
+	Configs *nodeagent.ConfigStore
 }
 
 func (c *Config) validate() error {
@@ -411,6 +415,12 @@ func (l *Link) Watch(ctx context.Context, sync func([]*corev1.Pod)) error {
 		l.mu.Lock()
 		l.deleting = deleting
 		l.mu.Unlock()
+		// Data first: the pods that Sync starts resolve their env and
+		// volumes from it (Sync wakes every worker, so volumes of running
+		// pods follow a changed ConfigMap too).
+		if l.cfg.Configs != nil {
+			l.cfg.Configs.Replace(list.Configs)
+		}
 		sync(wanted)
 		l.poke()
 	}
@@ -559,6 +569,10 @@ func (l *Link) sleep(ctx context.Context, bo *wait.Backoff) error {
 // link.LogDir defaults to the agent's LogDir. Pods keep running when it
 // returns.
 func RunAgent(ctx context.Context, link Config, agent nodeagent.Config) error {
+	if link.Configs == nil {
+		link.Configs = nodeagent.NewConfigStore()
+	}
+	agent.Configs = link.Configs
 	if err := agent.Validate(); err != nil { // fills NodeName and LogDir
 		return err
 	}
