@@ -328,12 +328,53 @@ func (r *Reconciler) writeSync(now time.Time) error {
 	if err != nil {
 		return err
 	}
+	publish := r.publishConfigsNow()
 	if string(b) == string(r.lastSyncRec) {
+		if publish {
+			// No write to carry the stamp: the next change shows it.
+			return r.cfg.Store.View(func(tx ReadTx) error {
+				r.cfg.Configs.publish(r.applied, tx.Version()+1)
+				return nil
+			})
+		}
 		return nil
 	}
-	err = r.cfg.Store.Update(func(tx Tx) error { return tx.PutSync(rec) })
+	err = r.cfg.Store.Update(func(tx Tx) error {
+		if err := tx.PutSync(rec); err != nil {
+			return err
+		}
+		if publish {
+			// Inside the transaction that records the admission, stamped
+			// with the version it commits as: no list at that version
+			// exists yet.
+			r.cfg.Configs.publish(r.applied, tx.Version()+1)
+		}
+		return nil
+	})
 	if err == nil {
 		r.lastSyncRec = b
 	}
 	return err
+}
+
+// publishConfigsNow publishes the applied revision's configs at once when
+// it is the first since the start (stamped with the current version, see
+// ConfigFeed) and reports whether a newer applied revision is still to be
+// published with the write of the sync record.
+func (r *Reconciler) publishConfigsNow() bool {
+	if r.cfg.Configs == nil || r.applied == nil {
+		return false
+	}
+	pending, first := r.cfg.Configs.pending(r.applied)
+	if !pending {
+		return false
+	}
+	if first {
+		var v uint64
+		if err := r.cfg.Store.View(func(tx ReadTx) error { v = tx.Version(); return nil }); err == nil {
+			r.cfg.Configs.publish(r.applied, v)
+			return false
+		}
+	}
+	return true
 }

@@ -59,6 +59,9 @@ type Config struct {
 	// LocalZone is the zone of CronJobs without spec.timeZone (default:
 	// time.Local).
 	LocalZone *time.Location
+	// Configs receives each admitted revision's ConfigMaps and Secrets for
+	// the agents' lists (nil: none are sent).
+	Configs *ConfigFeed
 }
 
 func (c *Config) setDefaults() error {
