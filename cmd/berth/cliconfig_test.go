@@ -50,7 +50,7 @@ func newCLIServer(t *testing.T) *cliServer {
 		t.Fatal(err)
 	}
 	s := &cliServer{t: t, store: st, tokens: tokens, clock: clocktesting.NewFakeClock(t0)}
-	parts, err := newAPI(st, func() []manifest.Object { s.mu.Lock(); defer s.mu.Unlock(); return s.objects }, tokens,
+	parts, err := newAPI(st, func() []manifest.Object { s.mu.Lock(); defer s.mu.Unlock(); return s.objects }, nil, tokens,
 		reconciler.MembershipConfig{}, nil, s.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -145,7 +145,8 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return err
 	}
-	rec, err := reconciler.New(reconciler.Config{Store: store, Source: reconciler.GitSource(src), Strategy: strategy, NodeTimeout: o.nodeTimeout, Logger: log})
+	configs := reconciler.NewConfigFeed()
+	rec, err := reconciler.New(reconciler.Config{Store: store, Source: reconciler.GitSource(src), Strategy: strategy, NodeTimeout: o.nodeTimeout, Logger: log, Configs: configs})
 	if err != nil {
 		return err
 	}
@@ -168,7 +169,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		}
 		hooks[h.path] = hook
 	}
-	parts, err := newAPI(store, rec.AppliedObjects, tokens,
+	parts, err := newAPI(store, rec.AppliedObjects, configs, tokens,
 		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks, clock.RealClock{}, log)
 	if err != nil {
 		return err
