@@ -51,6 +51,9 @@ type apiHarness struct {
 type harnessConfig struct {
 	api   Config
 	nodes reconciler.MembershipConfig
+	// configs, when set, fills the agents' lists with ConfigMaps and
+	// Secrets a reconciler publishes there.
+	configs *reconciler.ConfigFeed
 }
 
 // newBackedServer is the API over reconciler's real parts on store.
@@ -62,6 +65,9 @@ func newBackedServer(t testing.TB, store reconciler.Store, cfg harnessConfig, ob
 		t.Fatal(err)
 	}
 	cfg.api.Nodes, cfg.api.Pods = m, reconciler.NewAgentPods(store)
+	if cfg.configs != nil {
+		cfg.api.Pods = reconciler.NewAgentPodsWithConfigs(store, cfg.configs)
+	}
 	cfg.api.Status, cfg.api.Reads = reconciler.NewPodReports(store, cfg.nodes.Clock), reconciler.NewReads(store, objects)
 	cfg.api.JoinToken, cfg.api.AdminToken = testTokens.Agent, testTokens.Admin
 	srv, err := New(cfg.api)
