@@ -388,7 +388,7 @@ func TestAPIBadRequests(t *testing.T) {
 		{name: "status: one bad of two", method: "POST", path: api.PathPodStatus, body: `{"pods":[{"namespace":"default","name":"web","uid":"uid-default-web","status":{"phase":"Failed"}},{"name":"x"}]}`, want: 400},
 		{name: "watch: bad version", method: "GET", path: api.PathAgentPods + "?resourceVersion=abc", want: 400},
 		{name: "watch: bad timeout", method: "GET", path: api.PathAgentPods + "?timeoutSeconds=-1", want: 400},
-		{name: "unknown path", method: "GET", path: "/api/v1/secrets", want: 404},
+		{name: "unknown path", method: "GET", path: "/api/v1/persistentvolumes", want: 404},
 		{name: "wrong method", method: "DELETE", path: api.PathPods, want: 405},
 		{name: "wrong method on an agent path", method: "GET", path: api.PathRegister, want: 405},
 	}
