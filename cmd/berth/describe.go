@@ -570,6 +570,7 @@ func (d *describer) secret(s *api.SecretSummary) {
 	for _, k := range sortedKeys(s.Sizes) {
 		d.line(0, k, "%d bytes", s.Sizes[k])
 	}
+	fmt.Fprintln(d.w)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
