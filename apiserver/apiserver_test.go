@@ -192,6 +192,19 @@ func (h *apiHarness) putPod(ns, name, node string, mod func(*reconciler.PodRecor
 
 func (h *apiHarness) do(method, path, token, node, body string) (int, api.Error) {
 	h.t.Helper()
+	code, b := h.request(method, path, token, node, body)
+	var e api.Error
+	if code >= 400 {
+		if err := json.Unmarshal(b, &e); err != nil {
+			h.t.Fatalf("%s %s: %d with a body that is not api.Error: %q", method, path, code, b)
+		}
+	}
+	return code, e
+}
+
+// request sends one request as token (and node) and returns the answer.
+func (h *apiHarness) request(method, path, token, node, body string) (int, []byte) {
+	h.t.Helper()
 	req, err := http.NewRequest(method, h.http.URL+path, strings.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
@@ -207,14 +220,11 @@ func (h *apiHarness) do(method, path, token, node, body string) (int, api.Error)
 		h.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var e api.Error
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 400 {
-		if err := json.Unmarshal(b, &e); err != nil {
-			h.t.Fatalf("%s %s: %d with a body that is not api.Error: %q", method, path, resp.StatusCode, b)
-		}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
 	}
-	return resp.StatusCode, e
+	return resp.StatusCode, b
 }
 
 // waitForWaiter lets a handler reach its fake-clock timer before the test

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -66,24 +65,8 @@ spec:
 // rawGet returns the body of a GET as the given token (and node).
 func (h *apiHarness) rawGet(path, token, node string) (int, string) {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, h.http.URL+path, nil)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if node != "" {
-		req.Header.Set(api.HeaderNodeName, node)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	code, b := h.request(http.MethodGet, path, token, node, "")
+	return code, string(b)
 }
 
 // TestAPISecretsReachOnlyTheirNode runs the reconciler over a revision

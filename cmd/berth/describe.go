@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -548,11 +550,11 @@ func (d *describer) events(evs []api.Event) {
 func (d *describer) configMap(cm *corev1.ConfigMap) {
 	d.meta(&cm.ObjectMeta, true)
 	fmt.Fprintf(d.w, "\nData\n====\n")
-	for _, k := range sortedKeys(cm.Data) {
+	for _, k := range slices.Sorted(maps.Keys(cm.Data)) {
 		fmt.Fprintf(d.w, "%s:\n----\n%s\n\n", k, cm.Data[k])
 	}
 	fmt.Fprintf(d.w, "\nBinaryData\n====\n")
-	for _, k := range sortedKeys(cm.BinaryData) {
+	for _, k := range slices.Sorted(maps.Keys(cm.BinaryData)) {
 		fmt.Fprintf(d.w, "%s: %d bytes\n", k, len(cm.BinaryData[k]))
 	}
 	fmt.Fprintln(d.w)
@@ -567,17 +569,8 @@ func (d *describer) secret(s *api.SecretSummary) {
 		d.line(0, "Encrypted", "SOPS (decrypted by the server)")
 	}
 	fmt.Fprintf(d.w, "\nData\n====\n")
-	for _, k := range sortedKeys(s.Sizes) {
+	for _, k := range slices.Sorted(maps.Keys(s.Sizes)) {
 		d.line(0, k, "%d bytes", s.Sizes[k])
 	}
 	fmt.Fprintln(d.w)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
