@@ -328,53 +328,50 @@ func (r *Reconciler) writeSync(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	publish := r.publishConfigsNow()
+	// A newly applied revision's configs are published with the write
+	// that records it, stamped with the version it commits as (see
+	// ConfigFeed).
+	publish, first := false, false
+	if r.cfg.Configs != nil && r.applied != nil {
+		publish, first = r.cfg.Configs.pending(r.applied)
+	}
 	if string(b) == string(r.lastSyncRec) {
 		if publish {
-			// No write to carry the stamp: the next change shows it.
-			return r.cfg.Store.View(func(tx ReadTx) error {
+			err = r.cfg.Store.View(func(tx ReadTx) error {
 				r.cfg.Configs.publish(r.applied, tx.Version()+1)
 				return nil
 			})
 		}
-		return nil
+		if first {
+			r.settleFirstConfigs()
+		}
+		return err
 	}
 	err = r.cfg.Store.Update(func(tx Tx) error {
 		if err := tx.PutSync(rec); err != nil {
 			return err
 		}
 		if publish {
-			// Inside the transaction that records the admission, stamped
-			// with the version it commits as: no list at that version
-			// exists yet.
 			r.cfg.Configs.publish(r.applied, tx.Version()+1)
 		}
 		return nil
 	})
+	if first {
+		r.settleFirstConfigs()
+	}
 	if err == nil {
 		r.lastSyncRec = b
 	}
 	return err
 }
 
-// publishConfigsNow publishes the applied revision's configs at once when
-// it is the first since the start (stamped with the current version, see
-// ConfigFeed) and reports whether a newer applied revision is still to be
-// published with the write of the sync record.
-func (r *Reconciler) publishConfigsNow() bool {
-	if r.cfg.Configs == nil || r.applied == nil {
-		return false
-	}
-	pending, first := r.cfg.Configs.pending(r.applied)
-	if !pending {
-		return false
-	}
-	if first {
-		var v uint64
-		if err := r.cfg.Store.View(func(tx ReadTx) error { v = tx.Version(); return nil }); err == nil {
-			r.cfg.Configs.publish(r.applied, v)
-			return false
-		}
-	}
-	return true
+// settleFirstConfigs makes the first configs since the start visible at
+// the current version when no write carried their stamp (a resumed
+// revision whose sync record did not change): until now a node whose pods
+// use configs got no list, so no list at that version changes meaning.
+func (r *Reconciler) settleFirstConfigs() {
+	_ = r.cfg.Store.View(func(tx ReadTx) error {
+		r.cfg.Configs.settleFirst(tx.Version())
+		return nil
+	})
 }

@@ -20,10 +20,10 @@ import (
 //
 // The stamp is the version of the transaction that records the admission
 // (writeSync publishes inside it, before it commits), so no list at that
-// version can have been built before. The first set after a start is
-// stamped with the current version: until then a node whose pods use a
-// config got no list at all (ErrConfigsUnknown), so nothing is changed
-// under a version an agent holds.
+// version can have been built before. The first set after a start, when
+// no write carries it (a resumed revision), is stamped with the current
+// version: until then a node whose pods use a config got no list at all
+// (ErrConfigsUnknown), so nothing changes under a version an agent holds.
 type ConfigFeed struct {
 	mu        sync.Mutex
 	cur, prev *configSet
@@ -111,6 +111,16 @@ func (f *ConfigFeed) pending(idx *desiredIndex) (pending, first bool) {
 		return false, f.cur == nil
 	}
 	return f.cur == nil || f.cur.from != idx, f.cur == nil
+}
+
+// settleFirst lowers the stamp of the first set since the start to v when
+// the store has not reached it.
+func (f *ConfigFeed) settleFirst(v uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cur != nil && f.prev == nil && f.cur.stamp > v {
+		f.cur.stamp = v
+	}
 }
 
 func (f *ConfigFeed) publish(idx *desiredIndex, stamp uint64) {

@@ -138,6 +138,36 @@ func TestNodeListsCarryOnlyTheirPodsConfigs(t *testing.T) {
 	}
 }
 
+func TestRefusedRevisionChangesNoConfig(t *testing.T) {
+	h := newHarness(t)
+	h.configs = NewConfigFeed()
+	h.restart()
+	feed := NewAgentPodsWithConfigs(h.store, h.configs)
+	h.addNode("n1", "2", "2Gi")
+	h.addNode("n2", "2", "2Gi")
+	h.src.push("r1", decodeObjs(t, configsYAML("hello")))
+	h.converge("n1", "n2")
+	before, _, err := feed.NodePods("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// r2 changes cm-web but adds a pod no node can hold: the revision is
+	// refused whole, and n1 goes on with r1's ConfigMap.
+	h.src.push("r2", decodeObjs(t, configsYAML("bonjour")+podYAML("huge", "64Gi")))
+	h.converge("n1", "n2")
+	if st := h.sync(); st.Applied == nil || st.Applied.SHA != "r1" || st.Rejected == nil {
+		t.Fatalf("r2 not refused: applied %+v, rejected %+v", st.Applied, st.Rejected)
+	}
+	after, _, err := feed.NodePods("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.ResourceVersion != before.ResourceVersion || string(after.Configs[0].Data["greeting"]) != "hello" {
+		t.Errorf("after a refused revision n1 has greeting %q at %d, was %q at %d",
+			after.Configs[0].Data["greeting"], after.ResourceVersion, before.Configs[0].Data["greeting"], before.ResourceVersion)
+	}
+}
+
 func TestNodeListsAfterRestartWaitForTheAdmittedRevision(t *testing.T) {
 	h := newHarness(t)
 	h.configs = NewConfigFeed()
