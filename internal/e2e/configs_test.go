@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -141,6 +142,18 @@ spec:
 	sha = c.apply("greeting: bonjour", map[string]string{"pods/app-config.yaml": configMap("bonjour")})
 	c.waitApplied(sha)
 	c.eventually("the volume shows the new greeting, env the old one", time.Minute, logShows("file=bonjour env=hello"+secretLine))
+
+	// A server restart: until it has the revision again, node a's watch is
+	// refused rather than answered without the configs; the pod runs on,
+	// and the next change still reaches the file in place.
+	if err := c.server.stop(syscall.SIGTERM, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.startServer()
+	c.waitApplied(sha)
+	sha = c.apply("greeting: hallo", map[string]string{"pods/app-config.yaml": configMap("hallo")})
+	c.waitApplied(sha)
+	c.eventually("after a server restart the volume follows Git again", time.Minute, logShows("file=hallo env=hello"+secretLine))
 
 	// The value is nowhere but node a's tmpfs.
 	where := map[string]string{}
