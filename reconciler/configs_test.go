@@ -77,15 +77,22 @@ func configKeys(l *api.PodList) []string {
 	return out
 }
 
-func TestNodeListsCarryOnlyTheirPodsConfigs(t *testing.T) {
+// newConfigsHarness is a reconciler with a ConfigFeed, two nodes, and
+// configsYAML("hello") applied as r1, with the agents' lists over it.
+func newConfigsHarness(t *testing.T) (*harness, *AgentPods) {
+	t.Helper()
 	h := newHarness(t)
 	h.configs = NewConfigFeed()
 	h.restart()
-	feed := NewAgentPodsWithConfigs(h.store, h.configs)
 	h.addNode("n1", "2", "2Gi")
 	h.addNode("n2", "2", "2Gi")
 	h.src.push("r1", decodeObjs(t, configsYAML("hello")))
 	h.converge("n1", "n2")
+	return h, NewAgentPodsWithConfigs(h.store, h.configs)
+}
+
+func TestNodeListsCarryOnlyTheirPodsConfigs(t *testing.T) {
+	h, feed := newConfigsHarness(t)
 
 	list := func(node string) *api.PodList {
 		t.Helper()
@@ -139,14 +146,7 @@ func TestNodeListsCarryOnlyTheirPodsConfigs(t *testing.T) {
 }
 
 func TestRefusedRevisionChangesNoConfig(t *testing.T) {
-	h := newHarness(t)
-	h.configs = NewConfigFeed()
-	h.restart()
-	feed := NewAgentPodsWithConfigs(h.store, h.configs)
-	h.addNode("n1", "2", "2Gi")
-	h.addNode("n2", "2", "2Gi")
-	h.src.push("r1", decodeObjs(t, configsYAML("hello")))
-	h.converge("n1", "n2")
+	h, feed := newConfigsHarness(t)
 	before, _, err := feed.NodePods("n1")
 	if err != nil {
 		t.Fatal(err)
@@ -169,14 +169,8 @@ func TestRefusedRevisionChangesNoConfig(t *testing.T) {
 }
 
 func TestNodeListsAfterRestartWaitForTheAdmittedRevision(t *testing.T) {
-	h := newHarness(t)
-	h.configs = NewConfigFeed()
-	h.restart()
-	h.addNode("n1", "2", "2Gi")
-	h.addNode("n2", "2", "2Gi")
-	h.src.push("r1", decodeObjs(t, configsYAML("hello")))
-	h.converge("n1", "n2")
-	before, _, err := NewAgentPodsWithConfigs(h.store, h.configs).NodePods("n1")
+	h, feed := newConfigsHarness(t)
+	before, _, err := feed.NodePods("n1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +180,7 @@ func TestNodeListsAfterRestartWaitForTheAdmittedRevision(t *testing.T) {
 	// them.
 	h.configs = NewConfigFeed()
 	h.restart()
-	feed := NewAgentPodsWithConfigs(h.store, h.configs)
+	feed = NewAgentPodsWithConfigs(h.store, h.configs)
 	if _, _, err := feed.NodePods("n1"); !errors.Is(err, ErrConfigsUnknown) {
 		t.Fatalf("n1 before the first pass after a restart: err %v, want ErrConfigsUnknown", err)
 	}
