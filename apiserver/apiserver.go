@@ -142,6 +142,8 @@ func New(cfg Config) (*Server, error) {
 		{api.PathDaemonSets, s.listDaemonSets},
 		{api.PathJobs, s.listJobs},
 		{api.PathCronJobs, s.listCronJobs},
+		{api.PathConfigMaps, s.listConfigMaps},
+		{api.PathSecrets, s.listSecrets},
 	}
 	if cfg.Network != nil {
 		resources = append(resources, resource{api.PathServices, s.listServices}, resource{api.PathEndpointSlices, s.listEndpointSlices})
@@ -601,6 +603,19 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, ns, name strin
 func (s *Server) listCronJobs(w http.ResponseWriter, r *http.Request, ns, name string) {
 	list(s, w, r, "cronjob", ns, name, s.cfg.Reads.CronJobs, func(items []batchv1.CronJob) any {
 		return &batchv1.CronJobList{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJobList"}, Items: items}
+	})
+}
+
+func (s *Server) listConfigMaps(w http.ResponseWriter, r *http.Request, ns, name string) {
+	list(s, w, r, "configmap", ns, name, s.cfg.Reads.ConfigMaps, func(items []corev1.ConfigMap) any {
+		return &corev1.ConfigMapList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMapList"}, Items: items}
+	})
+}
+
+// listSecrets answers keys and sizes: the API never returns a value.
+func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request, ns, name string) {
+	list(s, w, r, "secret", ns, name, s.cfg.Reads.Secrets, func(items []api.SecretSummary) any {
+		return &api.SecretSummaryList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "SecretList"}, Items: items}
 	})
 }
 

@@ -51,6 +51,9 @@ type apiHarness struct {
 type harnessConfig struct {
 	api   Config
 	nodes reconciler.MembershipConfig
+	// configs, when set, fills the agents' lists with ConfigMaps and
+	// Secrets a reconciler publishes there.
+	configs *reconciler.ConfigFeed
 }
 
 // newBackedServer is the API over reconciler's real parts on store.
@@ -62,6 +65,9 @@ func newBackedServer(t testing.TB, store reconciler.Store, cfg harnessConfig, ob
 		t.Fatal(err)
 	}
 	cfg.api.Nodes, cfg.api.Pods = m, reconciler.NewAgentPods(store)
+	if cfg.configs != nil {
+		cfg.api.Pods = reconciler.NewAgentPodsWithConfigs(store, cfg.configs)
+	}
 	cfg.api.Status, cfg.api.Reads = reconciler.NewPodReports(store, cfg.nodes.Clock), reconciler.NewReads(store, objects)
 	cfg.api.JoinToken, cfg.api.AdminToken = testTokens.Agent, testTokens.Admin
 	srv, err := New(cfg.api)
@@ -186,6 +192,19 @@ func (h *apiHarness) putPod(ns, name, node string, mod func(*reconciler.PodRecor
 
 func (h *apiHarness) do(method, path, token, node, body string) (int, api.Error) {
 	h.t.Helper()
+	code, b := h.request(method, path, token, node, body)
+	var e api.Error
+	if code >= 400 {
+		if err := json.Unmarshal(b, &e); err != nil {
+			h.t.Fatalf("%s %s: %d with a body that is not api.Error: %q", method, path, code, b)
+		}
+	}
+	return code, e
+}
+
+// request sends one request as token (and node) and returns the answer.
+func (h *apiHarness) request(method, path, token, node, body string) (int, []byte) {
+	h.t.Helper()
 	req, err := http.NewRequest(method, h.http.URL+path, strings.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
@@ -201,14 +220,11 @@ func (h *apiHarness) do(method, path, token, node, body string) (int, api.Error)
 		h.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var e api.Error
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 400 {
-		if err := json.Unmarshal(b, &e); err != nil {
-			h.t.Fatalf("%s %s: %d with a body that is not api.Error: %q", method, path, resp.StatusCode, b)
-		}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
 	}
-	return resp.StatusCode, e
+	return resp.StatusCode, b
 }
 
 // waitForWaiter lets a handler reach its fake-clock timer before the test
@@ -383,7 +399,7 @@ func TestAPIBadRequests(t *testing.T) {
 		{name: "status: one bad of two", method: "POST", path: api.PathPodStatus, body: `{"pods":[{"namespace":"default","name":"web","uid":"uid-default-web","status":{"phase":"Failed"}},{"name":"x"}]}`, want: 400},
 		{name: "watch: bad version", method: "GET", path: api.PathAgentPods + "?resourceVersion=abc", want: 400},
 		{name: "watch: bad timeout", method: "GET", path: api.PathAgentPods + "?timeoutSeconds=-1", want: 400},
-		{name: "unknown path", method: "GET", path: "/api/v1/secrets", want: 404},
+		{name: "unknown path", method: "GET", path: "/api/v1/persistentvolumes", want: 404},
 		{name: "wrong method", method: "DELETE", path: api.PathPods, want: 405},
 		{name: "wrong method on an agent path", method: "GET", path: api.PathRegister, want: 405},
 	}

@@ -65,6 +65,10 @@ type ClusterReader interface {
 	DaemonSets(ns, name string) ([]appsv1.DaemonSet, error)
 	Jobs(ns, name string) ([]batchv1.Job, error)
 	CronJobs(ns, name string) ([]batchv1.CronJob, error)
+	// ConfigMaps and Secrets of the applied revision; Secrets as keys
+	// and sizes only.
+	ConfigMaps(ns, name string) ([]corev1.ConfigMap, error)
+	Secrets(ns, name string) ([]api.SecretSummary, error)
 	Events(kind, ns, name string) ([]api.Event, error)
 	// PodLogTarget returns the pod and the address of the agent that
 	// serves its logs ("" when none does).

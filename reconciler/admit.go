@@ -419,10 +419,37 @@ func (r *Reconciler) writeSync(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if string(b) == string(r.lastSyncRec) {
-		return nil
+	// A newly applied revision's configs are published with the write
+	// that records it, stamped with the version it commits as (see
+	// ConfigFeed).
+	publish, first := false, false
+	if r.cfg.Configs != nil && r.applied != nil {
+		publish, first = r.cfg.Configs.pending(r.applied)
 	}
-	err = r.cfg.Store.Update(func(tx Tx) error { return tx.PutSync(rec) })
+	if string(b) == string(r.lastSyncRec) {
+		if publish {
+			err = r.cfg.Store.View(func(tx ReadTx) error {
+				r.cfg.Configs.publish(r.applied, tx.Version()+1)
+				return nil
+			})
+		}
+		if first {
+			r.settleFirstConfigs()
+		}
+		return err
+	}
+	err = r.cfg.Store.Update(func(tx Tx) error {
+		if err := tx.PutSync(rec); err != nil {
+			return err
+		}
+		if publish {
+			r.cfg.Configs.publish(r.applied, tx.Version()+1)
+		}
+		return nil
+	})
+	if first {
+		r.settleFirstConfigs()
+	}
 	if err == nil {
 		r.lastSyncRec = b
 	}
@@ -455,4 +482,15 @@ func (r *Reconciler) resumeServices(idx *desiredIndex, stored serviceaddr.Table)
 	if _, errs := r.allocateServices(idx, stored); len(errs) > 0 {
 		r.log.Warn("cannot restore Service addresses after the restart", "revision", short(idx.Revision), "errors", errs.Error())
 	}
+}
+
+// settleFirstConfigs makes the first configs since the start visible at
+// the current version when no write carried their stamp (a resumed
+// revision whose sync record did not change): until now a node whose pods
+// use configs got no list, so no list at that version changes meaning.
+func (r *Reconciler) settleFirstConfigs() {
+	_ = r.cfg.Store.View(func(tx ReadTx) error {
+		r.cfg.Configs.settleFirst(tx.Version())
+		return nil
+	})
 }

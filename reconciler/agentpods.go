@@ -21,9 +21,10 @@ import (
 // share one index per store version, so a change is read once, not once
 // per node.
 type AgentPods struct {
-	store Store
-	mu    sync.Mutex
-	idx   *agentPodIndex
+	store   Store
+	configs *ConfigFeed // nil: lists carry no configs
+	mu      sync.Mutex
+	idx     *agentPodIndex
 	// waiting holds a channel per node with a watch waiting; the pump
 	// closes a node's channel only when that node's list changed, so a
 	// store change wakes the watches it concerns, not every agent's.
@@ -31,8 +32,14 @@ type AgentPods struct {
 	pumping bool
 }
 
-// NewAgentPods returns the agents' pod lists over store.
+// NewAgentPods returns the agents' pod lists over store, without configs.
 func NewAgentPods(store Store) *AgentPods { return &AgentPods{store: store} }
+
+// NewAgentPodsWithConfigs returns the agents' pod lists over store, each
+// carrying the ConfigMaps and Secrets its pods use, from configs.
+func NewAgentPodsWithConfigs(store Store, configs *ConfigFeed) *AgentPods {
+	return &AgentPods{store: store, configs: configs}
+}
 
 // NodePods returns the node's pod list and the store version it was read
 // at; WaitNodeChange with the list's resourceVersion waits for the next
@@ -41,6 +48,9 @@ func (a *AgentPods) NodePods(node string) (*api.PodList, uint64, error) {
 	idx, err := a.podIndex()
 	if err != nil {
 		return nil, 0, err
+	}
+	if idx.unknown[node] {
+		return nil, 0, ErrConfigsUnknown
 	}
 	return idx.list(node), idx.version, nil
 }
@@ -109,7 +119,11 @@ func (a *AgentPods) pump(last *agentPodIndex) {
 // per node.
 type agentPodIndex struct {
 	version uint64
+	configs *configSet // the set the lists were built with
 	nodes   map[string]*agentPodList
+	// unknown are the nodes whose pods use configs while no set is
+	// published: they get ErrConfigsUnknown rather than a list.
+	unknown map[string]bool
 	// pods are the bound pods by store key, kept to rebuild the next
 	// index without decoding the records that did not change.
 	pods map[string]*indexedPod
@@ -120,9 +134,10 @@ type agentPodIndex struct {
 // the version counter is persisted and only rises, so the content at a
 // version never changes meaning, even across server restarts.
 type agentPodList struct {
-	rv    uint64
-	hash  [32]byte
-	items []corev1.Pod
+	rv      uint64
+	hash    [32]byte
+	items   []corev1.Pod
+	configs []api.BoundConfig
 }
 
 // indexedPod is one bound pod as agents get it: metadata and spec, no
@@ -134,6 +149,7 @@ type indexedPod struct {
 	node string
 	pod  corev1.Pod
 	hash [32]byte // of the pod as sent
+	refs []string // BoundConfig keys the pod uses
 }
 
 // rawPodLister is an optional fast path of a store: the stored bytes of
@@ -156,6 +172,7 @@ func newIndexedPod(key string, raw []byte, rec *PodRecord) (*indexedPod, error) 
 		return nil, err
 	}
 	ip.hash = sha256.Sum256(b)
+	ip.refs = podConfigRefs(ip.pod.Namespace, &ip.pod.Spec)
 	return ip, nil
 }
 
@@ -169,11 +186,15 @@ func (a *AgentPods) podIndex() (*agentPodIndex, error) {
 	var idx *agentPodIndex
 	err := a.store.View(func(tx ReadTx) error {
 		v := tx.Version()
-		if a.idx != nil && a.idx.version == v {
+		var cs *configSet
+		if a.configs != nil {
+			cs = a.configs.at(v)
+		}
+		if a.idx != nil && a.idx.version == v && a.idx.configs == cs {
 			idx = a.idx
 			return nil
 		}
-		idx = &agentPodIndex{version: v, nodes: map[string]*agentPodList{}, pods: map[string]*indexedPod{}}
+		idx = &agentPodIndex{version: v, configs: cs, nodes: map[string]*agentPodList{}, unknown: map[string]bool{}, pods: map[string]*indexedPod{}}
 		if raw, ok := tx.(rawPodLister); ok {
 			err := raw.rawPods(func(k, val []byte) error {
 				if p := prev.pods[string(k)]; p != nil && bytes.Equal(p.raw, val) {
@@ -234,15 +255,24 @@ func (a *AgentPods) podIndex() (*agentPodIndex, error) {
 			for _, p := range pods {
 				h.Write(p.hash[:])
 			}
+			configs, known := a.nodeConfigs(cs, pods)
+			if !known {
+				idx.unknown[name] = true
+				continue
+			}
+			for _, c := range configs {
+				h.Write([]byte(c.Key() + "\x00" + c.ResourceVersion + "\x00"))
+			}
 			np := &agentPodList{rv: v}
 			copy(np.hash[:], h.Sum(nil))
 			if old := prev.nodes[name]; old != nil && old.hash == np.hash {
-				np.rv, np.items = old.rv, old.items
+				np.rv, np.items, np.configs = old.rv, old.items, old.configs
 			} else {
 				np.items = make([]corev1.Pod, len(pods))
 				for i, p := range pods {
 					np.items[i] = p.pod
 				}
+				np.configs = configs
 			}
 			idx.nodes[name] = np
 		}
@@ -262,5 +292,32 @@ func (idx *agentPodIndex) list(node string) *api.PodList {
 	if np == nil {
 		return &api.PodList{ResourceVersion: idx.version, Items: []corev1.Pod{}}
 	}
-	return &api.PodList{ResourceVersion: np.rv, Items: np.items}
+	return &api.PodList{ResourceVersion: np.rv, Items: np.items, Configs: np.configs}
+}
+
+// nodeConfigs returns, sorted by key, the configs of set that the pods
+// use, and no others: the node restriction rule. known is false when the
+// pods use configs but no set is published yet. A reference set does not
+// hold was optional (admission refuses the others) and is left out.
+func (a *AgentPods) nodeConfigs(set *configSet, pods []*indexedPod) (configs []api.BoundConfig, known bool) {
+	if a.configs == nil {
+		return nil, true
+	}
+	seen := map[string]bool{}
+	for _, p := range pods {
+		for _, k := range p.refs {
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if set == nil {
+				return nil, false
+			}
+			if c := set.byKey[k]; c != nil {
+				configs = append(configs, *c)
+			}
+		}
+	}
+	sort.Slice(configs, func(i, j int) bool { return configs[i].Key() < configs[j].Key() })
+	return configs, true
 }

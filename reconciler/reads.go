@@ -234,6 +234,40 @@ func (r *Reads) CronJobs(ns, name string) ([]batchv1.CronJob, error) {
 	return items, err
 }
 
+// ConfigMaps returns the ConfigMaps of the applied revision. Objects in
+// Git carry no creation time, so AGE is unknown.
+func (r *Reads) ConfigMaps(ns, name string) ([]corev1.ConfigMap, error) {
+	items := []corev1.ConfigMap{}
+	for _, o := range r.gitObjects(manifest.KindConfigMap, ns, name) {
+		cm := o.ConfigMap.DeepCopy()
+		cm.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
+		items = append(items, *cm)
+	}
+	return items, nil
+}
+
+// Secrets returns the Secrets of the applied revision as keys and sizes:
+// no value leaves through a user's read.
+func (r *Reads) Secrets(ns, name string) ([]api.SecretSummary, error) {
+	items := []api.SecretSummary{}
+	for _, o := range r.gitObjects(manifest.KindSecret, ns, name) {
+		s := o.Secret
+		sum := api.SecretSummary{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+			ObjectMeta: *s.ObjectMeta.DeepCopy(),
+			Type:       s.Type, Immutable: s.Immutable, Encrypted: s.Encrypted,
+			Sizes: map[string]int{},
+		}
+		for k, v := range s.Data {
+			sum.Sizes[k] = len(v)
+		}
+		// kubectl apply's copy of the object would hold the values.
+		delete(sum.Annotations, corev1.LastAppliedConfigAnnotation)
+		items = append(items, sum)
+	}
+	return items, nil
+}
+
 // Events returns the kept events, oldest first, of the objects that match
 // kind (any case), ns and name; empty matches all.
 func (r *Reads) Events(kind, ns, name string) ([]api.Event, error) {

@@ -65,6 +65,9 @@ type Config struct {
 	// ServiceCIDR is where Services' cluster IPs come from (default
 	// serviceaddr.DefaultServiceCIDR).
 	ServiceCIDR netip.Prefix
+	// Configs receives each admitted revision's ConfigMaps and Secrets for
+	// the agents' lists (nil: none are sent).
+	Configs *ConfigFeed
 }
 
 func (c *Config) setDefaults() error {

@@ -43,6 +43,8 @@ type harness struct {
 	src   *fakeSource
 	rec   *Reconciler
 	path  string
+	// configs, when set before restart, is the reconciler's ConfigFeed.
+	configs *ConfigFeed
 }
 
 func newHarness(t *testing.T) *harness {
@@ -60,7 +62,7 @@ func newHarness(t *testing.T) *harness {
 
 // restart makes a new Reconciler on the same store, as a server restart.
 func (h *harness) restart() {
-	rec, err := New(Config{Store: h.store, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler)})
+	rec, err := New(Config{Store: h.store, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler), Configs: h.configs})
 	if err != nil {
 		h.t.Fatal(err)
 	}

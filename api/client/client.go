@@ -295,6 +295,30 @@ func (c *Client) CronJob(ctx context.Context, namespace, name string) (*batchv1.
 	return &out, c.get(ctx, api.NamespacedPath(api.PathCronJobs, namespace, name), nil, &out)
 }
 
+// ConfigMaps lists the ConfigMaps of one namespace, or of all.
+func (c *Client) ConfigMaps(ctx context.Context, namespace string) (*corev1.ConfigMapList, error) {
+	var out corev1.ConfigMapList
+	return &out, c.get(ctx, api.NamespacedPath(api.PathConfigMaps, namespace, ""), nil, &out)
+}
+
+// ConfigMap reads one ConfigMap.
+func (c *Client) ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {
+	var out corev1.ConfigMap
+	return &out, c.get(ctx, api.NamespacedPath(api.PathConfigMaps, namespace, name), nil, &out)
+}
+
+// Secrets lists the Secrets of one namespace, or of all: keys and sizes.
+func (c *Client) Secrets(ctx context.Context, namespace string) (*api.SecretSummaryList, error) {
+	var out api.SecretSummaryList
+	return &out, c.get(ctx, api.NamespacedPath(api.PathSecrets, namespace, ""), nil, &out)
+}
+
+// Secret reads one Secret's keys and sizes.
+func (c *Client) Secret(ctx context.Context, namespace, name string) (*api.SecretSummary, error) {
+	var out api.SecretSummary
+	return &out, c.get(ctx, api.NamespacedPath(api.PathSecrets, namespace, name), nil, &out)
+}
+
 // EventFilter selects the events of one object; empty fields match all.
 type EventFilter struct {
 	Kind, Namespace, Name string

@@ -22,17 +22,22 @@ type apiParts struct {
 }
 
 // newAPI builds the HTTP API over the store: membership, the agents' pod
-// lists, the status sink and the users' reads, all reconciler's, and the
+// lists (with the configs the reconciler publishes to configs, when not
+// nil), the status sink and the users' reads, all reconciler's, and the
 // cluster network state (nil: not served).
-func newAPI(store reconciler.Store, objects func() []manifest.Object, tokens reconciler.Tokens, mc reconciler.MembershipConfig,
+func newAPI(store reconciler.Store, objects func() []manifest.Object, configs *reconciler.ConfigFeed, tokens reconciler.Tokens, mc reconciler.MembershipConfig,
 	hooks map[string]http.Handler, network apiserver.NetworkFeed, ops apiserver.Operator, planner apiserver.Planner, clk clock.WithTicker, log *slog.Logger) (*apiParts, error) {
 	mc.Store, mc.Clock, mc.Logger = store, clk, log
 	m, err := reconciler.NewMembership(mc)
 	if err != nil {
 		return nil, err
 	}
+	pods := reconciler.NewAgentPods(store)
+	if configs != nil {
+		pods = reconciler.NewAgentPodsWithConfigs(store, configs)
+	}
 	srv, err := apiserver.New(apiserver.Config{
-		Nodes: m, Pods: reconciler.NewAgentPods(store), Status: reconciler.NewPodReports(store, clk), Reads: reconciler.NewReads(store, objects),
+		Nodes: m, Pods: pods, Status: reconciler.NewPodReports(store, clk), Reads: reconciler.NewReads(store, objects),
 		Network:   network,
 		JoinToken: tokens.Agent, AdminToken: tokens.Admin, Hooks: hooks, Clock: clk, Logger: log,
 		Build: version.Get(), Ops: ops, Planner: planner,

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -36,7 +38,7 @@ type describeOptions struct {
 func newDescribeCmd() *cobra.Command {
 	var o describeOptions
 	cmd := &cobra.Command{
-		Use:   "describe (pod|node|deployment|job|cronjob) NAME",
+		Use:   "describe (pod|node|deployment|job|cronjob|configmap|secret) NAME",
 		Short: "Show one object in detail, with its recent events",
 		Long: `Show everything berth knows about one pod, node, deployment, job or
 cronjob, as kubectl describe does: its spec and status, and the events
@@ -44,7 +46,8 @@ about it (Scheduled, Pulling, Started, BackOff, FailedScheduling with the
 scheduler's reason, ...).
 
 For a cronjob it also lists the next five times it will run, in its time
-zone (spec.timeZone, else this machine's zone).
+zone (spec.timeZone, else this machine's zone). A secret shows its keys
+and the size of each value, never a value.
 
 Examples:
   berth describe pod web-7d4b9c-0
@@ -114,6 +117,18 @@ func runDescribe(ctx context.Context, c *client.Client, out io.Writer, res resKi
 			if sl, err = c.EndpointSlices(ctx, ns, name); err == nil {
 				describeService(d.w, svc, sl.Items)
 			}
+		}
+	case resConfigMaps:
+		kind = "ConfigMap"
+		var cm *corev1.ConfigMap
+		if cm, err = c.ConfigMap(ctx, ns, name); err == nil {
+			d.configMap(cm)
+		}
+	case resSecrets:
+		kind = "Secret"
+		var s *api.SecretSummary
+		if s, err = c.Secret(ctx, ns, name); err == nil {
+			d.secret(s)
 		}
 	}
 	if err != nil {
@@ -540,4 +555,34 @@ func (d *describer) events(evs []api.Event) {
 		}
 		fmt.Fprintf(d.w, "  %s\t%s\t%s\t%s\t%s\n", e.Type, e.Reason, a, "berth", strings.ReplaceAll(e.Message, "\n", " "))
 	}
+}
+
+// configMap is kubectl's describe: each key, a rule, its value; binary
+// values by size.
+func (d *describer) configMap(cm *corev1.ConfigMap) {
+	d.meta(&cm.ObjectMeta, true)
+	fmt.Fprintf(d.w, "\nData\n====\n")
+	for _, k := range slices.Sorted(maps.Keys(cm.Data)) {
+		fmt.Fprintf(d.w, "%s:\n----\n%s\n\n", k, cm.Data[k])
+	}
+	fmt.Fprintf(d.w, "\nBinaryData\n====\n")
+	for _, k := range slices.Sorted(maps.Keys(cm.BinaryData)) {
+		fmt.Fprintf(d.w, "%s: %d bytes\n", k, len(cm.BinaryData[k]))
+	}
+	fmt.Fprintln(d.w)
+}
+
+// secret is kubectl's describe: the type, then each key and its size.
+func (d *describer) secret(s *api.SecretSummary) {
+	d.meta(&s.ObjectMeta, true)
+	fmt.Fprintln(d.w)
+	d.line(0, "Type", "%s", s.Type)
+	if s.Encrypted {
+		d.line(0, "Encrypted", "SOPS (decrypted by the server)")
+	}
+	fmt.Fprintf(d.w, "\nData\n====\n")
+	for _, k := range slices.Sorted(maps.Keys(s.Sizes)) {
+		d.line(0, k, "%d bytes", s.Sizes[k])
+	}
+	fmt.Fprintln(d.w)
 }

@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
 )
 
@@ -37,6 +38,8 @@ const (
 	resCronJobs    resKind = "cronjobs"
 	resServices    resKind = "services"
 	resEndpoints   resKind = "endpoints"
+	resConfigMaps  resKind = "configmaps"
+	resSecrets     resKind = "secrets"
 )
 
 // resourceNames are the names kubectl accepts for each kind.
@@ -49,12 +52,14 @@ var resourceNames = map[string]resKind{
 	"cronjob": resCronJobs, "cronjobs": resCronJobs, "cj": resCronJobs,
 	"service": resServices, "services": resServices, "svc": resServices,
 	"endpoints": resEndpoints, "ep": resEndpoints,
+	"configmap": resConfigMaps, "configmaps": resConfigMaps, "cm": resConfigMaps,
+	"secret": resSecrets, "secrets": resSecrets,
 }
 
 func parseResource(s string) (resKind, error) {
 	r, ok := resourceNames[strings.ToLower(s)]
 	if !ok {
-		return "", fmt.Errorf("unknown resource type %q: use nodes, pods, deployments, daemonsets, jobs, cronjobs, services or endpoints", s)
+		return "", fmt.Errorf("unknown resource type %q: use nodes, pods, deployments, daemonsets, jobs, cronjobs, services, endpoints, configmaps or secrets", s)
 	}
 	return r, nil
 }
@@ -89,10 +94,12 @@ type getOptions struct {
 func newGetCmd() *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
-		Use:   "get (nodes|pods|deployments|daemonsets|jobs|cronjobs) [NAME]",
-		Short: "Show nodes, pods, deployments, daemonsets, jobs or cronjobs as kubectl does",
-		Long: `Show the nodes of the cluster, or the pods, deployments, daemonsets, jobs and
-cronjobs the server runs from Git, as a table like kubectl's.
+		Use:   "get (nodes|pods|deployments|daemonsets|jobs|cronjobs|services|endpoints|configmaps|secrets) [NAME]",
+		Short: "Show nodes, pods, deployments, daemonsets, jobs, cronjobs, services, endpoints, configmaps or secrets as kubectl does",
+		Long: `Show the nodes of the cluster, or the pods, deployments, daemonsets, jobs,
+cronjobs, services, endpoints, configmaps and secrets the server runs from
+Git, as a table like kubectl's. A secret is shown as its keys and their
+sizes: no value is ever read back from the server.
 
 Namespaced kinds are read from the "default" namespace unless -n names
 another or -A asks for all of them. -o wide adds columns (pod IP and node,
@@ -202,6 +209,14 @@ func runGet(ctx context.Context, c *client.Client, out, errOut io.Writer, res re
 		t = serviceTable([]corev1.Service{*v}, wide, now)
 	case *endpointsView:
 		t = endpointsTable(v.services, v.slices, now)
+	case *corev1.ConfigMapList:
+		t = configMapTable(v.Items, now)
+	case *corev1.ConfigMap:
+		t = configMapTable([]corev1.ConfigMap{*v}, now)
+	case *api.SecretSummaryList:
+		t = secretTable(v.Items, now)
+	case *api.SecretSummary:
+		t = secretTable([]api.SecretSummary{*v}, now)
 	}
 	if allNS {
 		t = t.withNamespace()
@@ -269,6 +284,20 @@ func fetch(ctx context.Context, c *client.Client, res resKind, ns, name string) 
 		return l, len(l.Items), err
 	case resEndpoints:
 		return fetchEndpoints(ctx, c, ns, name)
+	case resConfigMaps:
+		if name != "" {
+			cm, err := c.ConfigMap(ctx, ns, name)
+			return cm, 1, err
+		}
+		l, err := c.ConfigMaps(ctx, ns)
+		return l, len(l.Items), err
+	case resSecrets:
+		if name != "" {
+			s, err := c.Secret(ctx, ns, name)
+			return s, 1, err
+		}
+		l, err := c.Secrets(ctx, ns)
+		return l, len(l.Items), err
 	}
 	return nil, 0, fmt.Errorf("unknown resource %q", res)
 }
@@ -618,6 +647,29 @@ func cronJobTable(cjs []batchv1.CronJob, wide bool, now time.Time) table {
 		}
 		t.rows = append(t.rows, r)
 		t.namespaces = append(t.namespaces, cj.Namespace)
+	}
+	return t
+}
+
+// configMapTable is kubectl's: NAME, DATA (keys of data and binaryData),
+// AGE.
+func configMapTable(cms []corev1.ConfigMap, now time.Time) table {
+	t := table{header: []string{"NAME", "DATA", "AGE"}}
+	for i := range cms {
+		cm := &cms[i]
+		t.rows = append(t.rows, []string{cm.Name, fmt.Sprint(len(cm.Data) + len(cm.BinaryData)), age(cm.CreationTimestamp, now)})
+		t.namespaces = append(t.namespaces, cm.Namespace)
+	}
+	return t
+}
+
+// secretTable is kubectl's: NAME, TYPE, DATA (number of keys), AGE.
+func secretTable(ss []api.SecretSummary, now time.Time) table {
+	t := table{header: []string{"NAME", "TYPE", "DATA", "AGE"}}
+	for i := range ss {
+		s := &ss[i]
+		t.rows = append(t.rows, []string{s.Name, string(s.Type), fmt.Sprint(len(s.Sizes)), age(s.CreationTimestamp, now)})
+		t.namespaces = append(t.namespaces, s.Namespace)
 	}
 	return t
 }

@@ -251,7 +251,7 @@ func TestGetOutputs(t *testing.T) {
 		name string
 		args []string
 	}{
-		{name: "unknown kind", args: []string{"get", "secrets"}},
+		{name: "unknown kind", args: []string{"get", "services"}},
 		{name: "unknown output", args: []string{"get", "pods", "-o", "xml"}},
 		{name: "name with -A", args: []string{"get", "pod", "web-0", "-A"}},
 	}

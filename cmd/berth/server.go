@@ -177,7 +177,8 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return fmt.Errorf("--service-cidr: %w", err)
 	}
-	rec, err := reconciler.New(reconciler.Config{Store: store, Source: reconciler.GitSource(src), Strategy: strategy, NodeTimeout: o.nodeTimeout, Logger: log, ServiceCIDR: serviceCIDR})
+	configs := reconciler.NewConfigFeed()
+	rec, err := reconciler.New(reconciler.Config{Store: store, Source: reconciler.GitSource(src), Strategy: strategy, NodeTimeout: o.nodeTimeout, Logger: log, ServiceCIDR: serviceCIDR, Configs: configs})
 	if err != nil {
 		return err
 	}
@@ -201,7 +202,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		hooks[h.path] = hook
 	}
 	planner := &serverPlanner{src: src, applied: rec.AppliedObjects, reads: reconciler.NewReads(store, rec.AppliedObjects), path: o.path, strategy: strategy, clock: clock.RealClock{}}
-	parts, err := newAPI(store, rec.AppliedObjects, tokens,
+	parts, err := newAPI(store, rec.AppliedObjects, configs, tokens,
 		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks,
 		reconciler.NewNetwork(store, rec, endpoints.NetworkConfig{ServiceCIDR: serviceCIDR.String(), ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(),
 			ClusterDomain: clusterdns.DefaultDomain, ClusterCIDR: o.clusterCIDR}),

@@ -209,3 +209,22 @@ func mapping(kv ...any) *yaml.Node {
 	}
 	return m
 }
+
+// Forms lists the ways a secret value can stand in a file or an answer
+// that leaked it: as it is, and base64-encoded (JSON's form of []byte,
+// Kubernetes' data) at each of the three alignments, each trimmed to the
+// characters that depend on the value alone. A test that looks for a leak
+// looks for every form.
+func Forms(value string) []string {
+	out := []string{value}
+	for k := 0; k < 3; k++ {
+		enc := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("x", k) + value))
+		if k > 0 {
+			enc = enc[4:]
+		}
+		if len(enc) > 8 {
+			out = append(out, enc[:len(enc)-4])
+		}
+	}
+	return out
+}
