@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,8 +38,9 @@ type Config struct {
 	Status StatusSink
 	// Reads is the users' view of the cluster (required).
 	Reads ClusterReader
-	// JoinToken is the agents' shared join token: it registers nodes, and
-	// the log proxy carries it to the agents. AdminToken reads everything.
+	// JoinToken is the agents' shared join token: it registers nodes,
+	// nothing more, and is never sent anywhere. AdminToken reads
+	// everything.
 	// Both are required and differ.
 	JoinToken, AdminToken string
 	// Hooks are mounted as they are, without the API's authentication
@@ -49,9 +51,12 @@ type Config struct {
 	WatchTimeout time.Duration
 	// MaxBodyBytes bounds request bodies (default 4 MiB).
 	MaxBodyBytes int64
-	// LogTransport carries log requests to the agents (default
-	// http.DefaultTransport).
-	LogTransport http.RoundTripper
+	// AgentTLS is how the log proxy reaches agents: the server's client
+	// certificate and the cluster CA as roots. Each call also requires
+	// the agent's certificate to name the node the pod is bound to, so
+	// the server talks only to the address that node's certificate
+	// allows, and sends no token. Nil: logs answer 503.
+	AgentTLS *tls.Config
 	// Clock drives the watch timeout (default: real).
 	Clock clock.WithTicker
 	// Logger receives the API's logs (default slog.Default()).
@@ -70,9 +75,6 @@ func (c *Config) validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 4 << 20
-	}
-	if c.LogTransport == nil {
-		c.LogTransport = http.DefaultTransport
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
@@ -384,6 +386,8 @@ func (s *Server) watchPods(w http.ResponseWriter, r *http.Request) {
 		wait = min(wait, time.Duration(sec*float64(time.Second)))
 	}
 	node := r.Header.Get(api.HeaderNodeName)
+	// A long poll outlives WriteTimeout by design: its own bound is wait.
+	extendDeadlines(w, time.Now().Add(wait+WriteTimeout))
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	timer := s.cfg.Clock.NewTimer(wait)
@@ -538,7 +542,8 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 // ---- logs -------------------------------------------------------------
 
 // podLogs proxies a log request to the agent that runs the pod, at the
-// address it registered, with the join token.
+// address it registered, over mTLS: the agent must present a certificate
+// of the cluster CA for that node and that address, and no token is sent.
 func (s *Server) podLogs(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
 	opts, err := api.ParseLogOptions(r.URL.Query())
@@ -571,8 +576,16 @@ func (s *Server) podLogs(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("pod %s/%s runs on no node that serves logs", ns, name))
 		return
 	}
-	u := url.URL{Scheme: "http", Host: addr, Path: api.AgentLogPath(string(pod.UID), opts.Container), RawQuery: opts.Query().Encode()}
-	// A follow ends when the caller goes or the server shuts down.
+	if s.cfg.AgentTLS == nil {
+		api.WriteError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "this server has no certificate to reach agents with")
+		return
+	}
+	u := url.URL{Scheme: "https", Host: addr, Path: api.AgentLogPath(string(pod.UID), opts.Container), RawQuery: opts.Query().Encode()}
+	// A follow ends when the caller goes or the server shuts down, not
+	// at WriteTimeout.
+	if opts.Follow {
+		extendDeadlines(w, time.Time{})
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	go func() {
@@ -587,8 +600,9 @@ func (s *Server) podLogs(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	req.Header.Set("Authorization", "Bearer "+s.cfg.JoinToken)
-	resp, err := s.cfg.LogTransport.RoundTrip(req)
+	tr := agentTransport(s.cfg.AgentTLS, pod.Spec.NodeName)
+	defer tr.CloseIdleConnections()
+	resp, err := tr.RoundTrip(req)
 	if err != nil {
 		api.WriteError(w, http.StatusBadGateway, "BadGateway", fmt.Sprintf("node %s at %s: %v", pod.Spec.NodeName, addr, err))
 		return

@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/pki"
 )
 
 // MembershipConfig configures node membership. Zero fields take the
@@ -42,6 +43,9 @@ type MembershipConfig struct {
 	// store heartbeat is thus at most HeartbeatInterval+HeartbeatFlush
 	// old for a live node, well inside NodeTimeout.
 	HeartbeatFlush time.Duration
+	// CA signs the nodes' CSRs at register (nil: no node certificates,
+	// and the log proxy has nothing to reach agents with).
+	CA *pki.CA
 	// Clock drives timestamps and the flush (default: real).
 	Clock clock.WithTicker
 	// Logger receives membership's logs (default slog.Default()).
@@ -209,6 +213,14 @@ func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.R
 	if msg := validateRegister(req); msg != "" {
 		return nil, &api.Error{Code: http.StatusBadRequest, Reason: "BadRequest", Message: msg}
 	}
+	var certPEM []byte
+	if req.CSR != "" && m.cfg.CA != nil {
+		host, _, _ := net.SplitHostPort(req.Address)
+		var err error
+		if certPEM, err = m.cfg.CA.SignNodeCSR([]byte(req.CSR), req.Name, host); err != nil {
+			return nil, &api.Error{Code: http.StatusBadRequest, Reason: "BadRequest", Message: err.Error()}
+		}
+	}
 	now := m.cfg.Clock.Now().UTC()
 	token := ownToken
 	if token == "" {
@@ -267,7 +279,11 @@ func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.R
 	delete(m.pending, req.Name)
 	m.hbMu.Unlock()
 	m.cfg.Logger.Info("node registered", "node", req.Name, "podCIDR", cidr, "address", req.Address)
-	return &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: m.cfg.HeartbeatInterval}, NodeToken: token}, nil
+	resp := &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: m.cfg.HeartbeatInterval}, NodeToken: token}
+	if certPEM != nil {
+		resp.Certificate, resp.CA = string(certPEM), string(m.cfg.CA.CertPEM)
+	}
+	return resp, nil
 }
 
 // alive reports whether the node is Ready and its newest heartbeat is

@@ -57,7 +57,7 @@ done
 
 echo "== starting berth server on $root (path examples-repo), API on $listen"
 setsid "$berth" server --repo "$root" --path examples-repo --interval 2s \
-    --data "$demo/data" --listen "$listen" \
+    --data "$demo/data" --listen "$listen" --insecure-http \
     --agent-node-name demo --agent-namespace berth-demo --agent-drain-on-exit \
     --agent-containerd-socket "$demo/ctd/containerd.sock" --agent-runc-root "$demo/ctd/runc" \
     --agent-run-dir "$demo/run" --agent-log-dir "$demo/logs" --agent-cni-conf "$demo/cni/berth.conflist" >"$demo/server.log" 2>&1 &

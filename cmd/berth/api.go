@@ -27,10 +27,16 @@ func newAPI(store reconciler.Store, objects func() []manifest.Object, tokens rec
 	if err != nil {
 		return nil, err
 	}
-	srv, err := apiserver.New(apiserver.Config{
+	cfg := apiserver.Config{
 		Nodes: m, Pods: reconciler.NewAgentPods(store), Status: reconciler.NewPodReports(store, clk), Reads: reconciler.NewReads(store, objects),
 		JoinToken: tokens.Agent, AdminToken: tokens.Admin, Hooks: hooks, Clock: clk, Logger: log,
-	})
+	}
+	if mc.CA != nil {
+		if cfg.AgentTLS, err = apiserver.AgentTLS(mc.CA); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := apiserver.New(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
 	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/pki"
 	"github.com/berth-dev/berth/reconciler"
 )
 
@@ -49,9 +50,13 @@ func newCLIServer(t *testing.T) *cliServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ca, err := pki.EnsureCA(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &cliServer{t: t, store: st, tokens: tokens, clock: clocktesting.NewFakeClock(t0)}
 	parts, err := newAPI(st, func() []manifest.Object { s.mu.Lock(); defer s.mu.Unlock(); return s.objects }, tokens,
-		reconciler.MembershipConfig{}, nil, s.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		reconciler.MembershipConfig{CA: ca}, nil, s.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +123,7 @@ func TestCLIConfigResolution(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "berth", "config.json")
 	t.Setenv(envConfig, cfgPath)
-	if p, err := writeLocalCLIConfig("http://from-file:1", "file-token"); err != nil || p != cfgPath {
+	if p, err := writeLocalCLIConfig(cliConfig{Server: "http://from-file:1", Token: "file-token"}); err != nil || p != cfgPath {
 		t.Fatalf("writeLocalCLIConfig = %s, %v", p, err)
 	}
 	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o600 {

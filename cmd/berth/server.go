@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,8 +18,10 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/utils/clock"
 
+	"github.com/berth-dev/berth/apiserver"
 	"github.com/berth-dev/berth/gitsource"
 	"github.com/berth-dev/berth/nodeagent"
+	"github.com/berth-dev/berth/pki"
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/scheduler"
 )
@@ -29,6 +32,8 @@ type serverOptions struct {
 	interval        time.Duration
 	dataDir         string
 	listen          string
+	advertise       string
+	insecureHTTP    bool
 	clusterCIDR     string
 	nodeTimeout     time.Duration
 	strategy        string
@@ -83,6 +88,8 @@ Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
 	f.DurationVar(&o.interval, "interval", gitsource.DefaultInterval, "how often to poll the repository")
 	f.StringVar(&o.dataDir, "data", "/var/lib/berth", "directory for the store, the Git clone and the tokens")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:7070", "address of the API and webhooks")
+	f.StringVar(&o.advertise, "advertise-address", "", "host[:port] other machines reach the server at: in the API certificate and the printed join command (default: the listen address)")
+	f.BoolVar(&o.insecureHTTP, "insecure-http", false, "serve plain HTTP instead of HTTPS (only with a loopback --listen)")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "198.18.0.0/16", "range the nodes' /24 pod subnets are allocated from")
 	f.DurationVar(&o.nodeTimeout, "node-timeout", 40*time.Second, "how long a node may miss heartbeats before its pods move")
 	f.StringVar(&o.strategy, "strategy", "spread", "placement: spread (least allocated) or binpack (most allocated)")
@@ -118,6 +125,15 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	tokens, err := reconciler.EnsureTokens(o.dataDir)
+	if err != nil {
+		return err
+	}
+	if o.insecureHTTP {
+		if err := checkInsecureHTTP(o.listen); err != nil {
+			return err
+		}
+	}
+	ca, err := pki.EnsureCA(filepath.Join(o.dataDir, "pki"))
 	if err != nil {
 		return err
 	}
@@ -164,7 +180,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		hooks[h.path] = hook
 	}
 	parts, err := newAPI(store, rec.AppliedObjects, tokens,
-		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks, clock.RealClock{}, log)
+		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, CA: ca}, hooks, clock.RealClock{}, log)
 	if err != nil {
 		return err
 	}
@@ -172,18 +188,35 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	serverURL := "http://" + ln.Addr().String()
-	cfgPath, err := DefaultCLIConfigPath()
-	if err == nil {
-		err = WriteCLIConfig(cfgPath, serverURL, tokens.Admin)
+	scheme, agentClient := "https", caClient(ca.Pool())
+	if o.insecureHTTP {
+		scheme, agentClient = "http", &http.Client{}
+	} else {
+		hosts, err := servingHosts(ln.Addr().String(), o.advertise)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		cert, err := ca.ServingCert(hosts)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
+	serverURL := scheme + "://" + ln.Addr().String()
+	cfgPath, err := writeLocalCLIConfig(cliConfig{Server: serverURL, Token: tokens.Admin, CA: string(ca.CertPEM)})
 	if err != nil {
 		log.Warn("could not write the CLI config", "err", err)
 	}
-	fmt.Fprintf(os.Stderr, "berth server on %s\n  agent join token: %s\n  admin token:      %s\n  CLI config:       %s\n",
-		serverURL, filepath.Join(o.dataDir, reconciler.AgentTokenFile), filepath.Join(o.dataDir, reconciler.AdminTokenFile), cfgPath)
+	join := "berth agent --server " + joinURL(scheme, ln.Addr().String(), o.advertise) + " --token " + tokens.Agent
+	if !o.insecureHTTP {
+		join += " --ca-cert-hash " + ca.Hash()
+	}
+	fmt.Fprintf(os.Stderr, "berth server on %s\n  admin token: %s\n  CLI config:  %s\n  join a machine (as root) with:\n    %s\n",
+		serverURL, filepath.Join(o.dataDir, reconciler.AdminTokenFile), cfgPath, join)
 
-	httpSrv := &http.Server{Handler: parts.api, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := apiserver.NewHTTPServer(parts.api)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -207,7 +240,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		run("agent", func(ctx context.Context) error {
 			cfg := o.agentCfg
 			cfg.Logger = log.With("component", "agent")
-			return runJoined(ctx, serverURL, tokens.Agent, cfg, o.join)
+			return runJoined(ctx, serverURL, tokens.Agent, agentClient, cfg, o.join)
 		})
 	}
 	<-ctx.Done()

@@ -293,7 +293,7 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 	c.srvLog = filepath.Join(dir, "server.log")
 	c.srvEnv = []string{"HOME=" + filepath.Join(dir, "home"), "BERTH_CONFIG=" + filepath.Join(dir, "cli.json")}
 	c.srvArgs = []string{"server", "--repo", c.repo.URL, "--agent=false",
-		"--interval", o.interval.String(), "--data", c.dataDir, "--listen", c.listen,
+		"--interval", o.interval.String(), "--data", c.dataDir, "--listen", c.listen, "--insecure-http",
 		"--cluster-cidr", o.clusterCIDR, "--node-timeout", o.nodeTimeout.String(),
 		"--webhook-token-file", c.hookFile}
 	t.Cleanup(func() {
