@@ -317,6 +317,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 		return true
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
+	// A field berth does not know is refused, not silently dropped.
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		api.WriteError(w, http.StatusBadRequest, "BadRequest", "malformed JSON body: "+err.Error())
 		return false

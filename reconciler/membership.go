@@ -9,13 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/api"
@@ -300,31 +298,6 @@ func (m *Membership) newestHeartbeat(n *NodeRecord) time.Time {
 		hb = t
 	}
 	return hb
-}
-
-func validateRegister(req *api.RegisterRequest) string {
-	for k, v := range req.Labels {
-		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
-			return fmt.Sprintf("label %q: %s", k, strings.Join(msgs, "; "))
-		}
-		if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
-			return fmt.Sprintf("label %s=%q: %s", k, v, strings.Join(msgs, "; "))
-		}
-	}
-	for _, rl := range []corev1.ResourceList{req.Capacity, req.Allocatable} {
-		for name, q := range rl {
-			if q.Sign() < 0 {
-				return fmt.Sprintf("resource %s: negative quantity %s", name, q.String())
-			}
-		}
-	}
-	if req.Address != "" {
-		host, port, err := net.SplitHostPort(req.Address)
-		if err != nil || host == "" || port == "" {
-			return fmt.Sprintf("address %q: want host:port", req.Address)
-		}
-	}
-	return ""
 }
 
 // allocateSubnet returns the lowest /24 of the cluster CIDR no node holds.
