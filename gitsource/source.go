@@ -60,7 +60,7 @@ type Source struct {
 	// by all of the Source's webhooks.
 	guard     *hookGuard
 	guardOnce sync.Once
-	updated chan struct{} // a new current snapshot; capacity 1
+	updated   chan struct{} // a new current snapshot; capacity 1
 
 	syncMu sync.Mutex // one Sync at a time; guards the fields up to mu
 	repo   *git.Repository
