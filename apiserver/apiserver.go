@@ -389,7 +389,7 @@ func (s *Server) watchPods(w http.ResponseWriter, r *http.Request) {
 	}
 	node := r.Header.Get(api.HeaderNodeName)
 	// A long poll outlives WriteTimeout by design: its own bound is wait.
-	extendDeadlines(w, time.Now().Add(wait+WriteTimeout))
+	extendDeadlines(w, time.Now().Add(wait+watchSlack))
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	timer := s.cfg.Clock.NewTimer(wait)

@@ -5,27 +5,39 @@ import (
 	"time"
 )
 
-// HTTP limits of the API server. Ordinary requests must be read within
-// ReadTimeout and answered within WriteTimeout; the pod watch and log
-// follows extend their own deadlines (extendDeadlines), bounded by the
-// watch timeout or the follow itself.
-const (
-	ReadHeaderTimeout = 10 * time.Second
-	ReadTimeout       = 30 * time.Second
-	WriteTimeout      = 60 * time.Second
-	IdleTimeout       = 90 * time.Second
-	MaxHeaderBytes    = 64 << 10
-)
+// Limits are the HTTP limits of the API server. Ordinary requests must be
+// read within Read and answered within Write; the pod watch and log
+// follows lift those deadlines (extendDeadlines), bounded by the watch
+// timeout or by the follow itself.
+type Limits struct {
+	ReadHeader, Read, Write, Idle time.Duration
+	MaxHeaderBytes               int
+}
 
-// NewHTTPServer is an http.Server for h with the API's limits.
-func NewHTTPServer(h http.Handler) *http.Server {
+// DefaultLimits are berth server's.
+var DefaultLimits = Limits{
+	ReadHeader:     10 * time.Second,
+	Read:           30 * time.Second,
+	Write:          60 * time.Second,
+	Idle:           90 * time.Second,
+	MaxHeaderBytes: 64 << 10,
+}
+
+// watchSlack is how long past its wait a watch may take to write.
+const watchSlack = time.Minute
+
+// NewHTTPServer is an http.Server for h with DefaultLimits.
+func NewHTTPServer(h http.Handler) *http.Server { return DefaultLimits.Server(h) }
+
+// Server is an http.Server for h with these limits.
+func (l Limits) Server(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		ReadTimeout:       ReadTimeout,
-		WriteTimeout:      WriteTimeout,
-		IdleTimeout:       IdleTimeout,
-		MaxHeaderBytes:    MaxHeaderBytes,
+		ReadHeaderTimeout: l.ReadHeader,
+		ReadTimeout:       l.Read,
+		WriteTimeout:      l.Write,
+		IdleTimeout:       l.Idle,
+		MaxHeaderBytes:    l.MaxHeaderBytes,
 	}
 }
 
