@@ -11,7 +11,7 @@ import (
 // timeout or by the follow itself.
 type Limits struct {
 	ReadHeader, Read, Write, Idle time.Duration
-	MaxHeaderBytes               int
+	MaxHeaderBytes                int
 }
 
 // DefaultLimits are berth server's.
