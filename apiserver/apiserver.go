@@ -112,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("GET "+api.PathStatus, admin(s.syncStatus))
 	s.mux.Handle("GET "+api.PathNodes, admin(s.listNodes))
 	s.mux.Handle("GET "+api.PathNodes+"/{name}", admin(s.getNode))
+	s.mux.Handle("DELETE "+api.PathNodes+"/{name}", admin(s.deleteNode))
 	s.mux.Handle("GET "+api.PathEvents, admin(s.listEvents))
 	// Each namespaced kind: all namespaces, one namespace, one object.
 	for _, r := range []struct {
@@ -143,7 +144,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		// A path served for other methods only is a 405, not a 404.
 		var allow []string
-		for _, m := range []string{http.MethodGet, http.MethodPost} {
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 			other := r.Clone(r.Context())
 			other.Method = m
 			if _, pattern := s.mux.Handler(other); m != r.Method && pattern != "/" && pattern != "" {
@@ -480,6 +481,15 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	respondJSON(w, http.StatusOK, n)
+}
+
+// deleteNode frees a node's name, subnet and credential.
+func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Nodes.Delete(r.PathValue("name")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // list answers one kind's read: the object asked for by name (404 when

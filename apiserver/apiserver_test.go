@@ -1054,17 +1054,44 @@ func TestAPINodeTokens(t *testing.T) {
 		t.Fatal("a refused register changed the store")
 	}
 
-	h.clock.Step(41 * time.Second) // the node timed out: its name may be taken
-	taken, err := join.Register(ctx, req)
-	if err != nil {
-		t.Fatal(err)
+	// Issue 17: 0.11 s after the node went NotReady a join-token
+	// registration took its name and locked the real agent out. A join
+	// token registers new names only: a NotReady node keeps its name,
+	// subnet and token until the admin deletes it.
+	h.clock.Step(41 * time.Second)
+	h.update(func(tx reconciler.Tx) error {
+		n, err := tx.Node("n1")
+		if err != nil {
+			return err
+		}
+		n.Ready = false
+		return tx.PutNode(n)
+	})
+	if _, err = join.Register(ctx, req); !errors.As(err, &ae) || ae.Code != http.StatusConflict {
+		t.Fatalf("join token on a NotReady node: %v, want 409", err)
 	}
-	if taken.NodeToken == first.NodeToken || taken.PodCIDR != first.PodCIDR {
-		t.Fatalf("after timeout: %+v; want a new token and the same CIDR", taken)
+	if err := h.agent("n1").Heartbeat(ctx, api.HeartbeatRequest{}); err != nil {
+		t.Fatalf("the node's own token after the refused takeover: %v", err)
+	}
+	if err := join.Delete(ctx, "n1"); !errors.As(err, &ae) || ae.Code != http.StatusForbidden {
+		t.Fatalf("the join token deletes a node: %v, want 403", err)
+	}
+	if err := h.admin().Delete(ctx, "n1"); err != nil {
+		t.Fatalf("admin deletes the node: %v", err)
+	}
+	if err := h.admin().Delete(ctx, "n1"); !errors.As(err, &ae) || ae.Code != http.StatusNotFound {
+		t.Fatalf("delete again: %v, want 404", err)
 	}
 	old := join.WithToken(first.NodeToken)
 	if err := old.Heartbeat(ctx, api.HeartbeatRequest{}); !errors.As(err, &ae) || ae.Code != http.StatusUnauthorized {
-		t.Fatalf("the replaced token: %v, want 401", err)
+		t.Fatalf("the deleted node's token: %v, want 401", err)
+	}
+	taken, err := join.Register(ctx, req)
+	if err != nil {
+		t.Fatalf("join token after delete: %v", err)
+	}
+	if taken.NodeToken == first.NodeToken || taken.PodCIDR != first.PodCIDR {
+		t.Fatalf("after delete: %+v; want a new token and the freed CIDR", taken)
 	}
 	if err := join.WithToken(taken.NodeToken).Heartbeat(ctx, api.HeartbeatRequest{}); err != nil {
 		t.Fatalf("the new token: %v", err)

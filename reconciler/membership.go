@@ -198,14 +198,14 @@ func (m *Membership) IsNodeToken(token string) bool {
 	return ok
 }
 
-var errNodeAlive = errors.New("node alive")
+var errNodeAlive = errors.New("name taken")
 
 var errSubnetsExhausted = errors.New("no free /24 left in the cluster CIDR")
 
 // Register records the node named in req. ownToken is the caller's node
 // credential when it re-registers with it (kept, so its other calls go
-// on), or "" for the join token: then a fresh credential is issued, and a
-// node whose agent is alive cannot be taken over. Refusals are *api.Error
+// on), or "" for the join token: then a fresh credential is issued for a
+// new name only; an existing node, Ready or not, cannot be taken over. Refusals are *api.Error
 // (400 for a bad request, 409 for a live node or no free subnet).
 func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.RegisterResponse, error) {
 	if msg := validateRegister(req); msg != "" {
@@ -242,11 +242,12 @@ func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.R
 			n = &NodeRecord{Name: req.Name, PodCIDR: cidr, Registered: now}
 		case err != nil:
 			return err
-		case ownToken == "" && n.CredentialHash != "" && m.alive(n, now):
-			// The join token is shared by every agent: it must not take
-			// over a node whose agent is alive and holds its token.
-			return fmt.Errorf("%w: node %q is registered and sending heartbeats; its agent re-registers with the node token, "+
-				"a new agent may take the name once the node has timed out (%s)", errNodeAlive, n.Name, m.cfg.NodeTimeout)
+		case ownToken == "":
+			// The join token is shared by every agent and only bootstraps:
+			// it registers new names. A node keeps its name (and subnet)
+			// while NotReady; taking it back is an admin act.
+			return fmt.Errorf("%w: node %q is already registered; its agent re-registers with its node token, "+
+				"and `berth node delete %s` frees the name for a new agent", errNodeAlive, n.Name, n.Name)
 		default:
 			// Stable across re-registers: pods keep their addresses.
 			cidr = n.PodCIDR
@@ -282,12 +283,6 @@ func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.R
 		resp.Certificate, resp.CA = string(certPEM), string(m.cfg.CA.CertPEM)
 	}
 	return resp, nil
-}
-
-// alive reports whether the node is Ready and its newest heartbeat is
-// within the node timeout.
-func (m *Membership) alive(n *NodeRecord, now time.Time) bool {
-	return n.Ready && now.Sub(m.newestHeartbeat(n)) <= m.cfg.NodeTimeout
 }
 
 // newestHeartbeat is the later of the stored heartbeat and the one kept
@@ -426,4 +421,35 @@ func notFound(kind, ns, name string) error {
 		what = ns + "/" + name
 	}
 	return &api.Error{Code: http.StatusNotFound, Reason: "NotFound", Message: fmt.Sprintf("%s %q not found", kind, what)}
+}
+
+// Delete removes a node: its record, its credential and, with the
+// record, its pod subnet and the address its certificate was issued for
+// (the log proxy reaches no node that is not registered). Its pods are
+// moved by the loop as pods of a lost node. A node not registered is a
+// 404 *api.Error.
+func (m *Membership) Delete(name string) error {
+	err := m.cfg.Store.Update(func(tx Tx) error {
+		if _, err := tx.Node(name); err != nil {
+			return err
+		}
+		if err := tx.DeleteNode(name); err != nil {
+			return err
+		}
+		return tx.AddEvent(api.Event{Time: m.cfg.Clock.Now().UTC(), Type: "Normal", Reason: "RemovingNode", Kind: "Node", Name: name,
+			Message: fmt.Sprintf("Node %s deleted by the admin", name)})
+	})
+	if errors.Is(err, ErrNotFound) {
+		return notFound("node", "", name)
+	}
+	if err != nil {
+		return fmt.Errorf("delete node %s: %w", name, err)
+	}
+	m.creds.set(name, "")
+	m.hbMu.Lock()
+	delete(m.seen, name)
+	delete(m.pending, name)
+	m.hbMu.Unlock()
+	m.cfg.Logger.Info("node deleted", "node", name)
+	return nil
 }

@@ -47,5 +47,6 @@ To change what runs, change Git.`,
 	root.AddCommand(newStatusCmd())
 	root.AddCommand(newRolloutCmd())
 	root.AddCommand(newServerCmd())
+	root.AddCommand(newNodeCmd())
 	return root
 }
