@@ -61,3 +61,16 @@ func (l *Link) logTLS() *tls.Config {
 		},
 	}
 }
+
+// certDue reports whether the node's certificate is missing or in the
+// last third of its validity: time to renew it (by registering again).
+func (l *Link) certDue() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.id.cert == nil {
+		return false // the server issues none; asking again will not help
+	}
+	leaf := l.id.cert.Leaf
+	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	return l.cfg.Clock.Now().After(leaf.NotAfter.Add(-life / 3))
+}

@@ -447,7 +447,9 @@ func (l *Link) heartbeats(ctx context.Context) {
 		case <-l.cfg.Clock.After(interval):
 		}
 		err := l.api().Heartbeat(ctx, api.HeartbeatRequest{})
-		if needsRegister(err) {
+		if needsRegister(err) || err == nil && l.certDue() {
+			// Re-registering with the node token also renews the node's
+			// certificate from a fresh CSR.
 			err = l.register(ctx)
 		}
 		switch {

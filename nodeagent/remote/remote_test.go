@@ -584,3 +584,25 @@ func nodeClientTLS(t *testing.T, ca *pki.CA, node string) *tls.Config {
 	}
 	return &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{cert}}
 }
+
+// TestNodeCertificateRenews: in the last third of its validity the
+// node's certificate is renewed by registering again with a fresh CSR.
+func TestNodeCertificateRenews(t *testing.T) {
+	s := newServer(t)
+	l, clk := connect(t, s, "n1", nil)
+	serial := func() string {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.id.cert.Leaf.SerialNumber.String()
+	}
+	first := serial()
+	a := newFakeAgent()
+	run(t, l, a)
+	// The certificate was signed at real time now; the link's clock is
+	// moved to the last third of its validity.
+	l.mu.Lock()
+	due := l.id.cert.Leaf.NotAfter.Add(-pki.NodeValidity / 4)
+	l.mu.Unlock()
+	clk.SetTime(due)
+	eventually(t, clk, "a renewed certificate", func() bool { return serial() != first })
+}
