@@ -54,6 +54,10 @@ type RegisterRequest struct {
 	// Build is the agent's build; the server refuses a protocol it cannot
 	// speak (CheckAgentProtocol) and shows the version in `get nodes`.
 	Build BuildInfo `json:"build"`
+	// CSR is a PEM certificate request for the node's key: the server
+	// signs it with the cluster CA, for the node's name and the host of
+	// Address, and the agent's log server presents that certificate.
+	CSR string `json:"csr,omitempty"`
 }
 
 // RegisterResponse gives the agent its pod subnet, allocated by the server
@@ -66,6 +70,11 @@ type RegisterResponse struct {
 	// (heartbeat, watch, status, and re-registering while the node is
 	// alive) presents it instead of the join token.
 	NodeToken string `json:"nodeToken,omitempty"`
+	// Certificate is the node's certificate (PEM) signed from CSR, and CA
+	// the cluster CA's (PEM): the agent's log server presents the one and
+	// accepts only the server's client certificate of the other.
+	Certificate string `json:"certificate,omitempty"`
+	CA          string `json:"ca,omitempty"`
 }
 
 // PodList is the full list of pods bound to one node. The agent makes the

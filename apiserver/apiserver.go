@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,8 +41,9 @@ type Config struct {
 	// Network is the cluster network state agents watch (optional: without
 	// it the network paths are not served).
 	Network NetworkFeed
-	// JoinToken is the agents' shared join token: it registers nodes, and
-	// the log proxy carries it to the agents. AdminToken reads everything.
+	// JoinToken is the agents' shared join token: it registers nodes,
+	// nothing more, and is never sent anywhere. AdminToken reads
+	// everything.
 	// Both are required and differ.
 	JoinToken, AdminToken string
 	// Build is the server's build: `berth version --server` shows it, and
@@ -60,9 +62,12 @@ type Config struct {
 	WatchTimeout time.Duration
 	// MaxBodyBytes bounds request bodies (default 4 MiB).
 	MaxBodyBytes int64
-	// LogTransport carries log requests to the agents (default
-	// http.DefaultTransport).
-	LogTransport http.RoundTripper
+	// AgentTLS is how the log proxy reaches agents: the server's client
+	// certificate and the cluster CA as roots. Each call also requires
+	// the agent's certificate to name the node the pod is bound to, so
+	// the server talks only to the address that node's certificate
+	// allows, and sends no token. Nil: logs answer 503.
+	AgentTLS *tls.Config
 	// Clock drives the watch timeout (default: real).
 	Clock clock.WithTicker
 	// Logger receives the API's logs (default slog.Default()).
@@ -84,9 +89,6 @@ func (c *Config) validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 4 << 20
-	}
-	if c.LogTransport == nil {
-		c.LogTransport = http.DefaultTransport
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
@@ -128,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("GET "+api.PathStatus, admin(s.syncStatus))
 	s.mux.Handle("GET "+api.PathNodes, admin(s.listNodes))
 	s.mux.Handle("GET "+api.PathNodes+"/{name}", admin(s.getNode))
+	s.mux.Handle("DELETE "+api.PathNodes+"/{name}", admin(s.deleteNode))
 	s.mux.Handle("GET "+api.PathEvents, admin(s.listEvents))
 	s.mux.Handle("GET "+api.PathSnapshot, admin(s.snapshot))
 	s.mux.Handle("GET "+api.PathPlan, admin(s.plan))
@@ -172,7 +175,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		// A path served for other methods only is a 405, not a 404.
 		var allow []string
-		for _, m := range []string{http.MethodGet, http.MethodPost} {
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 			other := r.Clone(r.Context())
 			other.Method = m
 			if _, pattern := s.mux.Handler(other); m != r.Method && pattern != "/" && pattern != "" {
@@ -346,6 +349,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 		return true
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
+	// A field berth does not know is refused, not silently dropped.
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		api.WriteError(w, http.StatusBadRequest, "BadRequest", "malformed JSON body: "+err.Error())
 		return false
@@ -435,6 +440,9 @@ func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, read func() (b
 		}
 		timeout = min(timeout, time.Duration(sec*float64(time.Second)))
 	}
+	// A long poll outlives WriteTimeout by design: its own bound is the
+	// timeout.
+	extendDeadlines(w, time.Now().Add(timeout+watchSlack))
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	timer := s.cfg.Clock.NewTimer(timeout)
@@ -554,6 +562,15 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) {
 	respondJSON(w, http.StatusOK, n)
 }
 
+// deleteNode frees a node's name, subnet and credential.
+func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Nodes.Delete(r.PathValue("name")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // list answers one kind's read: the object asked for by name (404 when
 // there is none), or the whole list.
 func list[T any](s *Server, w http.ResponseWriter, r *http.Request, kind, ns, name string,
@@ -635,7 +652,8 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 // ---- logs -------------------------------------------------------------
 
 // podLogs proxies a log request to the agent that runs the pod, at the
-// address it registered, with the join token.
+// address it registered, over mTLS: the agent must present a certificate
+// of the cluster CA for that node and that address, and no token is sent.
 func (s *Server) podLogs(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
 	opts, err := api.ParseLogOptions(r.URL.Query())
@@ -668,8 +686,16 @@ func (s *Server) podLogs(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("pod %s/%s runs on no node that serves logs", ns, name))
 		return
 	}
-	u := url.URL{Scheme: "http", Host: addr, Path: api.AgentLogPath(string(pod.UID), opts.Container), RawQuery: opts.Query().Encode()}
-	// A follow ends when the caller goes or the server shuts down.
+	if s.cfg.AgentTLS == nil {
+		api.WriteError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "this server has no certificate to reach agents with")
+		return
+	}
+	u := url.URL{Scheme: "https", Host: addr, Path: api.AgentLogPath(string(pod.UID), opts.Container), RawQuery: opts.Query().Encode()}
+	// A follow ends when the caller goes or the server shuts down, not
+	// at WriteTimeout.
+	if opts.Follow {
+		extendDeadlines(w, time.Time{})
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	go func() {
@@ -684,8 +710,9 @@ func (s *Server) podLogs(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	req.Header.Set("Authorization", "Bearer "+s.cfg.JoinToken)
-	resp, err := s.cfg.LogTransport.RoundTrip(req)
+	tr := agentTransport(s.cfg.AgentTLS, pod.Spec.NodeName)
+	defer tr.CloseIdleConnections()
+	resp, err := tr.RoundTrip(req)
 	if err != nil {
 		api.WriteError(w, http.StatusBadGateway, "BadGateway", fmt.Sprintf("node %s at %s: %v", pod.Spec.NodeName, addr, err))
 		return

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -28,6 +29,7 @@ import (
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
 	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/pki"
 	"github.com/berth-dev/berth/reconciler"
 )
 
@@ -60,6 +62,19 @@ type harnessConfig struct {
 func newBackedServer(t testing.TB, store reconciler.Store, cfg harnessConfig, objects func() []manifest.Object) (*Server, *reconciler.Membership) {
 	t.Helper()
 	cfg.nodes.Store = store
+	if cfg.nodes.CA == nil {
+		ca, err := pki.EnsureCA(filepath.Join(t.TempDir(), "pki"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.nodes.CA = ca
+	}
+	if cfg.api.AgentTLS == nil {
+		var err error
+		if cfg.api.AgentTLS, err = AgentTLS(cfg.nodes.CA); err != nil {
+			t.Fatal(err)
+		}
+	}
 	m, err := reconciler.NewMembership(cfg.nodes)
 	if err != nil {
 		t.Fatal(err)
@@ -860,12 +875,43 @@ func TestAPIUserReads(t *testing.T) {
 	}
 }
 
+// startNodeAgent registers node (with a CSR) at the address of a TLS
+// server running handler with the certificate the CA signed for it, as an
+// agent's log server does.
+func (h *apiHarness) startNodeAgent(node string, handler http.Handler) *httptest.Server {
+	h.t.Helper()
+	srv := httptest.NewUnstartedServer(handler)
+	key, csr, err := pki.NodeCSR(node)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp, err := h.agent(node).Register(context.Background(), api.RegisterRequest{Name: node, Address: srv.Listener.Addr().String(), CSR: string(csr)})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	pool, err := pki.PoolFromPEM([]byte(resp.CA))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cert, err := pki.NodeKeyPair(key, []byte(resp.Certificate), pool)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	srv.TLS = pki.NodeServing(cert, pool)
+	srv.StartTLS()
+	h.t.Cleanup(srv.Close)
+	return srv
+}
+
 func TestAPILogs(t *testing.T) {
-	// The agent side: checks the join token and the path, then streams.
+	// The agent side: only the server's client certificate reaches it;
+	// it checks the path, then streams.
 	lines := make(chan string)
-	agentLogs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+testTokens.Agent {
-			http.Error(w, "no", http.StatusUnauthorized)
+	h := newAPIHarness(t, nil)
+	ctx := context.Background()
+	h.startNodeAgent("n1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			http.Error(w, "a token was sent", http.StatusTeapot)
 			return
 		}
 		if r.URL.Path != api.AgentLogPath("uid-default-two", "side") {
@@ -883,12 +929,6 @@ func TestAPILogs(t *testing.T) {
 			w.(http.Flusher).Flush()
 		}
 	}))
-	defer agentLogs.Close()
-	h := newAPIHarness(t, nil)
-	ctx := context.Background()
-	if _, err := h.agent("n1").Register(ctx, api.RegisterRequest{Name: "n1", Address: agentLogs.Listener.Addr().String()}); err != nil {
-		t.Fatal(err)
-	}
 	h.putPod("default", "two", "n1", func(r *reconciler.PodRecord) {
 		r.Pod.Spec.Containers = append(r.Pod.Spec.Containers, corev1.Container{Name: "side"})
 	})
@@ -1031,19 +1071,134 @@ func TestAPINodeTokens(t *testing.T) {
 		t.Fatal("a refused register changed the store")
 	}
 
-	h.clock.Step(41 * time.Second) // the node timed out: its name may be taken
-	taken, err := join.Register(ctx, req)
-	if err != nil {
-		t.Fatal(err)
+	// Issue 17: 0.11 s after the node went NotReady a join-token
+	// registration took its name and locked the real agent out. A join
+	// token registers new names only: a NotReady node keeps its name,
+	// subnet and token until the admin deletes it.
+	h.clock.Step(41 * time.Second)
+	h.update(func(tx reconciler.Tx) error {
+		n, err := tx.Node("n1")
+		if err != nil {
+			return err
+		}
+		n.Ready = false
+		return tx.PutNode(n)
+	})
+	if _, err = join.Register(ctx, req); !errors.As(err, &ae) || ae.Code != http.StatusConflict {
+		t.Fatalf("join token on a NotReady node: %v, want 409", err)
 	}
-	if taken.NodeToken == first.NodeToken || taken.PodCIDR != first.PodCIDR {
-		t.Fatalf("after timeout: %+v; want a new token and the same CIDR", taken)
+	if err := h.agent("n1").Heartbeat(ctx, api.HeartbeatRequest{}); err != nil {
+		t.Fatalf("the node's own token after the refused takeover: %v", err)
+	}
+	if err := join.Delete(ctx, "n1"); !errors.As(err, &ae) || ae.Code != http.StatusForbidden {
+		t.Fatalf("the join token deletes a node: %v, want 403", err)
+	}
+	if err := h.admin().Delete(ctx, "n1"); err != nil {
+		t.Fatalf("admin deletes the node: %v", err)
+	}
+	if err := h.admin().Delete(ctx, "n1"); !errors.As(err, &ae) || ae.Code != http.StatusNotFound {
+		t.Fatalf("delete again: %v, want 404", err)
 	}
 	old := join.WithToken(first.NodeToken)
 	if err := old.Heartbeat(ctx, api.HeartbeatRequest{}); !errors.As(err, &ae) || ae.Code != http.StatusUnauthorized {
-		t.Fatalf("the replaced token: %v, want 401", err)
+		t.Fatalf("the deleted node's token: %v, want 401", err)
+	}
+	taken, err := join.Register(ctx, req)
+	if err != nil {
+		t.Fatalf("join token after delete: %v", err)
+	}
+	if taken.NodeToken == first.NodeToken || taken.PodCIDR != first.PodCIDR {
+		t.Fatalf("after delete: %+v; want a new token and the freed CIDR", taken)
 	}
 	if err := join.WithToken(taken.NodeToken).Heartbeat(ctx, api.HeartbeatRequest{}); err != nil {
 		t.Fatalf("the new token: %v", err)
+	}
+}
+
+// TestLogProxySendsNoToken: issue 17 found that a node could register any
+// address and the log proxy then sent the join token there. Now a node
+// that registers a stranger's address (a listener recording every byte)
+// or another node's log server gets the call refused before any HTTP is
+// sent, and no token is ever in it.
+func TestLogProxySendsNoToken(t *testing.T) {
+	h := newAPIHarness(t, nil)
+	ctx := context.Background()
+	served := make(chan string, 4)
+	honest := h.startNodeAgent("honest", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served <- r.URL.Path + " " + r.Header.Get("Authorization")
+	}))
+	// A stranger's listener: whatever the server sends is recorded.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			b, _ := io.ReadAll(io.LimitReader(c, 64<<10))
+			c.Close()
+			got <- b
+		}
+	}()
+	for _, tc := range []struct {
+		name, node, address string
+	}{
+		{name: "a stranger's address", node: "liar1", address: ln.Addr().String()},
+		{name: "another node's log server", node: "liar2", address: honest.Listener.Addr().String()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, csr, err := pki.NodeCSR(tc.node)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := h.agent(tc.node).Register(ctx, api.RegisterRequest{Name: tc.node, Address: tc.address, CSR: string(csr)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.mu.Lock()
+			h.nodeTokens[tc.node] = resp.NodeToken
+			h.mu.Unlock()
+			// Re-registering with its own node token does not make it so
+			// either.
+			if _, err := h.agent(tc.node).Register(ctx, api.RegisterRequest{Name: tc.node, Address: tc.address, CSR: string(csr)}); err != nil {
+				t.Fatal(err)
+			}
+			h.putPod("default", "p-"+tc.node, tc.node, nil)
+			_, err = h.admin().Logs(ctx, "default", "p-"+tc.node, api.LogOptions{})
+			var ae *api.Error
+			if !errors.As(err, &ae) || ae.Code != http.StatusBadGateway {
+				t.Fatalf("logs: %v, want 502", err)
+			}
+		})
+	}
+	select {
+	case p := <-served:
+		t.Fatalf("the honest node's log server answered another node's pod: %s", p)
+	default:
+	}
+	// The stranger was dialled once (a TLS ClientHello, no HTTP).
+	var b []byte
+	select {
+	case b = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server never dialled the registered address")
+	}
+	{
+		for _, secret := range []string{testTokens.Agent, testTokens.Admin, "Authorization", "GET /"} {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Fatalf("the stranger received %q", secret)
+			}
+		}
+		for _, tok := range h.nodeTokens {
+			if bytes.Contains(b, []byte(tok)) {
+				t.Fatal("the stranger received a node token")
+			}
+		}
 	}
 }

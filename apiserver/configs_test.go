@@ -82,6 +82,7 @@ func TestAPISecretsReachOnlyTheirNode(t *testing.T) {
 		resp, err := h.agent(node).Register(ctx, api.RegisterRequest{
 			Name:        node,
 			Labels:      map[string]string{"kubernetes.io/hostname": node},
+			Capacity:    corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi"), corev1.ResourcePods: resource.MustParse("10")},
 			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi"), corev1.ResourcePods: resource.MustParse("10")},
 		})
 		if err != nil {

@@ -34,6 +34,8 @@ type NodeRegistry interface {
 	Register(req *api.RegisterRequest, ownToken string) (*api.RegisterResponse, error)
 	// Heartbeat notes that the node's agent is alive.
 	Heartbeat(node string) error
+	// Delete removes a node, its credential and its subnet (admin).
+	Delete(node string) error
 	// Nodes and Node show the nodes as Nodes.
 	Nodes() ([]corev1.Node, error)
 	Node(name string) (*corev1.Node, error)

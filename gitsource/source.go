@@ -57,7 +57,11 @@ type Source struct {
 	clock clock.Clock
 
 	trigger chan struct{} // a pending fetch request; capacity 1 coalesces bursts
-	updated chan struct{} // a new current snapshot; capacity 1
+	// guard paces webhook-triggered fetches and refuses replays; shared
+	// by all of the Source's webhooks.
+	guard     *hookGuard
+	guardOnce sync.Once
+	updated   chan struct{} // a new current snapshot; capacity 1
 
 	syncMu sync.Mutex // one Sync at a time; guards the fields up to mu
 	repo   *git.Repository

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -51,6 +52,9 @@ type WebhookOptions struct {
 	// MaxBodyBytes bounds the body; larger ones get 413. Default
 	// DefaultWebhookBodyLimit.
 	MaxBodyBytes int64
+	// ReadTimeout bounds the time to read the body (default
+	// DefaultWebhookReadTimeout): a slow sender is cut off.
+	ReadTimeout time.Duration
 }
 
 // Webhook returns an http.Handler that triggers a fetch when the provider
@@ -77,6 +81,10 @@ func (s *Source) Webhook(o WebhookOptions) (http.Handler, error) {
 	if o.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("%w: webhook %s: MaxBodyBytes must be positive", ErrInvalidOptions, o.Provider)
 	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = DefaultWebhookReadTimeout
+	}
+	s.guardOnce.Do(func() { s.guard = newHookGuard(s.clock) })
 	return &hook{src: s, o: o}, nil
 }
 
@@ -118,6 +126,9 @@ func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// The body is bounded in size and in time before any signature is
+	// checked on it.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.o.ReadTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -145,6 +156,11 @@ func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if h.src.guard.replayed(deliveryID(r.Header)) {
+		h.src.log.Debug("webhook delivery replayed; ignored", "provider", h.o.Provider)
+		fmt.Fprintln(w, "ignored: this delivery was already received")
+		return
+	}
 	ev, err := parseEvent(h.o.Provider, r.Header, body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -165,13 +181,14 @@ func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.src.log.Info("webhook push; fetching", "provider", h.o.Provider, "ref", ev.ref)
-	h.src.Trigger()
+	h.src.guard.trigger(h.src.Trigger)
 	w.WriteHeader(http.StatusAccepted)
 	fmt.Fprintln(w, "fetch triggered")
 }
 
 func (h *hook) unauthorized(w http.ResponseWriter, r *http.Request) {
-	h.src.log.Info("webhook refused: bad or missing signature", "provider", h.o.Provider, "remote", r.RemoteAddr)
+	// Debug: strangers must not be able to fill the log.
+	h.src.log.Debug("webhook refused: bad or missing signature", "provider", h.o.Provider, "remote", r.RemoteAddr)
 	http.Error(w, "bad or missing signature", http.StatusUnauthorized)
 }
 

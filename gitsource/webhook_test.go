@@ -271,6 +271,9 @@ func TestWebhookBurstCoalesces(t *testing.T) {
 	if code := post(`{"ref":"refs/heads/main"}`); code != http.StatusAccepted {
 		t.Fatalf("push to HEAD's branch: code %d", code)
 	}
+	// Within WebhookMinInterval of the first fetch the push waits for
+	// the interval's end; it is not lost.
+	fc.Step(WebhookMinInterval)
 	waitFor(t, "the pushed revision", func() bool { return s.Current().Revision == sha })
 }
 

@@ -460,6 +460,7 @@ func (t *boltTx) PutSync(s *SyncRecord) error {
 // as the newest event of that object and reason) is moved to the end with
 // its Count raised and its Time updated, as kubectl's "x5 over 2m" shows.
 func (t *boltTx) AddEvent(e api.Event) error {
+	boundEvent(&e)
 	if e.Count <= 0 {
 		e.Count = 1
 	}

@@ -9,16 +9,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/pki"
 )
 
 // MembershipConfig configures node membership. Zero fields take the
@@ -42,6 +41,9 @@ type MembershipConfig struct {
 	// store heartbeat is thus at most HeartbeatInterval+HeartbeatFlush
 	// old for a live node, well inside NodeTimeout.
 	HeartbeatFlush time.Duration
+	// CA signs the nodes' CSRs at register (nil: no node certificates,
+	// and the log proxy has nothing to reach agents with).
+	CA *pki.CA
 	// Clock drives timestamps and the flush (default: real).
 	Clock clock.WithTicker
 	// Logger receives membership's logs (default slog.Default()).
@@ -97,6 +99,8 @@ type Membership struct {
 	hbMu    sync.Mutex
 	pending map[string]time.Time // heartbeats not yet in the store
 	seen    map[string]time.Time // newest heartbeat per node
+
+	creds credentialIndex
 }
 
 // NewMembership returns node membership over cfg.Store. Call Run to
@@ -106,7 +110,11 @@ func NewMembership(cfg MembershipConfig) (*Membership, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Membership{cfg: cfg, cluster: cidr, pending: map[string]time.Time{}, seen: map[string]time.Time{}}, nil
+	m := &Membership{cfg: cfg, cluster: cidr, pending: map[string]time.Time{}, seen: map[string]time.Time{}}
+	if err := m.creds.load(cfg.Store); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // Run writes the heartbeats kept in memory to the store every
@@ -182,34 +190,34 @@ func (m *Membership) Authenticate(node, token string) (bool, error) {
 }
 
 // IsNodeToken reports whether token is some node's credential; the API
-// asks it only to choose between 401 and 403 for a refused request.
+// asks it only to choose between 401 and 403 for a refused request. It is
+// one hash and one map lookup, whatever the number of nodes, so a wrong
+// token costs what a right one does.
 func (m *Membership) IsNodeToken(token string) bool {
-	want := credentialHash(token)
-	found := false
-	_ = m.cfg.Store.View(func(tx ReadTx) error {
-		nodes, err := tx.Nodes()
-		for _, n := range nodes {
-			if n.CredentialHash != "" && subtle.ConstantTimeCompare([]byte(want), []byte(n.CredentialHash)) == 1 {
-				found = true
-			}
-		}
-		return err
-	})
-	return found
+	_, ok := m.creds.node(credentialHash(token))
+	return ok
 }
 
-var errNodeAlive = errors.New("node alive")
+var errNodeAlive = errors.New("name taken")
 
 var errSubnetsExhausted = errors.New("no free /24 left in the cluster CIDR")
 
 // Register records the node named in req. ownToken is the caller's node
 // credential when it re-registers with it (kept, so its other calls go
-// on), or "" for the join token: then a fresh credential is issued, and a
-// node whose agent is alive cannot be taken over. Refusals are *api.Error
+// on), or "" for the join token: then a fresh credential is issued for a
+// new name only; an existing node, Ready or not, cannot be taken over. Refusals are *api.Error
 // (400 for a bad request, 409 for a live node or no free subnet).
 func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.RegisterResponse, error) {
 	if msg := validateRegister(req); msg != "" {
 		return nil, &api.Error{Code: http.StatusBadRequest, Reason: "BadRequest", Message: msg}
+	}
+	var certPEM []byte
+	if req.CSR != "" && m.cfg.CA != nil {
+		host, _, _ := net.SplitHostPort(req.Address)
+		var err error
+		if certPEM, err = m.cfg.CA.SignNodeCSR([]byte(req.CSR), req.Name, host); err != nil {
+			return nil, &api.Error{Code: http.StatusBadRequest, Reason: "BadRequest", Message: err.Error()}
+		}
 	}
 	now := m.cfg.Clock.Now().UTC()
 	token := ownToken
@@ -234,11 +242,12 @@ func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.R
 			n = &NodeRecord{Name: req.Name, PodCIDR: cidr, Registered: now}
 		case err != nil:
 			return err
-		case ownToken == "" && n.CredentialHash != "" && m.alive(n, now):
-			// The join token is shared by every agent: it must not take
-			// over a node whose agent is alive and holds its token.
-			return fmt.Errorf("%w: node %q is registered and sending heartbeats; its agent re-registers with the node token, "+
-				"a new agent may take the name once the node has timed out (%s)", errNodeAlive, n.Name, m.cfg.NodeTimeout)
+		case ownToken == "":
+			// The join token is shared by every agent and only bootstraps:
+			// it registers new names. A node keeps its name (and subnet)
+			// while NotReady; taking it back is an admin act.
+			return fmt.Errorf("%w: node %q is already registered; its agent re-registers with its node token, "+
+				"and `berth node delete %s` frees the name for a new agent", errNodeAlive, n.Name, n.Name)
 		default:
 			// Stable across re-registers: pods keep their addresses.
 			cidr = n.PodCIDR
@@ -264,18 +273,17 @@ func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.R
 	if err != nil {
 		return nil, fmt.Errorf("register node %s: %w", req.Name, err)
 	}
+	m.creds.set(req.Name, credentialHash(token))
 	m.hbMu.Lock()
 	m.seen[req.Name] = now
 	delete(m.pending, req.Name)
 	m.hbMu.Unlock()
 	m.cfg.Logger.Info("node registered", "node", req.Name, "podCIDR", cidr, "address", req.Address, "version", req.Build.Version)
-	return &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: m.cfg.HeartbeatInterval}, NodeToken: token}, nil
-}
-
-// alive reports whether the node is Ready and its newest heartbeat is
-// within the node timeout.
-func (m *Membership) alive(n *NodeRecord, now time.Time) bool {
-	return n.Ready && now.Sub(m.newestHeartbeat(n)) <= m.cfg.NodeTimeout
+	resp := &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: m.cfg.HeartbeatInterval}, NodeToken: token}
+	if certPEM != nil {
+		resp.Certificate, resp.CA = string(certPEM), string(m.cfg.CA.CertPEM)
+	}
+	return resp, nil
 }
 
 // newestHeartbeat is the later of the stored heartbeat and the one kept
@@ -286,31 +294,6 @@ func (m *Membership) newestHeartbeat(n *NodeRecord) time.Time {
 		hb = t
 	}
 	return hb
-}
-
-func validateRegister(req *api.RegisterRequest) string {
-	for k, v := range req.Labels {
-		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
-			return fmt.Sprintf("label %q: %s", k, strings.Join(msgs, "; "))
-		}
-		if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
-			return fmt.Sprintf("label %s=%q: %s", k, v, strings.Join(msgs, "; "))
-		}
-	}
-	for _, rl := range []corev1.ResourceList{req.Capacity, req.Allocatable} {
-		for name, q := range rl {
-			if q.Sign() < 0 {
-				return fmt.Sprintf("resource %s: negative quantity %s", name, q.String())
-			}
-		}
-	}
-	if req.Address != "" {
-		host, port, err := net.SplitHostPort(req.Address)
-		if err != nil || host == "" || port == "" {
-			return fmt.Sprintf("address %q: want host:port", req.Address)
-		}
-	}
-	return ""
 }
 
 // allocateSubnet returns the lowest /24 of the cluster CIDR no node holds.
@@ -439,4 +422,35 @@ func notFound(kind, ns, name string) error {
 		what = ns + "/" + name
 	}
 	return &api.Error{Code: http.StatusNotFound, Reason: "NotFound", Message: fmt.Sprintf("%s %q not found", kind, what)}
+}
+
+// Delete removes a node: its record, its credential and, with the
+// record, its pod subnet and the address its certificate was issued for
+// (the log proxy reaches no node that is not registered). Its pods are
+// moved by the loop as pods of a lost node. A node not registered is a
+// 404 *api.Error.
+func (m *Membership) Delete(name string) error {
+	err := m.cfg.Store.Update(func(tx Tx) error {
+		if _, err := tx.Node(name); err != nil {
+			return err
+		}
+		if err := tx.DeleteNode(name); err != nil {
+			return err
+		}
+		return tx.AddEvent(api.Event{Time: m.cfg.Clock.Now().UTC(), Type: "Normal", Reason: "RemovingNode", Kind: "Node", Name: name,
+			Message: fmt.Sprintf("Node %s deleted by the admin", name)})
+	})
+	if errors.Is(err, ErrNotFound) {
+		return notFound("node", "", name)
+	}
+	if err != nil {
+		return fmt.Errorf("delete node %s: %w", name, err)
+	}
+	m.creds.set(name, "")
+	m.hbMu.Lock()
+	delete(m.seen, name)
+	delete(m.pending, name)
+	m.hbMu.Unlock()
+	m.cfg.Logger.Info("node deleted", "node", name)
+	return nil
 }

@@ -1,6 +1,9 @@
 package reconciler
 
 import (
+	"fmt"
+
+	"github.com/berth-dev/berth/api"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,7 +48,8 @@ func TestMembershipConfig(t *testing.T) {
 	}
 	// Heartbeats follow a short node timeout: several reach the store
 	// within it.
-	m, err := NewMembership(MembershipConfig{Store: &BoltStore{}, NodeTimeout: 8 * time.Second})
+	st, _ := openTestStore(t)
+	m, err := NewMembership(MembershipConfig{Store: st, NodeTimeout: 8 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,3 +57,48 @@ func TestMembershipConfig(t *testing.T) {
 		t.Fatalf("interval %v flush %v, want 2s and 1s", m.cfg.HeartbeatInterval, m.cfg.HeartbeatFlush)
 	}
 }
+
+// TestIsNodeTokenByHash: a refused token is looked up by its hash, not
+// compared with every node record, so its cost does not grow with the
+// cluster (issue 17: it decoded every node). The store is counted: the
+// lookup must not read it at all.
+func TestIsNodeTokenByHash(t *testing.T) {
+	st, _ := openTestStore(t)
+	counting := &viewCounter{Store: st}
+	m, err := NewMembership(MembershipConfig{Store: counting})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[string]string{}
+	for i := range 20 {
+		name := fmt.Sprintf("n%d", i)
+		resp, err := m.Register(&api.RegisterRequest{Name: name, Address: "127.0.0.1:1"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[name] = resp.NodeToken
+	}
+	before := counting.views
+	if m.IsNodeToken("wrong") || !m.IsNodeToken(tokens["n7"]) {
+		t.Fatal("IsNodeToken: wrong token known or right token unknown")
+	}
+	if counting.views != before {
+		t.Fatalf("IsNodeToken read the store %d times; want a lookup by hash", counting.views-before)
+	}
+	// Re-registering with the join token replaces the credential: the
+	// old one is forgotten. A restarted server loads the index.
+	m2, err := NewMembership(MembershipConfig{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m2.IsNodeToken(tokens["n3"]) {
+		t.Fatal("a restarted membership does not know a stored credential")
+	}
+}
+
+type viewCounter struct {
+	Store
+	views int
+}
+
+func (v *viewCounter) View(f func(ReadTx) error) error { v.views++; return v.Store.View(f) }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,8 +37,10 @@ func NewPodReports(store Store, clk clock.PassiveClock) *PodReports {
 func (p *PodReports) Report(node string, rep *api.PodStatusReport) (*api.PodStatusResponse, error) {
 	now := p.clock.Now().UTC()
 	var resp api.PodStatusResponse
+	errTooBig := errors.New("too big")
 	err := p.store.Update(func(tx Tx) error {
 		resp.Drop = nil
+		total := 0
 		for _, p := range rep.Pods {
 			rec, err := tx.Pod(p.Namespace, p.Name)
 			if errors.Is(err, ErrNotFound) || err == nil && (string(rec.Pod.UID) != p.UID || rec.Pod.Spec.NodeName != node) {
@@ -58,12 +61,22 @@ func (p *PodReports) Report(node string, rep *api.PodStatusReport) (*api.PodStat
 				}
 				continue
 			}
-			if err := applyPodStatus(tx, rec, p.Status, now); err != nil {
+			st := p.Status
+			boundPodStatus(&rec.Pod.Spec, &st)
+			b, _ := json.Marshal(&st)
+			if total += len(b); total > MaxNodeStatusBytes {
+				return errTooBig
+			}
+			if err := applyPodStatus(tx, rec, st, now); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if errors.Is(err, errTooBig) {
+		return nil, &api.Error{Code: http.StatusRequestEntityTooLarge, Reason: "RequestEntityTooLarge",
+			Message: fmt.Sprintf("the statuses of node %s's pods exceed %d bytes even with every message truncated", node, MaxNodeStatusBytes)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("status report of %s: %w", node, err)
 	}

@@ -91,7 +91,7 @@ done
 
 echo "== starting berth server on $root (path examples-repo), API on $listen"
 setsid "$berth" server --repo "$root" --path examples-repo --interval 2s \
-    --data "$demo/data" --listen "$listen" --cluster-cidr "$cidr" \
+    --data "$demo/data" --listen "$listen" --insecure-http --cluster-cidr "$cidr" \
     --agent-node-name demo --agent-namespace "$namespace" --agent-drain-on-exit \
     --agent-network "$network" --agent-bridge "$bridge" \
     --agent-containerd-socket "$demo/ctd/containerd.sock" --agent-runc-root "$demo/ctd/runc" \

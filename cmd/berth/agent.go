@@ -90,11 +90,18 @@ Several agents can share one machine as separate "nodes" if each has its own
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if join.server != "" {
-				token, err := readToken(join.tokenFile)
+				token := join.token
+				if token == "" {
+					var err error
+					if token, err = readToken(join.tokenFile); err != nil {
+						return err
+					}
+				}
+				hc, err := agentHTTPClient(join.server, join.caFile, join.caHash)
 				if err != nil {
 					return err
 				}
-				return runJoined(ctx, join.server, token, cfg, join)
+				return runJoined(ctx, join.server, token, hc, cfg, join)
 			}
 			if err := cfg.Validate(); err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/berth-dev/berth/nodeagent/podroutes"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -45,6 +46,9 @@ func addAgentConfigFlags(f *pflag.FlagSet, cfg *nodeagent.Config, prefix string)
 type joinOptions struct {
 	server    string
 	tokenFile string
+	token     string
+	caFile    string
+	caHash    string
 	labels    []string
 	logListen string
 	// drain makes the agent remove its pods when it stops, instead of
@@ -62,6 +66,9 @@ func addJoinFlags(f *pflag.FlagSet, o *joinOptions, prefix string, withServer bo
 	if withServer {
 		f.StringVar(&o.server, prefix+"server", "", "join this berth server (http://host:port) instead of running static pods")
 		f.StringVar(&o.tokenFile, prefix+"token-file", "", "file holding the server's agent join token (agent.token in its data dir)")
+		f.StringVar(&o.token, prefix+"token", "", "the join token, as `berth server` prints it (instead of --token-file)")
+		f.StringVar(&o.caHash, prefix+"ca-cert-hash", "", "sha256:HEX pin of the cluster CA, as `berth server` prints it: the server is verified by it before anything is sent")
+		f.StringVar(&o.caFile, prefix+"ca-file", "", "the cluster CA certificate (pki/ca.crt in the server's data dir), instead of --ca-cert-hash")
 	}
 	f.StringSliceVar(&o.labels, prefix+"labels", nil, "node labels for nodeSelector, as key=value")
 	f.StringVar(&o.logListen, prefix+"log-listen", "127.0.0.1:0", "where the agent serves its pods' logs to the server")
@@ -100,7 +107,7 @@ func parseAllocatable(kv map[string]string, machine corev1.ResourceList) (corev1
 }
 
 // runJoined runs an agent joined to a server until ctx ends.
-func runJoined(ctx context.Context, server, token string, cfg nodeagent.Config, o joinOptions) error {
+func runJoined(ctx context.Context, server, token string, hc *http.Client, cfg nodeagent.Config, o joinOptions) error {
 	labels := map[string]string{}
 	for _, kv := range o.labels {
 		k, v, ok := strings.Cut(kv, "=")
@@ -139,7 +146,7 @@ func runJoined(ctx context.Context, server, token string, cfg nodeagent.Config, 
 		network = &remote.NetworkOptions{Mode: mode}
 	}
 	return remote.RunAgent(ctx, remote.Config{
-		Server: server, Token: token, NodeName: cfg.NodeName, Labels: labels,
+		Server: server, Token: token, HTTPClient: hc, NodeName: cfg.NodeName, Labels: labels,
 		Capacity: machine, Allocatable: allocatable,
 		LogListen: o.logListen, DrainOnExit: o.drain, Network: network, Build: version.Get(),
 	}, cfg)

@@ -36,12 +36,18 @@ func newAPI(store reconciler.Store, objects func() []manifest.Object, configs *r
 	if configs != nil {
 		pods = reconciler.NewAgentPodsWithConfigs(store, configs)
 	}
-	srv, err := apiserver.New(apiserver.Config{
+	cfg := apiserver.Config{
 		Nodes: m, Pods: pods, Status: reconciler.NewPodReports(store, clk), Reads: reconciler.NewReads(store, objects),
 		Network:   network,
 		JoinToken: tokens.Agent, AdminToken: tokens.Admin, Hooks: hooks, Clock: clk, Logger: log,
 		Build: version.Get(), Ops: ops, Planner: planner,
-	})
+	}
+	if mc.CA != nil {
+		if cfg.AgentTLS, err = apiserver.AgentTLS(mc.CA); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := apiserver.New(cfg)
 	if err != nil {
 		return nil, err
 	}

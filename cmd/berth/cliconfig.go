@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
+	"github.com/berth-dev/berth/pki"
 )
 
 // cliConfig is the file `berth server` writes so the local user's CLI
@@ -22,6 +23,8 @@ import (
 type cliConfig struct {
 	Server string `json:"server"`
 	Token  string `json:"token"`
+	// CA is the cluster CA (PEM) the CLI verifies an https server with.
+	CA string `json:"ca,omitempty"`
 }
 
 // Environment variables read by the CLI when no flag is given.
@@ -47,8 +50,8 @@ func DefaultCLIConfigPath() (string, error) {
 // WriteCLIConfig writes the server address and admin token for the CLI,
 // readable by its owner only; it replaces the file whole, so a reader
 // never sees half of it.
-func WriteCLIConfig(path, server, token string) error {
-	b, err := json.MarshalIndent(cliConfig{Server: server, Token: token}, "", "  ")
+func WriteCLIConfig(path string, c cliConfig) error {
+	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -81,17 +84,17 @@ func WriteCLIConfig(path, server, token string) error {
 // returns where. Under sudo it writes it for the user who ran sudo
 // instead (in their home, owned by them), since that is who will type
 // `berth get pods` next.
-func writeLocalCLIConfig(server, token string) (string, error) {
+func writeLocalCLIConfig(c cliConfig) (string, error) {
 	path, err := DefaultCLIConfigPath()
 	if err != nil {
 		return "", err
 	}
 	uid, gid, home, ok := sudoUser()
 	if !ok || os.Getenv(envConfig) != "" {
-		return path, WriteCLIConfig(path, server, token)
+		return path, WriteCLIConfig(path, c)
 	}
 	path = filepath.Join(home, ".config", "berth", "config.json")
-	if err := WriteCLIConfig(path, server, token); err != nil {
+	if err := WriteCLIConfig(path, c); err != nil {
 		return "", err
 	}
 	// Hand the new directories and the file to the user.
@@ -137,7 +140,14 @@ func (f *connFlags) add(cmd *cobra.Command) {
 // resolve returns the server and token in the order flags, environment,
 // config file; the config file is read only for what is still missing.
 func (f *connFlags) resolve() (server, token string, err error) {
-	server, token = f.server, f.token
+	c, err := f.resolveConfig()
+	return c.Server, c.Token, err
+}
+
+// resolveConfig is resolve with the CA the config file names (only when
+// the server comes from that file too).
+func (f *connFlags) resolveConfig() (cliConfig, error) {
+	server, token := f.server, f.token
 	if server == "" {
 		server = os.Getenv(envServer)
 	}
@@ -145,43 +155,52 @@ func (f *connFlags) resolve() (server, token string, err error) {
 		token = os.Getenv(envToken)
 	}
 	if server != "" && token != "" {
-		return server, token, nil
+		return cliConfig{Server: server, Token: token}, nil
 	}
 	path := f.config
 	if path == "" {
+		var err error
 		if path, err = DefaultCLIConfigPath(); err != nil {
-			return "", "", err
+			return cliConfig{}, err
 		}
 	}
 	b, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && f.config == "":
-		return "", "", fmt.Errorf("no server given: pass --server and --token, set $%s and $%s, or run `berth server`, which writes %s", envServer, envToken, path)
+		return cliConfig{}, fmt.Errorf("no server given: pass --server and --token, set $%s and $%s, or run `berth server`, which writes %s", envServer, envToken, path)
 	case err != nil:
-		return "", "", fmt.Errorf("read CLI config: %w", err)
+		return cliConfig{}, fmt.Errorf("read CLI config: %w", err)
 	}
 	var c cliConfig
 	if err := json.Unmarshal(b, &c); err != nil {
-		return "", "", fmt.Errorf("CLI config %s: %w", path, err)
+		return cliConfig{}, fmt.Errorf("CLI config %s: %w", path, err)
 	}
-	if server == "" {
-		server = c.Server
+	ca := ""
+	if server == "" || server == c.Server {
+		server, ca = c.Server, c.CA
 	}
 	if token == "" {
 		token = c.Token
 	}
 	if server == "" || token == "" {
-		return "", "", fmt.Errorf("CLI config %s: server and token are required", path)
+		return cliConfig{}, fmt.Errorf("CLI config %s: server and token are required", path)
 	}
-	return server, token, nil
+	return cliConfig{Server: server, Token: token, CA: ca}, nil
 }
 
 func (f *connFlags) client() (*client.Client, error) {
-	server, token, err := f.resolve()
+	c, err := f.resolveConfig()
 	if err != nil {
 		return nil, err
 	}
-	return client.New(server, token)
+	if c.CA == "" {
+		return client.New(c.Server, c.Token)
+	}
+	pool, err := pki.PoolFromPEM([]byte(c.CA))
+	if err != nil {
+		return nil, fmt.Errorf("CLI config: %w", err)
+	}
+	return client.New(c.Server, c.Token, client.WithHTTPClient(caClient(pool)))
 }
 
 // serverError is the server's refusal as kubectl words it, keeping the

@@ -24,6 +24,7 @@ import (
 	"github.com/berth-dev/berth/api/client"
 	"github.com/berth-dev/berth/apiserver"
 	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/pki"
 	"github.com/berth-dev/berth/reconciler"
 )
 
@@ -56,6 +57,10 @@ func newCLIServerWith(t *testing.T, planner func(reconciler.Store, func() []mani
 	if err != nil {
 		t.Fatal(err)
 	}
+	ca, err := pki.EnsureCA(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &cliServer{t: t, store: st, tokens: tokens, clock: clocktesting.NewFakeClock(t0)}
 	objects := func() []manifest.Object { s.mu.Lock(); defer s.mu.Unlock(); return s.objects }
 	var pl apiserver.Planner
@@ -63,7 +68,7 @@ func newCLIServerWith(t *testing.T, planner func(reconciler.Store, func() []mani
 		pl = planner(st, objects)
 	}
 	parts, err := newAPI(st, objects, nil, tokens,
-		reconciler.MembershipConfig{}, nil, nil, reconciler.Operations{Store: st}, pl, s.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		reconciler.MembershipConfig{CA: ca}, nil, nil, reconciler.Operations{Store: st}, pl, s.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +135,7 @@ func TestCLIConfigResolution(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "berth", "config.json")
 	t.Setenv(envConfig, cfgPath)
-	if p, err := writeLocalCLIConfig("http://from-file:1", "file-token"); err != nil || p != cfgPath {
+	if p, err := writeLocalCLIConfig(cliConfig{Server: "http://from-file:1", Token: "file-token"}); err != nil || p != cfgPath {
 		t.Fatalf("writeLocalCLIConfig = %s, %v", p, err)
 	}
 	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o600 {

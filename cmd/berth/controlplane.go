@@ -20,4 +20,5 @@ func addControlPlaneCmds(root *cobra.Command) {
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newInstallCmd(), newUninstallCmd())
 	root.AddCommand(newSyncCmd(), newBackupCmd())
+	root.AddCommand(newNodeCmd())
 }

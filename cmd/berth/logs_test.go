@@ -14,15 +14,16 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
+	"github.com/berth-dev/berth/pki"
 	"github.com/berth-dev/berth/reconciler"
 )
 
 func TestLogs(t *testing.T) {
 	s := newCLIServer(t)
 	// The node's log server, as nodeagent/remote serves it.
-	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	agent := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		container := strings.TrimPrefix(r.URL.Path, api.AgentLogPath("uid-two", ""))
-		if r.Header.Get("Authorization") != "Bearer "+s.tokens.Agent || container == r.URL.Path {
+		if r.Header.Get("Authorization") != "" || container == r.URL.Path {
 			http.Error(w, `{"code":404,"reason":"NotFound","message":"no logs"}`, http.StatusNotFound)
 			return
 		}
@@ -33,9 +34,24 @@ func TestLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Register(context.Background(), api.RegisterRequest{Name: "node-1", Address: agent.Listener.Addr().String()}); err != nil {
+	key, csr, err := pki.NodeCSR("node-1")
+	if err != nil {
 		t.Fatal(err)
 	}
+	resp, err := c.Register(context.Background(), api.RegisterRequest{Name: "node-1", Address: agent.Listener.Addr().String(), CSR: string(csr)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pki.PoolFromPEM([]byte(resp.CA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := pki.NodeKeyPair(key, []byte(resp.Certificate), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent.TLS = pki.NodeServing(cert, pool)
+	agent.StartTLS()
 	s.update(func(tx reconciler.Tx) error {
 		return tx.PutPod(podRec("default", "two", "node-1", t0, corev1.PodStatus{}, func(p *corev1.Pod) {
 			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "side"})

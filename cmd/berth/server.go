@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"github.com/berth-dev/berth/endpoints"
@@ -23,8 +24,10 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/utils/clock"
 
+	"github.com/berth-dev/berth/apiserver"
 	"github.com/berth-dev/berth/gitsource"
 	"github.com/berth-dev/berth/nodeagent"
+	"github.com/berth-dev/berth/pki"
 	"github.com/berth-dev/berth/reconciler"
 	"github.com/berth-dev/berth/scheduler"
 )
@@ -36,6 +39,8 @@ type serverOptions struct {
 	dataDir         string
 	restore         string
 	listen          string
+	advertise       string
+	insecureHTTP    bool
 	clusterCIDR     string
 	serviceCIDR     string
 	nodeTimeout     time.Duration
@@ -103,6 +108,8 @@ Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
 	f.StringVar(&o.dataDir, "data", "/var/lib/berth", "directory for the store, the Git clone and the tokens")
 	f.StringVar(&o.restore, "restore", "", "start from this backup (made by `berth backup FILE`) instead of the store in --data; the store there is kept beside it as berth.db.before-restore-TIME")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:7070", "address of the API and webhooks")
+	f.StringVar(&o.advertise, "advertise-address", "", "host[:port] other machines reach the server at: in the API certificate and the printed join command (default: the listen address)")
+	f.BoolVar(&o.insecureHTTP, "insecure-http", false, "serve plain HTTP instead of HTTPS (only with a loopback --listen)")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "198.18.0.0/16", "range the nodes' /24 pod subnets are allocated from")
 	f.StringVar(&o.serviceCIDR, "service-cidr", serviceaddr.DefaultServiceCIDR.String(), "range Services' cluster IPs are allocated from (its tenth address serves cluster DNS)")
 	f.DurationVar(&o.nodeTimeout, "node-timeout", 40*time.Second, "how long a node may miss heartbeats before its pods move")
@@ -139,6 +146,15 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	tokens, err := reconciler.EnsureTokens(o.dataDir)
+	if err != nil {
+		return err
+	}
+	if o.insecureHTTP {
+		if err := checkInsecureHTTP(o.listen); err != nil {
+			return err
+		}
+	}
+	ca, err := pki.EnsureCA(filepath.Join(o.dataDir, "pki"))
 	if err != nil {
 		return err
 	}
@@ -203,7 +219,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	planner := &serverPlanner{src: src, applied: rec.AppliedObjects, reads: reconciler.NewReads(store, rec.AppliedObjects), path: o.path, strategy: strategy, clock: clock.RealClock{}}
 	parts, err := newAPI(store, rec.AppliedObjects, configs, tokens,
-		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks,
+		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, CA: ca}, hooks,
 		reconciler.NewNetwork(store, rec, endpoints.NetworkConfig{ServiceCIDR: serviceCIDR.String(), ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(),
 			ClusterDomain: clusterdns.DefaultDomain, ClusterCIDR: o.clusterCIDR}),
 		reconciler.Operations{Source: src, Store: store}, planner, clock.RealClock{}, log)
@@ -214,18 +230,35 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	serverURL := "http://" + ln.Addr().String()
-	cfgPath, err := DefaultCLIConfigPath()
-	if err == nil {
-		err = WriteCLIConfig(cfgPath, serverURL, tokens.Admin)
+	scheme, agentClient := "https", caClient(ca.Pool())
+	if o.insecureHTTP {
+		scheme, agentClient = "http", &http.Client{}
+	} else {
+		hosts, err := servingHosts(ln.Addr().String(), o.advertise)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		cert, err := ca.ServingCert(hosts)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
+	serverURL := scheme + "://" + ln.Addr().String()
+	cfgPath, err := writeLocalCLIConfig(cliConfig{Server: serverURL, Token: tokens.Admin, CA: string(ca.CertPEM)})
 	if err != nil {
 		log.Warn("could not write the CLI config", "err", err)
 	}
-	fmt.Fprintf(os.Stderr, "berth server on %s\n  agent join token: %s\n  admin token:      %s\n  CLI config:       %s\n",
-		serverURL, filepath.Join(o.dataDir, reconciler.AgentTokenFile), filepath.Join(o.dataDir, reconciler.AdminTokenFile), cfgPath)
+	join := "berth agent --server " + joinURL(scheme, ln.Addr().String(), o.advertise) + " --token " + tokens.Agent
+	if !o.insecureHTTP {
+		join += " --ca-cert-hash " + ca.Hash()
+	}
+	fmt.Fprintf(os.Stderr, "berth server on %s\n  admin token: %s\n  CLI config:  %s\n  join a machine (as root) with:\n    %s\n",
+		serverURL, filepath.Join(o.dataDir, reconciler.AdminTokenFile), cfgPath, join)
 
-	httpSrv := &http.Server{Handler: parts.api, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := apiserver.NewHTTPServer(parts.api)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -249,7 +282,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		run("agent", func(ctx context.Context) error {
 			cfg := o.agentCfg
 			cfg.Logger = log.With("component", "agent")
-			return runJoined(ctx, serverURL, tokens.Agent, cfg, o.join)
+			return runJoined(ctx, serverURL, tokens.Agent, agentClient, cfg, o.join)
 		})
 	}
 	<-ctx.Done()

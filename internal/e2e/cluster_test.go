@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,6 +30,7 @@ import (
 	"github.com/berth-dev/berth/internal/testenv"
 	"github.com/berth-dev/berth/internal/unmount"
 	"github.com/berth-dev/berth/nodeagent"
+	"github.com/berth-dev/berth/pki"
 	"github.com/berth-dev/berth/reconciler"
 )
 
@@ -236,6 +239,8 @@ type cluster struct {
 	hookFile string
 	listen   string
 	url      string
+	// ca is the cluster CA the server created; https calls trust only it.
+	ca       *x509.CertPool
 	server   *proc
 	srvArgs  []string
 	srvEnv   []string
@@ -297,7 +302,7 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 		t.Fatal(err)
 	}
 	c.listen = fmt.Sprintf("127.0.0.1:%d", port)
-	c.url = "http://" + c.listen
+	c.url = "https://" + c.listen
 	c.srvLog = filepath.Join(dir, "server.log")
 	c.srvEnv = []string{"HOME=" + filepath.Join(dir, "home"), "BERTH_CONFIG=" + filepath.Join(dir, "cli.json")}
 	c.srvArgs = []string{"server", "--repo", c.repo.URL, "--agent=false",
@@ -330,12 +335,14 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 	c.startServer()
 	c.adminTok = readFile(t, filepath.Join(c.dataDir, reconciler.AdminTokenFile))
 	c.agentTok = readFile(t, filepath.Join(c.dataDir, reconciler.AgentTokenFile))
-	c.admin, err = client.New(c.url, c.adminTok)
+	c.admin, err = client.New(c.url, c.adminTok, client.WithHTTPClient(c.httpClient(0)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	caHash := c.caHash()
 	for _, n := range c.nodes {
-		n.args = []string{"agent", "--server", c.url, "--token-file", filepath.Join(c.dataDir, reconciler.AgentTokenFile),
+		// The join command the server prints: token and CA hash.
+		n.args = []string{"agent", "--server", c.url, "--token", c.agentTok, "--ca-cert-hash", caHash,
 			"--node-name", n.name, "--namespace", n.ns,
 			"--containerd-socket", c.ctrd.Address, "--runc-root", c.ctrd.RuncRoot,
 			"--run-dir", filepath.Join(dir, n.ns, "run"), "--log-dir", filepath.Join(dir, n.ns, "log"),
@@ -404,7 +411,6 @@ func readFile(t testing.TB, path string) string {
 func (c *cluster) startServer() {
 	c.t.Helper()
 	c.server = startProc(c.t, "server", c.srvLog, c.srvEnv, c.srvArgs...)
-	hc := &http.Client{Timeout: time.Second}
 	c.eventually("the server's API", time.Minute, func() error {
 		if !c.server.running() {
 			return fmt.Errorf("server exited: %v", c.server.err)
@@ -412,7 +418,14 @@ func (c *cluster) startServer() {
 		if _, err := os.Stat(filepath.Join(c.dataDir, reconciler.AdminTokenFile)); err != nil {
 			return err
 		}
-		resp, err := hc.Get(c.url + "/api/v1/nodes")
+		b, err := os.ReadFile(filepath.Join(c.dataDir, "pki", pki.CACertFile))
+		if err != nil {
+			return err
+		}
+		if c.ca, err = pki.PoolFromPEM(b); err != nil {
+			return err
+		}
+		resp, err := c.httpClient(time.Second).Get(c.url + "/api/v1/nodes")
 		if err != nil {
 			return err
 		}
@@ -476,7 +489,7 @@ func (c *cluster) hookErr() error {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer e2e-hook-secret")
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	resp, err := c.httpClient(10 * time.Second).Do(req)
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
@@ -747,7 +760,8 @@ func rmdirTree(root string) error {
 // berthCLI runs the berth binary as a user would, against the cluster.
 func (c *cluster) berthCLI(args ...string) (string, error) {
 	cmd := exec.Command(bins.berth, args...)
-	cmd.Env = append(os.Environ(), "BERTH_SERVER="+c.url, "BERTH_TOKEN="+c.adminTok, "BERTH_CONFIG="+filepath.Join(c.dir, "none.json"))
+	// The CLI config the server wrote: server, admin token and the CA.
+	cmd.Env = append(os.Environ(), "BERTH_SERVER=", "BERTH_TOKEN=", "BERTH_CONFIG="+filepath.Join(c.dir, "cli.json"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -780,3 +794,24 @@ func sample(every time.Duration, f func()) *sampler {
 }
 
 func (s *sampler) done() { close(s.stop); s.wg.Wait() }
+
+// httpClient trusts the cluster CA only (timeout 0: none).
+func (c *cluster) httpClient(timeout time.Duration) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: c.ca}
+	return &http.Client{Transport: tr, Timeout: timeout}
+}
+
+// caHash is the sha256: pin of the cluster CA, as the join command has it.
+func (c *cluster) caHash() string {
+	c.t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.dataDir, "pki", pki.CACertFile))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cert, err := pki.ParseCertPEM(b)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return pki.Hash(cert)
+}

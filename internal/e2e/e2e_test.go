@@ -282,7 +282,7 @@ func httpGet(url string) (string, error) {
 func (s *scenario) refused(t *testing.T) {
 	c := s.c
 	const probe = "e2e-probe"
-	join, err := client.New(c.url, c.agentTok, client.WithNode(probe))
+	join, err := client.New(c.url, c.agentTok, client.WithNode(probe), client.WithHTTPClient(c.httpClient(0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func (s *scenario) refused(t *testing.T) {
 		{name: "malformed heartbeat", method: "POST", path: api.PathHeartbeat, token: nodeTok, nodeHeader: probe, body: `[1,2`, wantCode: 400},
 		{name: "bad node name header", method: "POST", path: api.PathRegister, token: c.agentTok, nodeHeader: "Not_A_Node", body: register("Not_A_Node"), wantCode: 400},
 	}
-	hc := &http.Client{Timeout: 10 * time.Second}
+	hc := c.httpClient(10 * time.Second)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(tc.method, c.url+tc.path, strings.NewReader(tc.body))

@@ -1,7 +1,6 @@
 package remote
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,10 +9,13 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/nodeagent/containerlog"
+	"github.com/berth-dev/berth/pki"
 )
 
-// logHandler serves GET /berth/v1/logs/{uid}/{container} to holders of the
-// join token: the server proxies `berth logs` here.
+// logHandler serves GET /berth/v1/logs/{uid}/{container} to the server
+// only: the listener is TLS with the node's certificate and requires the
+// server's client certificate (logTLS); no token is accepted. The server
+// proxies `berth logs` here.
 func (l *Link) logHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathAgentLogs+"{uid}/{container}", l.serveLog)
@@ -24,8 +26,8 @@ func (l *Link) logHandler() http.Handler {
 }
 
 func (l *Link) serveLog(w http.ResponseWriter, r *http.Request) {
-	if subtle.ConstantTimeCompare([]byte(api.BearerToken(r)), []byte(l.cfg.Token)) != 1 {
-		api.WriteError(w, http.StatusUnauthorized, "Unauthorized", "the join token is required")
+	if r.TLS == nil || pki.VerifyServerClient(*r.TLS) != nil {
+		api.WriteError(w, http.StatusUnauthorized, "Unauthorized", "only the berth server's client certificate may read logs")
 		return
 	}
 	uid, container := r.PathValue("uid"), r.PathValue("container")

@@ -17,6 +17,7 @@ package remote
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -184,6 +185,7 @@ type Link struct {
 	podCIDR    string
 	hbInterval time.Duration
 	agent      Agent
+	id         *nodeIdentity
 	// deleting holds pods the server is deleting, by UID: once the agent
 	// no longer holds one, the link reports it Gone.
 	deleting map[string]podRef
@@ -214,7 +216,12 @@ func Connect(ctx context.Context, cfg Config) (*Link, error) {
 	if cfg.Advertise == "" {
 		cfg.Advertise = ln.Addr().String()
 	}
-	l := &Link{cfg: cfg, join: c, node: c, logs: ln, kick: make(chan struct{}, 1), deleting: map[string]podRef{}, dropped: map[string]bool{}}
+	id, err := newNodeIdentity(cfg.NodeName)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	l := &Link{cfg: cfg, join: c, node: c, logs: ln, id: id, kick: make(chan struct{}, 1), deleting: map[string]podRef{}, dropped: map[string]bool{}}
 	if cfg.CredentialFile != "" {
 		b, err := os.ReadFile(cfg.CredentialFile)
 		switch {
@@ -250,6 +257,7 @@ func (l *Link) register(ctx context.Context) error {
 		Name: l.cfg.NodeName, Labels: l.cfg.Labels, Taints: l.cfg.Taints,
 		Capacity: l.cfg.Capacity, Allocatable: l.cfg.Allocatable, Address: l.cfg.Advertise,
 		Build: l.cfg.Build,
+		CSR:   string(l.id.csr),
 	}
 	l.mu.Lock()
 	had := l.nodeToken != ""
@@ -271,6 +279,9 @@ func (l *Link) register(ctx context.Context) error {
 	l.setToken(resp.NodeToken, true)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err := l.id.accept(resp); err != nil {
+		l.cfg.Logger.Error("cannot serve logs", "err", err)
+	}
 	if l.podCIDR != "" && resp.PodCIDR != l.podCIDR {
 		// The server lost its store: pods here use the old subnet.
 		l.cfg.Logger.Error("the server gave this node a different pod subnet; restart the agent to use it",
@@ -356,7 +367,7 @@ func (l *Link) Run(ctx context.Context, a Agent) error {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		if err := srv.Serve(l.logs); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(tls.NewListener(l.logs, l.logTLS())); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			l.cfg.Logger.Error("log server", "err", err)
 		}
 	}()
@@ -452,7 +463,9 @@ func (l *Link) heartbeats(ctx context.Context) {
 		case <-l.cfg.Clock.After(interval):
 		}
 		err := l.api().Heartbeat(ctx, api.HeartbeatRequest{})
-		if needsRegister(err) {
+		if needsRegister(err) || err == nil && l.certDue() {
+			// Re-registering with the node token also renews the node's
+			// certificate from a fresh CSR.
 			err = l.register(ctx)
 		}
 		switch {

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"github.com/berth-dev/berth/api/client"
 	"github.com/berth-dev/berth/apiserver"
 	"github.com/berth-dev/berth/nodeagent"
+	"github.com/berth-dev/berth/pki"
 	"github.com/berth-dev/berth/reconciler"
 )
 
@@ -43,6 +45,28 @@ type server struct {
 	down  atomic.Bool // answer 503 to everything, as a server that is away
 	// refusedWatches counts watches answered 503.
 	refusedWatches atomic.Int32
+	ca             *pki.CA
+}
+
+// admin is the admin's client of the server.
+func (s *server) admin(t *testing.T) *client.Client {
+	t.Helper()
+	c, err := client.New(s.http.URL, tokens.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// logClient calls agents' log servers as the server does: with the
+// server's client certificate, trusting the cluster CA.
+func (s *server) logClient(t *testing.T) *http.Client {
+	t.Helper()
+	cfg, err := apiserver.AgentTLS(s.ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
 }
 
 func newServer(t *testing.T) *server { return newServerCIDR(t, "") }
@@ -54,18 +78,26 @@ func newServerCIDR(t *testing.T, clusterCIDR string) *server {
 		t.Fatal(err)
 	}
 	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
-	m, err := reconciler.NewMembership(reconciler.MembershipConfig{Store: st, Clock: clk, Logger: quiet(), ClusterCIDR: clusterCIDR})
+	ca, err := pki.EnsureCA(filepath.Join(t.TempDir(), "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := reconciler.NewMembership(reconciler.MembershipConfig{Store: st, Clock: clk, Logger: quiet(), ClusterCIDR: clusterCIDR, CA: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentTLS, err := apiserver.AgentTLS(ca)
 	if err != nil {
 		t.Fatal(err)
 	}
 	apiSrv, err := apiserver.New(apiserver.Config{
 		Nodes: m, Pods: reconciler.NewAgentPods(st), Status: reconciler.NewPodReports(st, clk), Reads: reconciler.NewReads(st, nil),
-		JoinToken: tokens.Agent, AdminToken: tokens.Admin, Clock: clk, Logger: quiet(),
+		JoinToken: tokens.Agent, AdminToken: tokens.Admin, Clock: clk, Logger: quiet(), AgentTLS: agentTLS,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{store: st, clock: clk}
+	s := &server{store: st, clock: clk, ca: ca}
 	s.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.down.Load() {
 			if r.URL.Path == api.PathAgentPods {
@@ -409,26 +441,38 @@ func TestLogs(t *testing.T) {
 			}
 		})
 	}
-	t.Run("join token required", func(t *testing.T) {
-		for _, tok := range []string{"", tokens.Admin} {
-			req, _ := http.NewRequest("GET", "http://"+l.LogAddr()+api.AgentLogPath("uid-web", "c"), nil)
-			if tok != "" {
-				req.Header.Set("Authorization", "Bearer "+tok)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized {
-				t.Fatalf("token %q: code %d", tok, resp.StatusCode)
-			}
+	// Issue 17: the log server took the join token, which the server
+	// sent to whatever address a node registered. Now it takes only the
+	// server's client certificate, and no token of any kind.
+	t.Run("only the server's certificate", func(t *testing.T) {
+		trustCA := &tls.Config{RootCAs: s.ca.Pool()}
+		for _, tc := range []struct {
+			name, scheme, token string
+			tls                 *tls.Config
+		}{
+			{name: "join token over plain HTTP", scheme: "http", token: tokens.Agent},
+			{name: "join token over TLS, no client certificate", scheme: "https", token: tokens.Agent, tls: trustCA},
+			{name: "admin token over TLS", scheme: "https", token: tokens.Admin, tls: trustCA},
+			{name: "a node's certificate", scheme: "https", tls: nodeClientTLS(t, s.ca, "n2")},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				req, _ := http.NewRequest("GET", tc.scheme+"://"+l.LogAddr()+api.AgentLogPath("uid-web", "c"), nil)
+				if tc.token != "" {
+					req.Header.Set("Authorization", "Bearer "+tc.token)
+				}
+				resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: tc.tls}}).Do(req)
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK {
+						t.Fatalf("served logs to %s", tc.name)
+					}
+				}
+			})
 		}
 	})
 	t.Run("pod without logs here", func(t *testing.T) {
-		req, _ := http.NewRequest("GET", "http://"+l.LogAddr()+api.AgentLogPath("uid-other", "c"), nil)
-		req.Header.Set("Authorization", "Bearer "+tokens.Agent)
-		resp, err := http.DefaultClient.Do(req)
+		req, _ := http.NewRequest("GET", "https://"+l.LogAddr()+api.AgentLogPath("uid-other", "c"), nil)
+		resp, err := s.logClient(t).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -454,7 +498,7 @@ func TestRestartedAgentKeepsItsNode(t *testing.T) {
 			t.Fatalf("subnet %s, was %s", again.PodCIDR(), first.PodCIDR())
 		}
 	})
-	t.Run("without it: only once the node timed out", func(t *testing.T) {
+	t.Run("without it: only once the admin deleted the node", func(t *testing.T) {
 		got := make(chan error, 1)
 		go func() {
 			l, err := Connect(context.Background(), Config{Server: s.http.URL, Token: tokens.Agent, NodeName: "n1", Clock: s.clock, Logger: quiet()})
@@ -466,10 +510,13 @@ func TestRestartedAgentKeepsItsNode(t *testing.T) {
 		waitForTimer(t, s.clock) // refused (409) and backing off
 		select {
 		case err := <-got:
-			t.Fatalf("took a live node's name: %v", err)
+			t.Fatalf("the join token took a registered node's name: %v", err)
 		default:
 		}
-		eventually(t, s.clock, "the name taken after the node timeout", func() bool {
+		if err := s.admin(t).Delete(context.Background(), "n1"); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, s.clock, "the name taken after the node was deleted", func() bool {
 			select {
 			case err := <-got:
 				if err != nil {
@@ -500,9 +547,8 @@ func TestFollowEndsWithTheLink(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx, a) }()
 
-	req, _ := http.NewRequest("GET", "http://"+l.LogAddr()+api.AgentLogPath("uid-web", "c")+"?follow=true", nil)
-	req.Header.Set("Authorization", "Bearer "+tokens.Agent)
-	resp, err := http.DefaultClient.Do(req)
+	req, _ := http.NewRequest("GET", "https://"+l.LogAddr()+api.AgentLogPath("uid-web", "c")+"?follow=true", nil)
+	resp, err := s.logClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,4 +564,45 @@ func TestFollowEndsWithTheLink(t *testing.T) {
 	if _, err := io.ReadAll(resp.Body); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Logf("stream ended with %v", err)
 	}
+}
+
+// nodeClientTLS is a TLS client config presenting a certificate the CA
+// signed for node.
+func nodeClientTLS(t *testing.T, ca *pki.CA, node string) *tls.Config {
+	t.Helper()
+	key, csr, err := pki.NodeCSR(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := ca.SignNodeCSR(csr, node, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := pki.NodeKeyPair(key, certPEM, ca.Pool())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{cert}}
+}
+
+// TestNodeCertificateRenews: in the last third of its validity the
+// node's certificate is renewed by registering again with a fresh CSR.
+func TestNodeCertificateRenews(t *testing.T) {
+	s := newServer(t)
+	l, clk := connect(t, s, "n1", nil)
+	serial := func() string {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.id.cert.Leaf.SerialNumber.String()
+	}
+	first := serial()
+	a := newFakeAgent()
+	run(t, l, a)
+	// The certificate was signed at real time now; the link's clock is
+	// moved to the last third of its validity.
+	l.mu.Lock()
+	due := l.id.cert.Leaf.NotAfter.Add(-pki.NodeValidity / 4)
+	l.mu.Unlock()
+	clk.SetTime(due)
+	eventually(t, clk, "a renewed certificate", func() bool { return serial() != first })
 }
