@@ -57,6 +57,11 @@ type RegisterResponse struct {
 	// (heartbeat, watch, status, and re-registering while the node is
 	// alive) presents it instead of the join token.
 	NodeToken string `json:"nodeToken,omitempty"`
+	// ClusterDNS is the address agents with the pod network on serve
+	// cluster DNS at, and ClusterDomain its zone: what ClusterFirst pods
+	// get in their resolv.conf.
+	ClusterDNS    string `json:"clusterDNS,omitempty"`
+	ClusterDomain string `json:"clusterDomain,omitempty"`
 }
 
 // PodList is the full list of pods bound to one node. The agent makes the

@@ -42,6 +42,9 @@ type MembershipConfig struct {
 	// store heartbeat is thus at most HeartbeatInterval+HeartbeatFlush
 	// old for a live node, well inside NodeTimeout.
 	HeartbeatFlush time.Duration
+	// ClusterDNS and ClusterDomain are told to registering agents, for
+	// their pods' resolv.conf (empty: none, pods use the node's resolvers).
+	ClusterDNS, ClusterDomain string
 	// Clock drives timestamps and the flush (default: real).
 	Clock clock.WithTicker
 	// Logger receives membership's logs (default slog.Default()).
@@ -268,7 +271,8 @@ func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.R
 	delete(m.pending, req.Name)
 	m.hbMu.Unlock()
 	m.cfg.Logger.Info("node registered", "node", req.Name, "podCIDR", cidr, "address", req.Address)
-	return &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: m.cfg.HeartbeatInterval}, NodeToken: token}, nil
+	return &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: m.cfg.HeartbeatInterval}, NodeToken: token,
+		ClusterDNS: m.cfg.ClusterDNS, ClusterDomain: m.cfg.ClusterDomain}, nil
 }
 
 // alive reports whether the node is Ready and its newest heartbeat is

@@ -181,7 +181,8 @@ func runServer(ctx context.Context, o serverOptions) error {
 		hooks[h.path] = hook
 	}
 	parts, err := newAPI(store, rec.AppliedObjects, tokens,
-		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout}, hooks,
+		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout,
+			ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(), ClusterDomain: clusterdns.DefaultDomain}, hooks,
 		reconciler.NewNetwork(store, rec, endpoints.NetworkConfig{ServiceCIDR: serviceCIDR.String(), ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(),
 			ClusterDomain: clusterdns.DefaultDomain, ClusterCIDR: o.clusterCIDR}),
 		clock.RealClock{}, log)
