@@ -75,6 +75,11 @@ type RegisterResponse struct {
 	// accepts only the server's client certificate of the other.
 	Certificate string `json:"certificate,omitempty"`
 	CA          string `json:"ca,omitempty"`
+	// ClusterDNS is the address agents with the pod network on serve
+	// cluster DNS at, and ClusterDomain its zone: what ClusterFirst pods
+	// get in their resolv.conf.
+	ClusterDNS    string `json:"clusterDNS,omitempty"`
+	ClusterDomain string `json:"clusterDomain,omitempty"`
 }
 
 // PodList is the full list of pods bound to one node. The agent makes the

@@ -109,7 +109,7 @@ func newAPIHarness(t testing.TB, mod func(*harnessConfig)) *apiHarness {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := harnessConfig{
 		api:   Config{Clock: h.clock, Logger: log},
-		nodes: reconciler.MembershipConfig{Clock: h.clock, Logger: log},
+		nodes: reconciler.MembershipConfig{Clock: h.clock, Logger: log, ClusterDNS: "198.19.0.10", ClusterDomain: "cluster.local"},
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -180,6 +180,9 @@ func (h *apiHarness) register(node string) *api.RegisterResponse {
 	}
 	if resp.NodeToken == "" {
 		h.t.Fatalf("register %s: no node token", node)
+	}
+	if resp.ClusterDNS != "198.19.0.10" || resp.ClusterDomain != "cluster.local" {
+		h.t.Fatalf("register %s: cluster DNS %q in %q, want the server's", node, resp.ClusterDNS, resp.ClusterDomain)
 	}
 	h.mu.Lock()
 	h.nodeTokens[node] = resp.NodeToken

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -50,6 +51,16 @@ type Config struct {
 	// PodSubnet is where pod IPs come from; it must lie in 198.18.0.0/15
 	// (default 198.18.0.0/24).
 	PodSubnet string
+	// PodNetwork says the cluster network (nodeagent/clusternet) carries
+	// pod traffic between nodes: the default bridge network then does not
+	// masquerade, so a pod on another node sees the sender's pod IP; the
+	// Service rules masquerade what leaves the cluster range instead.
+	PodNetwork bool
+	// ClusterDNS is the address this node serves cluster DNS at and
+	// ClusterDomain its zone (default cluster.local): ClusterFirst pods
+	// get it as their name server. Empty: they use the node's resolvers.
+	ClusterDNS    string
+	ClusterDomain string
 
 	// Configs holds the ConfigMaps and Secrets the node's pods use (by env,
 	// envFrom or volumes); the server's watch fills it on a joined node
@@ -109,6 +120,7 @@ func (c *Config) Validate() error {
 	def(&c.NetworkName, "berth")
 	def(&c.Bridge, "berth0")
 	def(&c.PodSubnet, "198.18.0.0/24")
+	def(&c.ClusterDomain, "cluster.local")
 	def(&c.CNIConfPath, filepath.Join("/etc/berth/cni", c.NetworkName+".conflist"))
 	if c.NodeName == "" {
 		h, err := os.Hostname()
@@ -149,6 +161,11 @@ func (c *Config) Validate() error {
 	ones, _ := subnet.Mask.Size()
 	if ip.To4() == nil || !allowedPodNet.Contains(subnet.IP) || ones < 15 {
 		return fmt.Errorf("pod subnet %s: must lie within %s", c.PodSubnet, allowedPodNet)
+	}
+	if c.ClusterDNS != "" {
+		if a, err := netip.ParseAddr(c.ClusterDNS); err != nil || !a.Is4() {
+			return fmt.Errorf("cluster DNS %q: want an IPv4 address", c.ClusterDNS)
+		}
 	}
 	for _, p := range []struct{ name, v string }{{"run dir", c.RunDir}, {"log dir", c.LogDir}} {
 		if !filepath.IsAbs(p.v) {

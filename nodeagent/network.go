@@ -33,7 +33,10 @@ type network struct {
 
 // defaultConflist is the network written when the conf file is missing: a
 // bridge with host-local addresses from the pod subnet, masqueraded to
-// leave the node, portmap for hostPort, and loopback for localhost.
+// leave the node (unless the cluster network is on: then pod traffic
+// between nodes keeps its source, and servicerules masquerades what
+// leaves the cluster range), portmap for hostPort, and loopback for
+// localhost.
 func defaultConflist(cfg *Config) ([]byte, error) {
 	_, subnet, err := net.ParseCIDR(cfg.PodSubnet)
 	if err != nil {
@@ -47,7 +50,7 @@ func defaultConflist(cfg *Config) ([]byte, error) {
 				"type":        "bridge",
 				"bridge":      cfg.Bridge,
 				"isGateway":   true,
-				"ipMasq":      true,
+				"ipMasq":      !cfg.PodNetwork,
 				"hairpinMode": true,
 				"ipam": map[string]any{
 					"type":    "host-local",

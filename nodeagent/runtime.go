@@ -177,7 +177,7 @@ func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- 
 		}
 		sb.ip = ip
 		t = a.step(uid, "cni-add", t)
-		if err := writeEtcFiles(dir, pod, ip); err != nil {
+		if err := writeEtcFiles(dir, pod, ip, &a.cfg); err != nil {
 			netDone <- fmt.Errorf("sandbox: %w", err)
 			return
 		}
@@ -271,7 +271,7 @@ func ignoreNotFound(err error) error {
 
 // writeEtcFiles writes the pod's /etc/hosts, /etc/resolv.conf and
 // /etc/hostname, shared by all its containers as the kubelet does.
-func writeEtcFiles(dir podDir, pod *corev1.Pod, ip string) error {
+func writeEtcFiles(dir podDir, pod *corev1.Pod, ip string, cfg *Config) error {
 	host := podHostname(pod)
 	hosts := "# Managed by berth.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
 		ip + "\t" + host + "\n"
@@ -281,7 +281,7 @@ func writeEtcFiles(dir podDir, pod *corev1.Pod, ip string) error {
 	files := map[string]string{
 		"hosts":       hosts,
 		"hostname":    host + "\n",
-		"resolv.conf": resolvConf(pod),
+		"resolv.conf": resolvConf(pod, cfg),
 	}
 	if err := os.MkdirAll(filepath.Dir(dir.etc("hosts")), 0o755); err != nil {
 		return err
@@ -295,11 +295,12 @@ func writeEtcFiles(dir podDir, pod *corev1.Pod, ip string) error {
 }
 
 // resolvConf writes the pod's resolver config for its dnsPolicy
-// (clusterdns.ResolvConf). No cluster DNS address is wired in yet, so
-// ClusterFirst falls back to the host's resolvers, as before.
-func resolvConf(pod *corev1.Pod) string {
+// (clusterdns.ResolvConf) with the node's cluster DNS address; without
+// one (no pod network) ClusterFirst falls back to the host's resolvers.
+func resolvConf(pod *corev1.Pod, cfg *Config) string {
 	host, _ := os.ReadFile("/etc/resolv.conf") // none: no host resolvers
-	return clusterdns.ResolvConf(pod, host, netip.Addr{}, clusterdns.DefaultDomain)
+	dns, _ := netip.ParseAddr(cfg.ClusterDNS)  // Validate checked it; empty: zero
+	return clusterdns.ResolvConf(pod, host, dns, cfg.ClusterDomain)
 }
 
 // removeSandbox releases the pause container, CNI attachment and network

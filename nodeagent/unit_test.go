@@ -195,6 +195,13 @@ func TestDefaultConflist(t *testing.T) {
 	if !strings.Contains(string(b), `"198.18.7.0/24"`) || !strings.Contains(string(b), `"br1"`) || !strings.Contains(string(b), "/run/x/ipam") {
 		t.Fatalf("conflist lacks subnet, bridge or lease dir: %s", b)
 	}
+	if got.Plugins[0]["ipMasq"] != true {
+		t.Fatalf("without the pod network, pod traffic is masqueraded: %s", b)
+	}
+	cfg.PodNetwork = true
+	if b, err = defaultConflist(&cfg); err != nil || !strings.Contains(string(b), `"ipMasq": false`) {
+		t.Fatalf("with the pod network, pod traffic keeps its source: %s %v", b, err)
+	}
 }
 
 func TestContainerIDs(t *testing.T) {
@@ -255,9 +262,24 @@ func TestResolvConfDropsLoopback(t *testing.T) {
 	pod := &corev1.Pod{Spec: corev1.PodSpec{DNSPolicy: corev1.DNSNone, DNSConfig: &corev1.PodDNSConfig{
 		Nameservers: []string{"198.18.0.53"}, Searches: []string{"svc.local"},
 	}}}
-	got := resolvConf(pod)
+	got := resolvConf(pod, &Config{})
 	if got != "# Managed by berth.\nnameserver 198.18.0.53\nsearch svc.local\n" {
 		t.Fatalf("resolv.conf:\n%s", got)
+	}
+}
+
+// TestResolvConfClusterFirst: with the node's cluster DNS address, a
+// ClusterFirst pod gets Kubernetes' resolv.conf; without one, the host's.
+func TestResolvConfClusterFirst(t *testing.T) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop"}, Spec: corev1.PodSpec{DNSPolicy: corev1.DNSClusterFirst}}
+	got := resolvConf(pod, &Config{ClusterDNS: "198.19.0.10", ClusterDomain: "cluster.local"})
+	for _, line := range []string{"nameserver 198.19.0.10\n", "search shop.svc.cluster.local svc.cluster.local cluster.local", "options ndots:5\n"} {
+		if !strings.Contains(got, line) {
+			t.Errorf("resolv.conf lacks %q:\n%s", line, got)
+		}
+	}
+	if got := resolvConf(pod, &Config{ClusterDomain: "cluster.local"}); strings.Contains(got, "198.19.0.10") || strings.Contains(got, "ndots:5") {
+		t.Errorf("without cluster DNS, resolv.conf is the host's:\n%s", got)
 	}
 }
 

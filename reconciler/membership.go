@@ -44,6 +44,9 @@ type MembershipConfig struct {
 	// CA signs the nodes' CSRs at register (nil: no node certificates,
 	// and the log proxy has nothing to reach agents with).
 	CA *pki.CA
+	// ClusterDNS and ClusterDomain are told to registering agents, for
+	// their pods' resolv.conf (empty: none, pods use the node's resolvers).
+	ClusterDNS, ClusterDomain string
 	// Clock drives timestamps and the flush (default: real).
 	Clock clock.WithTicker
 	// Logger receives membership's logs (default slog.Default()).
@@ -279,7 +282,8 @@ func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.R
 	delete(m.pending, req.Name)
 	m.hbMu.Unlock()
 	m.cfg.Logger.Info("node registered", "node", req.Name, "podCIDR", cidr, "address", req.Address, "version", req.Build.Version)
-	resp := &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: m.cfg.HeartbeatInterval}, NodeToken: token}
+	resp := &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: m.cfg.HeartbeatInterval}, NodeToken: token,
+		ClusterDNS: m.cfg.ClusterDNS, ClusterDomain: m.cfg.ClusterDomain}
 	if certPEM != nil {
 		resp.Certificate, resp.CA = string(certPEM), string(m.cfg.CA.CertPEM)
 	}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"github.com/berth-dev/berth/nodeagent/podroutes"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -60,7 +62,12 @@ type joinOptions struct {
 	// podNetwork turns on the cluster network: "" (off), auto, vxlan or
 	// host-gw.
 	podNetwork string
+	// nodeIP is the node's address for other nodes' routes and NodePorts
+	// (default: the host of the advertised log address).
+	nodeIP string
 }
+
+const defaultLogListen = "127.0.0.1:0"
 
 func addJoinFlags(f *pflag.FlagSet, o *joinOptions, prefix string, withServer bool) {
 	if withServer {
@@ -71,9 +78,10 @@ func addJoinFlags(f *pflag.FlagSet, o *joinOptions, prefix string, withServer bo
 		f.StringVar(&o.caFile, prefix+"ca-file", "", "the cluster CA certificate (pki/ca.crt in the server's data dir), instead of --ca-cert-hash")
 	}
 	f.StringSliceVar(&o.labels, prefix+"labels", nil, "node labels for nodeSelector, as key=value")
-	f.StringVar(&o.logListen, prefix+"log-listen", "127.0.0.1:0", "where the agent serves its pods' logs to the server")
+	f.StringVar(&o.logListen, prefix+"log-listen", defaultLogListen, "where the agent serves its pods' logs to the server")
 	f.BoolVar(&o.drain, prefix+"drain-on-exit", false, "stop and remove every pod when the agent stops (default: they keep running)")
 	f.StringVar(&o.podNetwork, prefix+"pod-network", "", "program Services, cluster DNS and routes to other nodes' pods: auto (direct routes on a shared link, VXLAN elsewhere), vxlan or host-gw; empty: off. Needs nft (Debian nftables)")
+	f.StringVar(&o.nodeIP, prefix+"node-ip", "", "this node's address: other nodes route its pods' subnet to it and NodePorts answer on it; the log server listens there too unless --"+prefix+"log-listen is given (default: the host of the log address)")
 	f.StringToStringVar(&o.allocatable, prefix+"allocatable", nil, "what this node offers to pods, e.g. cpu=2,memory=4Gi,pods=50; resources not named keep the machine's (default: all of the machine)")
 }
 
@@ -145,9 +153,18 @@ func runJoined(ctx context.Context, server, token string, hc *http.Client, cfg n
 		}
 		network = &remote.NetworkOptions{Mode: mode}
 	}
+	var nodeIP netip.Addr
+	if o.nodeIP != "" {
+		if nodeIP, err = netip.ParseAddr(o.nodeIP); err != nil || !nodeIP.Is4() {
+			return fmt.Errorf("--node-ip %q: want an IPv4 address", o.nodeIP)
+		}
+		if o.logListen == defaultLogListen {
+			o.logListen = net.JoinHostPort(nodeIP.String(), "0")
+		}
+	}
 	return remote.RunAgent(ctx, remote.Config{
 		Server: server, Token: token, HTTPClient: hc, NodeName: cfg.NodeName, Labels: labels,
-		Capacity: machine, Allocatable: allocatable,
+		Capacity: machine, Allocatable: allocatable, NodeIP: nodeIP,
 		LogListen: o.logListen, DrainOnExit: o.drain, Network: network, Build: version.Get(),
 	}, cfg)
 }

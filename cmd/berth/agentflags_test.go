@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
+	"net/http"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/berth-dev/berth/nodeagent"
 )
 
 func TestParseAllocatable(t *testing.T) {
@@ -57,6 +61,23 @@ func TestParseAllocatable(t *testing.T) {
 			}
 			if _, err := parseAllocatable(tc.flag, machine); err != nil || machine.Cpu().String() != "2" {
 				t.Errorf("the machine's list was changed: %v", machine)
+			}
+		})
+	}
+}
+
+// TestNodeIPRefused: a --node-ip that is not an IPv4 address stops the
+// agent before it joins.
+func TestNodeIPRefused(t *testing.T) {
+	for _, tc := range []struct{ name, ip string }{
+		{name: "not an address", ip: "node-a"},
+		{name: "IPv6", ip: "fd00::1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := nodeagent.Config{NodeName: "n1", RunDir: t.TempDir(), LogDir: t.TempDir()}
+			err := runJoined(context.Background(), "http://127.0.0.1:1", "token", &http.Client{}, cfg, joinOptions{nodeIP: tc.ip, logListen: defaultLogListen})
+			if err == nil || !strings.Contains(err.Error(), "--node-ip") {
+				t.Fatalf("runJoined with --node-ip %s: %v, want the flag named", tc.ip, err)
 			}
 		})
 	}

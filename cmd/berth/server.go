@@ -219,7 +219,8 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	planner := &serverPlanner{src: src, applied: rec.AppliedObjects, reads: reconciler.NewReads(store, rec.AppliedObjects), path: o.path, strategy: strategy, clock: clock.RealClock{}}
 	parts, err := newAPI(store, rec.AppliedObjects, configs, tokens,
-		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, CA: ca}, hooks,
+		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, CA: ca,
+			ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(), ClusterDomain: clusterdns.DefaultDomain}, hooks,
 		reconciler.NewNetwork(store, rec, endpoints.NetworkConfig{ServiceCIDR: serviceCIDR.String(), ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(),
 			ClusterDomain: clusterdns.DefaultDomain, ClusterCIDR: o.clusterCIDR}),
 		reconciler.Operations{Source: src, Store: store}, planner, clock.RealClock{}, log)

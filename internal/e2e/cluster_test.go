@@ -137,11 +137,12 @@ type proc struct {
 
 func startProc(t testing.TB, name, logPath string, env []string, args ...string) *proc {
 	t.Helper()
-	return startBinary(t, bins.berth, name, logPath, env, args...)
+	return startCmd(t, name, logPath, env, bins.berth, args...)
 }
 
-// startBinary is startProc of another build of berth.
-func startBinary(t testing.TB, bin, name, logPath string, env []string, args ...string) *proc {
+// startCmd is startProc with another program: another build of berth,
+// or nsenter for an agent in its own "host".
+func startCmd(t testing.TB, name, logPath string, env []string, prog string, args ...string) *proc {
 	t.Helper()
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -149,7 +150,7 @@ func startBinary(t testing.TB, bin, name, logPath string, env []string, args ...
 	}
 	fmt.Fprintf(f, "==== %s: berth %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(args, " "))
 	p := &proc{name: name, log: logPath, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
+	p.cmd = exec.Command(prog, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	// Its own process group: a Ctrl-C on the test reaches it only through
@@ -206,9 +207,12 @@ func tailFile(path string, n int) string {
 // node is one `berth agent --server` process acting as a node.
 type node struct {
 	name, ns, network, bridge string
-	args                      []string
-	log                       string
-	proc                      *proc
+	// host is the network namespace the agent runs in and ip its address
+	// there, with clusterOptions.hosts; empty: the test's own.
+	host, ip string
+	args     []string
+	log      string
+	proc     *proc
 	// bin is the berth the agent runs (default bins.berth).
 	bin string
 }
@@ -223,6 +227,9 @@ type clusterOptions struct {
 	nodeTimeout time.Duration
 	// allocatable is every node's --allocatable.
 	allocatable string
+	// hosts runs every agent in its own network namespace acting as a
+	// separate machine (hosts.go), with --pod-network on.
+	hosts bool
 }
 
 // cluster is a whole berth installation of real processes on this machine.
@@ -269,6 +276,9 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 	// Runs last, after containerd has stopped: what CNI and containerd
 	// leave on the host.
 	t.Cleanup(c.cleanHost)
+	if o.hosts {
+		c.makeHosts()
+	}
 
 	c.ctrd = testenv.NewContainerd(t)
 	c.ctd, err = containerd.New(c.ctrd.Address)
@@ -302,6 +312,9 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 		t.Fatal(err)
 	}
 	c.listen = fmt.Sprintf("127.0.0.1:%d", port)
+	if o.hosts {
+		c.listen = fmt.Sprintf("%s:%d", hostsGateway, port)
+	}
 	c.url = "https://" + c.listen
 	c.srvLog = filepath.Join(dir, "server.log")
 	c.srvEnv = []string{"HOME=" + filepath.Join(dir, "home"), "BERTH_CONFIG=" + filepath.Join(dir, "cli.json")}
@@ -350,6 +363,10 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 			"--gc-interval", "10s"}
 		if o.allocatable != "" {
 			n.args = append(n.args, "--allocatable", o.allocatable)
+		}
+		if n.host != "" {
+			n.args = append(n.args, "--pod-network", "auto", "--node-ip", n.ip)
+			c.prePull(n)
 		}
 		c.startAgent(n)
 	}
@@ -440,7 +457,14 @@ func (c *cluster) startAgent(n *node) {
 	if bin == "" {
 		bin = bins.berth
 	}
-	n.proc = startBinary(c.t, bin, "agent "+n.name, n.log, nil, n.args...)
+	if n.host != "" {
+		// nsenter, not ip netns exec: that one also makes a mount
+		// namespace of its own, which would hide the pods' netns pins
+		// from containerd.
+		n.proc = startCmd(c.t, "agent "+n.name, n.log, nil, "nsenter", append([]string{"--net=/run/netns/" + n.host, bin}, n.args...)...)
+		return
+	}
+	n.proc = startCmd(c.t, "agent "+n.name, n.log, nil, bin, n.args...)
 }
 
 // eventually polls cond, which looks at the real processes, until it

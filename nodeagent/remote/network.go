@@ -34,20 +34,12 @@ func (s networkSource) Applied(ctx context.Context, rv uint64) error {
 }
 
 // startNetwork starts the cluster network loop for the registered node;
-// the node's address is the host its logs are fetched from, the address
-// other nodes reach it at.
+// the node's address is NodeIP, else the host its logs are fetched from:
+// the address other nodes reach it at.
 func startNetwork(ctx context.Context, l *Link, o *NetworkOptions) (*clusternet.Applier, error) {
-	adv := l.cfg.Advertise
-	if adv == "" {
-		adv = l.LogAddr()
-	}
-	host, _, err := net.SplitHostPort(adv)
+	addr, err := l.nodeAddr()
 	if err != nil {
-		return nil, fmt.Errorf("cluster network: node address from %q: %w", adv, err)
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return nil, fmt.Errorf("cluster network: node address %q: %w", host, err)
+		return nil, fmt.Errorf("cluster network: %w", err)
 	}
 	cidr, err := netip.ParsePrefix(l.PodCIDR())
 	if err != nil {
@@ -62,4 +54,25 @@ func startNetwork(ctx context.Context, l *Link, o *NetworkOptions) (*clusternet.
 	}
 	go clusternet.Run(ctx, networkSource{l}, a, l.cfg.Clock, l.cfg.Logger.With("component", "network"))
 	return a, nil
+}
+
+// nodeAddr is the node's address between nodes: NodeIP, else the host of
+// the advertised log address.
+func (l *Link) nodeAddr() (netip.Addr, error) {
+	if l.cfg.NodeIP.IsValid() {
+		return l.cfg.NodeIP, nil
+	}
+	adv := l.cfg.Advertise
+	if adv == "" {
+		adv = l.LogAddr()
+	}
+	host, _, err := net.SplitHostPort(adv)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("node address from %q: %w", adv, err)
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("node address %q: %w", host, err)
+	}
+	return addr, nil
 }

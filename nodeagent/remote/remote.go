@@ -25,6 +25,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -80,10 +81,15 @@ type Config struct {
 	// LogListen is where the log server listens (default 127.0.0.1:0).
 	LogListen string
 	// Advertise is the host:port the server is told to fetch logs from
-	// (default: the log server's listening address).
+	// (default: NodeIP with the log server's port, or its listening
+	// address). Its host is the node's address in the cluster network.
 	Advertise string
 	// Build is the agent's build, sent at register.
 	Build api.BuildInfo
+	// NodeIP is the node's address between nodes: other nodes route its
+	// pod subnet to it, NodePorts answer on it (default: the host of
+	// Advertise).
+	NodeIP netip.Addr
 	// LogDir is the agent's log directory (nodeagent.Config.LogDir).
 	LogDir string
 	// StatusPoll is how often Agent.Status is checked for a change to
@@ -183,6 +189,8 @@ type Link struct {
 	node       *client.Client // with the node token, once registered
 	nodeToken  string
 	podCIDR    string
+	clusterDNS string // and its domain, as the server last said
+	domain     string
 	hbInterval time.Duration
 	agent      Agent
 	id         *nodeIdentity
@@ -215,6 +223,9 @@ func Connect(ctx context.Context, cfg Config) (*Link, error) {
 	}
 	if cfg.Advertise == "" {
 		cfg.Advertise = ln.Addr().String()
+		if cfg.NodeIP.IsValid() {
+			cfg.Advertise = net.JoinHostPort(cfg.NodeIP.String(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+		}
 	}
 	id, err := newNodeIdentity(cfg.NodeName)
 	if err != nil {
@@ -290,6 +301,7 @@ func (l *Link) register(ctx context.Context) error {
 	if l.podCIDR == "" {
 		l.podCIDR = resp.PodCIDR
 	}
+	l.clusterDNS, l.domain = resp.ClusterDNS, resp.ClusterDomain
 	l.hbInterval = resp.HeartbeatInterval.Duration
 	if l.hbInterval <= 0 {
 		l.hbInterval = 10 * time.Second
@@ -343,6 +355,14 @@ func (l *Link) PodCIDR() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.podCIDR
+}
+
+// ClusterDNS is the cluster DNS address and domain the server gave at
+// registration ("" from a server without them).
+func (l *Link) ClusterDNS() (addr, domain string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.clusterDNS, l.domain
 }
 
 // LogAddr is the log server's listening address.
@@ -613,6 +633,12 @@ func RunAgent(ctx context.Context, link Config, agent nodeagent.Config) error {
 		return err
 	}
 	agent.PodSubnet = l.PodCIDR()
+	if link.Network != nil {
+		// The node serves cluster DNS only with the pod network on; pods
+		// of other nodes keep the host's resolvers.
+		agent.ClusterDNS, agent.ClusterDomain = l.ClusterDNS()
+		agent.PodNetwork = true
+	}
 	a, err := nodeagent.New(ctx, agent)
 	if err != nil {
 		l.Close()
