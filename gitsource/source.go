@@ -28,6 +28,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/render"
 )
 
@@ -330,6 +331,7 @@ type target struct {
 }
 
 func (s *Source) failed(err error) error {
+	metrics.GitFetchErrors.Inc()
 	msg := err.Error()
 	s.mu.Lock()
 	s.status.ConsecutiveFailures++
@@ -731,6 +733,7 @@ func (s *Source) build(repo *git.Repository, commit *object.Commit, name plumbin
 }
 
 func (s *Source) reject(rej *RejectedError) {
+	s.countRejected(rej)
 	now := s.clock.Now()
 	s.mu.Lock()
 	if s.status.Rejected == nil || s.status.Rejected.Revision != rej.Revision {

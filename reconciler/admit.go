@@ -3,6 +3,7 @@ package reconciler
 import (
 	"encoding/json"
 	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/serviceaddr"
 	"sort"
 
@@ -32,6 +33,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 	if cand == nil || (r.applied != nil && r.applied.Revision == cand.Revision) {
 		return nil
 	}
+	r.sawRevision(cand.Revision, now)
 	idx := indexDesired(cand)
 	var nodes []*NodeRecord
 	var pods []*PodRecord
@@ -95,6 +97,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 			rej.Errors = append(rej.Errors, api.ManifestError{File: e.File, Line: e.Line, Field: e.Field, Message: e.Message})
 		}
 		if r.refused != cand.Revision {
+			refusedRevision(metrics.RefusedServiceAddresses)
 			r.log.Warn("refused revision: Service addresses clash", "revision", short(cand.Revision), "errors", aerrs.Error())
 		}
 		r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej
@@ -119,6 +122,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 			prev = r.applied.Revision
 		}
 		r.setApplied(idx)
+		r.admittedRevision(cand.Revision, now)
 		r.refused, r.refusedOn, r.refusedWhy = "", "", nil
 		r.log.Info("admitted revision", "revision", short(cand.Revision), "subject", cand.Subject, "previous", short(prev), "new pods", len(required))
 		return nil
@@ -131,6 +135,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 	}
 	rej.Message = fmt.Sprintf("%d of the %d pods this revision needs do not fit on the cluster; the previous revision keeps running", unfit, len(required))
 	if r.refused != cand.Revision {
+		refusedRevision(metrics.RefusedFit)
 		r.log.Warn("refused revision: its pods do not fit", "revision", short(cand.Revision), "unplaceable", unfit, "needed", len(required))
 	}
 	r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej

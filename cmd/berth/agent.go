@@ -30,6 +30,7 @@ func newAgentCmd() *cobra.Command {
 	var verbose bool
 	var join joinOptions
 	var archives []string
+	var metricsListen string
 	cmd := &cobra.Command{
 		Use:   "agent (--manifests-dir DIR | --server URL --token-file FILE)",
 		Short: "Run the node agent: make containerd run the pods this node should run",
@@ -85,6 +86,9 @@ Several agents can share one machine as separate "nodes" if each has its own
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if err := startMetrics(ctx, metricsListen, cfg.Logger); err != nil {
+				return err
+			}
 			if join.server != "" {
 				token, err := readToken(join.tokenFile)
 				if err != nil {
@@ -120,6 +124,7 @@ Several agents can share one machine as separate "nodes" if each has its own
 	addJoinFlags(f, &join, "", true)
 	f.StringSliceVar(&archives, "image-archive", nil, "import the images of this docker-save or OCI archive at start (repeatable), for nodes without a registry")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
+	addMetricsFlag(f, &metricsListen)
 	cmd.AddCommand(newAgentLogsCmd(), newAgentPushImagesCmd(), newAgentContainerdCmd())
 	return cmd
 }

@@ -48,6 +48,7 @@ type serverOptions struct {
 	verify, gpgKeyring, sshAllowedSigners        string
 	githubSecret, gitlabSecret, giteaSecret      string
 	webhookToken                                 string
+	metricsListen                                string
 }
 
 func newServerCmd() *cobra.Command {
@@ -113,6 +114,7 @@ Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
 	f.StringVar(&o.webhookToken, "webhook-token-file", "", "enable /hooks/generic with this bearer token file")
 	addAgentConfigFlags(f, &o.agentCfg, "agent-")
 	addJoinFlags(f, &o.join, "agent-", false)
+	addMetricsFlag(f, &o.metricsListen)
 	_ = cmd.MarkFlagRequired("repo")
 	return cmd
 }
@@ -206,6 +208,9 @@ func runServer(ctx context.Context, o serverOptions) error {
 	httpSrv := &http.Server{Handler: parts.api, ReadHeaderTimeout: 10 * time.Second}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := startMetrics(ctx, o.metricsListen, log); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 6)
 	run := func(name string, f func(context.Context) error) {
