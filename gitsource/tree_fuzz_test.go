@@ -35,6 +35,16 @@ func FuzzSnapshotTree(f *testing.F) {
 	f.Add([]byte("\x00Chart.yaml\napiVersion: v2\nname: c\nversion: 0.1.0\n\x00values.yaml\na: b\n\x01d\n"), true)
 	dir := f.TempDir()
 	modes := []filemode.FileMode{filemode.Regular, filemode.Dir, filemode.Symlink, filemode.Submodule, filemode.Executable, filemode.Deprecated}
+	// One source per path, as a server keeps one across revisions (its
+	// loader reuses what the previous revision decoded).
+	var sources [2]*Source
+	for i, p := range []string{"", "d"} {
+		s, err := New(Options{URL: "/nonexistent/repo.git", Dir: filepath.Join(dir, "clone"), Ref: "main", Path: p})
+		if err != nil {
+			f.Fatal(err)
+		}
+		sources[i] = s
+	}
 	f.Fuzz(func(t *testing.T, data []byte, underD bool) {
 		repo, err := git.Init(memory.NewStorage(), nil)
 		if err != nil {
@@ -95,12 +105,9 @@ func FuzzSnapshotTree(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := New(Options{URL: "/nonexistent/repo.git", Dir: filepath.Join(dir, "clone"), Ref: "main"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := sources[0]
 		if underD {
-			s.opts.Path = "d"
+			s = sources[1]
 		}
 		snap, rej := s.build(repo, commit, "refs/heads/main", nil)
 		switch {
