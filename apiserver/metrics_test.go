@@ -1,13 +1,11 @@
 package apiserver
 
 import (
-	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/berth-dev/berth/api"
-	"github.com/berth-dev/berth/metrics"
+	"github.com/berth-dev/berth/metrics/metricstest"
 )
 
 // TestMetricsCountRequests scrapes the real /metrics handler around API
@@ -15,16 +13,7 @@ import (
 // timed; a path no route matches is counted as "unmatched", not by its
 // raw path.
 func TestMetricsCountRequests(t *testing.T) {
-	srv := httptest.NewServer(metrics.Handler())
-	defer srv.Close()
-	scrape := func() metrics.Families {
-		t.Helper()
-		f, err := metrics.Scrape(context.Background(), srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
+	scrape := metricstest.Scraper(t)
 	h := newAPIHarness(t, nil)
 	route := "GET " + api.PathStatus
 	before := scrape()
@@ -43,10 +32,6 @@ func TestMetricsCountRequests(t *testing.T) {
 		t.Fatalf("unknown path: %d", code)
 	}
 	after := scrape()
-	val := func(f metrics.Families, name string, labels ...string) float64 {
-		v, _ := f.Value(name, labels...)
-		return v
-	}
 	for _, tc := range []struct {
 		name   string
 		labels []string
@@ -55,11 +40,11 @@ func TestMetricsCountRequests(t *testing.T) {
 		{name: "200", labels: []string{"route", route, "code", "200"}},
 		{name: "404", labels: []string{"route", "unmatched", "code", "404"}},
 	} {
-		if d := val(after, "berth_api_requests_total", tc.labels...) - val(before, "berth_api_requests_total", tc.labels...); d != 1 {
+		if d := after.Get("berth_api_requests_total", tc.labels...) - before.Get("berth_api_requests_total", tc.labels...); d != 1 {
 			t.Errorf("%s: requests moved by %v, want 1", tc.name, d)
 		}
 	}
-	if d := val(after, "berth_api_request_duration_seconds", "route", route) - val(before, "berth_api_request_duration_seconds", "route", route); d != 2 {
+	if d := after.Get("berth_api_request_duration_seconds", "route", route) - before.Get("berth_api_request_duration_seconds", "route", route); d != 2 {
 		t.Errorf("latency observed %v times, want 2", d)
 	}
 	if _, ok := after.Value("berth_api_requests_total", "route", "/no/such/path/x1"); ok {

@@ -2,11 +2,10 @@ package gitsource
 
 import (
 	"context"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 
-	"github.com/berth-dev/berth/metrics"
+	"github.com/berth-dev/berth/metrics/metricstest"
 )
 
 // TestMetricsFetchErrorsAndRefusals scrapes the real /metrics handler: a
@@ -15,20 +14,7 @@ import (
 // berth_revisions_refused_total{reason="manifests"}, however often it is
 // fetched again.
 func TestMetricsFetchErrorsAndRefusals(t *testing.T) {
-	srv := httptest.NewServer(metrics.Handler())
-	defer srv.Close()
-	scrape := func() metrics.Families {
-		t.Helper()
-		f, err := metrics.Scrape(context.Background(), srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	val := func(f metrics.Families, name string, labels ...string) float64 {
-		v, _ := f.Value(name, labels...)
-		return v
-	}
+	scrape := metricstest.Scraper(t)
 	const refused = "berth_revisions_refused_total"
 	before := scrape()
 
@@ -43,10 +29,10 @@ func TestMetricsFetchErrorsAndRefusals(t *testing.T) {
 		wantKind(t, s.Sync(context.Background()), ErrInvalidManifests)
 	}
 	after := scrape()
-	if d := val(after, "berth_git_fetch_errors_total") - val(before, "berth_git_fetch_errors_total"); d != 1 {
+	if d := after.Get("berth_git_fetch_errors_total") - before.Get("berth_git_fetch_errors_total"); d != 1 {
 		t.Errorf("fetch errors moved by %v, want 1", d)
 	}
-	if d := val(after, refused, "reason", "manifests") - val(before, refused, "reason", "manifests"); d != 1 {
+	if d := after.Get(refused, "reason", "manifests") - before.Get(refused, "reason", "manifests"); d != 1 {
 		t.Errorf("refused{manifests} moved by %v, want 1", d)
 	}
 }

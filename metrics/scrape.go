@@ -69,3 +69,9 @@ next:
 	}
 	return 0, false
 }
+
+// Get is Value, 0 when there is no such sample.
+func (f Families) Get(name string, labels ...string) float64 {
+	v, _ := f.Value(name, labels...)
+	return v
+}

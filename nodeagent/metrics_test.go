@@ -1,14 +1,12 @@
 package nodeagent
 
 import (
-	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/berth-dev/berth/metrics"
+	"github.com/berth-dev/berth/metrics/metricstest"
 )
 
 // TestMetricsPodStartAndRestarts scrapes the real /metrics handler around
@@ -18,20 +16,7 @@ import (
 // node. The hook is called by podWorker.start after containerd started
 // the task; the containerd path itself is covered by the lifecycle tests.
 func TestMetricsPodStartAndRestarts(t *testing.T) {
-	srv := httptest.NewServer(metrics.Handler())
-	defer srv.Close()
-	scrape := func() metrics.Families {
-		t.Helper()
-		f, err := metrics.Scrape(context.Background(), srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	val := func(f metrics.Families, name string) float64 {
-		v, _ := f.Value(name, "node", "metrics-test-node")
-		return v
-	}
+	scrape := metricstest.Scraper(t)
 	a := &Agent{cfg: Config{NodeName: "metrics-test-node"}}
 	init1 := &ctr{spec: &corev1.Container{Name: "init"}, kind: kindInit}
 	app1 := &ctr{spec: &corev1.Container{Name: "a"}, kind: kindApp}
@@ -52,10 +37,10 @@ func TestMetricsPodStartAndRestarts(t *testing.T) {
 		step.c.attempt++
 		w.containerStarted(step.c)
 		now := scrape()
-		if d := val(now, start) - val(before, start); d != step.wantStarts {
+		if d := now.Get(start, "node", "metrics-test-node") - before.Get(start, "node", "metrics-test-node"); d != step.wantStarts {
 			t.Errorf("%s: pod starts observed %v, want %v", step.name, d, step.wantStarts)
 		}
-		if d := val(now, restarts) - val(before, restarts); d != step.wantRestarts {
+		if d := now.Get(restarts, "node", "metrics-test-node") - before.Get(restarts, "node", "metrics-test-node"); d != step.wantRestarts {
 			t.Errorf("%s: restarts %v, want %v", step.name, d, step.wantRestarts)
 		}
 	}

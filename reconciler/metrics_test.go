@@ -1,32 +1,17 @@
 package reconciler
 
 import (
-	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/metrics"
+	"github.com/berth-dev/berth/metrics/metricstest"
 )
 
 // TestMetricsMove scrapes the real /metrics handler around a refused and
 // then an admitted revision: each control-plane figure moves with its
 // event, and a revision refused pass after pass counts once.
 func TestMetricsMove(t *testing.T) {
-	srv := httptest.NewServer(metrics.Handler())
-	defer srv.Close()
-	scrape := func() metrics.Families {
-		t.Helper()
-		f, err := metrics.Scrape(context.Background(), srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	val := func(f metrics.Families, name string, labels ...string) float64 {
-		v, _ := f.Value(name, labels...)
-		return v
-	}
+	scrape := metricstest.Scraper(t)
 	h := newHarness(t)
 	start := scrape()
 
@@ -35,10 +20,10 @@ func TestMetricsMove(t *testing.T) {
 	h.reconcile()
 	h.reconcile()
 	refused := scrape()
-	if d := val(refused, "berth_revisions_refused_total", "reason", "fit") - val(start, "berth_revisions_refused_total", "reason", "fit"); d != 1 {
+	if d := refused.Get("berth_revisions_refused_total", "reason", "fit") - start.Get("berth_revisions_refused_total", "reason", "fit"); d != 1 {
 		t.Errorf("refused{fit} moved by %v, want 1 (once for two passes)", d)
 	}
-	if d := val(refused, "berth_reconcile_pass_duration_seconds") - val(start, "berth_reconcile_pass_duration_seconds"); d != 2 {
+	if d := refused.Get("berth_reconcile_pass_duration_seconds") - start.Get("berth_reconcile_pass_duration_seconds"); d != 2 {
 		t.Errorf("pass duration observed %v times, want 2", d)
 	}
 
@@ -49,7 +34,7 @@ func TestMetricsMove(t *testing.T) {
 	h.reconcile()
 	admitted := scrape()
 	for _, m := range []string{"berth_revisions_admitted_total", "berth_sync_lag_seconds"} {
-		if d := val(admitted, m) - val(refused, m); d != 1 {
+		if d := admitted.Get(m) - refused.Get(m); d != 1 {
 			t.Errorf("%s moved by %v, want 1", m, d)
 		}
 	}
@@ -58,16 +43,16 @@ func TestMetricsMove(t *testing.T) {
 	if lag != 5 {
 		t.Errorf("sync lag %vs, want 5s", lag)
 	}
-	if d := val(admitted, "berth_scheduling_latency_seconds") - val(refused, "berth_scheduling_latency_seconds"); d != 2 {
+	if d := admitted.Get("berth_scheduling_latency_seconds") - refused.Get("berth_scheduling_latency_seconds"); d != 2 {
 		t.Errorf("scheduling latency observed %v times, want 2 (two pods bound)", d)
 	}
-	if v := val(admitted, "berth_unschedulable_pods"); v != 0 {
+	if v := admitted.Get("berth_unschedulable_pods"); v != 0 {
 		t.Errorf("unschedulable pods %v, want 0", v)
 	}
-	if d := val(admitted, "berth_store_write_duration_seconds") - val(refused, "berth_store_write_duration_seconds"); d < 1 {
+	if d := admitted.Get("berth_store_write_duration_seconds") - refused.Get("berth_store_write_duration_seconds"); d < 1 {
 		t.Errorf("store writes observed %v, want some", d)
 	}
-	if v := val(admitted, "berth_store_size_bytes"); v <= 0 {
+	if v := admitted.Get("berth_store_size_bytes"); v <= 0 {
 		t.Errorf("store size %v", v)
 	}
 }
