@@ -206,7 +206,7 @@ func (s *Server) anyToken(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { instrument(s.mux, w, r) }
 
 // Run waits for ctx to end, then returns open watches and log follows, so
 // an http.Server can shut down without waiting for them.

@@ -28,6 +28,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/render"
 )
 
@@ -334,6 +335,7 @@ type target struct {
 }
 
 func (s *Source) failed(err error) error {
+	metrics.GitFetchErrors.Inc()
 	msg := err.Error()
 	s.mu.Lock()
 	s.status.ConsecutiveFailures++
@@ -752,6 +754,7 @@ func loadCommit(repo *git.Repository, commit *object.Commit, path string, loader
 }
 
 func (s *Source) reject(rej *RejectedError) {
+	s.countRejected(rej)
 	now := s.clock.Now()
 	s.mu.Lock()
 	if s.status.Rejected == nil || s.status.Rejected.Revision != rej.Revision {

@@ -3,10 +3,12 @@ package gitsource
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -137,7 +139,22 @@ func (f *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
 	}
+	if err := checkEntries(name, t); err != nil {
+		return nil, err
+	}
 	return f.entries(t), nil
+}
+
+// checkEntries refuses a directory holding an entry whose name git fsck
+// refuses: a pushed tree can hold any bytes, and an entry named "." or
+// ".." would make a walk of the tree visit the same directory forever.
+func checkEntries(dir string, t *object.Tree) error {
+	for _, e := range t.Entries {
+		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") {
+			return &fs.PathError{Op: "readdir", Path: dir, Err: fmt.Errorf("%w: tree entry %q is not a file name (git fsck refuses such trees)", fs.ErrInvalid, e.Name)}
+		}
+	}
+	return nil
 }
 
 // entries lists a tree sorted by name, as fs.ReadDir promises (git sorts
@@ -275,6 +292,9 @@ func (d *treeDir) Close() error { return nil }
 // io.EOF at the end; n <= 0 returns the rest.
 func (d *treeDir) ReadDir(n int) ([]fs.DirEntry, error) {
 	if !d.listed {
+		if err := checkEntries(d.info.name, d.tree); err != nil {
+			return nil, err
+		}
 		d.entries = d.fs.entries(d.tree)
 		d.listed = true
 	}

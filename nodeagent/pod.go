@@ -109,6 +109,7 @@ type podWorker struct {
 	finished   bool // Succeeded or Failed: nothing is restarted
 	startTime  time.Time
 	extras     podExtras
+	m          podMetrics // metrics.go
 }
 
 func newPodWorker(a *Agent, pod *corev1.Pod, wanted bool) *podWorker {
@@ -121,6 +122,7 @@ func newPodWorker(a *Agent, pod *corev1.Pod, wanted bool) *podWorker {
 		pod:    pod,
 		wanted: wanted,
 		ctrs:   map[string]*ctr{},
+		m:      podMetrics{accepted: time.Now()},
 	}
 	w.setSpec(pod)
 	w.status = corev1.PodStatus{Phase: corev1.PodPending}
@@ -466,6 +468,7 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 	if c.prober != nil {
 		c.prober.ContainerStarted(c.startedAt)
 	}
+	w.containerStarted(c)
 	w.log.Info("container started", "container", c.spec.Name, "attempt", attempt)
 	return 0
 }

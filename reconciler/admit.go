@@ -3,6 +3,7 @@ package reconciler
 import (
 	"encoding/json"
 	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/serviceaddr"
 	"sort"
 
@@ -32,6 +33,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 	if cand == nil || (r.applied != nil && r.applied.Revision == cand.Revision) {
 		return nil
 	}
+	r.sawRevision(cand.Revision, now)
 	idx := indexDesired(cand)
 	var nodes []*NodeRecord
 	var pods []*PodRecord
@@ -90,6 +92,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 		rej := &api.RejectedRevision{Revision: api.Revision{SHA: cand.Revision, Subject: cand.Subject, Author: cand.Author, Time: cand.CommitTime},
 			Errors: errs, Message: "the revision holds kinds this server does not run yet; the previous revision keeps running"}
 		if r.refused != cand.Revision {
+			refusedRevision(metrics.RefusedNotRunYet)
 			r.log.Warn("refused revision: kinds not run yet", "revision", short(cand.Revision), "objects", len(errs))
 		}
 		r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej
@@ -104,6 +107,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 			rej.Errors = append(rej.Errors, api.ManifestError{File: e.File, Line: e.Line, Field: e.Field, Message: e.Message})
 		}
 		if r.refused != cand.Revision {
+			refusedRevision(metrics.RefusedServiceAddresses)
 			r.log.Warn("refused revision: Service addresses clash", "revision", short(cand.Revision), "errors", aerrs.Error())
 		}
 		r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej
@@ -123,11 +127,13 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 			prev = r.applied.Revision
 		}
 		r.setApplied(idx)
+		r.admittedRevision(cand.Revision, now)
 		r.refused, r.refusedOn, r.refusedWhy = "", "", nil
 		r.log.Info("admitted revision", "revision", short(cand.Revision), "subject", cand.Subject, "previous", short(prev), "new pods", len(adm.Required))
 		return nil
 	}
 	if r.refused != cand.Revision {
+		refusedRevision(metrics.RefusedFit)
 		r.log.Warn("refused revision: its pods do not fit", "revision", short(cand.Revision), "unplaceable", adm.Unfit, "needed", len(adm.Required))
 	}
 	r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, adm.Rejected

@@ -121,6 +121,7 @@ func (s *BoltStore) View(fn func(ReadTx) error) error {
 // that wrote, and announced only after it committed, so a waiter never
 // sees a version whose data it cannot read.
 func (s *BoltStore) Update(fn func(Tx) error) error {
+	defer s.observeWrite(time.Now())
 	var newVersion uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		t := &boltTx{tx: tx}

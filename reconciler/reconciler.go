@@ -124,6 +124,7 @@ type Reconciler struct {
 	// workloadsWrote is whether the last workload pass changed the store
 	// (see syncWorkloads).
 	workloadsWrote bool
+	lag            syncLag // for berth_sync_lag_seconds (metrics.go)
 }
 
 // Services returns the applied revision's Services with their allocated
@@ -219,12 +220,13 @@ func (r *Reconciler) Run(ctx context.Context) error {
 
 // ReconcileOnce runs one pass and returns when the next pass is due at the
 // latest (zero: no deadline of its own).
-func (r *Reconciler) ReconcileOnce(ctx context.Context) (time.Time, error) {
+func (r *Reconciler) ReconcileOnce(ctx context.Context) (wake time.Time, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer func(start time.Time) { observePass(start, err) }(time.Now())
 	now := r.cfg.Clock.Now()
 	var errs []error
-	wake, err := r.syncNodes(now)
+	wake, err = r.syncNodes(now)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("nodes: %w", err))
 	}

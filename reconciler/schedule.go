@@ -74,6 +74,7 @@ func (r *Reconciler) schedule(view *clusterView, now time.Time) error {
 		}
 	}
 	if len(pending) == 0 {
+		observePlan(nil, now)
 		return nil
 	}
 	// Pods in the same order every pass, so a plan can be replayed.
@@ -165,6 +166,9 @@ func (r *Reconciler) commitPlan(plan *scheduler.Plan, now time.Time) error {
 	err := r.cfg.Store.View(func(tx ReadTx) error { return commit(rehearsalTx{tx}) })
 	if errors.Is(err, errWouldWrite) {
 		err = r.cfg.Store.Update(commit)
+	}
+	if err == nil {
+		observePlan(plan, now)
 	}
 	if err == nil && bound > 0 {
 		r.log.Info("bound pods", "count", bound, "unplaced", len(plan.Unplaced))

@@ -31,6 +31,7 @@ func newAgentCmd() *cobra.Command {
 	var join joinOptions
 	var archives []string
 	var conf configFlags
+	var metricsListen string
 	cmd := &cobra.Command{
 		Use:   "agent (--manifests-dir DIR | --server URL --token-file FILE)",
 		Short: "Run the node agent: make containerd run the pods this node should run",
@@ -89,6 +90,9 @@ Several agents can share one machine as separate "nodes" if each has its own
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if err := startMetrics(ctx, metricsListen, cfg.Logger); err != nil {
+				return err
+			}
 			if join.server != "" {
 				token := join.token
 				if token == "" {
@@ -132,6 +136,7 @@ Several agents can share one machine as separate "nodes" if each has its own
 	f.StringSliceVar(&archives, "image-archive", nil, "import the images of this docker-save or OCI archive at start (repeatable), for nodes without a registry")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	conf.add(cmd, "agent")
+	addMetricsFlag(f, &metricsListen)
 	cmd.AddCommand(newAgentLogsCmd(), newAgentPushImagesCmd(), newAgentContainerdCmd())
 	return cmd
 }

@@ -54,6 +54,7 @@ type serverOptions struct {
 	verify, gpgKeyring, sshAllowedSigners        string
 	githubSecret, gitlabSecret, giteaSecret      string
 	webhookToken                                 string
+	metricsListen                                string
 }
 
 func newServerCmd() *cobra.Command {
@@ -130,6 +131,7 @@ Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
 	addAgentConfigFlags(f, &o.agentCfg, "agent-")
 	addJoinFlags(f, &o.join, "agent-", false)
 	conf.add(cmd, "server")
+	addMetricsFlag(f, &o.metricsListen)
 	return cmd
 }
 
@@ -262,6 +264,9 @@ func runServer(ctx context.Context, o serverOptions) error {
 	httpSrv := apiserver.NewHTTPServer(parts.api)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := startMetrics(ctx, o.metricsListen, log); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 6)
 	run := func(name string, f func(context.Context) error) {
