@@ -6,14 +6,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/internal/peakrss"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -188,7 +187,11 @@ func BenchmarkAgentAPI(b *testing.B) {
 		b.ReportMetric(float64(fanout.Milliseconds()), "fanout-ms")
 		b.ReportMetric(float64(oneNodeCPU.Milliseconds()), "fanout-1node-x200-cpu-ms")
 		b.ReportMetric(float64(status.Milliseconds()), "status-ms")
-		b.ReportMetric(peakRSSMB(), "rss-MB")
+		rss, err := peakrss.MB()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(rss, "rss-MB")
 		hs.CloseClientConnections()
 		hs.Close()
 		transport.CloseIdleConnections()
@@ -225,7 +228,6 @@ func parallel(n int, f func(i int) error, b *testing.B) {
 	}
 }
 
-// peakRSSMB reads VmHWM, the process's peak resident set.
 // processCPU is the user and system CPU time the process used so far.
 func processCPU() time.Duration {
 	var ru syscall.Rusage
@@ -233,18 +235,4 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func peakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
