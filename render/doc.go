@@ -1,7 +1,8 @@
 // Package render turns the directories of a repository that are not plain
 // manifests into YAML, in process: kustomization roots with kustomize's
 // krusty (sigs.k8s.io/kustomize/api) and Helm charts with Helm's chart
-// loader and template engine (helm.sh/helm/v4). It implements
+// loader and template engine (helm.sh/helm/v3: v4's chart package
+// imports "testing", which the shipped binary must not). It implements
 // manifest.Renderer, so the server (gitsource, over a commit's tree) and
 // berth validate (over a directory) render identically.
 //

@@ -1,27 +1,43 @@
 package render
 
 import (
-	"context"
 	"fmt"
 	"io/fs"
 	"path"
 	"sort"
 	"strings"
 
-	"helm.sh/helm/v4/pkg/chart/common"
-	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
-	"helm.sh/helm/v4/pkg/chart/loader/archive"
-	chart "helm.sh/helm/v4/pkg/chart/v2"
-	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	v2util "helm.sh/helm/v4/pkg/chart/v2/util"
-	"helm.sh/helm/v4/pkg/engine"
-	"helm.sh/helm/v4/pkg/ignore"
-	release "helm.sh/helm/v4/pkg/release/v1"
-	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/ignore"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/releaseutil"
 	yaml "sigs.k8s.io/yaml/goyaml.v3"
 
 	"github.com/berth-dev/berth/manifest"
 )
+
+// KubeVersion is what .Capabilities.KubeVersion says in a chart: the
+// Kubernetes minor release of the k8s.io/api module berth is built with
+// (TestKubeVersionFollowsGoMod keeps the two together), as `helm template`
+// built beside that client says. Helm v3's own default is v1.20.0, which
+// would turn version checks in charts (policy/v1 vs v1beta1, Ingress
+// versions) back to releases berth's API types are not.
+const KubeVersion = "v1.37.0"
+
+// capabilities are Helm's default ones (the API versions client-go's
+// scheme knows) with KubeVersion.
+var capabilities = func() *chartutil.Capabilities {
+	c := chartutil.DefaultCapabilities.Copy()
+	kv, err := chartutil.ParseKubeVersion(KubeVersion)
+	if err != nil {
+		panic(fmt.Sprintf("render: KubeVersion %q: %v", KubeVersion, err)) // a constant: fails every test
+	}
+	c.KubeVersion = *kv
+	return c
+}()
 
 // renderHelm renders the chart in root as `helm template` does with the
 // repository's settings: the chart's values.yaml, then each values file,
@@ -68,15 +84,15 @@ func renderHelm(t *treeFS, root, rel string, s manifest.HelmSettings, l Limits) 
 	if s.Values != nil {
 		vals = mergeMaps(vals, s.Values)
 	}
-	if err := v2util.ProcessDependencies(ch, vals); err != nil {
+	if err := chartutil.ProcessDependenciesWithMerge(ch, vals); err != nil {
 		return fail("dependencies: %v", err)
 	}
-	opts := common.ReleaseOptions{Name: s.ReleaseName, Namespace: s.Namespace, Revision: 1, IsInstall: true}
-	top, err := chartutil.ToRenderValues(ch, vals, opts, common.DefaultCapabilities)
+	opts := chartutil.ReleaseOptions{Name: s.ReleaseName, Namespace: s.Namespace, Revision: 1, IsInstall: true}
+	top, err := chartutil.ToRenderValues(ch, vals, opts, capabilities)
 	if err != nil {
 		return fail("values: %v", err)
 	}
-	out, err := engine.Engine{}.RenderWithContext(context.Background(), ch, top)
+	out, err := engine.Engine{}.Render(ch, top)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -95,7 +111,11 @@ func renderHelm(t *treeFS, root, rel string, s manifest.HelmSettings, l Limits) 
 		return fail("%v", err)
 	}
 	var b strings.Builder
+	// Helm v3 trims each manifest; v4, whose output berth printed
+	// before, kept the template's last newline. Put it back so that
+	// rendered files (and their decode cache keys) stay as they were.
 	for _, m := range manifests {
+		m.Content += "\n"
 		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", m.Name, m.Content)
 		res.files = append(res.files, manifest.RenderedFile{
 			Name:   templatePath(rel, ch.Name(), m.Name),
@@ -105,6 +125,7 @@ func renderHelm(t *treeFS, root, rel string, s manifest.HelmSettings, l Limits) 
 		})
 	}
 	for _, h := range hooks {
+		h.Manifest += "\n"
 		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)
 		if !isTestHook(h) {
 			return fail("%s: %s %s is a Helm hook (%s): %v; berth has no install or upgrade to run it on (remove the helm.sh/hook annotation to run it as an ordinary object)",
@@ -125,7 +146,7 @@ func renderHelm(t *treeFS, root, rel string, s manifest.HelmSettings, l Limits) 
 // chartFiles reads the chart directory as Helm's directory loader does
 // (honouring .helmignore), through t so that symlinks, size and what was
 // read are all checked and recorded.
-func chartFiles(t *treeFS, root string) ([]*archive.BufferedFile, error) {
+func chartFiles(t *treeFS, root string) ([]*loader.BufferedFile, error) {
 	rules := ignore.Empty()
 	if data, err := t.ReadFile(t.abs(path.Join(root, ignore.HelmIgnore))); err == nil {
 		r, err := ignore.Parse(strings.NewReader(string(data)))
@@ -135,7 +156,7 @@ func chartFiles(t *treeFS, root string) ([]*archive.BufferedFile, error) {
 		rules = r
 	}
 	rules.AddDefaults()
-	var files []*archive.BufferedFile
+	var files []*loader.BufferedFile
 	err := fs.WalkDir(t.fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -161,7 +182,7 @@ func chartFiles(t *treeFS, root string) ([]*archive.BufferedFile, error) {
 		if err != nil {
 			return err
 		}
-		files = append(files, &archive.BufferedFile{Name: rel, Data: data})
+		files = append(files, &loader.BufferedFile{Name: rel, Data: data})
 		return nil
 	})
 	return files, err
