@@ -63,7 +63,17 @@ type BoltStore struct {
 	// WaitChange at once.
 	changed chan struct{}
 	closed  bool
+	// log is the work keys (workqueue.go) of the versions after logBase,
+	// one entry per version, for the loop's ChangedSince; bounded by
+	// logKeysMax keys.
+	log     [][]string
+	logBase uint64
+	logKeys int
 }
+
+// logKeysMax bounds the change log: a pass that finds the log trimmed
+// past the version it last read syncs everything.
+const logKeysMax = 100_000
 
 var _ Store = (*BoltStore)(nil)
 
@@ -97,7 +107,7 @@ func openBolt(db *bolt.DB, path string, migrations []boltMigration, current int)
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	return &BoltStore{db: db, version: version, schemaBefore: before, changed: make(chan struct{})}, nil
+	return &BoltStore{db: db, version: version, logBase: version, schemaBefore: before, changed: make(chan struct{})}, nil
 }
 
 // OpenStore opens (or creates) the embedded store at path, for callers
@@ -123,8 +133,10 @@ func (s *BoltStore) View(fn func(ReadTx) error) error {
 func (s *BoltStore) Update(fn func(Tx) error) error {
 	defer s.observeWrite(time.Now())
 	var newVersion uint64
+	var keys map[string]struct{}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		t := &boltTx{tx: tx}
+		t := &boltTx{tx: tx, keys: map[string]struct{}{}}
+		keys = t.keys
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -145,12 +157,54 @@ func (s *BoltStore) Update(fn func(Tx) error) error {
 		s.mu.Lock()
 		if newVersion > s.version {
 			s.version = newVersion
+			s.appendLog(newVersion, keys)
 			close(s.changed)
 			s.changed = make(chan struct{})
 		}
 		s.mu.Unlock()
 	}
 	return nil
+}
+
+// appendLog records the work keys of version v; s.mu is held.
+func (s *BoltStore) appendLog(v uint64, keys map[string]struct{}) {
+	if v != s.logBase+uint64(len(s.log))+1 {
+		// A version the log cannot account for: start over from it.
+		s.log, s.logKeys, s.logBase = nil, 0, v
+		return
+	}
+	entry := make([]string, 0, len(keys))
+	for k := range keys {
+		entry = append(entry, k)
+	}
+	s.log = append(s.log, entry)
+	s.logKeys += len(entry)
+	for s.logKeys > logKeysMax && len(s.log) > 0 {
+		s.logKeys -= len(s.log[0])
+		s.log[0] = nil
+		s.log = s.log[1:]
+		s.logBase++
+	}
+}
+
+// ChangedSince implements changeLog (workqueue.go): the work keys the
+// versions after since changed, deduplicated.
+func (s *BoltStore) ChangedSince(since uint64) (keys []string, version uint64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if since < s.logBase || since > s.version {
+		return nil, s.version, false
+	}
+	seen := map[string]struct{}{}
+	for _, entry := range s.log[since-s.logBase:] {
+		for _, k := range entry {
+			if _, dup := seen[k]; !dup {
+				seen[k] = struct{}{}
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys, s.version, true
 }
 
 // Version returns the version of the newest committed Update.
@@ -197,6 +251,19 @@ func (s *BoltStore) Close() error {
 type boltTx struct {
 	tx    *bolt.Tx
 	wrote bool
+	// keys collects the work keys of what an Update changed (not of
+	// telemetry), for the change log.
+	keys map[string]struct{}
+}
+
+// noteChange adds the work keys of a changed record to the transaction's.
+func (t *boltTx) noteChange(rec any) {
+	if t.keys == nil {
+		return
+	}
+	for _, k := range workKeysOf(rec) {
+		t.keys[k] = struct{}{}
+	}
 }
 
 func boltKey(namespace, name string) []byte { return []byte(namespace + "/" + name) }
@@ -234,6 +301,9 @@ func boltList[T any](t *boltTx, bucket []byte) ([]*T, error) {
 func (t *boltTx) put(bucket, key []byte, rec any) error {
 	wrote, err := t.write(bucket, key, rec)
 	t.wrote = t.wrote || wrote
+	if wrote {
+		t.noteChange(rec)
+	}
 	return err
 }
 
@@ -268,14 +338,50 @@ func (t *boltTx) write(bucket, key []byte, rec any) (bool, error) {
 // idempotent, so a loop that runs twice does no harm) and writes nothing.
 func (t *boltTx) del(bucket, key []byte) error {
 	b := t.tx.Bucket(bucket)
-	if b.Get(key) == nil {
+	old := b.Get(key)
+	if old == nil {
 		return nil
+	}
+	if t.keys != nil {
+		// The work keys are in the record (a pod's owner, a Job's
+		// CronJob): read them before it goes.
+		if rec := deletedRecord(bucket, old); rec != nil {
+			t.noteChange(rec)
+		}
 	}
 	if err := b.Delete(key); err != nil {
 		return fmt.Errorf("delete %s %s: %w", bucket, key, err)
 	}
 	t.wrote = true
 	return nil
+}
+
+// deletedRecord decodes what workKeysOf needs of a record about to be
+// deleted; nil for buckets whose records concern no work key.
+func deletedRecord(bucket, data []byte) any {
+	var rec any
+	switch string(bucket) {
+	case string(bucketPods):
+		rec = new(PodRecord)
+	case string(bucketJobs):
+		rec = new(JobRecord)
+	case string(bucketDeployments):
+		rec = new(DeploymentRecord)
+	case string(bucketCronJobs):
+		rec = new(CronJobRecord)
+	case string(bucketDaemonSets):
+		rec = new(DaemonSetRecord)
+	case string(bucketNodes):
+		rec = new(NodeRecord)
+	default:
+		return nil
+	}
+	if err := json.Unmarshal(data, rec); err != nil {
+		// Undecodable: the key alone cannot say whose it was, so the
+		// next pass syncs everything.
+		return unattributed{}
+	}
+	return rec
 }
 
 func (t *boltTx) Pod(namespace, name string) (*PodRecord, error) {

@@ -83,6 +83,9 @@ func (r *Reconciler) syncDaemonSets(c *changes, idx *desiredIndex) (time.Time, e
 	for _, k := range sortedKeys(idx.daemonsets) {
 		w := idx.daemonsets[k]
 		ds := w.ds
+		if !c.want(OwnerDaemonSet, ds.Namespace, ds.Name) {
+			continue
+		}
 		prev, err := c.tx.DaemonSet(ds.Namespace, ds.Name)
 		if errors.Is(err, ErrNotFound) {
 			prev, err = &DaemonSetRecord{}, nil
@@ -135,7 +138,7 @@ func (r *Reconciler) syncDaemonSets(c *changes, idx *desiredIndex) (time.Time, e
 		}
 		// The controller's SuccessfulCreate/SuccessfulDelete events are
 		// the ones create and remove record already.
-		wake = earliest(wake, res.RequeueAt)
+		c.requeueAt(OwnerDaemonSet, ds.Namespace, ds.Name, res.RequeueAt)
 	}
 	recs, err := c.tx.DaemonSets()
 	if err != nil {

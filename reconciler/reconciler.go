@@ -125,6 +125,19 @@ type Reconciler struct {
 	// (see syncWorkloads).
 	workloadsWrote bool
 	lag            syncLag // for berth_sync_lag_seconds (metrics.go)
+
+	// The workload pass syncs only the work keys due (workqueue.go):
+	// queue holds them; seen is the store version whose changes are
+	// queued, synced the revision whose changes are, lastFull when every
+	// key was last synced. workloadsIdle is whether the last pass had no
+	// key due, and scheduleOK whether the last scheduling succeeded: an
+	// idle pass after one schedules nothing anew.
+	queue         *workQueue
+	seen          uint64
+	synced        *desiredIndex
+	lastFull      time.Time
+	workloadsIdle bool
+	scheduleOK    bool
 }
 
 // Services returns the applied revision's Services with their allocated
@@ -239,17 +252,22 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (wake time.Time, err err
 	}
 	wake = earliest(wake, w)
 	// A plan refused as stale is placed again at once, on a fresh view, a
-	// few times.
-	for attempt := 0; attempt < 3; attempt++ {
-		err = r.schedule(view, now)
-		view = nil
-		if !errors.Is(err, scheduler.ErrStale) {
-			break
+	// few times. When no pod or node changed since a scheduling that
+	// succeeded (the workload pass had no key due), it would place
+	// nothing new.
+	if !r.workloadsIdle || !r.scheduleOK {
+		for attempt := 0; attempt < 3; attempt++ {
+			err = r.schedule(view, now)
+			view = nil
+			if !errors.Is(err, scheduler.ErrStale) {
+				break
+			}
+			r.log.Info("scheduling plan was stale; placing again", "attempt", attempt+1)
 		}
-		r.log.Info("scheduling plan was stale; placing again", "attempt", attempt+1)
-	}
-	if err != nil {
-		errs = append(errs, fmt.Errorf("schedule: %w", err))
+		r.scheduleOK = err == nil
+		if err != nil {
+			errs = append(errs, fmt.Errorf("schedule: %w", err))
+		}
 	}
 	if err := r.writeSync(now); err != nil {
 		errs = append(errs, fmt.Errorf("status: %w", err))

@@ -24,6 +24,29 @@ type changes struct {
 	byKey   map[string]*PodRecord
 	byOwner map[string][]*PodRecord // "Kind/namespace/name"
 	nodes   []*NodeRecord           // as the transaction read them
+
+	// due is the work keys (workqueue.go) this pass syncs, all of them
+	// when full (a Job a CronJob makes is synced by the next pass, which
+	// its record's change wakes). wakeAt is each synced key's deadline.
+	full   bool
+	due    map[string]bool
+	wakeAt map[string]time.Time
+}
+
+// want reports whether the pass syncs the controller of this key.
+func (c *changes) want(kind, ns, name string) bool {
+	return c.full || c.due[ownerKey(kind, ns, name)]
+}
+
+// requeueAt asks for the key to be synced again at t (zero: no deadline).
+func (c *changes) requeueAt(kind, ns, name string, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	k := ownerKey(kind, ns, name)
+	if old, ok := c.wakeAt[k]; !ok || t.Before(old) {
+		c.wakeAt[k] = t
+	}
 }
 
 func ownerKey(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
@@ -106,13 +129,25 @@ func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, *clusterView, erro
 	var wake time.Time
 	var view *clusterView
 	idx := r.applied
+	due, full := r.dueKeys(now, idx)
+	if len(due) == 0 {
+		// Nothing changed that a controller reads, no deadline is due.
+		r.workloadsIdle = true
+		return r.queue.next(), nil, nil
+	}
+	r.workloadsIdle = false
+	var wakeAt map[string]time.Time
 	pass := func(tx Tx) error {
 		wake, view = time.Time{}, nil
 		pods, err := tx.Pods()
 		if err != nil {
 			return err
 		}
-		c := &changes{tx: tx, now: now}
+		c := &changes{tx: tx, now: now, full: full, due: map[string]bool{}, wakeAt: map[string]time.Time{}}
+		for _, k := range due {
+			c.due[k] = true
+		}
+		wakeAt = c.wakeAt
 		defer func() { view = c.view() }()
 		if idx != nil {
 			c.rev = idx.Revision
@@ -159,9 +194,18 @@ func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, *clusterView, erro
 		}
 	}
 	if err != nil {
-		return wake, nil, err
+		return r.queue.next(), nil, err
 	}
-	return wake, view, nil
+	r.queue.done(due)
+	if full {
+		r.lastFull = now
+	}
+	for k, t := range wakeAt {
+		r.queue.addAt(k, t)
+	}
+	// A step that names no key for its deadline gets a full pass then.
+	r.queue.addAt(fullKey, wake)
+	return r.queue.next(), view, nil
 }
 
 // clusterView is what a pass last read of pods and nodes.
@@ -228,6 +272,9 @@ func (r *Reconciler) syncPods(c *changes, idx *desiredIndex) (time.Time, error) 
 	keys := sortedKeys(idx.pods)
 	for _, k := range keys {
 		w := idx.pods[k]
+		if !c.want(OwnerPod, w.pod.Namespace, w.pod.Name) {
+			continue
+		}
 		p := c.byKey[k]
 		if p != nil && p.Owner.Kind != OwnerPod {
 			if err := c.event("Warning", "NameTaken", "Pod", w.pod.Namespace, w.pod.Name, fmt.Sprintf("a pod of %s %s already has this name", p.Owner.Kind, p.Owner.Name)); err != nil {
@@ -256,6 +303,9 @@ func (r *Reconciler) syncDeployments(c *changes, idx *desiredIndex) (time.Time, 
 	for _, k := range sortedKeys(idx.deployments) {
 		w := idx.deployments[k]
 		d := w.d
+		if !c.want(OwnerDeployment, d.Namespace, d.Name) {
+			continue
+		}
 		prev, err := c.tx.Deployment(d.Namespace, d.Name)
 		if errors.Is(err, ErrNotFound) {
 			prev, err = &DeploymentRecord{}, nil
@@ -315,7 +365,7 @@ func (r *Reconciler) syncDeployments(c *changes, idx *desiredIndex) (time.Time, 
 				return wake, err
 			}
 		}
-		wake = earliest(wake, res.RequeueAt)
+		c.requeueAt(OwnerDeployment, d.Namespace, d.Name, res.RequeueAt)
 	}
 	recs, err := c.tx.Deployments()
 	if err != nil {
@@ -342,6 +392,9 @@ func (r *Reconciler) syncCronJobs(c *changes, idx *desiredIndex) (time.Time, err
 	}
 	for _, k := range sortedKeys(idx.cronjobs) {
 		cj := idx.cronjobs[k]
+		if !c.want(kindCronJob, cj.Namespace, cj.Name) {
+			continue
+		}
 		rec, err := c.tx.CronJob(cj.Namespace, cj.Name)
 		if errors.Is(err, ErrNotFound) {
 			rec, err = &CronJobRecord{Namespace: cj.Namespace, Name: cj.Name}, nil
@@ -393,7 +446,7 @@ func (r *Reconciler) syncCronJobs(c *changes, idx *desiredIndex) (time.Time, err
 				return wake, err
 			}
 		}
-		wake = earliest(wake, res.WakeAt)
+		c.requeueAt(kindCronJob, cj.Namespace, cj.Name, res.WakeAt)
 	}
 	recs, err := c.tx.CronJobs()
 	if err != nil {
@@ -423,6 +476,9 @@ func (r *Reconciler) syncJobs(c *changes, idx *desiredIndex) (time.Time, error) 
 	}
 	for _, k := range sortedKeys(idx.jobs) {
 		w := idx.jobs[k]
+		if !c.want(OwnerJob, w.job.Namespace, w.job.Name) {
+			continue
+		}
 		old := byKey[k]
 		if old != nil && (old.CronJob != "" || old.Job.Annotations[AnnotationSpecHash] == w.hash) {
 			continue
@@ -465,11 +521,14 @@ func (r *Reconciler) syncJobs(c *changes, idx *desiredIndex) (time.Time, error) 
 	}
 	for _, k := range sortedKeys(byKey) {
 		jr := byKey[k]
+		if !c.want(OwnerJob, jr.Job.Namespace, jr.Job.Name) {
+			continue
+		}
 		w, err := r.syncJob(c, jr)
 		if err != nil {
 			return wake, err
 		}
-		wake = earliest(wake, w)
+		c.requeueAt(OwnerJob, jr.Job.Namespace, jr.Job.Name, w)
 	}
 	return wake, nil
 }
