@@ -59,6 +59,10 @@ type Config struct {
 	// Resync bounds the wait between two passes when nothing happens
 	// (default 10 s).
 	Resync time.Duration
+	// FullResync bounds the time between two passes that sync every
+	// work key, not only those a change or a deadline made due: the
+	// safety net of the work queue (default 5 min).
+	FullResync time.Duration
 	// LocalZone is the zone of CronJobs without spec.timeZone (default:
 	// time.Local).
 	LocalZone *time.Location
@@ -85,6 +89,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Resync <= 0 {
 		c.Resync = 10 * time.Second
+	}
+	if c.FullResync <= 0 {
+		c.FullResync = 5 * time.Minute
 	}
 	if c.LocalZone == nil {
 		c.LocalZone = time.Local

@@ -132,8 +132,8 @@ func workKeysOf(rec any) []string {
 }
 
 // dueKeys feeds the queue with what changed since the last pass (the
-// store's change log, a newly applied revision, a Resync since the last
-// full pass) and returns the keys due at now, and whether they include
+// store's change log, a newly applied revision, FullResync since the
+// last full pass) and returns the keys due at now, and whether they include
 // fullKey. Keys stay queued until the pass that syncs them succeeds.
 func (r *Reconciler) dueKeys(now time.Time, idx *desiredIndex) (due []string, full bool) {
 	if r.queue == nil {
@@ -157,8 +157,8 @@ func (r *Reconciler) dueKeys(now time.Time, idx *desiredIndex) (due []string, fu
 		}
 		r.synced = idx
 	}
-	if r.lastFull.IsZero() || !now.Before(r.lastFull.Add(r.cfg.Resync)) {
-		r.queue.add(fullKey) // the safety net: every key at least every Resync
+	if r.lastFull.IsZero() || !now.Before(r.lastFull.Add(r.cfg.FullResync)) {
+		r.queue.add(fullKey) // the safety net: every key at least every FullResync
 	}
 	due = r.queue.due(now)
 	for _, k := range due {

@@ -246,11 +246,11 @@ spec:
 
 // TestPassSyncsOnlyWhatChanged: a status report for one Deployment's pod
 // syncs that Deployment alone; a pass with nothing changed syncs none; the
-// Resync safety net syncs both.
+// FullResync safety net syncs both.
 func TestPassSyncsOnlyWhatChanged(t *testing.T) {
 	h := newHarness(t)
 	counting := &syncCountingStore{BoltStore: h.store}
-	rec, err := New(Config{Store: counting, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler), Resync: time.Hour})
+	rec, err := New(Config{Store: counting, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler), FullResync: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestPassSyncsOnlyWhatChanged(t *testing.T) {
 	h.heartbeat("n1")
 	h.reconcile()
 	if got := counting.take(); !slices.Equal(got, []string{"default/a", "default/b"}) {
-		t.Errorf("a pass a Resync after the last full one synced %v, want both", got)
+		t.Errorf("a pass FullResync after the last full one synced %v, want both", got)
 	}
 }
 
@@ -422,7 +422,7 @@ func TestPerKeyPassesReachWhatAFullPassWould(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 11))
 			h := newHarness(t)
 			// No Resync within the run: every pass but the first is per key.
-			rec, err := New(Config{Store: h.store, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler), Resync: 1000 * time.Hour})
+			rec, err := New(Config{Store: h.store, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler), FullResync: 1000 * time.Hour})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -523,7 +523,7 @@ func recordDiff(want, got string) string {
 // that time, with nothing else changing.
 func TestDeadlinesWakeTheirKey(t *testing.T) {
 	h := newHarness(t)
-	rec, err := New(Config{Store: h.store, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler), Resync: 1000 * time.Hour})
+	rec, err := New(Config{Store: h.store, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler), FullResync: 1000 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
