@@ -155,9 +155,9 @@ func (s *BoltStore) Update(fn func(Tx) error) error {
 	}
 	if newVersion != 0 {
 		s.mu.Lock()
+		s.appendLog(newVersion, keys)
 		if newVersion > s.version {
 			s.version = newVersion
-			s.appendLog(newVersion, keys)
 			close(s.changed)
 			s.changed = make(chan struct{})
 		}
@@ -166,18 +166,21 @@ func (s *BoltStore) Update(fn func(Tx) error) error {
 	return nil
 }
 
-// appendLog records the work keys of version v; s.mu is held.
+// appendLog records the work keys of version v; s.mu is held. Two
+// Updates commit in order but may get here in the other: the later one
+// leaves a gap (nil) that the earlier one fills.
 func (s *BoltStore) appendLog(v uint64, keys map[string]struct{}) {
-	if v != s.logBase+uint64(len(s.log))+1 {
-		// A version the log cannot account for: start over from it.
-		s.log, s.logKeys, s.logBase = nil, 0, v
-		return
+	if v <= s.logBase {
+		return // trimmed already
 	}
-	entry := make([]string, 0, len(keys))
+	entry := make([]string, 0, len(keys)) // not nil: nil is a gap
 	for k := range keys {
 		entry = append(entry, k)
 	}
-	s.log = append(s.log, entry)
+	for uint64(len(s.log)) < v-s.logBase {
+		s.log = append(s.log, nil)
+	}
+	s.log[v-s.logBase-1] = entry
 	s.logKeys += len(entry)
 	for s.logKeys > logKeysMax && len(s.log) > 0 {
 		s.logKeys -= len(s.log[0])
@@ -188,7 +191,8 @@ func (s *BoltStore) appendLog(v uint64, keys map[string]struct{}) {
 }
 
 // ChangedSince implements changeLog (workqueue.go): the work keys the
-// versions after since changed, deduplicated.
+// versions after since changed, deduplicated, up to the version before
+// the first one still being announced.
 func (s *BoltStore) ChangedSince(since uint64) (keys []string, version uint64, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,7 +200,12 @@ func (s *BoltStore) ChangedSince(since uint64) (keys []string, version uint64, o
 		return nil, s.version, false
 	}
 	seen := map[string]struct{}{}
-	for _, entry := range s.log[since-s.logBase:] {
+	version = since
+	for _, entry := range s.log[since-s.logBase : s.version-s.logBase] {
+		if entry == nil {
+			break
+		}
+		version++
 		for _, k := range entry {
 			if _, dup := seen[k]; !dup {
 				seen[k] = struct{}{}
@@ -204,7 +213,7 @@ func (s *BoltStore) ChangedSince(since uint64) (keys []string, version uint64, o
 			}
 		}
 	}
-	return keys, s.version, true
+	return keys, version, true
 }
 
 // Version returns the version of the newest committed Update.

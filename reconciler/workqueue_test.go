@@ -154,6 +154,25 @@ func TestChangedSinceNamesTheOwners(t *testing.T) {
 			t.Errorf("ChangedSince after a heartbeat = %v, %d, %v; want nothing at %d", keys, nv, ok, v)
 		}
 	})
+	t.Run("two Updates announced out of order", func(t *testing.T) {
+		st := h.store
+		st.mu.Lock()
+		v := st.version
+		st.appendLog(v+2, map[string]struct{}{"Job/default/b": {}}) // v+2 committed after v+1, announced first
+		st.version = v + 2
+		st.mu.Unlock()
+		if keys, nv, ok := st.ChangedSince(v); !ok || nv != v || len(keys) != 0 {
+			t.Errorf("with v+1 not announced yet: %v, %d, %v; want nothing up to %d", keys, nv, ok, v)
+		}
+		st.mu.Lock()
+		st.appendLog(v+1, map[string]struct{}{"Job/default/a": {}})
+		st.mu.Unlock()
+		keys, nv, ok := st.ChangedSince(v)
+		sort.Strings(keys)
+		if !ok || nv != v+2 || !slices.Equal(keys, []string{"Job/default/a", "Job/default/b"}) {
+			t.Errorf("once both are announced: %v, %d, %v; want both up to %d", keys, nv, ok, v+2)
+		}
+	})
 	t.Run("a version the log does not reach is not ok", func(t *testing.T) {
 		st, err := OpenBolt(h.path + ".2")
 		if err != nil {
