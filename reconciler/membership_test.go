@@ -72,7 +72,7 @@ func TestIsNodeTokenByHash(t *testing.T) {
 	tokens := map[string]string{}
 	for i := range 20 {
 		name := fmt.Sprintf("n%d", i)
-		resp, err := m.Register(&api.RegisterRequest{Name: name, Address: "127.0.0.1:1"}, "")
+		resp, err := m.Register(&api.RegisterRequest{Name: name, Address: "127.0.0.1:1"}, false, "")
 		if err != nil {
 			t.Fatal(err)
 		}
