@@ -364,7 +364,7 @@ func (m *Membership) allocateSubnet(nodes []*NodeRecord) (string, error) {
 			return cidr, nil
 		}
 	}
-	return "", fmt.Errorf("%w %s", errSubnetsExhausted, m.cluster)
+	return "", fmt.Errorf("%w %s (%d nodes): `berth node delete NAME` frees the subnet of a node that is gone", errSubnetsExhausted, m.cluster, len(nodes))
 }
 
 // Heartbeat notes that the node's agent is alive. The time is kept in

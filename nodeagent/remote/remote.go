@@ -284,9 +284,9 @@ func (l *Link) register(ctx context.Context) error {
 		Name: l.cfg.NodeName, Labels: l.cfg.Labels, Taints: l.cfg.Taints,
 		Capacity: l.cfg.Capacity, Allocatable: l.cfg.Allocatable, Address: l.cfg.Advertise,
 		Build: l.cfg.Build,
-		CSR:   string(l.id.csr),
 	}
 	l.mu.Lock()
+	req.CSR = string(l.id.csr)
 	had := l.nodeToken != "" || l.certAuth
 	l.mu.Unlock()
 	resp, err := l.api().Register(ctx, req)
@@ -295,6 +295,9 @@ func (l *Link) register(ctx context.Context) error {
 		// which works only while the join token does and the name is free.
 		l.cfg.Logger.Warn("the server refused this node's credential; registering with the join token", "err", err)
 		l.forget()
+		l.mu.Lock()
+		req.CSR = string(l.id.csr)
+		l.mu.Unlock()
 		resp, err = l.join.Register(ctx, req)
 	}
 	if err != nil {
@@ -380,8 +383,14 @@ func writeFile0600(path string, b []byte) error {
 // forget drops the node's credential (token or certificate) after the
 // server refused it, so the next call joins with the join token.
 func (l *Link) forget() {
+	// A node that joins again is a new node: a fresh key, so no
+	// certificate of the deleted one ever speaks for it.
+	fresh, err := newNodeIdentity(l.cfg.NodeName)
 	l.mu.Lock()
 	l.certAuth, l.nodeToken, l.node = false, "", l.join
+	if err == nil {
+		l.id = fresh
+	}
 	l.mu.Unlock()
 	l.hc.CloseIdleConnections()
 	if l.cfg.CredentialFile != "" {
