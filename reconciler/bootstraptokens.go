@@ -51,13 +51,11 @@ type BootstrapTokens struct {
 	byID map[string]bootstrapToken
 }
 
+// bootstrapToken is a token as the file keeps it: what the admin sees
+// (Token empty) and the SHA-256 of its secret.
 type bootstrapToken struct {
-	ID          string    `json:"id"`
-	SecretHash  string    `json:"secretHash"`
-	Usages      []string  `json:"usages"`
-	Created     time.Time `json:"created"`
-	Expires     time.Time `json:"expires"`
-	Description string    `json:"description,omitempty"`
+	api.Token
+	SecretHash string `json:"secretHash"`
 }
 
 // OpenBootstrapTokens reads the tokens kept in dataDir (none yet is an
@@ -161,7 +159,8 @@ func (t *BootstrapTokens) Create(req api.TokenCreateRequest) (*api.Token, error)
 		return nil, err
 	}
 	now := t.clock.Now().UTC()
-	rec := bootstrapToken{ID: id, SecretHash: credentialHash(secret), Usages: usages, Created: now, Expires: now.Add(ttl), Description: req.Description}
+	rec := bootstrapToken{Token: api.Token{ID: id, Usages: usages, Created: now, Expires: now.Add(ttl), Description: req.Description},
+		SecretHash: credentialHash(secret)}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.dropExpired(now)
@@ -176,13 +175,9 @@ func (t *BootstrapTokens) Create(req api.TokenCreateRequest) (*api.Token, error)
 		delete(t.byID, id)
 		return nil, err
 	}
-	out := rec.public()
+	out := rec.Token
 	out.Token = id + "." + secret
 	return &out, nil
-}
-
-func (r bootstrapToken) public() api.Token {
-	return api.Token{ID: r.ID, Usages: r.Usages, Created: r.Created, Expires: r.Expires, Description: r.Description}
 }
 
 // List returns the live tokens, oldest first, without their secrets.
@@ -193,7 +188,7 @@ func (t *BootstrapTokens) List() ([]api.Token, error) {
 	out := []api.Token{}
 	for _, r := range t.byID {
 		if now.Before(r.Expires) {
-			out = append(out, r.public())
+			out = append(out, r.Token)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -186,6 +186,13 @@ func (m *Membership) FlushHeartbeats() error {
 // Authenticate reports whether token is the credential register issued to
 // node.
 func (m *Membership) Authenticate(node, token string) (bool, error) {
+	return m.nodeHolds(node, func(n *NodeRecord) (string, string) { return n.CredentialHash, credentialHash(token) })
+}
+
+// nodeHolds reports whether node is registered and the credential hash
+// field picks from its record is set and equals the presented one,
+// compared in constant time.
+func (m *Membership) nodeHolds(node string, field func(*NodeRecord) (stored, presented string)) (bool, error) {
 	var rec *NodeRecord
 	err := m.cfg.Store.View(func(tx ReadTx) (err error) { rec, err = tx.Node(node); return err })
 	if errors.Is(err, ErrNotFound) {
@@ -194,8 +201,8 @@ func (m *Membership) Authenticate(node, token string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return rec.CredentialHash != "" &&
-		subtle.ConstantTimeCompare([]byte(credentialHash(token)), []byte(rec.CredentialHash)) == 1, nil
+	stored, presented := field(rec)
+	return stored != "" && subtle.ConstantTimeCompare([]byte(presented), []byte(stored)) == 1, nil
 }
 
 // IsNodeToken reports whether token is some node's credential; the API
@@ -325,15 +332,7 @@ func (m *Membership) Register(req *api.RegisterRequest, self bool, ownToken stri
 // current certificate was issued for that key. A deleted node's
 // certificate, or one for a key the node no longer uses, is refused.
 func (m *Membership) AuthenticateCert(node, keyHash string) (bool, error) {
-	var rec *NodeRecord
-	err := m.cfg.Store.View(func(tx ReadTx) (err error) { rec, err = tx.Node(node); return err })
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return rec.CertKeyHash != "" && subtle.ConstantTimeCompare([]byte(keyHash), []byte(rec.CertKeyHash)) == 1, nil
+	return m.nodeHolds(node, func(n *NodeRecord) (string, string) { return n.CertKeyHash, keyHash })
 }
 
 // newestHeartbeat is the later of the stored heartbeat and the one kept
