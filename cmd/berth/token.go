@@ -31,6 +31,10 @@ changes nothing. Every token expires; an expired one is refused.`,
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a token and print it (the only time its secret is shown)",
+		Long: `Create a bootstrap token (admin) and print it as ID.SECRET. The server
+keeps only the secret's hash, so this is the only time it is shown.
+--usages join (the default) registers one new node name per use;
+--usages plan reads the cluster and plans, and changes nothing.`,
 		Example: `  berth token create                         # join, 24h
   berth token create --ttl 1h --usages plan    # for CI: berth plan --server URL --token ...`,
 		Args: cobra.NoArgs,
@@ -53,6 +57,8 @@ changes nothing. Every token expires; an expired one is refused.`,
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List live tokens (IDs, usages, expiry; never secrets)",
+		Long: `List the live bootstrap tokens (admin): ID, time left, expiry, usages
+and description. Secrets are never shown; expired tokens are not listed.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := conn.client()
@@ -75,6 +81,9 @@ changes nothing. Every token expires; an expired one is refused.`,
 	del := &cobra.Command{
 		Use:   "delete ID...",
 		Short: "Delete tokens by ID (or whole token)",
+		Long: `Delete bootstrap tokens (admin) by ID or by the whole ID.SECRET. Nodes
+that joined with a token keep their certificates: deleting a token stops
+new joins only.`,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := conn.client()
