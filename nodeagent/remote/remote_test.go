@@ -697,7 +697,12 @@ func TestNodeAuthenticatesByCertificate(t *testing.T) {
 		if err := certClient("n1").Heartbeat(ctx, api.HeartbeatRequest{}); !errors.As(err, &ae) || ae.Code != http.StatusUnauthorized {
 			t.Fatalf("heartbeat with a deleted node's certificate: %v, want 401", err)
 		}
-		// The agent notices, forgets the certificate and joins again.
-		eventually(t, clk, "the agent joins again", func() bool { n := s.node("n1"); return n != nil && n.CertKeyHash != "" })
+		// The agent notices, forgets the certificate and joins again as a
+		// new node, with a fresh key.
+		old := pki.Hash(cert.Leaf)
+		eventually(t, clk, "the agent joins again", func() bool {
+			n := s.node("n1")
+			return n != nil && n.CertKeyHash != "" && n.CertKeyHash != old
+		})
 	})
 }
