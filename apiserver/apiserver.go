@@ -293,7 +293,7 @@ type grant struct {
 	msg   string
 }
 
-func refused(code int, msg string) grant { return grant{code: code, msg: msg} }
+func refused(code int, msg string) grant { return grant{power: apiPowerNone, code: code, msg: msg} }
 
 // authorize checks the caller's credential: a node's client certificate,
 // or a bearer token compared in constant time (tokens are looked up by
