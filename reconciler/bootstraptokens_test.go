@@ -71,3 +71,24 @@ func TestBootstrapTokensPersist(t *testing.T) {
 		t.Fatal("the expired token was kept at the next write")
 	}
 }
+
+// FuzzBootstrapTokenLookup: whatever a stranger presents, Lookup does not
+// panic and finds only the token that was made.
+func FuzzBootstrapTokenLookup(f *testing.F) {
+	toks, err := OpenBootstrapTokens(f.TempDir(), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	made, err := toks.Create(api.TokenCreateRequest{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{made.Token, made.ID + ".", "abcdef.0123456789abcdef", "", ".", "\x00.\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		if _, ok := toks.Lookup(tok); ok != (tok == made.Token) {
+			t.Fatalf("Lookup(%q) = %v", tok, ok)
+		}
+	})
+}
