@@ -26,6 +26,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/pki"
 )
 
 // Config configures the HTTP API. Zero fields take the defaults named.
@@ -46,6 +47,15 @@ type Config struct {
 	// everything.
 	// Both are required and differ.
 	JoinToken, AdminToken string
+	// NodeCerts says the API is served over TLS that asks for client
+	// certificates of the cluster CA (pki.ClientAuthTLS): node endpoints
+	// then accept a node's certificate only, and a node token left from
+	// before is good for one thing, registering to get a certificate.
+	// Without it (plain HTTP on loopback) nodes use node tokens.
+	NodeCerts bool
+	// Tokens are the admin's bootstrap tokens (optional: without them
+	// only JoinToken joins, and PathTokens is not served).
+	Tokens TokenStore
 	// Build is the server's build: `berth version --server` shows it, and
 	// an agent whose protocol it cannot speak is refused at register.
 	Build api.BuildInfo
@@ -118,6 +128,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), done: make(chan struct{})}
 	agent := func(h http.HandlerFunc) http.Handler { return s.authorize(needNode, h) }
 	admin := func(h http.HandlerFunc) http.Handler { return s.authorize(needAdmin, h) }
+	read := func(h http.HandlerFunc) http.Handler { return s.authorize(needRead, h) }
 	s.mux.Handle("POST "+api.PathRegister, s.authorize(needRegister, s.register))
 	s.mux.Handle("POST "+api.PathHeartbeat, agent(s.heartbeat))
 	s.mux.Handle("GET "+api.PathAgentPods, agent(s.watchPods))
@@ -127,13 +138,13 @@ func New(cfg Config) (*Server, error) {
 		s.mux.Handle("POST "+api.PathAgentNetworkSeen, agent(s.networkApplied))
 	}
 
-	s.mux.Handle("GET "+api.PathStatus, admin(s.syncStatus))
-	s.mux.Handle("GET "+api.PathNodes, admin(s.listNodes))
-	s.mux.Handle("GET "+api.PathNodes+"/{name}", admin(s.getNode))
+	s.mux.Handle("GET "+api.PathStatus, read(s.syncStatus))
+	s.mux.Handle("GET "+api.PathNodes, read(s.listNodes))
+	s.mux.Handle("GET "+api.PathNodes+"/{name}", read(s.getNode))
 	s.mux.Handle("DELETE "+api.PathNodes+"/{name}", admin(s.deleteNode))
-	s.mux.Handle("GET "+api.PathEvents, admin(s.listEvents))
-	s.mux.Handle("GET "+api.PathSnapshot, admin(s.snapshot))
-	s.mux.Handle("GET "+api.PathPlan, admin(s.plan))
+	s.mux.Handle("GET "+api.PathEvents, read(s.listEvents))
+	s.mux.Handle("GET "+api.PathSnapshot, read(s.snapshot))
+	s.mux.Handle("GET "+api.PathPlan, read(s.plan))
 	// Each namespaced kind: all namespaces, one namespace, one object.
 	type resource struct {
 		base string
@@ -152,20 +163,25 @@ func New(cfg Config) (*Server, error) {
 		resources = append(resources, resource{api.PathServices, s.listServices}, resource{api.PathEndpointSlices, s.listEndpointSlices})
 	}
 	for _, r := range resources {
-		s.mux.Handle("GET "+r.base, admin(func(w http.ResponseWriter, req *http.Request) { r.get(w, req, "", "") }))
+		s.mux.Handle("GET "+r.base, read(func(w http.ResponseWriter, req *http.Request) { r.get(w, req, "", "") }))
 		i := strings.LastIndex(r.base, "/")
 		nsPath := r.base[:i] + "/namespaces/{ns}" + r.base[i:]
-		s.mux.Handle("GET "+nsPath, admin(func(w http.ResponseWriter, req *http.Request) {
+		s.mux.Handle("GET "+nsPath, read(func(w http.ResponseWriter, req *http.Request) {
 			r.get(w, req, req.PathValue("ns"), "")
 		}))
-		s.mux.Handle("GET "+nsPath+"/{name}", admin(func(w http.ResponseWriter, req *http.Request) {
+		s.mux.Handle("GET "+nsPath+"/{name}", read(func(w http.ResponseWriter, req *http.Request) {
 			r.get(w, req, req.PathValue("ns"), req.PathValue("name"))
 		}))
 	}
 	s.mux.Handle("GET /api/v1/namespaces/{ns}/pods/{name}/log", admin(s.podLogs))
-	s.mux.Handle("GET "+api.PathVersion, admin(s.version))
+	s.mux.Handle("GET "+api.PathVersion, read(s.version))
 	s.mux.Handle("POST "+api.PathSync, admin(s.sync))
 	s.mux.Handle("GET "+api.PathBackup, admin(s.backup))
+	if cfg.Tokens != nil {
+		s.mux.Handle("GET "+api.PathTokens, admin(s.listTokens))
+		s.mux.Handle("POST "+api.PathTokens, admin(s.createToken))
+		s.mux.Handle("DELETE "+api.PathTokens+"/{id}", admin(s.deleteToken))
+	}
 	for path, h := range cfg.Hooks {
 		s.mux.Handle(path, h)
 	}
@@ -193,15 +209,29 @@ func New(cfg Config) (*Server, error) {
 }
 
 // anyToken answers 401 unless the request carries one of the server's
-// tokens; paths that exist for no one still do not answer strangers.
+// credentials; paths that exist for no one still do not answer strangers.
 func (s *Server) anyToken(w http.ResponseWriter, r *http.Request) bool {
-	tok := api.BearerToken(r)
-	if tok != "" && (subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 ||
-		subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.JoinToken)) == 1 || s.cfg.Nodes.IsNodeToken(tok)) {
+	if _, _, ok := pki.NodeFromPeer(r.TLS); ok {
 		return true
 	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
-	api.WriteError(w, http.StatusUnauthorized, "Unauthorized", "a valid bearer token is required")
+	if tok := api.BearerToken(r); tok != "" && s.knownToken(tok) {
+		return true
+	}
+	s.refuse(w, r, http.StatusUnauthorized, "a valid bearer token is required")
+	return false
+}
+
+// knownToken reports whether tok is any credential of the server.
+func (s *Server) knownToken(tok string) bool {
+	admin := subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1
+	join := subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.JoinToken)) == 1
+	if admin || join || s.cfg.Nodes.IsNodeToken(tok) {
+		return true
+	}
+	if s.cfg.Tokens != nil {
+		_, ok := s.cfg.Tokens.Lookup(tok)
+		return ok
+	}
 	return false
 }
 
@@ -218,17 +248,21 @@ func (s *Server) Run(ctx context.Context) error {
 
 // ---- authentication -------------------------------------------------
 
-// apiPower is what a bearer token allows.
+// apiPower is what a credential allows.
 type apiPower int
 
 const (
 	apiPowerNone apiPower = iota
-	// apiPowerJoin is the join token: it registers nodes, nothing more.
+	// apiPowerJoin is a join token: it registers a new node name,
+	// nothing more.
 	apiPowerJoin
-	// apiPowerNode is a node's own token, issued at register, for the
-	// node named in X-Berth-Node only.
+	// apiPowerNode is a node's own credential (its client certificate,
+	// or on plain HTTP its node token), for that node only.
 	apiPowerNode
-	// apiPowerAdmin reads everything.
+	// apiPowerPlan is a plan token: it reads and plans, and changes
+	// nothing.
+	apiPowerPlan
+	// apiPowerAdmin reads and operates everything.
 	apiPowerAdmin
 )
 
@@ -237,8 +271,9 @@ type apiNeed int
 
 const (
 	needAdmin    apiNeed = iota
-	needNode             // heartbeat, watch, status: the node's token
-	needRegister         // the join token, or the node's token
+	needRead             // the reads and plans: admin or a plan token
+	needNode             // heartbeat, watch, status: the node itself
+	needRegister         // a join token, or the node itself
 )
 
 type powerKey struct{}
@@ -249,68 +284,135 @@ func callerPower(r *http.Request) apiPower {
 	return p
 }
 
-// authorize checks the bearer token in constant time: no or unknown
-// token is 401, a token of another power (or of another node) 403.
-// Agent calls must name their node in X-Berth-Node.
+// grant is authorize's decision: the power, the node the caller speaks
+// for (agent endpoints), or the status and message of a refusal.
+type grant struct {
+	power apiPower
+	node  string
+	code  int
+	msg   string
+}
+
+func refused(code int, msg string) grant { return grant{power: apiPowerNone, code: code, msg: msg} }
+
+// authorize checks the caller's credential: a node's client certificate,
+// or a bearer token compared in constant time (tokens are looked up by
+// hash, so a wrong one costs what a right one does). No or unknown
+// credential is 401, one of another power (or of another node) 403.
+// Agent calls name their node in X-Berth-Node; with a certificate the
+// header, if any, must be the certificate's node.
 func (s *Server) authorize(need apiNeed, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, code, msg := s.power(r, need)
-		if code != 0 {
-			if code == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
-			}
-			api.WriteError(w, code, strings.ReplaceAll(http.StatusText(code), " ", ""), msg)
+		g := s.power(r, need)
+		if g.code != 0 {
+			s.refuse(w, r, g.code, g.msg)
 			return
+		}
+		if g.node != "" {
+			r.Header.Set(api.HeaderNodeName, g.node)
 		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), powerKey{}, p)))
+		h(w, r.WithContext(context.WithValue(r.Context(), powerKey{}, g.power)))
 	})
 }
 
-// power decides what the request may do, or the status and message of its
-// refusal.
-func (s *Server) power(r *http.Request, need apiNeed) (apiPower, int, string) {
+// refuse answers a refused request. Refusals are what a stranger can
+// cause at will, so they are logged at debug only.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, msg string) {
+	s.cfg.Logger.Debug("refused", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "code", code, "why", msg)
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
+	}
+	api.WriteError(w, code, strings.ReplaceAll(http.StatusText(code), " ", ""), msg)
+}
+
+// power decides what the request may do.
+func (s *Server) power(r *http.Request, need apiNeed) grant {
+	if certNode, keyHash, ok := pki.NodeFromPeer(r.TLS); ok {
+		return s.certPower(r, need, certNode, keyHash)
+	}
 	tok := api.BearerToken(r)
 	if tok == "" {
-		return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+		if need == needNode && s.cfg.NodeCerts {
+			return refused(http.StatusUnauthorized, "node endpoints need the node's client certificate")
+		}
+		return refused(http.StatusUnauthorized, "a valid bearer token is required")
 	}
 	// Compare with both so the time taken does not say which one matched.
 	admin := subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1
 	join := subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.JoinToken)) == 1
+	plan, bootstrap := false, false
+	if !admin && !join && s.cfg.Tokens != nil {
+		var usages []string
+		if usages, bootstrap = s.cfg.Tokens.Lookup(tok); bootstrap {
+			join, plan = slices.Contains(usages, api.TokenUsageJoin), slices.Contains(usages, api.TokenUsagePlan)
+		}
+	}
 	node := r.Header.Get(api.HeaderNodeName)
-	if need == needAdmin {
+	switch need {
+	case needAdmin, needRead:
 		switch {
 		case admin:
-			return apiPowerAdmin, 0, ""
-		case join || s.cfg.Nodes.IsNodeToken(tok):
-			return apiPowerNone, http.StatusForbidden, "agent tokens cannot read the cluster: use the admin token"
+			return grant{power: apiPowerAdmin}
+		case plan && need == needRead:
+			return grant{power: apiPowerPlan}
+		case plan:
+			return refused(http.StatusForbidden, "a plan token reads the cluster and plans; it changes nothing: use the admin token")
+		case join || bootstrap || s.cfg.Nodes.IsNodeToken(tok):
+			return refused(http.StatusForbidden, "agent tokens cannot read the cluster: use the admin token")
 		}
-		return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+		return refused(http.StatusUnauthorized, "a valid bearer token is required")
 	}
 	if admin {
-		return apiPowerNone, http.StatusForbidden, "this endpoint is for node agents, not the admin token"
+		return refused(http.StatusForbidden, "this endpoint is for node agents, not the admin token")
 	}
 	if msgs := validation.IsDNS1123Subdomain(node); len(msgs) > 0 {
-		if !join && !s.cfg.Nodes.IsNodeToken(tok) {
-			return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+		if !join && !bootstrap && !s.cfg.Nodes.IsNodeToken(tok) {
+			return refused(http.StatusUnauthorized, "a valid bearer token is required")
 		}
-		return apiPowerNone, http.StatusBadRequest, fmt.Sprintf("header %s %q: %s", api.HeaderNodeName, node, strings.Join(msgs, "; "))
+		return refused(http.StatusBadRequest, fmt.Sprintf("header %s %q: %s", api.HeaderNodeName, node, strings.Join(msgs, "; ")))
 	}
 	if !join {
+		if bootstrap {
+			return refused(http.StatusForbidden, "a plan token cannot speak for a node")
+		}
 		if ok, _ := s.cfg.Nodes.Authenticate(node, tok); ok {
-			return apiPowerNode, 0, ""
+			if s.cfg.NodeCerts && need != needRegister {
+				return refused(http.StatusForbidden, "node endpoints need the node's client certificate; a node token only registers, to get one")
+			}
+			return grant{power: apiPowerNode, node: node}
 		}
 		if s.cfg.Nodes.IsNodeToken(tok) {
-			return apiPowerNone, http.StatusForbidden, fmt.Sprintf("this token belongs to another node, not %s", node)
+			return refused(http.StatusForbidden, fmt.Sprintf("this token belongs to another node, not %s", node))
 		}
-		return apiPowerNone, http.StatusUnauthorized, "a valid bearer token is required"
+		return refused(http.StatusUnauthorized, "a valid bearer token is required")
 	}
 	if need == needRegister {
-		return apiPowerJoin, 0, ""
+		return grant{power: apiPowerJoin, node: node}
 	}
-	return apiPowerNone, http.StatusForbidden, "the join token only registers a node: use the node token the register answer gave"
+	return refused(http.StatusForbidden, "a join token only registers a node: the node then authenticates by its own credential")
+}
+
+// certPower is what a node's verified client certificate may do: speak
+// for its node, while the node is registered with that certificate's key.
+func (s *Server) certPower(r *http.Request, need apiNeed, node, keyHash string) grant {
+	if need == needAdmin || need == needRead {
+		return refused(http.StatusForbidden, "a node certificate cannot read the cluster: use the admin token")
+	}
+	if h := r.Header.Get(api.HeaderNodeName); h != "" && h != node {
+		return refused(http.StatusForbidden, fmt.Sprintf("this certificate is node %s's, not %s's", node, h))
+	}
+	ok, err := s.cfg.Nodes.AuthenticateCert(node, keyHash)
+	if err != nil {
+		s.cfg.Logger.Error("authenticate node certificate", "node", node, "err", err)
+		return refused(http.StatusInternalServerError, "internal error; see the server's log")
+	}
+	if !ok {
+		return refused(http.StatusUnauthorized, fmt.Sprintf("the certificate of node %s is not valid any more: the node was deleted or holds another certificate", node))
+	}
+	return grant{power: apiPowerNode, node: node}
 }
 
 // ---- answers ----------------------------------------------------------
@@ -378,11 +480,11 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, "UnsupportedProtocol", err.Error())
 		return
 	}
-	own := ""
-	if callerPower(r) == apiPowerNode {
+	self, own := callerPower(r) == apiPowerNode, ""
+	if _, _, byCert := pki.NodeFromPeer(r.TLS); self && !byCert {
 		own = api.BearerToken(r) // the node's own: kept, so its other calls go on
 	}
-	resp, err := s.cfg.Nodes.Register(&req, own)
+	resp, err := s.cfg.Nodes.Register(&req, self, own)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -738,4 +840,37 @@ func (s *Server) podLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// ---- bootstrap tokens -----------------------------------------------------
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
+	items, err := s.cfg.Tokens.List()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	respondJSON(w, http.StatusOK, &api.TokenList{Items: items})
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	var req api.TokenCreateRequest
+	if !decodeBody(w, r, &req, true) {
+		return
+	}
+	t, err := s.cfg.Tokens.Create(req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.cfg.Logger.Info("bootstrap token created", "id", t.ID, "usages", t.Usages, "expires", t.Expires)
+	respondJSON(w, http.StatusCreated, t)
+}
+
+func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Tokens.Delete(r.PathValue("id")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -497,6 +497,17 @@ func TestAPISubnetAllocation(t *testing.T) {
 		if h.version() != before {
 			t.Fatal("a refused register changed the store")
 		}
+		if !strings.Contains(ae.Message, "no free /24") || !strings.Contains(ae.Message, "berth node delete") {
+			t.Fatalf("refusal %q does not say why or what frees a subnet", ae.Message)
+		}
+		// Registrations cannot fill the range for good: deleting a node
+		// frees its subnet for the next one.
+		if err := h.admin().Delete(context.Background(), "a"); err != nil {
+			t.Fatal(err)
+		}
+		if c := h.register("c").PodCIDR; c != "198.19.4.0/24" {
+			t.Fatalf("c got %s, want the subnet a freed", c)
+		}
 	})
 	t.Run("heartbeats follow a short node timeout", func(t *testing.T) {
 		h := newAPIHarness(t, func(c *harnessConfig) { c.nodes.NodeTimeout = 8 * time.Second })

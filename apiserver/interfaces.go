@@ -29,9 +29,13 @@ type NodeRegistry interface {
 	// IsNodeToken reports whether token is any node's credential; it only
 	// chooses between 401 and 403 for a refused request.
 	IsNodeToken(token string) bool
-	// Register records the node of req. ownToken is the caller's node
-	// credential when it re-registers with it, "" for the join token.
-	Register(req *api.RegisterRequest, ownToken string) (*api.RegisterResponse, error)
+	// AuthenticateCert reports whether a client certificate for the key
+	// pinned by keyHash (pki.Hash) is the current one of node.
+	AuthenticateCert(node, keyHash string) (bool, error)
+	// Register records the node of req. self says the caller proved it is
+	// that node (by certificate, or by its node token in ownToken); else
+	// it came with a join token and registers a new name only.
+	Register(req *api.RegisterRequest, self bool, ownToken string) (*api.RegisterResponse, error)
 	// Heartbeat notes that the node's agent is alive.
 	Heartbeat(node string) error
 	// Delete removes a node, its credential and its subnet (admin).
@@ -85,4 +89,15 @@ type ClusterReader interface {
 // JSON value) against the applied revision and the cluster as it is.
 type Planner interface {
 	Plan(ctx context.Context, ref string) (any, error)
+}
+
+// TokenStore holds the admin's bootstrap tokens (api.Token).
+type TokenStore interface {
+	// Lookup returns the usages of a live token (api.TokenUsage*); an
+	// unknown or expired one is not found.
+	Lookup(token string) (usages []string, ok bool)
+	Create(req api.TokenCreateRequest) (*api.Token, error)
+	List() ([]api.Token, error)
+	// Delete removes a token by ID; an unknown one is a 404 *api.Error.
+	Delete(id string) error
 }

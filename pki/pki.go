@@ -286,11 +286,17 @@ func NodeCSR(node string) (*ecdsa.PrivateKey, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("node key: %w", err)
 	}
+	csr, err := NodeCSRForKey(node, key)
+	return key, csr, err
+}
+
+// NodeCSRForKey makes a CSR (PEM) for a node's existing key.
+func NodeCSRForKey(node string, key *ecdsa.PrivateKey) ([]byte, error) {
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: NodePrefix + node}}, key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("node CSR: %w", err)
+		return nil, fmt.Errorf("node CSR: %w", err)
 	}
-	return key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
 }
 
 // ParseCertPEM parses the first certificate in b.
@@ -418,4 +424,31 @@ func PoolFromPEM(caPEM []byte) (*x509.CertPool, error) {
 	p := x509.NewCertPool()
 	p.AddCert(c)
 	return p, nil
+}
+
+// NodeFromPeer returns the node a verified client certificate names and
+// the pin (Hash) of its key: the leaf chains to the CA the TLS config
+// trusts for clients, its common name is NodePrefix+node and its
+// organization NodesGroup. Any other peer (none, the server's own client
+// certificate, a certificate of another CA) is not a node.
+func NodeFromPeer(cs *tls.ConnectionState) (node, keyHash string, ok bool) {
+	if cs == nil || len(cs.VerifiedChains) == 0 || len(cs.PeerCertificates) == 0 {
+		return "", "", false
+	}
+	leaf := cs.PeerCertificates[0]
+	node, ok = strings.CutPrefix(leaf.Subject.CommonName, NodePrefix)
+	if !ok || node == "" || len(leaf.Subject.Organization) != 1 || leaf.Subject.Organization[0] != NodesGroup {
+		return "", "", false
+	}
+	return node, Hash(leaf), true
+}
+
+// ClientAuthTLS makes a serving config ask for client certificates of
+// ca: a client that presents one must present a valid one; one that
+// presents none goes on to bearer-token authentication.
+func ClientAuthTLS(cfg *tls.Config, ca *x509.CertPool) *tls.Config {
+	cfg = cfg.Clone()
+	cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	cfg.ClientCAs = ca
+	return cfg
 }

@@ -2,6 +2,7 @@ package pki
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net/http"
@@ -126,6 +127,55 @@ func TestPinnedRoots(t *testing.T) {
 			}
 			if (err == nil) != tc.wantOK || sawToken != tc.wantOK {
 				t.Fatalf("err %v, server saw the token: %v", err, sawToken)
+			}
+		})
+	}
+}
+
+// TestNodeFromPeer: only a verified certificate in the nodes group with a
+// node common name is a node; the server's own client certificate, an
+// unverified chain and no TLS are not.
+func TestNodeFromPeer(t *testing.T) {
+	ca, err := EnsureCA(filepath.Join(t.TempDir(), "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, csr, err := NodeCSR("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := ca.SignNodeCSR(csr, "n1", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := NodeKeyPair(key, certPEM, ca.Pool())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ca.ServerClientCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified := func(c *x509.Certificate) *tls.ConnectionState {
+		return &tls.ConnectionState{PeerCertificates: []*x509.Certificate{c}, VerifiedChains: [][]*x509.Certificate{{c, ca.Cert}}}
+	}
+	for _, c := range []struct {
+		name     string
+		state    *tls.ConnectionState
+		wantNode string
+	}{
+		{name: "node certificate", state: verified(node.Leaf), wantNode: "n1"},
+		{name: "server's client certificate", state: verified(server.Leaf)},
+		{name: "unverified chain", state: &tls.ConnectionState{PeerCertificates: []*x509.Certificate{node.Leaf}}},
+		{name: "no TLS", state: nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, hash, ok := NodeFromPeer(c.state)
+			if got != c.wantNode || ok != (c.wantNode != "") {
+				t.Fatalf("NodeFromPeer = %q, %v; want %q", got, ok, c.wantNode)
+			}
+			if ok && hash != Hash(node.Leaf) {
+				t.Fatalf("key hash %s, want %s", hash, Hash(node.Leaf))
 			}
 		})
 	}

@@ -44,6 +44,12 @@ type MembershipConfig struct {
 	// CA signs the nodes' CSRs at register (nil: no node certificates,
 	// and the log proxy has nothing to reach agents with).
 	CA *pki.CA
+	// CertOnly makes the node certificate the node's only credential
+	// (the API is served over TLS): register needs a CSR, no node token is
+	// issued, and a node token left from before is cleared once the node
+	// holds a certificate. Without it (plain HTTP on loopback) register
+	// issues node tokens as before.
+	CertOnly bool
 	// ClusterDNS and ClusterDomain are told to registering agents, for
 	// their pods' resolv.conf (empty: none, pods use the node's resolvers).
 	ClusterDNS, ClusterDomain string
@@ -180,6 +186,13 @@ func (m *Membership) FlushHeartbeats() error {
 // Authenticate reports whether token is the credential register issued to
 // node.
 func (m *Membership) Authenticate(node, token string) (bool, error) {
+	return m.nodeHolds(node, func(n *NodeRecord) (string, string) { return n.CredentialHash, credentialHash(token) })
+}
+
+// nodeHolds reports whether node is registered and the credential hash
+// field picks from its record is set and equals the presented one,
+// compared in constant time.
+func (m *Membership) nodeHolds(node string, field func(*NodeRecord) (stored, presented string)) (bool, error) {
 	var rec *NodeRecord
 	err := m.cfg.Store.View(func(tx ReadTx) (err error) { rec, err = tx.Node(node); return err })
 	if errors.Is(err, ErrNotFound) {
@@ -188,8 +201,8 @@ func (m *Membership) Authenticate(node, token string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return rec.CredentialHash != "" &&
-		subtle.ConstantTimeCompare([]byte(credentialHash(token)), []byte(rec.CredentialHash)) == 1, nil
+	stored, presented := field(rec)
+	return stored != "" && subtle.ConstantTimeCompare([]byte(presented), []byte(stored)) == 1, nil
 }
 
 // IsNodeToken reports whether token is some node's credential; the API
@@ -205,32 +218,44 @@ var errNodeAlive = errors.New("name taken")
 
 var errSubnetsExhausted = errors.New("no free /24 left in the cluster CIDR")
 
-// Register records the node named in req. ownToken is the caller's node
-// credential when it re-registers with it (kept, so its other calls go
-// on), or "" for the join token: then a fresh credential is issued for a
-// new name only; an existing node, Ready or not, cannot be taken over. Refusals are *api.Error
-// (400 for a bad request, 409 for a live node or no free subnet).
-func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.RegisterResponse, error) {
+// Register records the node named in req. self says the caller proved
+// it is that node (its certificate, or ownToken, its node token); else it
+// came with a join token, and a new name only is registered: an existing
+// node, Ready or not, cannot be taken over. A node token is issued at join
+// unless CertOnly; a certificate is signed from req.CSR when there is a
+// CA, and its key becomes the node's. Refusals are *api.Error (400 for a
+// bad request, 409 for a taken name or no free subnet).
+func (m *Membership) Register(req *api.RegisterRequest, self bool, ownToken string) (*api.RegisterResponse, error) {
 	if msg := validateRegister(req); msg != "" {
 		return nil, &api.Error{Code: http.StatusBadRequest, Reason: "BadRequest", Message: msg}
 	}
+	if m.cfg.CertOnly && (req.CSR == "" || m.cfg.CA == nil) {
+		return nil, &api.Error{Code: http.StatusBadRequest, Reason: "BadRequest",
+			Message: "this server authenticates nodes by client certificate: the register request needs a CSR"}
+	}
 	var certPEM []byte
+	keyHash := ""
 	if req.CSR != "" && m.cfg.CA != nil {
 		host, _, _ := net.SplitHostPort(req.Address)
 		var err error
 		if certPEM, err = m.cfg.CA.SignNodeCSR([]byte(req.CSR), req.Name, host); err != nil {
 			return nil, &api.Error{Code: http.StatusBadRequest, Reason: "BadRequest", Message: err.Error()}
 		}
+		leaf, err := pki.ParseCertPEM(certPEM)
+		if err != nil {
+			return nil, fmt.Errorf("register node %s: %w", req.Name, err)
+		}
+		keyHash = pki.Hash(leaf)
 	}
 	now := m.cfg.Clock.Now().UTC()
 	token := ownToken
-	if token == "" {
+	if !self && !m.cfg.CertOnly {
 		var err error
 		if token, err = newToken(); err != nil {
 			return nil, err
 		}
 	}
-	var cidr string
+	var cidr, credHash string
 	err := m.cfg.Store.Update(func(tx Tx) error {
 		n, err := tx.Node(req.Name)
 		switch {
@@ -245,17 +270,26 @@ func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.R
 			n = &NodeRecord{Name: req.Name, PodCIDR: cidr, Registered: now}
 		case err != nil:
 			return err
-		case ownToken == "":
+		case !self:
 			// The join token is shared by every agent and only bootstraps:
 			// it registers new names. A node keeps its name (and subnet)
 			// while NotReady; taking it back is an admin act.
-			return fmt.Errorf("%w: node %q is already registered; its agent re-registers with its node token, "+
+			return fmt.Errorf("%w: node %q is already registered; its agent re-registers with its own credential, "+
 				"and `berth node delete %s` frees the name for a new agent", errNodeAlive, n.Name, n.Name)
 		default:
 			// Stable across re-registers: pods keep their addresses.
 			cidr = n.PodCIDR
 		}
-		n.CredentialHash = credentialHash(token)
+		switch {
+		case m.cfg.CertOnly:
+			n.CredentialHash = ""
+		case token != "":
+			n.CredentialHash = credentialHash(token)
+		}
+		if keyHash != "" {
+			n.CertKeyHash = keyHash
+		}
+		credHash = n.CredentialHash
 		wasReady := n.Ready
 		n.Labels, n.Taints = req.Labels, req.Taints
 		n.Capacity, n.Allocatable, n.Address = req.Capacity, req.Allocatable, req.Address
@@ -276,18 +310,29 @@ func (m *Membership) Register(req *api.RegisterRequest, ownToken string) (*api.R
 	if err != nil {
 		return nil, fmt.Errorf("register node %s: %w", req.Name, err)
 	}
-	m.creds.set(req.Name, credentialHash(token))
+	m.creds.set(req.Name, credHash)
 	m.hbMu.Lock()
 	m.seen[req.Name] = now
 	delete(m.pending, req.Name)
 	m.hbMu.Unlock()
 	m.cfg.Logger.Info("node registered", "node", req.Name, "podCIDR", cidr, "address", req.Address, "version", req.Build.Version)
-	resp := &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: m.cfg.HeartbeatInterval}, NodeToken: token,
+	resp := &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: m.cfg.HeartbeatInterval},
 		ClusterDNS: m.cfg.ClusterDNS, ClusterDomain: m.cfg.ClusterDomain}
+	if !m.cfg.CertOnly {
+		resp.NodeToken = token
+	}
 	if certPEM != nil {
 		resp.Certificate, resp.CA = string(certPEM), string(m.cfg.CA.CertPEM)
 	}
 	return resp, nil
+}
+
+// AuthenticateCert reports whether a client certificate for the key
+// pinned by keyHash speaks for node: the node is registered and its
+// current certificate was issued for that key. A deleted node's
+// certificate, or one for a key the node no longer uses, is refused.
+func (m *Membership) AuthenticateCert(node, keyHash string) (bool, error) {
+	return m.nodeHolds(node, func(n *NodeRecord) (string, string) { return n.CertKeyHash, keyHash })
 }
 
 // newestHeartbeat is the later of the stored heartbeat and the one kept
@@ -318,7 +363,7 @@ func (m *Membership) allocateSubnet(nodes []*NodeRecord) (string, error) {
 			return cidr, nil
 		}
 	}
-	return "", fmt.Errorf("%w %s", errSubnetsExhausted, m.cluster)
+	return "", fmt.Errorf("%w %s (%d nodes): `berth node delete NAME` frees the subnet of a node that is gone", errSubnetsExhausted, m.cluster, len(nodes))
 }
 
 // Heartbeat notes that the node's agent is alive. The time is kept in

@@ -29,7 +29,7 @@ func TestEnsureTokens(t *testing.T) {
 		}
 	}
 	again, err := EnsureTokens(dir)
-	if err != nil || again != first {
+	if err != nil || again.Agent != first.Agent || again.Admin != first.Admin {
 		t.Fatalf("second start: %+v, %v; want the same tokens", again, err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, AdminTokenFile), []byte("short\n"), 0o600); err != nil {
@@ -72,7 +72,7 @@ func TestIsNodeTokenByHash(t *testing.T) {
 	tokens := map[string]string{}
 	for i := range 20 {
 		name := fmt.Sprintf("n%d", i)
-		resp, err := m.Register(&api.RegisterRequest{Name: name, Address: "127.0.0.1:1"}, "")
+		resp, err := m.Register(&api.RegisterRequest{Name: name, Address: "127.0.0.1:1"}, false, "")
 		if err != nil {
 			t.Fatal(err)
 		}

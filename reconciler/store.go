@@ -137,6 +137,11 @@ type NodeRecord struct {
 	// so one node cannot speak for another even though all share the
 	// join token.
 	CredentialHash string `json:"credentialHash,omitempty"`
+	// CertKeyHash is the pin (pki.Hash) of the key the node's certificate
+	// was issued for: a client certificate authenticates the node only
+	// while it names a registered node and is for this key, so a deleted
+	// node's certificate, or an older key's, is refused.
+	CertKeyHash string `json:"certKeyHash,omitempty"`
 	// Build is what the node's agent said about its build at register.
 	Build api.BuildInfo `json:"build"`
 }

@@ -17,6 +17,9 @@ type Tokens struct {
 	Agent string
 	// Admin reads everything (the CLI).
 	Admin string
+	// Bootstrap are the admin's short-lived join and plan tokens
+	// (`berth token create`); nil: none.
+	Bootstrap *BootstrapTokens
 }
 
 // Token file names in the server's data dir.
@@ -44,6 +47,10 @@ func EnsureTokens(dataDir string) (Tokens, error) {
 	}
 	if t.Agent == t.Admin {
 		return Tokens{}, fmt.Errorf("tokens in %s: the agent and admin tokens are equal; remove one to make a new one", dataDir)
+	}
+	var err error
+	if t.Bootstrap, err = OpenBootstrapTokens(dataDir, nil); err != nil {
+		return Tokens{}, err
 	}
 	return t, nil
 }

@@ -63,7 +63,7 @@ Several agents can share one machine as separate "nodes" if each has its own
   sudo berth agent --manifests-dir examples-repo/pods
 
   # join a server as a node
-  sudo berth agent --server http://10.0.0.1:7070 --token-file agent.token --labels zone=a
+  sudo berth agent --server https://10.0.0.1:7070 --token-file agent.token --ca-cert-hash sha256:... --labels zone=a
 
   # a second "node" on the same machine
   sudo berth agent --manifests-dir node2/ --namespace node2 --run-dir /run/berth/node2 \

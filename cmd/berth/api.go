@@ -41,6 +41,10 @@ func newAPI(store reconciler.Store, objects func() []manifest.Object, configs *r
 		Network:   network,
 		JoinToken: tokens.Agent, AdminToken: tokens.Admin, Hooks: hooks, Clock: clk, Logger: log,
 		Build: version.Get(), Ops: ops, Planner: planner,
+		NodeCerts: mc.CertOnly,
+	}
+	if tokens.Bootstrap != nil {
+		cfg.Tokens = tokens.Bootstrap
 	}
 	if mc.CA != nil {
 		if cfg.AgentTLS, err = apiserver.AgentTLS(mc.CA); err != nil {

@@ -21,4 +21,5 @@ func addControlPlaneCmds(root *cobra.Command) {
 	root.AddCommand(newInstallCmd(), newUninstallCmd())
 	root.AddCommand(newSyncCmd(), newBackupCmd())
 	root.AddCommand(newNodeCmd())
+	root.AddCommand(newTokenCmd())
 }

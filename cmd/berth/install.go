@@ -48,7 +48,7 @@ running across a restart or an upgrade and are adopted again.
 Where systemd does not run the machine (a container, a chroot) the files are
 written and the commands to start the service are printed instead.`,
 		Example: `  sudo berth install server --repo https://git.example.com/ops/cluster.git --listen 0.0.0.0:7070
-  sudo berth install agent --server http://10.0.0.1:7070 --token-file /etc/berth/agent.token --labels zone=a
+  sudo berth install agent --server https://10.0.0.1:7070 --token-file /etc/berth/agent.token --ca-cert-hash sha256:... --labels zone=a
   journalctl -u berth-agent -f`,
 	}
 	for _, r := range []service.Role{service.Server, service.Agent} {

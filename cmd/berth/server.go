@@ -221,7 +221,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	planner := &serverPlanner{src: src, applied: rec.AppliedObjects, reads: reconciler.NewReads(store, rec.AppliedObjects), path: o.path, strategy: strategy, clock: clock.RealClock{}}
 	parts, err := newAPI(store, rec.AppliedObjects, configs, tokens,
-		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, CA: ca,
+		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, CA: ca, CertOnly: !o.insecureHTTP,
 			ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(), ClusterDomain: clusterdns.DefaultDomain}, hooks,
 		reconciler.NewNetwork(store, rec, endpoints.NetworkConfig{ServiceCIDR: serviceCIDR.String(), ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(),
 			ClusterDomain: clusterdns.DefaultDomain, ClusterCIDR: o.clusterCIDR}),
@@ -247,7 +247,9 @@ func runServer(ctx context.Context, o serverOptions) error {
 			ln.Close()
 			return err
 		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		// Nodes authenticate by their client certificates; the CLI and
+		// joining agents, which have none, by bearer token.
+		ln = tls.NewListener(ln, pki.ClientAuthTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, ca.Pool()))
 	}
 	serverURL := scheme + "://" + ln.Addr().String()
 	cfgPath, err := writeLocalCLIConfig(cliConfig{Server: serverURL, Token: tokens.Admin, CA: string(ca.CertPEM)})

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
+	"github.com/berth-dev/berth/pki"
 )
 
 const (
@@ -287,12 +289,23 @@ func (s *scenario) refused(t *testing.T) {
 		t.Fatal(err)
 	}
 	none := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("0"), corev1.ResourceMemory: resource.MustParse("0"), corev1.ResourcePods: resource.MustParse("0")}
-	reg, err := join.Register(s.ctx(), api.RegisterRequest{Name: probe, Capacity: none, Allocatable: none,
+	key, csr, err := pki.NodeCSR(probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := join.Register(s.ctx(), api.RegisterRequest{Name: probe, Capacity: none, Allocatable: none, CSR: string(csr),
 		Taints: []corev1.Taint{{Key: "berth.dev/e2e-probe", Effect: corev1.TaintEffectNoSchedule}}})
 	if err != nil {
 		t.Fatalf("register the probe node: %v", err)
 	}
-	nodeTok := reg.NodeToken
+	if reg.NodeToken != "" {
+		t.Fatal("the server issued a node token over TLS")
+	}
+	// Over TLS the probe node's credential is its client certificate.
+	probeCert, err := pki.NodeKeyPair(key, []byte(reg.Certificate), c.ca)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	snapshot := func() (map[string]string, string) {
 		t.Helper()
@@ -319,10 +332,12 @@ func (s *scenario) refused(t *testing.T) {
 		return string(b)
 	}
 	tests := []struct {
-		name       string
-		method     string
-		path       string
-		token      string
+		name   string
+		method string
+		path   string
+		token  string
+		// cert: the request presents the probe node's certificate.
+		cert       bool
 		nodeHeader string
 		body       string
 		wantCode   int
@@ -331,19 +346,22 @@ func (s *scenario) refused(t *testing.T) {
 		{name: "no token registers", method: "POST", path: api.PathRegister, nodeHeader: "intruder", body: register("intruder"), wantCode: 401},
 		{name: "unknown token", method: "GET", path: api.PathNodes, token: "not-a-token", wantCode: 401},
 		{name: "join token reads pods", method: "GET", path: api.PathPods, token: c.agentTok, wantCode: 403},
-		{name: "node token reads pods", method: "GET", path: api.PathPods, token: nodeTok, wantCode: 403},
-		{name: "node token reads status", method: "GET", path: api.PathStatus, token: nodeTok, wantCode: 403},
+		{name: "node certificate reads pods", method: "GET", path: api.PathPods, cert: true, wantCode: 403},
+		{name: "node certificate reads status", method: "GET", path: api.PathStatus, cert: true, wantCode: 403},
 		{name: "admin token registers a node", method: "POST", path: api.PathRegister, token: c.adminTok, nodeHeader: "intruder", body: register("intruder"), wantCode: 403},
 		{name: "join token sends a heartbeat", method: "POST", path: api.PathHeartbeat, token: c.agentTok, nodeHeader: live, body: `{}`, wantCode: 403},
-		{name: "node token speaks for another node", method: "POST", path: api.PathHeartbeat, token: nodeTok, nodeHeader: live, body: `{}`, wantCode: 403},
+		{name: "node certificate speaks for another node", method: "POST", path: api.PathHeartbeat, cert: true, nodeHeader: live, body: `{}`, wantCode: 403},
 		{name: "join token takes over a live node", method: "POST", path: api.PathRegister, token: c.agentTok, nodeHeader: live, body: register(live), wantCode: 409},
 		{name: "malformed register body", method: "POST", path: api.PathRegister, token: c.agentTok, nodeHeader: "intruder", body: `{"name": `, wantCode: 400},
 		{name: "register with wrong types", method: "POST", path: api.PathRegister, token: c.agentTok, nodeHeader: "intruder", body: `{"name": 5, "capacity": "lots"}`, wantCode: 400},
-		{name: "malformed status report", method: "POST", path: api.PathPodStatus, token: nodeTok, nodeHeader: probe, body: `{"pods": [{"uid": `, wantCode: 400},
-		{name: "malformed heartbeat", method: "POST", path: api.PathHeartbeat, token: nodeTok, nodeHeader: probe, body: `[1,2`, wantCode: 400},
+		{name: "malformed status report", method: "POST", path: api.PathPodStatus, cert: true, nodeHeader: probe, body: `{"pods": [{"uid": `, wantCode: 400},
+		{name: "malformed heartbeat", method: "POST", path: api.PathHeartbeat, cert: true, nodeHeader: probe, body: `[1,2`, wantCode: 400},
 		{name: "bad node name header", method: "POST", path: api.PathRegister, token: c.agentTok, nodeHeader: "Not_A_Node", body: register("Not_A_Node"), wantCode: 400},
 	}
 	hc := c.httpClient(10 * time.Second)
+	certTr := hc.Transport.(*http.Transport).Clone()
+	certTr.TLSClientConfig.Certificates = []tls.Certificate{probeCert}
+	certHC := &http.Client{Transport: certTr, Timeout: 10 * time.Second}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(tc.method, c.url+tc.path, strings.NewReader(tc.body))
@@ -357,7 +375,11 @@ func (s *scenario) refused(t *testing.T) {
 				req.Header.Set(api.HeaderNodeName, tc.nodeHeader)
 			}
 			req.Header.Set("Content-Type", "application/json")
-			resp, err := hc.Do(req)
+			do := hc.Do
+			if tc.cert {
+				do = certHC.Do
+			}
+			resp, err := do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

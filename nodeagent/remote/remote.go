@@ -15,6 +15,7 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -61,9 +62,11 @@ type Config struct {
 	// server answers with the node's own token, which every later call
 	// carries.
 	Token string
-	// CredentialFile keeps the node token (mode 0600) so a restarted agent
-	// re-registers as the same node at once; the join token cannot take
-	// over a node that is still alive. Empty keeps it in memory only.
+	// CredentialFile keeps the node's credential (mode 0600) so a
+	// restarted agent re-registers as the same node at once; the join
+	// token cannot take over a registered name. Over TLS the credential is
+	// the node's key, its certificate and the CA (PEM); on plain HTTP a
+	// node token. Empty keeps it in memory only.
 	// RunAgent puts it in the agent's run dir.
 	CredentialFile string
 	// NodeName names the node (required).
@@ -182,12 +185,16 @@ func MachineResources() corev1.ResourceList {
 type Link struct {
 	cfg  Config
 	join *client.Client
+	hc   *http.Client // presents the node's certificate once it has one
 	logs net.Listener
 	kick chan struct{}
 
-	mu         sync.Mutex
-	node       *client.Client // with the node token, once registered
-	nodeToken  string
+	mu        sync.Mutex
+	node      *client.Client // with the node's credential, once registered
+	nodeToken string
+	// certAuth: the node authenticates by its client certificate (the
+	// server issued no node token), and node sends no bearer token.
+	certAuth   bool
 	podCIDR    string
 	clusterDNS string // and its domain, as the server last said
 	domain     string
@@ -213,7 +220,9 @@ func Connect(ctx context.Context, cfg Config) (*Link, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	c, err := client.New(cfg.Server, cfg.Token, client.WithNode(cfg.NodeName), client.WithHTTPClient(cfg.HTTPClient))
+	l := &Link{cfg: cfg, kick: make(chan struct{}, 1), deleting: map[string]podRef{}, dropped: map[string]bool{}}
+	l.hc = l.withClientCert(cfg.HTTPClient)
+	c, err := client.New(cfg.Server, cfg.Token, client.WithNode(cfg.NodeName), client.WithHTTPClient(l.hc))
 	if err != nil {
 		return nil, err
 	}
@@ -232,10 +241,17 @@ func Connect(ctx context.Context, cfg Config) (*Link, error) {
 		ln.Close()
 		return nil, err
 	}
-	l := &Link{cfg: cfg, join: c, node: c, logs: ln, id: id, kick: make(chan struct{}, 1), deleting: map[string]podRef{}, dropped: map[string]bool{}}
+	l.cfg, l.join, l.node, l.logs, l.id = cfg, c, c, ln, id
 	if cfg.CredentialFile != "" {
 		b, err := os.ReadFile(cfg.CredentialFile)
 		switch {
+		case err == nil && bytes.HasPrefix(b, []byte("-----BEGIN")):
+			kept, err := loadNodeIdentity(cfg.NodeName, b)
+			if err != nil {
+				cfg.Logger.Warn("cannot use the kept node certificate; registering with the join token", "err", err)
+				break
+			}
+			l.id, l.certAuth, l.node = kept, true, c.WithToken("")
 		case err == nil:
 			l.setToken(strings.TrimSpace(string(b)), false)
 		case !errors.Is(err, os.ErrNotExist):
@@ -268,31 +284,41 @@ func (l *Link) register(ctx context.Context) error {
 		Name: l.cfg.NodeName, Labels: l.cfg.Labels, Taints: l.cfg.Taints,
 		Capacity: l.cfg.Capacity, Allocatable: l.cfg.Allocatable, Address: l.cfg.Advertise,
 		Build: l.cfg.Build,
-		CSR:   string(l.id.csr),
 	}
 	l.mu.Lock()
-	had := l.nodeToken != ""
+	req.CSR = string(l.id.csr)
+	had := l.nodeToken != "" || l.certAuth
 	l.mu.Unlock()
 	resp, err := l.api().Register(ctx, req)
 	if err != nil && had && client.IsUnauthorized(err) {
-		// The server forgot the node, or gave its name to another agent
-		// after it timed out: join again.
-		l.cfg.Logger.Warn("the server refused this node's token; registering with the join token", "err", err)
-		l.setToken("", true)
+		// The server forgot the node (an admin deleted it): join again,
+		// which works only while the join token does and the name is free.
+		l.cfg.Logger.Warn("the server refused this node's credential; registering with the join token", "err", err)
+		l.forget()
+		l.mu.Lock()
+		req.CSR = string(l.id.csr)
+		l.mu.Unlock()
 		resp, err = l.join.Register(ctx, req)
 	}
 	if err != nil {
 		return err
 	}
-	if resp.NodeToken == "" {
-		return fmt.Errorf("register node %s: the server gave no node token", l.cfg.NodeName)
+	l.mu.Lock()
+	certErr := l.id.accept(resp)
+	l.mu.Unlock()
+	switch {
+	case resp.NodeToken != "":
+		l.setToken(resp.NodeToken, true)
+		if certErr != nil {
+			l.cfg.Logger.Error("cannot serve logs", "err", certErr)
+		}
+	case certErr == nil:
+		l.useCert()
+	default:
+		return fmt.Errorf("register node %s: the server gave no node token and no usable certificate: %w", l.cfg.NodeName, certErr)
 	}
-	l.setToken(resp.NodeToken, true)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.id.accept(resp); err != nil {
-		l.cfg.Logger.Error("cannot serve logs", "err", err)
-	}
 	if l.podCIDR != "" && resp.PodCIDR != l.podCIDR {
 		// The server lost its store: pods here use the old subnet.
 		l.cfg.Logger.Error("the server gave this node a different pod subnet; restart the agent to use it",
@@ -318,6 +344,62 @@ func (l *Link) api() *client.Client {
 	return l.node
 }
 
+// useCert switches the node's calls to its client certificate, without
+// any bearer token, and keeps the identity in CredentialFile. Pooled
+// connections made before the certificate are closed, so none speaks
+// without it.
+func (l *Link) useCert() {
+	l.mu.Lock()
+	was := l.certAuth
+	l.certAuth, l.nodeToken, l.node = true, "", l.join.WithToken("")
+	b, err := l.id.marshal()
+	l.mu.Unlock()
+	if !was {
+		l.hc.CloseIdleConnections()
+	}
+	if l.cfg.CredentialFile == "" {
+		return
+	}
+	if err == nil {
+		if err = os.MkdirAll(filepath.Dir(l.cfg.CredentialFile), 0o700); err == nil {
+			err = writeFile0600(l.cfg.CredentialFile, b)
+		}
+	}
+	if err != nil {
+		l.cfg.Logger.Warn("cannot keep the node certificate; a restarted agent must join again", "err", err)
+	}
+}
+
+// writeFile0600 replaces path with b, mode 0600 whatever the old file's.
+func writeFile0600(path string, b []byte) error {
+	tmp := path + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// forget drops the node's credential (token or certificate) after the
+// server refused it, so the next call joins with the join token.
+func (l *Link) forget() {
+	// A node that joins again is a new node: a fresh key, so no
+	// certificate of the deleted one ever speaks for it.
+	fresh, err := newNodeIdentity(l.cfg.NodeName)
+	l.mu.Lock()
+	l.certAuth, l.nodeToken, l.node = false, "", l.join
+	if err == nil {
+		l.id = fresh
+	}
+	l.mu.Unlock()
+	l.hc.CloseIdleConnections()
+	if l.cfg.CredentialFile != "" {
+		if err := os.Remove(l.cfg.CredentialFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			l.cfg.Logger.Warn("cannot remove the refused node credential", "err", err)
+		}
+	}
+}
+
 // setToken switches the node's calls to token ("" for the join token) and
 // keeps it in CredentialFile when save is set.
 func (l *Link) setToken(token string, save bool) {
@@ -339,7 +421,7 @@ func (l *Link) setToken(token string, save bool) {
 			err = nil
 		}
 	} else if err = os.MkdirAll(filepath.Dir(l.cfg.CredentialFile), 0o700); err == nil {
-		err = os.WriteFile(l.cfg.CredentialFile, []byte(token+"\n"), 0o600)
+		err = writeFile0600(l.cfg.CredentialFile, []byte(token+"\n"))
 	}
 	if err != nil {
 		l.cfg.Logger.Warn("cannot keep the node token; a restarted agent waits for the node timeout to register", "err", err)

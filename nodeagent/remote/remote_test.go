@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -51,11 +52,19 @@ type server struct {
 // admin is the admin's client of the server.
 func (s *server) admin(t *testing.T) *client.Client {
 	t.Helper()
-	c, err := client.New(s.http.URL, tokens.Admin)
+	c, err := client.New(s.http.URL, tokens.Admin, client.WithHTTPClient(s.httpClient()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// httpClient trusts the cluster CA (over TLS) or is plain.
+func (s *server) httpClient() *http.Client {
+	if s.http.TLS == nil {
+		return &http.Client{}
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.ca.Pool()}}}
 }
 
 // logClient calls agents' log servers as the server does: with the
@@ -69,9 +78,18 @@ func (s *server) logClient(t *testing.T) *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
 }
 
-func newServer(t *testing.T) *server { return newServerCIDR(t, "") }
+func newServer(t *testing.T) *server { return newServerOpts(t, "", false) }
 
 func newServerCIDR(t *testing.T, clusterCIDR string) *server {
+	return newServerOpts(t, clusterCIDR, false)
+}
+
+// newTLSServer is the server as `berth server` runs it: HTTPS that asks
+// for client certificates of the cluster CA, nodes authenticated by
+// certificate only.
+func newTLSServer(t *testing.T) *server { return newServerOpts(t, "", true) }
+
+func newServerOpts(t *testing.T, clusterCIDR string, certs bool) *server {
 	t.Helper()
 	st, err := reconciler.OpenBolt(filepath.Join(t.TempDir(), "berth.db"))
 	if err != nil {
@@ -82,7 +100,7 @@ func newServerCIDR(t *testing.T, clusterCIDR string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := reconciler.NewMembership(reconciler.MembershipConfig{Store: st, Clock: clk, Logger: quiet(), ClusterCIDR: clusterCIDR, CA: ca})
+	m, err := reconciler.NewMembership(reconciler.MembershipConfig{Store: st, Clock: clk, Logger: quiet(), ClusterCIDR: clusterCIDR, CA: ca, CertOnly: certs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,12 +111,13 @@ func newServerCIDR(t *testing.T, clusterCIDR string) *server {
 	apiSrv, err := apiserver.New(apiserver.Config{
 		Nodes: m, Pods: reconciler.NewAgentPods(st), Status: reconciler.NewPodReports(st, clk), Reads: reconciler.NewReads(st, nil),
 		JoinToken: tokens.Agent, AdminToken: tokens.Admin, Clock: clk, Logger: quiet(), AgentTLS: agentTLS,
+		NodeCerts: certs,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &server{store: st, clock: clk, ca: ca}
-	s.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.http = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.down.Load() {
 			if r.URL.Path == api.PathAgentPods {
 				s.refusedWatches.Add(1)
@@ -108,6 +127,16 @@ func newServerCIDR(t *testing.T, clusterCIDR string) *server {
 		}
 		apiSrv.ServeHTTP(w, r)
 	}))
+	if certs {
+		serving, err := ca.ServingCert([]string{"127.0.0.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.http.TLS = pki.ClientAuthTLS(&tls.Config{Certificates: []tls.Certificate{serving}}, ca.Pool())
+		s.http.StartTLS()
+	} else {
+		s.http.Start()
+	}
 	t.Cleanup(func() {
 		s.http.Close()
 		st.Close()
@@ -214,7 +243,7 @@ func eventually(t *testing.T, clk *clocktesting.FakeClock, what string, cond fun
 func connect(t *testing.T, s *server, node string, mod func(*Config)) (*Link, *clocktesting.FakeClock) {
 	t.Helper()
 	clk := s.clock
-	cfg := Config{Server: s.http.URL, Token: tokens.Agent, NodeName: node, Clock: clk, Logger: quiet(), LogDir: t.TempDir()}
+	cfg := Config{Server: s.http.URL, Token: tokens.Agent, NodeName: node, Clock: clk, Logger: quiet(), LogDir: t.TempDir(), HTTPClient: s.httpClient()}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -605,4 +634,75 @@ func TestNodeCertificateRenews(t *testing.T) {
 	l.mu.Unlock()
 	clk.SetTime(due)
 	eventually(t, clk, "a renewed certificate", func() bool { return serial() != first })
+}
+
+// TestNodeAuthenticatesByCertificate: over TLS the join token registers
+// the node once; from then on it speaks by its client certificate only
+// (no node token is issued, none is stored); a restarted agent comes back
+// by the certificate it kept, even with a join token that no longer
+// works; once the admin deletes the node its certificate is refused and
+// the agent joins again as a new node.
+func TestNodeAuthenticatesByCertificate(t *testing.T) {
+	s := newTLSServer(t)
+	cred := filepath.Join(t.TempDir(), "run", "node-token")
+	l, clk := connect(t, s, "n1", func(c *Config) { c.CredentialFile = cred })
+	rec := s.node("n1")
+	if rec.CredentialHash != "" || rec.CertKeyHash == "" {
+		t.Fatalf("node record: credential hash %q, certificate key %q; want a certificate only", rec.CredentialHash, rec.CertKeyHash)
+	}
+	b, err := os.ReadFile(cred)
+	if err != nil || !strings.Contains(string(b), "BEGIN CERTIFICATE") {
+		t.Fatalf("credential file: %v %q", err, b)
+	}
+	a := newFakeAgent()
+	s.bind(t, "web", "n1", nil)
+	run(t, l, a)
+	eventually(t, clk, "the pod reaches the agent over mTLS", func() bool { _, names := a.state(); return slices.Equal(names, []string{"web"}) })
+
+	// Its certificate, presented directly: heartbeat OK; naming another
+	// node is 403.
+	l.mu.Lock()
+	cert := *l.id.cert
+	l.mu.Unlock()
+	certClient := func(node string) *client.Client {
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.ca.Pool(), Certificates: []tls.Certificate{cert}}}}
+		c, err := client.New(s.http.URL, "", client.WithNode(node), client.WithHTTPClient(hc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ctx := context.Background()
+	if err := certClient("n1").Heartbeat(ctx, api.HeartbeatRequest{}); err != nil {
+		t.Fatalf("heartbeat by certificate: %v", err)
+	}
+	if err := certClient("n2").Heartbeat(ctx, api.HeartbeatRequest{}); !client.IsUnauthorized(err) {
+		t.Fatalf("certificate of n1 speaking for n2: %v, want 403", err)
+	}
+
+	t.Run("restarted agent comes back by its certificate", func(t *testing.T) {
+		again, err := Connect(ctx, Config{Server: s.http.URL, Token: "not-a-join-token", NodeName: "n1", Clock: s.clock, Logger: quiet(),
+			HTTPClient: s.httpClient(), CredentialFile: cred})
+		if err != nil {
+			t.Fatalf("re-register by certificate: %v", err)
+		}
+		again.Close()
+	})
+
+	t.Run("a deleted node's certificate is refused", func(t *testing.T) {
+		if err := s.admin(t).Delete(ctx, "n1"); err != nil {
+			t.Fatal(err)
+		}
+		var ae *api.Error
+		if err := certClient("n1").Heartbeat(ctx, api.HeartbeatRequest{}); !errors.As(err, &ae) || ae.Code != http.StatusUnauthorized {
+			t.Fatalf("heartbeat with a deleted node's certificate: %v, want 401", err)
+		}
+		// The agent notices, forgets the certificate and joins again as a
+		// new node, with a fresh key.
+		old := pki.Hash(cert.Leaf)
+		eventually(t, clk, "the agent joins again", func() bool {
+			n := s.node("n1")
+			return n != nil && n.CertKeyHash != "" && n.CertKeyHash != old
+		})
+	})
 }
