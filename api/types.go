@@ -94,11 +94,25 @@ type PodList struct {
 	// Configs are the ConfigMaps and Secrets the listed pods use, and no
 	// others (the node restriction rule); a change to one is a new list.
 	Configs []BoundConfig `json:"configs,omitempty"`
+	// DeleteClaims are claims whose data this node keeps and is to remove
+	// (reclaimPolicy Delete, no pod using them); the agent removes each
+	// claim's directory and says so in ClaimsDeleted.
+	DeleteClaims []ClaimRef `json:"deleteClaims,omitempty"`
+}
+
+// ClaimRef names one PersistentVolumeClaim kept on a node.
+type ClaimRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
 }
 
 // PodStatusReport is what an agent observed, for every pod it runs.
 type PodStatusReport struct {
 	Pods []PodStatus `json:"pods"`
+	// ClaimsDeleted are claims of PodList.DeleteClaims whose data the
+	// node removed; the server then forgets them.
+	ClaimsDeleted []ClaimRef `json:"claimsDeleted,omitempty"`
 }
 
 // PodStatus is one pod's observed status, identified by UID.
