@@ -255,6 +255,9 @@ func (r *Reconciler) syncStatefulSets(c *changes, idx *desiredIndex, claims map[
 			templates[cur] = t
 		}
 		for _, np := range res.Create {
+			if claimBeingDeleted(set, np.Ordinal, claims) {
+				continue // as Kubernetes cannot make the pod while its claim terminates
+			}
 			tpl, ok := templates[np.Revision]
 			rev := np.Revision
 			if !ok { // the old template is not known (a record from before): use Git's
@@ -631,4 +634,15 @@ func claimsDeleted(tx Tx, node string, refs []api.ClaimRef, now time.Time) error
 		}
 	}
 	return nil
+}
+
+// claimBeingDeleted reports whether a claim of ordinal o's pod still has
+// its data being removed: the pod waits, and gets a fresh claim after.
+func claimBeingDeleted(set *appsv1.StatefulSet, o int, claims map[string]*ClaimRecord) bool {
+	for _, t := range set.Spec.VolumeClaimTemplates {
+		if c := claims[key(set.Namespace, statefulsets.ClaimName(t.Name, set.Name, o))]; c != nil && c.deleting() {
+			return true
+		}
+	}
+	return false
 }
