@@ -237,7 +237,11 @@ func (r *Reconciler) syncStatefulSets(c *changes, idx *desiredIndex, claims map[
 				continue
 			}
 			claim := manifest.ClaimFromTemplate(tpl, set.Namespace, nc.Name)
-			claim.Labels = maps.Clone(set.Spec.Selector.MatchLabels)
+			claim.Labels = maps.Clone(claim.Labels)
+			if claim.Labels == nil {
+				claim.Labels = map[string]string{}
+			}
+			maps.Copy(claim.Labels, set.Spec.Selector.MatchLabels) // as Kubernetes' getPersistentVolumeClaims
 			rec := newClaimRecord(claim, owner, idx.reclaimPolicy(claim), c.now)
 			rec.DeleteWithOwner = deleteWithSet
 			if err := c.tx.PutClaim(rec); err != nil {
@@ -522,13 +526,6 @@ func (r *Reads) Claims(ns, name string) ([]corev1.PersistentVolumeClaim, error) 
 	return items, err
 }
 
-// AnnotationClaimNode names, on a claim users read, the node holding its
-// data; AnnotationReclaimPolicy its reclaim policy.
-const (
-	AnnotationClaimNode     = "berth.dev/node"
-	AnnotationReclaimPolicy = "berth.dev/reclaim-policy"
-)
-
 func claimObject(cr *ClaimRecord) corev1.PersistentVolumeClaim {
 	c := *cr.Claim.DeepCopy()
 	c.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"}
@@ -536,9 +533,9 @@ func claimObject(cr *ClaimRecord) corev1.PersistentVolumeClaim {
 	if c.Annotations == nil {
 		c.Annotations = map[string]string{}
 	}
-	c.Annotations[AnnotationReclaimPolicy] = string(cr.ReclaimPolicy)
+	c.Annotations[api.AnnotationReclaimPolicy] = string(cr.ReclaimPolicy)
 	if cr.Node != "" {
-		c.Annotations[AnnotationClaimNode] = cr.Node
+		c.Annotations[api.AnnotationClaimNode] = cr.Node
 		c.Spec.VolumeName = "local-" + cr.Node + "-" + string(c.UID)[:8]
 	}
 	if cr.Owner.Kind == OwnerStatefulSet {
