@@ -426,10 +426,7 @@ func statefulCandidates(idx *desiredIndex, pods []*PodRecord) []statefulCandidat
 	var out []statefulCandidate
 	for _, k := range sortedKeys(idx.statefulsets) {
 		w := idx.statefulsets[k]
-		n := 1
-		if w.set.Spec.Replicas != nil {
-			n = int(*w.set.Spec.Replicas)
-		}
+		n := setReplicas(w.set)
 		for o := range n {
 			name := statefulsets.PodName(w.set.Name, o)
 			if have[key(w.set.Namespace, name)] {
@@ -462,10 +459,7 @@ func admissionClaims(idx *desiredIndex, recs []*ClaimRecord) []scheduler.Claim {
 	}
 	for _, k := range sortedKeys(idx.statefulsets) {
 		set := idx.statefulsets[k].set
-		n := 1
-		if set.Spec.Replicas != nil {
-			n = int(*set.Spec.Replicas)
-		}
+		n := setReplicas(set)
 		for o := range n {
 			for i := range set.Spec.VolumeClaimTemplates {
 				t := &set.Spec.VolumeClaimTemplates[i]
@@ -584,10 +578,7 @@ func statefulPodStays(idx *desiredIndex, p *PodRecord) bool {
 	if !ok || w.hash != p.TemplateHash {
 		return false
 	}
-	n := 1
-	if w.set.Spec.Replicas != nil {
-		n = int(*w.set.Spec.Replicas)
-	}
+	n := setReplicas(w.set)
 	o := statefulsets.Ordinal(w.set.Name, p.Pod.Name)
 	return o >= 0 && o < n
 }
@@ -642,4 +633,12 @@ func claimBeingDeleted(set *appsv1.StatefulSet, o int, claims map[string]*ClaimR
 		}
 	}
 	return false
+}
+
+// setReplicas is spec.replicas (default 1).
+func setReplicas(set *appsv1.StatefulSet) int {
+	if set.Spec.Replicas == nil {
+		return 1
+	}
+	return int(*set.Spec.Replicas)
 }
