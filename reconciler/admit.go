@@ -191,6 +191,7 @@ func admit(idx *desiredIndex, st ClusterState, strategy scheduler.Strategy) (*Ad
 		required = append(required, p.pod)
 		owners[p.pod] = "statefulset " + p.owner
 	}
+	required = withoutPodsOfDownClaims(required, st.Claims, st.Nodes)
 	cluster := scheduler.Cluster{Bound: kept, Claims: admissionClaims(idx, st.Claims)}
 	for _, n := range st.Nodes {
 		cluster.Nodes = append(cluster.Nodes, schedulerNode(n))

@@ -642,3 +642,37 @@ func setReplicas(set *appsv1.StatefulSet) int {
 	}
 	return int(*set.Spec.Replicas)
 }
+
+// withoutPodsOfDownClaims drops from a revision's required pods those
+// whose claim is bound to a node that is NotReady or gone: such a pod
+// waits for its node (it may not start elsewhere), and a lost node must
+// not keep every later revision out, as withoutDaemonPodsOfDownNodes
+// says for daemon pods.
+func withoutPodsOfDownClaims(required []*corev1.Pod, claims []*ClaimRecord, nodes []*NodeRecord) []*corev1.Pod {
+	ready := map[string]bool{}
+	for _, n := range nodes {
+		ready[n.Name] = n.Ready
+	}
+	down := map[string]bool{}
+	for _, c := range claims {
+		if c.Node != "" && !ready[c.Node] {
+			down[c.key()] = true
+		}
+	}
+	if len(down) == 0 {
+		return required
+	}
+	out := required[:0]
+	for _, p := range required {
+		waits := false
+		for _, v := range p.Spec.Volumes {
+			if v.PersistentVolumeClaim != nil && down[key(p.Namespace, v.PersistentVolumeClaim.ClaimName)] {
+				waits = true
+			}
+		}
+		if !waits {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -245,6 +245,27 @@ func TestLostNodeKeepsItsClaimsPodsPending(t *testing.T) {
 	t.Fatal("web-1 has no record")
 }
 
+func TestLostClaimNodeDoesNotKeepLaterRevisionsOut(t *testing.T) {
+	h := newHarness(t)
+	h.addStorageNode("n1", "10Gi")
+	h.addStorageNode("n2", "10Gi")
+	h.src.push("r1", decodeObjs(t, statefulYAML(2, "busybox:1", "")))
+	h.converge("n1", "n2")
+	node := h.statefulPods()["web-1"]
+	other := map[string]string{"n1": "n2", "n2": "n1"}[node]
+	for range 5 {
+		h.clock.Step(10 * time.Second)
+		h.heartbeat(other)
+		h.reconcile()
+		h.agents(other)
+	}
+	h.src.push("r2", decodeObjs(t, statefulYAML(2, "busybox:1", "")+podYAML("extra", "64Mi")))
+	h.reconcile()
+	if st := h.sync(); st.Applied == nil || st.Applied.SHA != "r2" {
+		t.Fatalf("a revision was held back by web-1 waiting for %s: %+v", node, st.Rejected)
+	}
+}
+
 func TestClaimRemovedFromGitFollowsReclaimPolicy(t *testing.T) {
 	tests := []struct {
 		name        string
