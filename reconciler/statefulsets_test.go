@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berth-dev/berth/api"
 )
@@ -349,6 +350,62 @@ func TestStatefulSetRollingUpdateHighestOrdinalFirst(t *testing.T) {
 	for _, p := range h.pods() {
 		if (p.Pod.Name == "web-0") != (p.TemplateHash == old) {
 			t.Errorf("%s at %s (old %s)", p.Pod.Name, p.TemplateHash, old)
+		}
+	}
+}
+
+func TestClaimDeletionWakesOnlyItsNodesList(t *testing.T) {
+	h := newHarness(t)
+	h.addStorageNode("n1", "10Gi")
+	h.addStorageNode("n2", "10Gi")
+	put := func(c *ClaimRecord) {
+		if err := h.store.Update(func(tx Tx) error { return tx.PutClaim(c) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &ClaimRecord{Claim: corev1.PersistentVolumeClaim{}, Node: "n1"}
+	c.Claim.Namespace, c.Claim.Name, c.Claim.UID = "default", "data", "uid-data"
+	put(c)
+	pods := NewAgentPods(h.store)
+	before := map[string]uint64{}
+	for _, n := range []string{"n1", "n2"} {
+		l, _, err := pods.NodePods(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[n] = l.ResourceVersion
+	}
+	now := metav1.NewTime(h.clock.Now())
+	c.Claim.DeletionTimestamp = &now
+	put(c)
+	l1, _, err := pods.NodePods("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, _, err := pods.NodePods("n2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l1.ResourceVersion == before["n1"] || len(l1.DeleteClaims) != 1 || l1.DeleteClaims[0] != (api.ClaimRef{Namespace: "default", Name: "data", UID: "uid-data"}) {
+		t.Fatalf("n1's list: rv %d (was %d), delete %v", l1.ResourceVersion, before["n1"], l1.DeleteClaims)
+	}
+	if l2.ResourceVersion != before["n2"] || len(l2.DeleteClaims) != 0 {
+		t.Fatalf("n2's list moved: rv %d (was %d), delete %v", l2.ResourceVersion, before["n2"], l2.DeleteClaims)
+	}
+	// A report from the wrong node, or with another UID, forgets nothing.
+	reports := NewPodReports(h.store, h.clock)
+	for _, bad := range []struct {
+		node string
+		ref  api.ClaimRef
+	}{
+		{node: "n2", ref: api.ClaimRef{Namespace: "default", Name: "data", UID: "uid-data"}},
+		{node: "n1", ref: api.ClaimRef{Namespace: "default", Name: "data", UID: "other"}},
+	} {
+		if _, err := reports.Report(bad.node, &api.PodStatusReport{ClaimsDeleted: []api.ClaimRef{bad.ref}}); err != nil {
+			t.Fatal(err)
+		}
+		if h.claims()["data"] == nil {
+			t.Fatalf("claim forgotten on a report from %s of %+v", bad.node, bad.ref)
 		}
 	}
 }
