@@ -24,7 +24,9 @@ import (
 //     made meanwhile waits: no claim being deleted is offered to the
 //     scheduler);
 //   - a Released claim is one under Retain;
-//   - no two live pods share a name (StatefulSet ordinals are unique).
+//   - no two live pods share a name (StatefulSet ordinals are unique);
+//   - while one node is up, every revision is admitted: pods waiting for
+//     their claim's lost node do not keep it out.
 func TestClaimInvariants(t *testing.T) {
 	dir := t.TempDir()
 	run := 0
@@ -89,6 +91,9 @@ func TestClaimInvariants(t *testing.T) {
 			h.heartbeat(live...)
 			h.reconcile()
 			checkClaimInvariants(rt, h, boundTo)
+			if st := h.sync(); len(live) > 0 && rev > 0 && (st.Applied == nil || st.Applied.SHA != fmt.Sprint("r", rev)) {
+				rt.Fatalf("revision r%d not admitted with %v up: %+v", rev, live, st.Rejected)
+			}
 		}
 	})
 }
