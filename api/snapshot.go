@@ -27,6 +27,16 @@ type ClusterSnapshot struct {
 	Nodes   []SnapshotNode `json:"nodes"`
 	Pods    []SnapshotPod  `json:"pods"`
 	Jobs    []SnapshotJob  `json:"jobs"`
+	// Claims are the PersistentVolumeClaims the server keeps, with the
+	// node each bound one pins its pods to.
+	Claims []SnapshotClaim `json:"claims,omitempty"`
+}
+
+// SnapshotClaim is one claim and the node holding its data ("" while
+// unbound).
+type SnapshotClaim struct {
+	Claim corev1.PersistentVolumeClaim `json:"claim"`
+	Node  string                       `json:"node,omitempty"`
 }
 
 // SnapshotNode is one node as the scheduler reads it.

@@ -13,25 +13,34 @@ import (
 // layout (/api/v1/..., /apis/apps/v1/..., /apis/batch/v1/...) and return
 // k8s.io/api types, so `-o yaml` looks like kubectl's.
 const (
-	PathRegister   = "/berth/v1/agent/register"
-	PathHeartbeat  = "/berth/v1/agent/heartbeat"
-	PathAgentPods  = "/berth/v1/agent/pods"   // GET: long-poll watch of the pods bound to the calling node
-	PathPodStatus  = "/berth/v1/agent/status" // POST: pod statuses from the calling node
-	PathStatus     = "/berth/v1/status"       // GET: sync state for `berth status`
-	PathNodes      = "/api/v1/nodes"
-	PathPods       = "/api/v1/pods"
-	PathEvents     = "/api/v1/events"
-	PathDeploy     = "/apis/apps/v1/deployments"
-	PathDaemonSets = "/apis/apps/v1/daemonsets"
-	PathJobs       = "/apis/batch/v1/jobs"
-	PathCronJobs   = "/apis/batch/v1/cronjobs"
-	HeaderNodeName = "X-Berth-Node"
+	PathRegister     = "/berth/v1/agent/register"
+	PathHeartbeat    = "/berth/v1/agent/heartbeat"
+	PathAgentPods    = "/berth/v1/agent/pods"   // GET: long-poll watch of the pods bound to the calling node
+	PathPodStatus    = "/berth/v1/agent/status" // POST: pod statuses from the calling node
+	PathStatus       = "/berth/v1/status"       // GET: sync state for `berth status`
+	PathNodes        = "/api/v1/nodes"
+	PathPods         = "/api/v1/pods"
+	PathEvents       = "/api/v1/events"
+	PathDeploy       = "/apis/apps/v1/deployments"
+	PathDaemonSets   = "/apis/apps/v1/daemonsets"
+	PathStatefulSets = "/apis/apps/v1/statefulsets"
+	PathClaims       = "/api/v1/persistentvolumeclaims"
+	PathJobs         = "/apis/batch/v1/jobs"
+	PathCronJobs     = "/apis/batch/v1/cronjobs"
+	HeaderNodeName   = "X-Berth-Node"
 )
 
 // ResourceClaimStorage is the resource a node offers claims in (bytes
 // under the agent's --storage-dir), reported in its capacity and
 // allocatable beside cpu and memory.
 const ResourceClaimStorage corev1.ResourceName = "berth.dev/claim-storage"
+
+// Annotations on the claims users read: the node holding a claim's data,
+// and its reclaim policy (Kubernetes shows both on the PersistentVolume).
+const (
+	AnnotationClaimNode     = "berth.dev/node"
+	AnnotationReclaimPolicy = "berth.dev/reclaim-policy"
+)
 
 // Labels and annotations berth puts on the pods it makes.
 const (
@@ -94,11 +103,25 @@ type PodList struct {
 	// Configs are the ConfigMaps and Secrets the listed pods use, and no
 	// others (the node restriction rule); a change to one is a new list.
 	Configs []BoundConfig `json:"configs,omitempty"`
+	// DeleteClaims are claims whose data this node keeps and is to remove
+	// (reclaimPolicy Delete, no pod using them); the agent removes each
+	// claim's directory and says so in ClaimsDeleted.
+	DeleteClaims []ClaimRef `json:"deleteClaims,omitempty"`
+}
+
+// ClaimRef names one PersistentVolumeClaim kept on a node.
+type ClaimRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
 }
 
 // PodStatusReport is what an agent observed, for every pod it runs.
 type PodStatusReport struct {
 	Pods []PodStatus `json:"pods"`
+	// ClaimsDeleted are claims of PodList.DeleteClaims whose data the
+	// node removed; the server then forgets them.
+	ClaimsDeleted []ClaimRef `json:"claimsDeleted,omitempty"`
 }
 
 // PodStatus is one pod's observed status, identified by UID.

@@ -154,6 +154,8 @@ func New(cfg Config) (*Server, error) {
 		{api.PathPods, s.listPods},
 		{api.PathDeploy, s.listDeployments},
 		{api.PathDaemonSets, s.listDaemonSets},
+		{api.PathStatefulSets, s.listStatefulSets},
+		{api.PathClaims, s.listClaims},
 		{api.PathJobs, s.listJobs},
 		{api.PathCronJobs, s.listCronJobs},
 		{api.PathConfigMaps, s.listConfigMaps},
@@ -710,6 +712,18 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, ns, nam
 func (s *Server) listDaemonSets(w http.ResponseWriter, r *http.Request, ns, name string) {
 	list(s, w, r, "daemonset", ns, name, s.cfg.Reads.DaemonSets, func(items []appsv1.DaemonSet) any {
 		return &appsv1.DaemonSetList{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSetList"}, Items: items}
+	})
+}
+
+func (s *Server) listStatefulSets(w http.ResponseWriter, r *http.Request, ns, name string) {
+	list(s, w, r, "statefulset", ns, name, s.cfg.Reads.StatefulSets, func(items []appsv1.StatefulSet) any {
+		return &appsv1.StatefulSetList{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSetList"}, Items: items}
+	})
+}
+
+func (s *Server) listClaims(w http.ResponseWriter, r *http.Request, ns, name string) {
+	list(s, w, r, "persistentvolumeclaim", ns, name, s.cfg.Reads.Claims, func(items []corev1.PersistentVolumeClaim) any {
+		return &corev1.PersistentVolumeClaimList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaimList"}, Items: items}
 	})
 }
 

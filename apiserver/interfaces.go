@@ -69,6 +69,8 @@ type ClusterReader interface {
 	Pods(ns, name string) ([]corev1.Pod, error)
 	Deployments(ns, name string) ([]appsv1.Deployment, error)
 	DaemonSets(ns, name string) ([]appsv1.DaemonSet, error)
+	StatefulSets(ns, name string) ([]appsv1.StatefulSet, error)
+	Claims(ns, name string) ([]corev1.PersistentVolumeClaim, error)
 	Jobs(ns, name string) ([]batchv1.Job, error)
 	CronJobs(ns, name string) ([]batchv1.CronJob, error)
 	// ConfigMaps and Secrets of the applied revision; Secrets as keys

@@ -61,7 +61,7 @@ func setDefaults(o *Object) {
 	case o.PersistentVolumeClaim != nil:
 		meta = &o.PersistentVolumeClaim.ObjectMeta
 		o.PersistentVolumeClaim.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"}
-		defaultClaimSpec(&o.PersistentVolumeClaim.Spec)
+		defaultClaimSpec(o.PersistentVolumeClaim.Annotations, &o.PersistentVolumeClaim.Spec)
 	case o.StorageClass != nil:
 		// Cluster-scoped: no namespace.
 		defaultStorageClass(o.StorageClass)

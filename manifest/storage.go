@@ -121,9 +121,18 @@ func validateClaimSpec(s *corev1.PersistentVolumeClaimSpec, p *field.Path) field
 	return errs
 }
 
-func defaultClaimSpec(s *corev1.PersistentVolumeClaimSpec) {
+// betaStorageClassAnnotation is the class a claim names in Kubernetes'
+// older form, still honoured when storageClassName is not set (the
+// cassandra example of kubernetes/examples uses it).
+const betaStorageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
+
+func defaultClaimSpec(annotations map[string]string, s *corev1.PersistentVolumeClaimSpec) {
 	if s.StorageClassName == nil {
-		s.StorageClassName = ptr(DefaultStorageClass)
+		if c := annotations[betaStorageClassAnnotation]; c != "" {
+			s.StorageClassName = ptr(c)
+		} else {
+			s.StorageClassName = ptr(DefaultStorageClass)
+		}
 	}
 	if s.VolumeMode == nil {
 		s.VolumeMode = ptr(corev1.PersistentVolumeFilesystem)
@@ -136,7 +145,7 @@ func ClaimFromTemplate(tpl *corev1.PersistentVolumeClaim, namespace, name string
 	c := tpl.DeepCopy()
 	c.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"}
 	c.Name, c.Namespace = name, namespace
-	defaultClaimSpec(&c.Spec)
+	defaultClaimSpec(c.Annotations, &c.Spec)
 	return c
 }
 

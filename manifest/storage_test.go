@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -121,6 +122,10 @@ func TestStorageKindsLoadWithDefaults(t *testing.T) {
 		*ds.UpdateStrategy.RollingUpdate.MaxUnavailable != intstr.FromInt32(1) || *ds.UpdateStrategy.RollingUpdate.MaxSurge != intstr.FromInt32(0) {
 		t.Errorf("DaemonSet defaults: %+v", ds.UpdateStrategy)
 	}
+	tpl := corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "d", Annotations: map[string]string{"volume.beta.kubernetes.io/storage-class": "fast"}}}
+	if c := ClaimFromTemplate(&tpl, "default", "d-web-0"); *c.Spec.StorageClassName != "fast" {
+		t.Errorf("a template's beta storage-class annotation gave class %q", *c.Spec.StorageClassName)
+	}
 	c := ClaimFromTemplate(&ss.VolumeClaimTemplates[0], "default", "data-web-0")
 	if c.Name != "data-web-0" || c.Namespace != "default" || c.Kind != "PersistentVolumeClaim" {
 		t.Errorf("ClaimFromTemplate: %+v", c.ObjectMeta)
@@ -143,6 +148,8 @@ func TestStorageErrors(t *testing.T) {
 			want: `s.yaml:1: spec.volumes[0].persistentVolumeClaim.claimName: no PersistentVolumeClaim default/data in Git`},
 		{name: "a claim in another namespace does not count", yaml: pod("data") + "---\n" + strings.Replace(claim(""), "name: data}", "name: data, namespace: other}", 1),
 			want: `s.yaml:1: spec.volumes[0].persistentVolumeClaim.claimName: no PersistentVolumeClaim default/data in Git`},
+		{name: "the beta storage-class annotation names the class", yaml: strings.Replace(claim(""), "metadata: {name: data}", "metadata: {name: data, annotations: {volume.beta.kubernetes.io/storage-class: fast}}", 1),
+			want: `s.yaml:1: spec.storageClassName: storage class "fast" is neither the built-in local nor a StorageClass in Git`},
 		{name: "an empty class is a static binding berth cannot do", yaml: claim("  storageClassName: \"\"\n"),
 			want: `s.yaml:7: spec.storageClassName: Invalid value: "": berth has no pre-made volumes`},
 		{name: "storage classes are cluster-scoped", yaml: "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: x, namespace: default}\nprovisioner: berth.dev/local\n",

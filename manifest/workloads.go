@@ -181,7 +181,7 @@ func defaultStatefulSet(s *appsv1.StatefulSetSpec) {
 		rp.WhenScaled = appsv1.RetainPersistentVolumeClaimRetentionPolicyType
 	}
 	for i := range s.VolumeClaimTemplates {
-		defaultClaimSpec(&s.VolumeClaimTemplates[i].Spec)
+		defaultClaimSpec(s.VolumeClaimTemplates[i].Annotations, &s.VolumeClaimTemplates[i].Spec)
 	}
 	defaultPodSpec(&s.Template.Spec, corev1.RestartPolicyAlways)
 }

@@ -38,6 +38,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 	var nodes []*NodeRecord
 	var pods []*PodRecord
 	var jobRecs []*JobRecord
+	var claimRecs []*ClaimRecord
 	var sync *SyncRecord
 	var addrs serviceaddr.Table
 	err := r.cfg.Store.View(func(tx ReadTx) error {
@@ -52,6 +53,9 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 			return err
 		}
 		if jobRecs, err = tx.Jobs(); err != nil {
+			return err
+		}
+		if claimRecs, err = tx.Claims(); err != nil {
 			return err
 		}
 		sync, err = tx.Sync()
@@ -113,7 +117,7 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 		r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej
 		return nil
 	}
-	adm, err := admit(idx, ClusterState{Nodes: nodes, Pods: pods, Jobs: jobRecs}, r.cfg.Strategy)
+	adm, err := admit(idx, ClusterState{Nodes: nodes, Pods: pods, Jobs: jobRecs, Claims: claimRecs}, r.cfg.Strategy)
 	if err != nil {
 		return err
 	}
@@ -147,6 +151,8 @@ type ClusterState struct {
 	Nodes []*NodeRecord
 	Pods  []*PodRecord
 	Jobs  []*JobRecord
+	// Claims are the claim records: bound ones pin their pods.
+	Claims []*ClaimRecord
 }
 
 // Admission is the verdict on one revision against one cluster state.
@@ -181,7 +187,12 @@ func admit(idx *desiredIndex, st ClusterState, strategy scheduler.Strategy) (*Ad
 		required = append(required, p.pod)
 		owners[p.pod] = "daemonset " + p.owner
 	}
-	cluster := scheduler.Cluster{Bound: kept}
+	for _, p := range statefulCandidates(idx, st.Pods) {
+		required = append(required, p.pod)
+		owners[p.pod] = "statefulset " + p.owner
+	}
+	required = withoutPodsOfDownClaims(required, st.Claims, st.Nodes)
+	cluster := scheduler.Cluster{Bound: kept, Claims: admissionClaims(idx, st.Claims)}
 	for _, n := range st.Nodes {
 		cluster.Nodes = append(cluster.Nodes, schedulerNode(n))
 	}
@@ -249,6 +260,8 @@ func admissionSet(idx *desiredIndex, pods []*PodRecord, jobRecs []*JobRecord) (r
 		case OwnerDaemonSet:
 			w, ok := idx.daemonsets[k]
 			stays = ok && w.hash == p.TemplateHash
+		case OwnerStatefulSet:
+			stays = statefulPodStays(idx, p)
 		case OwnerJob:
 			jr := jobByKey[k]
 			switch {

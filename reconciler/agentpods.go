@@ -138,6 +138,7 @@ type agentPodList struct {
 	hash    [32]byte
 	items   []corev1.Pod
 	configs []api.BoundConfig
+	claims  []api.ClaimRef // claims whose data the node is to delete
 }
 
 // indexedPod is one bound pod as agents get it: metadata and spec, no
@@ -249,6 +250,15 @@ func (a *AgentPods) podIndex() (*agentPodIndex, error) {
 		for _, ip := range idx.pods {
 			byNode[ip.node] = append(byNode[ip.node], ip)
 		}
+		claimsOf, err := claimsToDelete(tx)
+		if err != nil {
+			return err
+		}
+		for name := range claimsOf {
+			if _, ok := byNode[name]; !ok {
+				byNode[name] = nil
+			}
+		}
 		for name, pods := range byNode {
 			sort.Slice(pods, func(i, j int) bool { return pods[i].key < pods[j].key })
 			h := sha256.New()
@@ -263,16 +273,20 @@ func (a *AgentPods) podIndex() (*agentPodIndex, error) {
 			for _, c := range configs {
 				h.Write([]byte(c.Key() + "\x00" + c.ResourceVersion + "\x00"))
 			}
+			for _, c := range claimsOf[name] {
+				h.Write([]byte("claim\x00" + c.Namespace + "/" + c.Name + "\x00" + c.UID + "\x00"))
+			}
 			np := &agentPodList{rv: v}
 			copy(np.hash[:], h.Sum(nil))
 			if old := prev.nodes[name]; old != nil && old.hash == np.hash {
-				np.rv, np.items, np.configs = old.rv, old.items, old.configs
+				np.rv, np.items, np.configs, np.claims = old.rv, old.items, old.configs, old.claims
 			} else {
 				np.items = make([]corev1.Pod, len(pods))
 				for i, p := range pods {
 					np.items[i] = p.pod
 				}
 				np.configs = configs
+				np.claims = claimsOf[name]
 			}
 			idx.nodes[name] = np
 		}
@@ -292,7 +306,7 @@ func (idx *agentPodIndex) list(node string) *api.PodList {
 	if np == nil {
 		return &api.PodList{ResourceVersion: idx.version, Items: []corev1.Pod{}}
 	}
-	return &api.PodList{ResourceVersion: np.rv, Items: np.items, Configs: np.configs}
+	return &api.PodList{ResourceVersion: np.rv, Items: np.items, Configs: np.configs, DeleteClaims: np.claims}
 }
 
 // nodeConfigs returns, sorted by key, the configs of set that the pods

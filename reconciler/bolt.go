@@ -29,13 +29,15 @@ const MaxEvents = 1000
 // One bucket per record kind. Keys are "namespace/name" for namespaced
 // records and the name for nodes; values are JSON.
 var (
-	bucketMeta        = []byte("meta")
-	bucketPods        = []byte("pods")
-	bucketNodes       = []byte("nodes")
-	bucketDeployments = []byte("deployments")
-	bucketJobs        = []byte("jobs")
-	bucketCronJobs    = []byte("cronjobs")
-	bucketDaemonSets  = []byte("daemonsets")
+	bucketMeta         = []byte("meta")
+	bucketPods         = []byte("pods")
+	bucketNodes        = []byte("nodes")
+	bucketDeployments  = []byte("deployments")
+	bucketJobs         = []byte("jobs")
+	bucketCronJobs     = []byte("cronjobs")
+	bucketDaemonSets   = []byte("daemonsets")
+	bucketStatefulSets = []byte("statefulsets")
+	bucketClaims       = []byte("claims")
 	// Events are keyed by a big-endian sequence number so a cursor walks
 	// them oldest first; eventIndex maps kind/namespace/name/reason to the
 	// sequence of the newest such event, for Count merging.
@@ -49,7 +51,7 @@ var (
 	keySvcAddrs = []byte("serviceaddresses")
 )
 
-var boltBuckets = [][]byte{bucketMeta, bucketPods, bucketNodes, bucketDeployments, bucketJobs, bucketCronJobs, bucketDaemonSets, bucketEvents, bucketEventIndex}
+var boltBuckets = [][]byte{bucketMeta, bucketPods, bucketNodes, bucketDeployments, bucketJobs, bucketCronJobs, bucketDaemonSets, bucketStatefulSets, bucketClaims, bucketEvents, bucketEventIndex}
 
 // BoltStore is the embedded Store: one bbolt file in the server's data dir.
 type BoltStore struct {
@@ -382,6 +384,10 @@ func deletedRecord(bucket, data []byte) any {
 		rec = new(DaemonSetRecord)
 	case string(bucketNodes):
 		rec = new(NodeRecord)
+	case string(bucketStatefulSets):
+		rec = new(StatefulSetRecord)
+	case string(bucketClaims):
+		rec = new(ClaimRecord)
 	default:
 		return nil
 	}
@@ -549,6 +555,30 @@ func (t *boltTx) PutDaemonSet(d *DaemonSetRecord) error {
 }
 func (t *boltTx) DeleteDaemonSet(namespace, name string) error {
 	return t.del(bucketDaemonSets, boltKey(namespace, name))
+}
+func (t *boltTx) StatefulSet(namespace, name string) (*StatefulSetRecord, error) {
+	return boltGet[StatefulSetRecord](t, bucketStatefulSets, boltKey(namespace, name))
+}
+func (t *boltTx) StatefulSets() ([]*StatefulSetRecord, error) {
+	return boltList[StatefulSetRecord](t, bucketStatefulSets)
+}
+func (t *boltTx) PutStatefulSet(s *StatefulSetRecord) error {
+	return t.put(bucketStatefulSets, boltKey(s.Namespace, s.Name), s)
+}
+func (t *boltTx) DeleteStatefulSet(namespace, name string) error {
+	return t.del(bucketStatefulSets, boltKey(namespace, name))
+}
+func (t *boltTx) Claim(namespace, name string) (*ClaimRecord, error) {
+	return boltGet[ClaimRecord](t, bucketClaims, boltKey(namespace, name))
+}
+func (t *boltTx) Claims() ([]*ClaimRecord, error) {
+	return boltList[ClaimRecord](t, bucketClaims)
+}
+func (t *boltTx) PutClaim(c *ClaimRecord) error {
+	return t.put(bucketClaims, boltKey(c.Claim.Namespace, c.Claim.Name), c)
+}
+func (t *boltTx) DeleteClaim(namespace, name string) error {
+	return t.del(bucketClaims, boltKey(namespace, name))
 }
 func (t *boltTx) PutCronJob(c *CronJobRecord) error {
 	return t.put(bucketCronJobs, boltKey(c.Namespace, c.Name), c)

@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 
 	"github.com/berth-dev/berth/manifest"
 )
@@ -44,6 +45,11 @@ type desiredIndex struct {
 	services []*corev1.Service
 
 	daemonsets map[string]daemonWant
+	// statefulsets, the claims written in Git and the StorageClasses of
+	// Git (by name; the built-in local one is not among them).
+	statefulsets map[string]statefulWant
+	claims       map[string]*corev1.PersistentVolumeClaim
+	classes      map[string]*storagev1.StorageClass
 }
 
 func key(ns, name string) string { return ns + "/" + name }
@@ -56,6 +62,10 @@ func indexDesired(d *Desired) *desiredIndex {
 		jobs:        map[string]jobWant{},
 		cronjobs:    map[string]*batchv1.CronJob{},
 		daemonsets:  map[string]daemonWant{},
+
+		statefulsets: map[string]statefulWant{},
+		claims:       map[string]*corev1.PersistentVolumeClaim{},
+		classes:      map[string]*storagev1.StorageClass{},
 	}
 	for i := range d.Objects {
 		o := &d.Objects[i]
@@ -73,6 +83,13 @@ func indexDesired(d *Desired) *desiredIndex {
 		case manifest.KindDaemonSet:
 			t := &o.DaemonSet.Spec.Template
 			idx.daemonsets[k] = daemonWant{o.DaemonSet, templateHash(&t.ObjectMeta, &t.Spec)}
+		case manifest.KindStatefulSet:
+			t := &o.StatefulSet.Spec.Template
+			idx.statefulsets[k] = statefulWant{o.StatefulSet, templateHash(&t.ObjectMeta, &t.Spec)}
+		case manifest.KindPersistentVolumeClaim:
+			idx.claims[k] = o.PersistentVolumeClaim
+		case manifest.KindStorageClass:
+			idx.classes[o.StorageClass.Name] = o.StorageClass
 		}
 	}
 	return idx

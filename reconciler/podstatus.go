@@ -41,6 +41,9 @@ func (p *PodReports) Report(node string, rep *api.PodStatusReport) (*api.PodStat
 	err := p.store.Update(func(tx Tx) error {
 		resp.Drop = nil
 		total := 0
+		if err := claimsDeleted(tx, node, rep.ClaimsDeleted, now); err != nil {
+			return err
+		}
 		for _, p := range rep.Pods {
 			rec, err := tx.Pod(p.Namespace, p.Name)
 			if errors.Is(err, ErrNotFound) || err == nil && (string(rec.Pod.UID) != p.UID || rec.Pod.Spec.NodeName != node) {

@@ -102,3 +102,15 @@ func (t rehearsalTx) PutDaemonSet(d *DaemonSetRecord) error {
 func (t rehearsalTx) DeleteDaemonSet(ns, name string) error {
 	return absent(func() (*DaemonSetRecord, error) { return t.DaemonSet(ns, name) })
 }
+func (t rehearsalTx) PutStatefulSet(s *StatefulSetRecord) error {
+	return unchanged(func() (*StatefulSetRecord, error) { return t.StatefulSet(s.Namespace, s.Name) }, s)
+}
+func (t rehearsalTx) DeleteStatefulSet(ns, name string) error {
+	return absent(func() (*StatefulSetRecord, error) { return t.StatefulSet(ns, name) })
+}
+func (t rehearsalTx) PutClaim(c *ClaimRecord) error {
+	return unchanged(func() (*ClaimRecord, error) { return t.Claim(c.Claim.Namespace, c.Claim.Name) }, c)
+}
+func (t rehearsalTx) DeleteClaim(ns, name string) error {
+	return absent(func() (*ClaimRecord, error) { return t.Claim(ns, name) })
+}

@@ -673,16 +673,18 @@ func TestIdlePassWithUnplaceablePodOpensNoWriteTransaction(t *testing.T) {
 }
 
 func TestRevisionWithKindsNotRunYetIsRefused(t *testing.T) {
+	// No kind is unrun today; the mechanism stays for the next one.
+	notRunKinds[manifest.KindStorageClass] = true
+	defer delete(notRunKinds, manifest.KindStorageClass)
 	h := newHarness(t)
 	h.addNode("n1", "2", "1Gi")
 	h.src.push("r1", decodeObjs(t, podYAML("a", "64Mi")))
 	h.converge("n1")
-	claim := "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n"
-	h.src.push("r2", decodeObjs(t, podYAML("a", "64Mi")+claim))
+	h.src.push("r2", decodeObjs(t, podYAML("a", "64Mi")+retainClassYAML))
 	h.converge("n1")
 	st := h.sync()
 	if st.State != "Rejected" || st.Applied.SHA != "r1" || st.Rejected == nil || len(st.Rejected.Errors) != 1 ||
-		st.Rejected.Errors[0].Message != "PersistentVolumeClaim is valid but this server does not run it yet" {
+		st.Rejected.Errors[0].Message != "StorageClass is valid but this server does not run it yet" {
 		t.Fatalf("status %+v", st)
 	}
 }

@@ -53,7 +53,10 @@ func (r *Reconciler) schedule(view *clusterView, now time.Time) error {
 			if view.nodes, err = tx.Nodes(); err != nil {
 				return err
 			}
-			view.pods, err = tx.Pods()
+			if view.pods, err = tx.Pods(); err != nil {
+				return err
+			}
+			view.claims, err = tx.Claims()
 			return err
 		})
 		if err != nil {
@@ -61,7 +64,7 @@ func (r *Reconciler) schedule(view *clusterView, now time.Time) error {
 		}
 	}
 	var pending []*corev1.Pod
-	var cluster scheduler.Cluster
+	cluster := scheduler.Cluster{Claims: schedulerClaims(view.claims)}
 	for _, n := range view.nodes {
 		cluster.Nodes = append(cluster.Nodes, schedulerNode(n))
 	}
@@ -137,6 +140,9 @@ func (r *Reconciler) commitPlan(plan *scheduler.Plan, now time.Time) error {
 			if err := tx.AddEvent(event(now, "Normal", "Scheduled", "Pod", p.Pod.Namespace, p.Pod.Name, msg)); err != nil {
 				return err
 			}
+		}
+		if err := bindClaims(tx, plan.ClaimNodes, now); err != nil {
+			return err
 		}
 		for _, u := range plan.Unplaced {
 			p, err := tx.Pod(u.Pod.Namespace, u.Pod.Name)

@@ -43,6 +43,13 @@ func (r *Reads) Snapshot(now time.Time) (*api.ClusterSnapshot, error) {
 		for _, j := range jobs {
 			snap.Jobs = append(snap.Jobs, api.SnapshotJob{Job: j.Job, CronJob: j.CronJob})
 		}
+		claims, err := tx.Claims()
+		if err != nil {
+			return err
+		}
+		for _, c := range claims {
+			snap.Claims = append(snap.Claims, api.SnapshotClaim{Claim: c.Claim, Node: c.Node})
+		}
 		return nil
 	})
 	if err != nil {
@@ -65,6 +72,10 @@ func StateOf(snap *api.ClusterSnapshot) ClusterState {
 	for i := range snap.Jobs {
 		j := &snap.Jobs[i]
 		st.Jobs = append(st.Jobs, &JobRecord{Job: j.Job, CronJob: j.CronJob})
+	}
+	for i := range snap.Claims {
+		c := &snap.Claims[i]
+		st.Claims = append(st.Claims, &ClaimRecord{Claim: c.Claim, Node: c.Node})
 	}
 	return st
 }

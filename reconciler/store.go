@@ -52,6 +52,10 @@ type ReadTx interface {
 	CronJobs() ([]*CronJobRecord, error)
 	DaemonSet(namespace, name string) (*DaemonSetRecord, error)
 	DaemonSets() ([]*DaemonSetRecord, error)
+	StatefulSet(namespace, name string) (*StatefulSetRecord, error)
+	StatefulSets() ([]*StatefulSetRecord, error)
+	Claim(namespace, name string) (*ClaimRecord, error)
+	Claims() ([]*ClaimRecord, error)
 	// Sync is the Git sync state; a zero record before the first sync.
 	Sync() (*SyncRecord, error)
 	// ServiceAddresses is every Service's cluster IP and node ports as
@@ -81,6 +85,10 @@ type Tx interface {
 	DeleteCronJob(namespace, name string) error
 	PutDaemonSet(*DaemonSetRecord) error
 	DeleteDaemonSet(namespace, name string) error
+	PutStatefulSet(*StatefulSetRecord) error
+	DeleteStatefulSet(namespace, name string) error
+	PutClaim(*ClaimRecord) error
+	DeleteClaim(namespace, name string) error
 	PutSync(*SyncRecord) error
 	PutServiceAddresses(serviceaddr.Table) error
 	// AddEvent records an event; an event equal to the newest one with the
@@ -168,6 +176,42 @@ type DaemonSetRecord struct {
 	Status    appsv1.DaemonSetStatus `json:"status"`
 	// Created is when berth first saw the DaemonSet.
 	Created time.Time `json:"created,omitzero"`
+}
+
+// StatefulSetRecord keeps a StatefulSet's status and the pod templates
+// of its current and update revisions: a pod below a RollingUpdate
+// partition is made again from the current revision's template, which
+// Git no longer holds (Kubernetes keeps ControllerRevisions for this).
+type StatefulSetRecord struct {
+	Namespace string                   `json:"namespace"`
+	Name      string                   `json:"name"`
+	Status    appsv1.StatefulSetStatus `json:"status"`
+	// Created is when berth first saw the StatefulSet.
+	Created time.Time `json:"created,omitzero"`
+	// Templates are the pod templates by revision (template hash).
+	Templates map[string]corev1.PodTemplateSpec `json:"templates,omitempty"`
+}
+
+// ClaimRecord is a PersistentVolumeClaim on node-local storage: from Git,
+// or made from a StatefulSet's volumeClaimTemplates. Claim.Status.Phase
+// is Pending until its first pod is placed, Bound (to Node) from then
+// on, and Released once it left Git under reclaimPolicy Retain (its data
+// stays on Node). Claim.DeletionTimestamp set means Node is told to
+// remove its data; the record goes when the node reports it gone.
+type ClaimRecord struct {
+	Claim corev1.PersistentVolumeClaim `json:"claim"`
+	// Owner is the StatefulSet whose template made the claim, or
+	// {PersistentVolumeClaim, name} for a claim written in Git.
+	Owner Owner `json:"owner"`
+	// Node is the node holding the claim's directory, "" while Pending.
+	Node string `json:"node,omitempty"`
+	// ReclaimPolicy is its class's, resolved when the claim was made (as
+	// a PersistentVolume keeps the class's policy).
+	ReclaimPolicy corev1.PersistentVolumeReclaimPolicy `json:"reclaimPolicy"`
+	// DeleteWithOwner is the StatefulSet's whenDeleted: Delete, kept so
+	// the claim knows what to do once its set is gone from Git.
+	DeleteWithOwner bool      `json:"deleteWithOwner,omitempty"`
+	Created         time.Time `json:"created"`
 }
 
 // JobRecord is a Job: from Git, or made by a CronJob (then Spec is the

@@ -24,6 +24,7 @@ type changes struct {
 	byKey   map[string]*PodRecord
 	byOwner map[string][]*PodRecord // "Kind/namespace/name"
 	nodes   []*NodeRecord           // as the transaction read them
+	claims  []*ClaimRecord          // as the transaction leaves them
 
 	// due is the work keys (workqueue.go) this pass syncs, all of them
 	// when full (a Job a CronJob makes is synced by the next pass, which
@@ -156,6 +157,9 @@ func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, *clusterView, erro
 		if c.nodes, err = tx.Nodes(); err != nil {
 			return err
 		}
+		if c.claims, err = tx.Claims(); err != nil {
+			return err
+		}
 		if err := r.lostNodes(c, pods); err != nil {
 			return err
 		}
@@ -163,7 +167,7 @@ func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, *clusterView, erro
 			return nil // nothing admitted yet: keep what runs as it is
 		}
 		steps := []func(*changes, *desiredIndex) (time.Time, error){
-			r.syncPods, r.syncDeployments, r.syncDaemonSets, r.syncCronJobs, r.syncJobs, r.prune,
+			r.syncPods, r.syncDeployments, r.syncDaemonSets, r.syncCronJobs, r.syncJobs, r.prune, r.syncStateful,
 		}
 		for _, step := range steps {
 			w, err := step(c, idx)
@@ -210,8 +214,9 @@ func (r *Reconciler) syncWorkloads(now time.Time) (time.Time, *clusterView, erro
 
 // clusterView is what a pass last read of pods and nodes.
 type clusterView struct {
-	pods  []*PodRecord
-	nodes []*NodeRecord
+	pods   []*PodRecord
+	nodes  []*NodeRecord
+	claims []*ClaimRecord
 }
 
 func (c *changes) view() *clusterView {
@@ -219,7 +224,7 @@ func (c *changes) view() *clusterView {
 	for _, p := range c.byKey {
 		v.pods = append(v.pods, p)
 	}
-	v.nodes = c.nodes
+	v.nodes, v.claims = c.nodes, c.claims
 	return v
 }
 
@@ -616,6 +621,8 @@ func (r *Reconciler) prune(c *changes, idx *desiredIndex) (time.Time, error) {
 			_, ok = idx.deployments[k]
 		case OwnerDaemonSet:
 			_, ok = idx.daemonsets[k]
+		case OwnerStatefulSet:
+			_, ok = idx.statefulsets[k]
 		case OwnerJob:
 			uid, found := jobUID[k]
 			ok = found && p.Pod.Labels[jobs.ControllerUIDLabel] == uid

@@ -107,7 +107,8 @@ type changeLog interface {
 // workKeysOf are the work keys a change of the record rec in bucket
 // concerns: a pod's owner, a Job and the CronJob that made it, a
 // workload's own record; a node (readiness, labels, capacity: what
-// DaemonSets and lost pods depend on) concerns every key. Events, the
+// DaemonSets and lost pods depend on), a StatefulSet or a claim concerns
+// every key. Events, the
 // sync record and service addresses concern none.
 func workKeysOf(rec any) []string {
 	switch r := rec.(type) {
@@ -125,7 +126,9 @@ func workKeysOf(rec any) []string {
 		return []string{ownerKey(kindCronJob, r.Namespace, r.Name)}
 	case *DaemonSetRecord:
 		return []string{ownerKey(OwnerDaemonSet, r.Namespace, r.Name)}
-	case *NodeRecord, unattributed:
+	case *NodeRecord, *StatefulSetRecord, *ClaimRecord, unattributed:
+		// syncStateful is not keyed: a StatefulSet's or a claim's change
+		// (a claim bound, its data removed by the agent) makes a full pass.
 		return []string{fullKey}
 	}
 	return nil

@@ -271,6 +271,30 @@ func (c *Client) DaemonSet(ctx context.Context, namespace, name string) (*appsv1
 	return &out, c.get(ctx, api.NamespacedPath(api.PathDaemonSets, namespace, name), nil, &out)
 }
 
+// StatefulSets lists StatefulSets of one namespace, or of all.
+func (c *Client) StatefulSets(ctx context.Context, namespace string) (*appsv1.StatefulSetList, error) {
+	var out appsv1.StatefulSetList
+	return &out, c.get(ctx, api.NamespacedPath(api.PathStatefulSets, namespace, ""), nil, &out)
+}
+
+// StatefulSet reads one StatefulSet.
+func (c *Client) StatefulSet(ctx context.Context, namespace, name string) (*appsv1.StatefulSet, error) {
+	var out appsv1.StatefulSet
+	return &out, c.get(ctx, api.NamespacedPath(api.PathStatefulSets, namespace, name), nil, &out)
+}
+
+// PersistentVolumeClaims lists the claims of one namespace, or of all.
+func (c *Client) PersistentVolumeClaims(ctx context.Context, namespace string) (*corev1.PersistentVolumeClaimList, error) {
+	var out corev1.PersistentVolumeClaimList
+	return &out, c.get(ctx, api.NamespacedPath(api.PathClaims, namespace, ""), nil, &out)
+}
+
+// PersistentVolumeClaim reads one claim.
+func (c *Client) PersistentVolumeClaim(ctx context.Context, namespace, name string) (*corev1.PersistentVolumeClaim, error) {
+	var out corev1.PersistentVolumeClaim
+	return &out, c.get(ctx, api.NamespacedPath(api.PathClaims, namespace, name), nil, &out)
+}
+
 // Jobs lists Jobs of one namespace, or of all.
 func (c *Client) Jobs(ctx context.Context, namespace string) (*batchv1.JobList, error) {
 	var out batchv1.JobList

@@ -97,6 +97,15 @@ func runDescribe(ctx context.Context, c *client.Client, out io.Writer, res resKi
 		if dep, err = c.Deployment(ctx, ns, name); err == nil {
 			d.deployment(dep)
 		}
+	case resClaims:
+		kind = "PersistentVolumeClaim"
+		var pvc *corev1.PersistentVolumeClaim
+		if pvc, err = c.PersistentVolumeClaim(ctx, ns, name); err == nil {
+			var pods *corev1.PodList
+			if pods, err = c.Pods(ctx, ns); err == nil {
+				d.claim(pvc, pods.Items)
+			}
+		}
 	case resJobs:
 		kind = "Job"
 		var j *batchv1.Job
@@ -250,6 +259,8 @@ func (d *describer) pod(p *corev1.Pod) {
 				kind = "EmptyDir (a temporary directory that shares a pod's lifetime)"
 			case v.HostPath != nil:
 				kind = "HostPath (" + v.HostPath.Path + ")"
+			case v.PersistentVolumeClaim != nil:
+				kind = "PersistentVolumeClaim (" + v.PersistentVolumeClaim.ClaimName + ")"
 			}
 			d.line(1, v.Name, "%s", kind)
 		}
@@ -424,6 +435,51 @@ func (d *describer) podTemplate(t *corev1.PodTemplateSpec) {
 		d.resources(3, "Requests", c.Resources.Requests)
 		d.resources(3, "Limits", c.Resources.Limits)
 	}
+}
+
+// claim is kubectl's describe of a PersistentVolumeClaim, with the node
+// holding its data and its reclaim policy (which kubectl shows on the
+// PersistentVolume).
+func (d *describer) claim(c *corev1.PersistentVolumeClaim, pods []corev1.Pod) {
+	d.line(0, "Name", "%s", c.Name)
+	d.line(0, "Namespace", "%s", c.Namespace)
+	d.line(0, "StorageClass", "%s", ptr.Deref(c.Spec.StorageClassName, ""))
+	status := string(c.Status.Phase)
+	if c.DeletionTimestamp != nil {
+		status = "Terminating (since " + timeString(*c.DeletionTimestamp) + ")"
+	}
+	d.line(0, "Status", "%s", status)
+	d.line(0, "Volume", "%s", c.Spec.VolumeName)
+	d.line(0, "Node", "%s", orNone(c.Annotations[api.AnnotationClaimNode]))
+	d.line(0, "Reclaim Policy", "%s", c.Annotations[api.AnnotationReclaimPolicy])
+	d.labels(0, "Labels", c.Labels)
+	ann := map[string]string{}
+	for k, v := range c.Annotations {
+		if k != api.AnnotationClaimNode && k != api.AnnotationReclaimPolicy {
+			ann[k] = v
+		}
+	}
+	d.labels(0, "Annotations", ann)
+	capacity := ""
+	if q, ok := c.Status.Capacity[corev1.ResourceStorage]; ok {
+		capacity = q.String()
+	}
+	d.line(0, "Capacity", "%s", capacity)
+	d.line(0, "Access Modes", "%s", accessModes(c.Status.AccessModes))
+	mode := ""
+	if c.Spec.VolumeMode != nil {
+		mode = string(*c.Spec.VolumeMode)
+	}
+	d.line(0, "VolumeMode", "%s", mode)
+	var users []string
+	for i := range pods {
+		for _, v := range pods[i].Spec.Volumes {
+			if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == c.Name {
+				users = append(users, pods[i].Name)
+			}
+		}
+	}
+	d.line(0, "Used By", "%s", orNone(strings.Join(users, ", ")))
 }
 
 func (d *describer) deployment(dep *appsv1.Deployment) {

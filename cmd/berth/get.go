@@ -30,16 +30,18 @@ import (
 type resKind string
 
 const (
-	resNodes       resKind = "nodes"
-	resPods        resKind = "pods"
-	resDeployments resKind = "deployments"
-	resDaemonSets  resKind = "daemonsets"
-	resJobs        resKind = "jobs"
-	resCronJobs    resKind = "cronjobs"
-	resServices    resKind = "services"
-	resEndpoints   resKind = "endpoints"
-	resConfigMaps  resKind = "configmaps"
-	resSecrets     resKind = "secrets"
+	resNodes        resKind = "nodes"
+	resPods         resKind = "pods"
+	resDeployments  resKind = "deployments"
+	resDaemonSets   resKind = "daemonsets"
+	resStatefulSets resKind = "statefulsets"
+	resClaims       resKind = "persistentvolumeclaims"
+	resJobs         resKind = "jobs"
+	resCronJobs     resKind = "cronjobs"
+	resServices     resKind = "services"
+	resEndpoints    resKind = "endpoints"
+	resConfigMaps   resKind = "configmaps"
+	resSecrets      resKind = "secrets"
 )
 
 // resourceNames are the names kubectl accepts for each kind.
@@ -48,6 +50,8 @@ var resourceNames = map[string]resKind{
 	"pod": resPods, "pods": resPods, "po": resPods,
 	"deployment": resDeployments, "deployments": resDeployments, "deploy": resDeployments,
 	"daemonset": resDaemonSets, "daemonsets": resDaemonSets, "ds": resDaemonSets,
+	"statefulset": resStatefulSets, "statefulsets": resStatefulSets, "sts": resStatefulSets,
+	"persistentvolumeclaim": resClaims, "persistentvolumeclaims": resClaims, "pvc": resClaims,
 	"job": resJobs, "jobs": resJobs,
 	"cronjob": resCronJobs, "cronjobs": resCronJobs, "cj": resCronJobs,
 	"service": resServices, "services": resServices, "svc": resServices,
@@ -59,7 +63,7 @@ var resourceNames = map[string]resKind{
 func parseResource(s string) (resKind, error) {
 	r, ok := resourceNames[strings.ToLower(s)]
 	if !ok {
-		return "", fmt.Errorf("unknown resource type %q: use nodes, pods, deployments, daemonsets, jobs, cronjobs, services, endpoints, configmaps or secrets", s)
+		return "", fmt.Errorf("unknown resource type %q: use nodes, pods, deployments, daemonsets, statefulsets, persistentvolumeclaims (pvc), jobs, cronjobs, services, endpoints, configmaps or secrets", s)
 	}
 	return r, nil
 }
@@ -94,10 +98,10 @@ type getOptions struct {
 func newGetCmd() *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
-		Use:   "get (nodes|pods|deployments|daemonsets|jobs|cronjobs|services|endpoints|configmaps|secrets) [NAME]",
-		Short: "Show nodes, pods, deployments, daemonsets, jobs, cronjobs, services, endpoints, configmaps or secrets as kubectl does",
-		Long: `Show the nodes of the cluster, or the pods, deployments, daemonsets, jobs,
-cronjobs, services, endpoints, configmaps and secrets the server runs from
+		Use:   "get (nodes|pods|deployments|daemonsets|statefulsets|pvc|jobs|cronjobs|services|endpoints|configmaps|secrets) [NAME]",
+		Short: "Show nodes, pods, deployments, daemonsets, statefulsets, claims, jobs, cronjobs, services, endpoints, configmaps or secrets as kubectl does",
+		Long: `Show the nodes of the cluster, or the pods, deployments, daemonsets, statefulsets,
+persistentvolumeclaims, jobs, cronjobs, services, endpoints, configmaps and secrets the server runs from
 Git, as a table like kubectl's. A secret is shown as its keys and their
 sizes: no value is ever read back from the server.
 
@@ -195,6 +199,14 @@ func runGet(ctx context.Context, c *client.Client, out, errOut io.Writer, res re
 		t = daemonSetTable(v.Items, wide, now)
 	case *appsv1.DaemonSet:
 		t = daemonSetTable([]appsv1.DaemonSet{*v}, wide, now)
+	case *appsv1.StatefulSetList:
+		t = statefulSetTable(v.Items, wide, now)
+	case *appsv1.StatefulSet:
+		t = statefulSetTable([]appsv1.StatefulSet{*v}, wide, now)
+	case *corev1.PersistentVolumeClaimList:
+		t = claimTable(v.Items, wide, now)
+	case *corev1.PersistentVolumeClaim:
+		t = claimTable([]corev1.PersistentVolumeClaim{*v}, wide, now)
 	case *batchv1.JobList:
 		t = jobTable(v.Items, wide, now)
 	case *batchv1.Job:
@@ -260,6 +272,23 @@ func fetch(ctx context.Context, c *client.Client, res resKind, ns, name string) 
 			return d, 1, err
 		}
 		l, err := c.DaemonSets(ctx, ns)
+		return l, len(l.Items), err
+	case resStatefulSets:
+		if name != "" {
+			st, err := c.StatefulSet(ctx, ns, name)
+			return st, 1, err
+		}
+		l, err := c.StatefulSets(ctx, ns)
+		return l, len(l.Items), err
+	case resClaims:
+		if name != "" {
+			pvc, err := c.PersistentVolumeClaim(ctx, ns, name)
+			return pvc, 1, err
+		}
+		l, err := c.PersistentVolumeClaims(ctx, ns)
+		if err == nil {
+			sort.Slice(l.Items, func(i, j int) bool { return nsLess(&l.Items[i].ObjectMeta, &l.Items[j].ObjectMeta) })
+		}
 		return l, len(l.Items), err
 	case resJobs:
 		if name != "" {
@@ -560,6 +589,67 @@ func daemonSetTable(ds []appsv1.DaemonSet, wide bool, now time.Time) table {
 		t.namespaces = append(t.namespaces, d.Namespace)
 	}
 	return t
+}
+
+// statefulSetTable has kubectl's columns for StatefulSets.
+func statefulSetTable(sets []appsv1.StatefulSet, wide bool, now time.Time) table {
+	t := table{header: []string{"NAME", "READY", "AGE"}}
+	if wide {
+		t.header = append(t.header, "CONTAINERS", "IMAGES")
+	}
+	for i := range sets {
+		s := &sets[i]
+		r := []string{s.Name, fmt.Sprintf("%d/%d", s.Status.ReadyReplicas, ptr.Deref(s.Spec.Replicas, 1)), age(s.CreationTimestamp, now)}
+		if wide {
+			names, images := containersAndImages(&s.Spec.Template.Spec)
+			r = append(r, names, images)
+		}
+		t.rows = append(t.rows, r)
+		t.namespaces = append(t.namespaces, s.Namespace)
+	}
+	return t
+}
+
+// claimTable has kubectl's columns for PersistentVolumeClaims. VOLUME
+// names the claim's directory on its node; berth has no
+// VolumeAttributesClasses.
+func claimTable(claims []corev1.PersistentVolumeClaim, wide bool, now time.Time) table {
+	t := table{header: []string{"NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "AGE"}}
+	if wide {
+		t.header = append(t.header, "VOLUMEMODE")
+	}
+	for i := range claims {
+		c := &claims[i]
+		capacity := ""
+		if q, ok := c.Status.Capacity[corev1.ResourceStorage]; ok {
+			capacity = q.String()
+		}
+		r := []string{c.Name, string(c.Status.Phase), c.Spec.VolumeName, capacity, accessModes(c.Status.AccessModes),
+			ptr.Deref(c.Spec.StorageClassName, ""), "<unset>", age(c.CreationTimestamp, now)}
+		if wide {
+			mode := ""
+			if c.Spec.VolumeMode != nil {
+				mode = string(*c.Spec.VolumeMode)
+			}
+			r = append(r, mode)
+		}
+		t.rows = append(t.rows, r)
+		t.namespaces = append(t.namespaces, c.Namespace)
+	}
+	return t
+}
+
+// accessModes abbreviates as kubectl does (RWO, RWOP).
+func accessModes(modes []corev1.PersistentVolumeAccessMode) string {
+	short := map[corev1.PersistentVolumeAccessMode]string{corev1.ReadWriteOnce: "RWO", corev1.ReadOnlyMany: "ROX",
+		corev1.ReadWriteMany: "RWX", corev1.ReadWriteOncePod: "RWOP"}
+	var out []string
+	for _, m := range modes {
+		if s, ok := short[m]; ok {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 func jobStatus(j *batchv1.Job) string {

@@ -230,6 +230,8 @@ type clusterOptions struct {
 	// hosts runs every agent in its own network namespace acting as a
 	// separate machine (hosts.go), with --pod-network on.
 	hosts bool
+	// storage gives every agent a --storage-dir (storageDir) for claims.
+	storage bool
 }
 
 // cluster is a whole berth installation of real processes on this machine.
@@ -364,6 +366,9 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 		if o.allocatable != "" {
 			n.args = append(n.args, "--allocatable", o.allocatable)
 		}
+		if o.storage {
+			n.args = append(n.args, "--storage-dir", c.storageDir(n))
+		}
 		if n.host != "" {
 			n.args = append(n.args, "--pod-network", "auto", "--node-ip", n.ip)
 			c.prePull(n)
@@ -394,6 +399,9 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 	t.Cleanup(c.removeAll)
 	return c
 }
+
+// storageDir is the node's --storage-dir, with clusterOptions.storage.
+func (c *cluster) storageDir(n *node) string { return filepath.Join(c.dir, n.ns, "storage") }
 
 // keepLogs copies the processes' whole logs out of the cluster's
 // directory, which cleanup removes, so a failure can be studied.

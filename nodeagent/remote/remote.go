@@ -207,9 +207,18 @@ type Link struct {
 	// dropped are UIDs the server said it does not bind here; they are
 	// not reported again while the agent tears them down.
 	dropped map[string]bool
+	// claimsGone are the claims of the last list whose data the agent
+	// removed, reported until the server forgets them.
+	claimsGone []api.ClaimRef
 }
 
 type podRef struct{ namespace, name string }
+
+// claimDeleter is an agent that keeps claims (nodeagent.Agent): the link
+// passes it the claims the server wants removed.
+type claimDeleter interface {
+	DeleteClaim(namespace, name string) error
+}
 
 var _ nodeagent.Source = (*Link)(nil)
 
@@ -518,6 +527,10 @@ func (l *Link) Watch(ctx context.Context, sync func([]*corev1.Pod)) error {
 		}
 		bo = l.newBackoff()
 		if synced && list.ResourceVersion == rv {
+			if len(list.DeleteClaims) > 0 { // one that failed is tried again
+				l.deleteClaims(list.DeleteClaims)
+				l.poke()
+			}
 			continue
 		}
 		rv, synced = list.ResourceVersion, true
@@ -541,8 +554,34 @@ func (l *Link) Watch(ctx context.Context, sync func([]*corev1.Pod)) error {
 			l.cfg.Configs.Replace(list.Configs)
 		}
 		sync(wanted)
+		l.deleteClaims(list.DeleteClaims)
 		l.poke()
 	}
+}
+
+// deleteClaims removes the data of the claims the server lists for
+// deletion (after Sync, so a pod that stopped using one is gone from the
+// agent's wanted set) and remembers which are gone, for the status report.
+func (l *Link) deleteClaims(refs []api.ClaimRef) {
+	l.mu.Lock()
+	a := l.agent
+	l.mu.Unlock()
+	cd, ok := a.(claimDeleter)
+	var gone []api.ClaimRef
+	for _, ref := range refs {
+		if !ok {
+			break
+		}
+		if err := cd.DeleteClaim(ref.Namespace, ref.Name); err != nil {
+			l.cfg.Logger.Warn("claim data not removed yet", "claim", ref.Namespace+"/"+ref.Name, "err", err)
+			continue
+		}
+		l.cfg.Logger.Info("removed claim data", "claim", ref.Namespace+"/"+ref.Name)
+		gone = append(gone, ref)
+	}
+	l.mu.Lock()
+	l.claimsGone = gone
+	l.mu.Unlock()
 }
 
 // poke asks for a status report soon, without waiting for the next poll.
@@ -606,6 +645,7 @@ func (l *Link) statusReport(pods []corev1.Pod) api.PodStatusReport {
 			rep.Pods = append(rep.Pods, api.PodStatus{Namespace: ref.namespace, Name: ref.name, UID: uid, Gone: true})
 		}
 	}
+	rep.ClaimsDeleted = l.claimsGone
 	return rep
 }
 
