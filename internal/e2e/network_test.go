@@ -255,7 +255,9 @@ func TestClusterNetwork(t *testing.T) {
 		if _, err := fmt.Sscan(r.out, &ok, &fail); r.err != nil || err != nil {
 			t.Fatalf("client loop: %q, %v %v", r.out, r.err, err)
 		}
-		// Reported, not asserted: the drop-nothing gate is not built yet.
+		// Reported, not asserted: the rollout gate (reconciler/drain.go)
+		// stops an old backend only once both nodes' rules dropped it, but
+		// a loaded machine can still time a request out.
 		t.Logf("rolling update of 3 backends: %d failed of %d requests", fail, ok+fail)
 		if ok == 0 {
 			t.Fatalf("no request succeeded during the rollout (%d failed)", fail)
