@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -230,6 +231,9 @@ type clusterOptions struct {
 	// hosts runs every agent in its own network namespace acting as a
 	// separate machine (hosts.go), with --pod-network on.
 	hosts bool
+	// podNetwork is the hosts' --pod-network mode (default auto: the
+	// hosts share a link, so host-gw routes).
+	podNetwork string
 }
 
 // cluster is a whole berth installation of real processes on this machine.
@@ -365,7 +369,8 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 			n.args = append(n.args, "--allocatable", o.allocatable)
 		}
 		if n.host != "" {
-			n.args = append(n.args, "--pod-network", "auto", "--node-ip", n.ip)
+			mode := cmp.Or(o.podNetwork, "auto")
+			n.args = append(n.args, "--pod-network", mode, "--node-ip", n.ip)
 			c.prePull(n)
 		}
 		c.startAgent(n)
