@@ -14,7 +14,9 @@ import (
 
 // webApp is a busybox httpd Deployment pinned to one node, serving
 // /index.html (what its start command writes) and /cgi-bin/ip, which
-// answers the client's address as the server saw it.
+// answers the client's address as the server saw it. It stops serving at
+// once on SIGTERM, as most servers do, so a pod told to stop while a node
+// still sends it requests fails them.
 func webApp(image, name, node string, replicas int, tag, index string) string {
 	return fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
@@ -44,7 +46,10 @@ spec:
               printf '#!/bin/sh\necho Content-Type: text/plain\necho\necho "$REMOTE_ADDR"\n' > /www/cgi-bin/ip
               chmod +x /www/cgi-bin/ip
               %[6]s
-              exec httpd -f -p 8080 -h /www
+              httpd -f -p 8080 -h /www &
+              httpd=$!
+              trap 'kill $httpd; exit 0' TERM
+              wait $httpd
           ports:
             - {name: http, containerPort: 8080}
           readinessProbe:
