@@ -15,6 +15,8 @@
 //
 // Nodes send traffic to ready endpoints only, so a pod leaves every node's
 // rules as soon as its deletion is recorded, and enters only once Ready.
+// Drain is the rule that then holds its containers running until every
+// Ready node confirmed rules without it, or a deadline passed.
 //
 // A Service without a selector has no endpoints: berth has no manually
 // written Endpoints or EndpointSlices yet.

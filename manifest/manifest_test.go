@@ -53,7 +53,7 @@ func TestExamplesRepoIsValid(t *testing.T) {
 	for _, o := range objs {
 		kinds[o.Kind]++
 	}
-	for _, k := range []Kind{KindPod, KindDeployment, KindJob, KindCronJob} {
+	for _, k := range []Kind{KindPod, KindDeployment, KindJob, KindCronJob, KindService} {
 		if kinds[k] == 0 {
 			t.Errorf("examples-repo has no %s", k)
 		}

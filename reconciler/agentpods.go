@@ -165,6 +165,11 @@ func newIndexedPod(key string, raw []byte, rec *PodRecord) (*indexedPod, error) 
 		ObjectMeta: rec.Pod.ObjectMeta,
 		Spec:       rec.Pod.Spec,
 	}}
+	if rec.Draining {
+		// Not stopped yet: the nodes have not all confirmed its leaving
+		// the endpoints (the rollout gate).
+		ip.pod.DeletionTimestamp = nil
+	}
 	if raw != nil {
 		ip.raw = bytes.Clone(raw)
 	}

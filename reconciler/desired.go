@@ -101,11 +101,14 @@ func newPodRecord(namespace, name string, owner Owner, meta *metav1.ObjectMeta, 
 func (p *PodRecord) deleting() bool { return p.Pod.DeletionTimestamp != nil }
 
 // markDeleted asks for the pod to be stopped. An unbound pod has nothing
-// on any node and can be forgotten at once; the caller checks bound().
+// on any node and can be forgotten at once; the caller checks bound(). A
+// bound one drains first: it leaves the endpoints now and its agent is
+// told to stop it once the nodes confirmed that (Network.RunDrain).
 func (p *PodRecord) markDeleted(now time.Time) {
 	if p.Pod.DeletionTimestamp == nil {
 		t := metav1.NewTime(now)
 		p.Pod.DeletionTimestamp = &t
+		p.Draining = p.bound()
 	}
 }
 

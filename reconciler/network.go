@@ -28,11 +28,15 @@ type Network struct {
 	last    []byte // JSON of the last state, ResourceVersion zeroed
 	version uint64
 	applied map[string]uint64 // node → newest version it confirmed
+	// confirmed is closed (and replaced) when a node confirms a newer
+	// version, waking the rollout gate (drain.go).
+	confirmed chan struct{}
+	drain     drainState
 }
 
 // NewNetwork serves rec's Services over store.
 func NewNetwork(store Store, rec *Reconciler, cfg endpoints.NetworkConfig) *Network {
-	return &Network{store: store, rec: rec, cfg: cfg, applied: map[string]uint64{}}
+	return &Network{store: store, rec: rec, cfg: cfg, applied: map[string]uint64{}, confirmed: make(chan struct{})}
 }
 
 // State returns the network state and the store version it was read at.
@@ -92,6 +96,8 @@ func (n *Network) Applied(node string, rv uint64) error {
 	defer n.mu.Unlock()
 	if rv > n.applied[node] {
 		n.applied[node] = rv
+		close(n.confirmed)
+		n.confirmed = make(chan struct{})
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/berth-dev/berth/endpoints"
@@ -32,19 +31,7 @@ func TestNetworkVersionMovesOnlyOnChange(t *testing.T) {
 	h.src.push("r2", decodeObjs(t, serviceYAML("web", "")+"---\n"+deployYAML(2, "web:1")))
 	h.reconcile()
 	h.converge("n1")
-	// The simulated agents give pods no address: give them one.
-	if err := h.store.Update(func(tx Tx) error {
-		pods, err := tx.Pods()
-		for i, p := range pods {
-			p.Pod.Status.PodIP = fmt.Sprintf("198.18.0.%d", i+2)
-			if err := tx.PutPod(p); err != nil {
-				return err
-			}
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	h.giveAddresses()
 	st, _, _ = n.State()
 	if len(st.EndpointSlices) != 1 || len(st.EndpointSlices[0].Endpoints) != 2 {
 		t.Fatalf("want 2 endpoints, got %+v", st.EndpointSlices)

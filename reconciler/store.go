@@ -122,6 +122,11 @@ type PodRecord struct {
 	StatusTime time.Time `json:"statusTime,omitzero"`
 	// ReadySince is when the pod last became Ready (for minReadySeconds).
 	ReadySince time.Time `json:"readySince,omitzero"`
+	// Draining is set with DeletionTimestamp on a bound pod: the pod has
+	// left every Service's endpoints, but its agent still runs it until
+	// every Ready node confirmed a network version without it (the
+	// rollout gate, Network.RunDrain), which clears it.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // NodeRecord is a registered agent.

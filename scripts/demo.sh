@@ -18,6 +18,7 @@ namespace=${BERTH_DEMO_NAMESPACE:-berth-demo}   # containerd namespace and cgrou
 network=${BERTH_DEMO_NETWORK:-berth}            # CNI network
 bridge=${BERTH_DEMO_BRIDGE:-berth0}
 cidr=${BERTH_DEMO_CIDR:-198.18.0.0/16}
+service_cidr=${BERTH_DEMO_SERVICE_CIDR:-198.19.0.0/16}   # cluster DNS on its tenth address
 
 if [ "$(id -u)" != 0 ]; then echo "just demo needs root (containerd, network namespaces)" >&2; exit 1; fi
 if ! git -C "$root" rev-parse HEAD >/dev/null 2>&1; then echo "the demo follows this repository's Git history: run it from a clone" >&2; exit 1; fi
@@ -91,9 +92,9 @@ done
 
 echo "== starting berth server on $root (path examples-repo), API on $listen"
 setsid "$berth" server --repo "$root" --path examples-repo --interval 2s \
-    --data "$demo/data" --listen "$listen" --insecure-http --cluster-cidr "$cidr" \
+    --data "$demo/data" --listen "$listen" --insecure-http --cluster-cidr "$cidr" --service-cidr "$service_cidr" \
     --agent-node-name demo --agent-namespace "$namespace" --agent-drain-on-exit \
-    --agent-network "$network" --agent-bridge "$bridge" \
+    --agent-network "$network" --agent-bridge "$bridge" --agent-pod-network auto \
     --agent-containerd-socket "$demo/ctd/containerd.sock" --agent-runc-root "$demo/ctd/runc" \
     --agent-run-dir "$demo/run" --agent-log-dir "$demo/logs" --agent-cni-conf "$demo/cni/$network.conflist" </dev/null >"$demo/server.log" 2>&1 &
 pids+=($!)

@@ -219,12 +219,13 @@ func runServer(ctx context.Context, o serverOptions) error {
 		}
 		hooks[h.path] = hook
 	}
+	network := reconciler.NewNetwork(store, rec, endpoints.NetworkConfig{ServiceCIDR: serviceCIDR.String(), ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(),
+		ClusterDomain: clusterdns.DefaultDomain, ClusterCIDR: o.clusterCIDR})
 	planner := &serverPlanner{src: src, applied: rec.AppliedObjects, reads: reconciler.NewReads(store, rec.AppliedObjects), path: o.path, strategy: strategy, clock: clock.RealClock{}}
 	parts, err := newAPI(store, rec.AppliedObjects, configs, tokens,
 		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, CA: ca, CertOnly: !o.insecureHTTP,
 			ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(), ClusterDomain: clusterdns.DefaultDomain}, hooks,
-		reconciler.NewNetwork(store, rec, endpoints.NetworkConfig{ServiceCIDR: serviceCIDR.String(), ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(),
-			ClusterDomain: clusterdns.DefaultDomain, ClusterCIDR: o.clusterCIDR}),
+		network,
 		reconciler.Operations{Source: src, Store: store}, planner, clock.RealClock{}, log)
 	if err != nil {
 		return err
@@ -270,7 +271,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	var wg sync.WaitGroup
-	errc := make(chan error, 6)
+	errc := make(chan error, 7)
 	run := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -286,6 +287,9 @@ func runServer(ctx context.Context, o serverOptions) error {
 	run("reconciler", rec.Run)
 	run("api", parts.api.Run)
 	run("membership", parts.membership.Run)
+	// The rollout gate waits for the nodes' confirmations at most the node
+	// timeout: a silent node is NotReady by then and no longer waited for.
+	run("rollout gate", func(ctx context.Context) error { return network.RunDrain(ctx, clock.RealClock{}, o.nodeTimeout) })
 	if o.agent {
 		run("agent", func(ctx context.Context) error {
 			cfg := o.agentCfg

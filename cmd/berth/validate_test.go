@@ -37,7 +37,7 @@ func TestValidate(t *testing.T) {
 		wantCode int
 		want     string
 	}{
-		{name: "examples", args: []string{"validate", "../../examples-repo"}, want: "valid, 6 objects (1 CronJob, 1 Deployment, 1 Job, 3 Pod)\n"},
+		{name: "examples", args: []string{"validate", "../../examples-repo"}, want: "valid, 8 objects (1 CronJob, 1 Deployment, 1 Job, 4 Pod, 1 Service)\n"},
 		{name: "broken", args: []string{"validate", broken}, wantCode: 1, want: "web.yaml:9: spec.containers[0].resources.limits[memory]: quantities must match"},
 		{name: "broken json", args: []string{"validate", "-o", "json", broken}, wantCode: 1, want: `"valid": false`},
 		{name: "missing dir", args: []string{"validate", filepath.Join(broken, "nope")}, wantCode: -1, want: ""},

@@ -43,7 +43,7 @@ func (d *demoRun) env() []string {
 	return append(os.Environ(),
 		"BERTH_DEMO_BIN="+d.bin, "BERTH_DEMO_DIR="+d.dir, "BERTH_DEMO_LISTEN="+d.listen,
 		"BERTH_DEMO_NAMESPACE="+d.ns, "BERTH_DEMO_NETWORK="+d.ns, "BERTH_DEMO_BRIDGE="+d.bridge,
-		"BERTH_DEMO_CIDR=198.19.192.0/18")
+		"BERTH_DEMO_CIDR=198.19.192.0/18", "BERTH_DEMO_SERVICE_CIDR=198.19.160.0/20")
 }
 
 // A stopWay starts the demo one way and stops it one way.

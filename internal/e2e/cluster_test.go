@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -232,6 +233,9 @@ type clusterOptions struct {
 	hosts bool
 	// storage gives every agent a --storage-dir (storageDir) for claims.
 	storage bool
+	// podNetwork is the hosts' --pod-network mode (default auto: the
+	// hosts share a link, so host-gw routes).
+	podNetwork string
 }
 
 // cluster is a whole berth installation of real processes on this machine.
@@ -370,7 +374,8 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 			n.args = append(n.args, "--storage-dir", c.storageDir(n))
 		}
 		if n.host != "" {
-			n.args = append(n.args, "--pod-network", "auto", "--node-ip", n.ip)
+			mode := cmp.Or(o.podNetwork, "auto")
+			n.args = append(n.args, "--pod-network", mode, "--node-ip", n.ip)
 			c.prePull(n)
 		}
 		c.startAgent(n)

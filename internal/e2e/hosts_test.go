@@ -28,14 +28,23 @@ import (
 // outside client would. Containerd is shared: sandboxes take their netns
 // by path.
 //
-//	test netns:  hostsBridge 198.18.250.1 (server API, registry on loopback)
-//	               ├── veth ── host e2h-a: eth0 198.18.250.2, bridge of node a
-//	               └── veth ── host e2h-b: eth0 198.18.250.3, bridge of node b
+//	test netns:  PREFIXbr 198.18.250.1 (server API, registry on loopback)
+//	               ├── veth ── host PREFIXha: eth0 198.18.250.2, bridge of node a
+//	               └── veth ── host PREFIXhb: eth0 198.18.250.3, bridge of node b
+//
+// The names carry the cluster's prefix, so no two tests share a link; the
+// addresses are the same for all (the tests run one after the other).
 const (
-	hostsBridge  = "e2hbr"
 	hostsGateway = "198.18.250.1"
 	hostsPrefix  = 24
 )
+
+// hostsBridge is the "switch" of the cluster's hosts, hostName the
+// network namespace of its i-th node and hostVeth that host's end in the
+// test's namespace.
+func (c *cluster) hostsBridge() string   { return c.opts.prefix + "br" }
+func (c *cluster) hostName(i int) string { return c.opts.prefix + "h" + string(rune('a'+i)) }
+func (c *cluster) hostVeth(i int) string { return c.opts.prefix + "hv" + string(rune('a'+i)) }
 
 func run(name string, args ...string) error {
 	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
@@ -54,18 +63,18 @@ func (c *cluster) makeHosts() {
 	c.t.Cleanup(c.removeHosts)
 	c.removeHosts() // leftovers of a killed run
 	steps := [][]string{
-		{"link", "add", hostsBridge, "type", "bridge"},
-		{"addr", "add", fmt.Sprintf("%s/%d", hostsGateway, hostsPrefix), "dev", hostsBridge},
-		{"link", "set", hostsBridge, "up"},
+		{"link", "add", c.hostsBridge(), "type", "bridge"},
+		{"addr", "add", fmt.Sprintf("%s/%d", hostsGateway, hostsPrefix), "dev", c.hostsBridge()},
+		{"link", "set", c.hostsBridge(), "up"},
 	}
 	for i, n := range c.nodes {
-		n.host = "e2h-" + string(rune('a'+i))
+		n.host = c.hostName(i)
 		n.ip = fmt.Sprintf("198.18.250.%d", i+2)
-		veth := "e2hv" + string(rune('a'+i))
+		veth := c.hostVeth(i)
 		steps = append(steps,
 			[]string{"netns", "add", n.host},
 			[]string{"link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", n.host},
-			[]string{"link", "set", veth, "master", hostsBridge, "up"},
+			[]string{"link", "set", veth, "master", c.hostsBridge(), "up"},
 			[]string{"-n", n.host, "link", "set", "lo", "up"},
 			[]string{"-n", n.host, "addr", "add", fmt.Sprintf("%s/%d", n.ip, hostsPrefix), "dev", "eth0"},
 			[]string{"-n", n.host, "link", "set", "eth0", "up"},
@@ -87,13 +96,13 @@ func (c *cluster) makeHosts() {
 func (c *cluster) removeHosts() {
 	var errs []error
 	for i := range c.nodes {
-		h := "e2h-" + string(rune('a'+i))
+		h := c.hostName(i)
 		if _, err := os.Stat(filepath.Join("/run/netns", h)); err == nil {
 			errs = append(errs, run("ip", "netns", "del", h))
 		}
 	}
-	if exec.Command("ip", "link", "show", hostsBridge).Run() == nil {
-		errs = append(errs, run("ip", "link", "del", hostsBridge))
+	if exec.Command("ip", "link", "show", c.hostsBridge()).Run() == nil {
+		errs = append(errs, run("ip", "link", "del", c.hostsBridge()))
 	}
 	if err := errors.Join(errs...); err != nil {
 		c.t.Errorf("removing the hosts: %v", err)

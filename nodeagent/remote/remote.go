@@ -43,6 +43,7 @@ import (
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
 	"github.com/berth-dev/berth/nodeagent"
+	"github.com/berth-dev/berth/nodeagent/clusternet"
 )
 
 // Agent is what the link drives; *nodeagent.Agent is one.
@@ -767,12 +768,13 @@ func RunAgent(ctx context.Context, link Config, agent nodeagent.Config) error {
 		return fmt.Errorf("start agent on pod subnet %s: %w", agent.PodSubnet, err)
 	}
 	defer a.Close()
+	var network *clusternet.Applier
 	if link.Network != nil {
 		nctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		// The rules, routes and DNS stay when the agent stops, as its pods
 		// do: a restarted agent takes them over.
-		if _, err := startNetwork(nctx, l, link.Network); err != nil {
+		if network, err = startNetwork(nctx, l, link.Network); err != nil {
 			l.Close()
 			return err
 		}
@@ -784,6 +786,12 @@ func RunAgent(ctx context.Context, link Config, agent nodeagent.Config) error {
 		defer cancel()
 		if derr := a.Drain(dctx); derr != nil {
 			link.Logger.Error("drain", "err", derr)
+		}
+		// With its pods gone, the node leaves the cluster network too.
+		if network != nil {
+			if cerr := network.Close(dctx); cerr != nil {
+				link.Logger.Error("drain: remove the cluster network", "err", cerr)
+			}
 		}
 	}
 	return err
