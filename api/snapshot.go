@@ -27,6 +27,18 @@ type ClusterSnapshot struct {
 	Nodes   []SnapshotNode `json:"nodes"`
 	Pods    []SnapshotPod  `json:"pods"`
 	Jobs    []SnapshotJob  `json:"jobs"`
+	// ServiceCIDR is where the server allocates cluster IPs; Services
+	// are the addresses its admitted Services hold, by "namespace/name".
+	// A head whose Services clash with them is refused.
+	ServiceCIDR string                     `json:"serviceCIDR,omitempty"`
+	Services    map[string]SnapshotService `json:"services,omitempty"`
+}
+
+// SnapshotService is what one admitted Service holds.
+type SnapshotService struct {
+	ClusterIP string `json:"clusterIP,omitempty"`
+	// NodePorts maps "port/protocol" to its node port.
+	NodePorts map[string]int32 `json:"nodePorts,omitempty"`
 }
 
 // SnapshotNode is one node as the scheduler reads it.

@@ -196,14 +196,17 @@ func Compute(in Input) (*Plan, error) {
 		return p, nil
 	}
 	p.Changes = diffObjects(in)
-	if in.Cluster != nil {
-		fit, err := computeFit(in)
-		if err != nil {
-			return nil, err
-		}
-		p.Fit = fit
+	refused, fit, err := admission(in)
+	if err != nil {
+		return nil, err
 	}
+	p.Fit = fit
 	switch {
+	case len(refused) > 0:
+		// The server refuses the head before placing its pods.
+		p.Errors = refused
+		p.Verdict = VerdictRefused
+		p.Summary = fmt.Sprintf("refused: %d problem(s) in the head", len(refused))
 	case p.Fit != nil && !p.Fit.Admitted:
 		p.Verdict = VerdictRefused
 		unfit := 0
@@ -340,6 +343,16 @@ func value(o *manifest.Object) any {
 		return o.ConfigMap
 	case manifest.KindNamespace:
 		return o.NamespaceObject
+	case manifest.KindService:
+		return o.Service
+	case manifest.KindStatefulSet:
+		return o.StatefulSet
+	case manifest.KindDaemonSet:
+		return o.DaemonSet
+	case manifest.KindPersistentVolumeClaim:
+		return o.PersistentVolumeClaim
+	case manifest.KindStorageClass:
+		return o.StorageClass
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"errors"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -22,6 +23,15 @@ import (
 type Reads struct {
 	store   Store
 	objects func() []manifest.Object
+	// serviceCIDR is the loop's, for snapshots (unset: the default).
+	serviceCIDR netip.Prefix
+}
+
+// WithServiceCIDR sets the range the server allocates cluster IPs from,
+// which snapshots carry so a plan allocates as the server does.
+func (r *Reads) WithServiceCIDR(cidr netip.Prefix) *Reads {
+	r.serviceCIDR = cidr
+	return r
 }
 
 // NewReads returns the users' view over store; objects returns the
