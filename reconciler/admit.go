@@ -183,8 +183,9 @@ func Check(d *Desired, st ClusterState) (*Admission, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Neither check reads the templates' hashes indexDesired computes.
 	adm := &Admission{}
-	refuseEarly(indexDesired(d), st, alloc, adm)
+	refuseEarly(&desiredIndex{Desired: d}, st, alloc, adm)
 	return adm, nil
 }
 
