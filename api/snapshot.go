@@ -30,8 +30,11 @@ type ClusterSnapshot struct {
 	// ServiceCIDR is where the server allocates cluster IPs; Services
 	// are the addresses its admitted Services hold, by "namespace/name".
 	// A head whose Services clash with them is refused.
-	ServiceCIDR string                     `json:"serviceCIDR,omitempty"`
-	Services    map[string]SnapshotService `json:"services,omitempty"`
+	ServiceCIDR string `json:"serviceCIDR,omitempty"`
+	// Strategy is the server's placement strategy (spread, binpack): a
+	// plan places the head's pods as the server would.
+	Strategy string                     `json:"strategy,omitempty"`
+	Services map[string]SnapshotService `json:"services,omitempty"`
 }
 
 // SnapshotService is what one admitted Service holds.

@@ -23,9 +23,15 @@ func admission(in Input) (refused manifest.ErrorList, fit *Fit, err error) {
 	if in.Cluster == nil {
 		adm, err = reconciler.Check(d, reconciler.ClusterState{})
 	} else {
+		// The server's strategy, as the snapshot names it, unless the
+		// plan asks for another.
+		strategy := in.Strategy
+		if strategy == "" {
+			strategy = scheduler.Strategy(in.Cluster.Strategy)
+		}
 		var st reconciler.ClusterState
 		if st, err = reconciler.StateOf(in.Cluster); err == nil {
-			adm, err = reconciler.Admit(d, st, in.Strategy)
+			adm, err = reconciler.Admit(d, st, strategy)
 		}
 	}
 	if err != nil {

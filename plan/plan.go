@@ -34,7 +34,8 @@ type Input struct {
 	// Cluster is the snapshot the head's pods are placed on; nil skips
 	// the fit check.
 	Cluster *api.ClusterSnapshot
-	// Strategy is the server's placement strategy ("" spread).
+	// Strategy is the server's placement strategy ("": the snapshot's,
+	// spread when it names none).
 	Strategy scheduler.Strategy
 	// Now is when the plan is made: CronJobs' next runs count from it.
 	Now time.Time

@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/scheduler"
 )
 
 // Reads are the users' view of the cluster: store records merged with the
@@ -23,14 +24,17 @@ import (
 type Reads struct {
 	store   Store
 	objects func() []manifest.Object
-	// serviceCIDR is the loop's, for snapshots (unset: the default).
+	// strategy and serviceCIDR are the loop's, for snapshots (unset:
+	// the defaults).
+	strategy    scheduler.Strategy
 	serviceCIDR netip.Prefix
 }
 
-// WithServiceCIDR sets the range the server allocates cluster IPs from,
-// which snapshots carry so a plan allocates as the server does.
-func (r *Reads) WithServiceCIDR(cidr netip.Prefix) *Reads {
-	r.serviceCIDR = cidr
+// WithAdmission sets the loop's placement strategy and the range it
+// allocates cluster IPs from, which snapshots carry so a plan places and
+// allocates as the server does.
+func (r *Reads) WithAdmission(strategy scheduler.Strategy, serviceCIDR netip.Prefix) *Reads {
+	r.strategy, r.serviceCIDR = strategy, serviceCIDR
 	return r
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/berth-dev/berth/scheduler"
 	"github.com/berth-dev/berth/serviceaddr"
 	"time"
 
@@ -28,6 +29,11 @@ func (r *Reads) Snapshot(now time.Time) (*api.ClusterSnapshot, error) {
 			cidr = serviceaddr.DefaultServiceCIDR
 		}
 		snap.ServiceCIDR = cidr.String()
+		strategy, err := scheduler.ParseStrategy(string(r.strategy))
+		if err != nil {
+			return err
+		}
+		snap.Strategy = string(strategy)
 		addrs, err := tx.ServiceAddresses()
 		if err != nil {
 			return err

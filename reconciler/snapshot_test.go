@@ -3,14 +3,18 @@ package reconciler
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/metrics"
+	"github.com/berth-dev/berth/scheduler"
+	"github.com/berth-dev/berth/serviceaddr"
 )
 
 // TestSnapshotAdmissionAgrees is the promise `berth plan` makes: on any
@@ -23,6 +27,13 @@ func TestSnapshotAdmissionAgrees(t *testing.T) {
 	reasons := map[string]int{}
 	rapid.Check(t, func(rt *rapid.T) {
 		h := newHarness(t)
+		// The server's strategy, which the snapshot carries to the plan.
+		strategy := rapid.SampledFrom([]scheduler.Strategy{scheduler.StrategySpread, scheduler.StrategyBinpack}).Draw(rt, "strategy")
+		rec, err := New(Config{Store: h.store, Source: h.src, Clock: h.clock, LocalZone: time.UTC, Logger: slog.New(slog.DiscardHandler), Strategy: strategy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.rec = rec
 		nodes := rapid.IntRange(1, 4).Draw(rt, "nodes")
 		var names []string
 		for i := 0; i < nodes; i++ {
@@ -80,7 +91,7 @@ func TestSnapshotAdmissionAgrees(t *testing.T) {
 			}
 		}
 
-		snap, err := NewReads(h.store, nil).Snapshot(h.clock.Now())
+		snap, err := NewReads(h.store, nil).WithAdmission(strategy, serviceaddr.DefaultServiceCIDR).Snapshot(h.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +113,7 @@ func TestSnapshotAdmissionAgrees(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		adm, err := Admit(next, st, "")
+		adm, err := Admit(next, st, scheduler.Strategy(file.Strategy))
 		if err != nil {
 			t.Fatal(err)
 		}

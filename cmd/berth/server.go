@@ -219,7 +219,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		}
 		hooks[h.path] = hook
 	}
-	reads := reconciler.NewReads(store, rec.AppliedObjects).WithServiceCIDR(serviceCIDR)
+	reads := reconciler.NewReads(store, rec.AppliedObjects).WithAdmission(strategy, serviceCIDR)
 	planner := &serverPlanner{src: src, applied: rec.AppliedObjects, reads: reads, path: o.path, strategy: strategy, clock: clock.RealClock{}}
 	parts, err := newAPI(store, reads, configs, tokens,
 		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, CA: ca,
