@@ -362,32 +362,19 @@ func sameObject(b, h *manifest.Object) bool {
 	return bv != nil && reflect.DeepEqual(bv, hv)
 }
 
-// value is the decoded object of o's kind; nil for a Secret (printed
-// through secretView only).
+// value is the decoded object of o's kind: the one typed pointer a
+// decoded Object sets (found by reflection, so a kind added to manifest
+// is diffed without a change here); nil for a Secret (printed through
+// secretView only).
 func value(o *manifest.Object) any {
-	switch o.Kind {
-	case manifest.KindPod:
-		return o.Pod
-	case manifest.KindDeployment:
-		return o.Deployment
-	case manifest.KindJob:
-		return o.Job
-	case manifest.KindCronJob:
-		return o.CronJob
-	case manifest.KindConfigMap:
-		return o.ConfigMap
-	case manifest.KindNamespace:
-		return o.NamespaceObject
-	case manifest.KindService:
-		return o.Service
-	case manifest.KindStatefulSet:
-		return o.StatefulSet
-	case manifest.KindDaemonSet:
-		return o.DaemonSet
-	case manifest.KindPersistentVolumeClaim:
-		return o.PersistentVolumeClaim
-	case manifest.KindStorageClass:
-		return o.StorageClass
+	if o.Kind == manifest.KindSecret {
+		return nil
+	}
+	v := reflect.ValueOf(o).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.Pointer && !f.IsNil() && f.CanInterface() {
+			return f.Interface()
+		}
 	}
 	return nil
 }
