@@ -353,3 +353,21 @@ func golden(t *testing.T, path, got string) {
 		t.Errorf("%s differs from the output (go test ./plan -update rewrites it):\n--- want\n%s\n--- got\n%s", path, want, got)
 	}
 }
+
+// TestPlanWithoutSnapshotRefusesClashes: without a cluster snapshot the
+// plan still runs the refusals that need none (reconciler.Check), so two
+// Services of the head writing one address are refused, not admitted.
+func TestPlanWithoutSnapshotRefusesClashes(t *testing.T) {
+	dir := repo(t, map[string]string{"apps/web.yaml": web},
+		map[string]string{"apps/a-svc.yaml": service("a", "198.19.0.30"), "apps/b-svc.yaml": service("b", "198.19.0.30")})
+	p, err := plan.Compute(plan.Input{Base: read(t, dir, "HEAD~1", ""), Head: read(t, dir, "HEAD", ""), Now: planNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Verdict != plan.VerdictRefused || len(p.Errors) != 1 || !strings.Contains(p.Errors[0].Message, "already allocated to Service default/a") {
+		t.Fatalf("verdict %s, errors %v: want refused for b's clash with a", p.Verdict, p.Errors)
+	}
+	if p.Fit != nil {
+		t.Errorf("fit %+v without a snapshot", p.Fit)
+	}
+}
