@@ -30,6 +30,14 @@ type ClusterSnapshot struct {
 	// Claims are the PersistentVolumeClaims the server keeps, with the
 	// node each bound one pins its pods to.
 	Claims []SnapshotClaim `json:"claims,omitempty"`
+	// ServiceCIDR is where the server allocates cluster IPs; Services
+	// are the addresses its admitted Services hold, by "namespace/name".
+	// A head whose Services clash with them is refused.
+	ServiceCIDR string `json:"serviceCIDR,omitempty"`
+	// Strategy is the server's placement strategy (spread, binpack): a
+	// plan places the head's pods as the server would.
+	Strategy string                     `json:"strategy,omitempty"`
+	Services map[string]SnapshotService `json:"services,omitempty"`
 }
 
 // SnapshotClaim is one claim and the node holding its data ("" while
@@ -37,6 +45,13 @@ type ClusterSnapshot struct {
 type SnapshotClaim struct {
 	Claim corev1.PersistentVolumeClaim `json:"claim"`
 	Node  string                       `json:"node,omitempty"`
+}
+
+// SnapshotService is what one admitted Service holds.
+type SnapshotService struct {
+	ClusterIP string `json:"clusterIP,omitempty"`
+	// NodePorts maps "port/protocol" to its node port.
+	NodePorts map[string]int32 `json:"nodePorts,omitempty"`
 }
 
 // SnapshotNode is one node as the scheduler reads it.

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/deployments"
 	"github.com/berth-dev/berth/jobs"
 	"github.com/berth-dev/berth/manifest"
@@ -193,24 +194,27 @@ func changedKeys(b, h *manifest.Object) []string {
 }
 
 // runningPods counts the snapshot's pods of o that hold a node and have
-// not ended.
+// not ended (from in.running, counted once per plan).
 func runningPods(in Input, o *manifest.Object) int {
-	if in.Cluster == nil {
-		return 0
+	return in.running[keyOf(o)]
+}
+
+// countRunning counts, per owner, the snapshot's pods that hold a node and
+// have not ended: one pass over the pods instead of one per change.
+func countRunning(snap *api.ClusterSnapshot) map[objKey]int {
+	if snap == nil {
+		return nil
 	}
-	n := 0
-	for i := range in.Cluster.Pods {
-		p := &in.Cluster.Pods[i]
-		if p.OwnerKind != string(o.Kind) || p.OwnerName != o.Name || p.Pod.Namespace != o.Namespace {
-			continue
-		}
+	out := map[objKey]int{}
+	for i := range snap.Pods {
+		p := &snap.Pods[i]
 		if p.Pod.DeletionTimestamp != nil || p.Pod.Spec.NodeName == "" {
 			continue
 		}
 		if ph := p.Pod.Status.Phase; ph == corev1.PodSucceeded || ph == corev1.PodFailed {
 			continue
 		}
-		n++
+		out[objKey{manifest.Kind(p.OwnerKind), p.Pod.Namespace, p.OwnerName}]++
 	}
-	return n
+	return out
 }

@@ -12,14 +12,46 @@ import (
 	"github.com/berth-dev/berth/scheduler"
 )
 
-// computeFit asks reconciler.Admit, the server's admission, whether the
-// head fits on the snapshot, and explains a refusal per node.
-func computeFit(in Input) (*Fit, error) {
+// admission asks the server's admission whether it would take the head:
+// reconciler.Admit on the snapshot, or without one reconciler.Check (the
+// refusals that do not depend on nodes and pods). refused are the
+// problems that refuse the head before its pods are placed (kinds not run
+// yet, Service address clashes); fit is nil then, or without a snapshot.
+func admission(in Input) (refused manifest.ErrorList, fit *Fit, err error) {
 	d := &reconciler.Desired{Revision: in.Head.SHA, Subject: in.Head.Subject, Objects: in.Head.Objects}
-	adm, err := reconciler.Admit(d, reconciler.StateOf(in.Cluster), in.Strategy)
-	if err != nil {
-		return nil, fmt.Errorf("admission of %s: %w", in.Head.SHA, err)
+	var adm *reconciler.Admission
+	if in.Cluster == nil {
+		adm, err = reconciler.Check(d, reconciler.ClusterState{})
+	} else {
+		// The server's strategy, as the snapshot names it, unless the
+		// plan asks for another.
+		strategy := in.Strategy
+		if strategy == "" {
+			strategy = scheduler.Strategy(in.Cluster.Strategy)
+		}
+		var st reconciler.ClusterState
+		if st, err = reconciler.StateOf(in.Cluster); err == nil {
+			adm, err = reconciler.Admit(d, st, strategy)
+		}
 	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("admission of %s: %w", in.Head.SHA, err)
+	}
+	if adm.Rejected != nil && len(adm.Rejected.Errors) > 0 {
+		for _, e := range adm.Rejected.Errors {
+			refused = append(refused, &manifest.Error{File: e.File, Line: e.Line, Field: e.Field, Message: e.Message})
+		}
+		return refused, nil, nil
+	}
+	if in.Cluster == nil {
+		return nil, nil, nil
+	}
+	return nil, explainFit(in, adm), nil
+}
+
+// explainFit says where the head's pods go, or explains a refusal per
+// node.
+func explainFit(in Input, adm *reconciler.Admission) *Fit {
 	fit := &Fit{Admitted: adm.Rejected == nil, Needed: len(adm.Required)}
 	if fit.Admitted {
 		byOwner := map[string]*Placement{}
@@ -38,7 +70,7 @@ func computeFit(in Input) (*Fit, error) {
 		for _, o := range order {
 			fit.Placements = append(fit.Placements, *byOwner[o])
 		}
-		return fit, nil
+		return fit
 	}
 	fit.Message = adm.Rejected.Message
 	// The refusal's groups (the server's own, groupUnplaced) in the order
@@ -74,7 +106,7 @@ func computeFit(in Input) (*Fit, error) {
 		}
 		fit.Unfit = append(fit.Unfit, u)
 	}
-	return fit, nil
+	return fit
 }
 
 // freeByNode is each node's allocatable less what the pods that stay on

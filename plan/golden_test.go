@@ -172,6 +172,21 @@ spec:
 `
 }
 
+func service(name, clusterIP string) string {
+	s := `apiVersion: v1
+kind: Service
+metadata:
+  name: ` + name + `
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+`
+	if clusterIP != "" {
+		s += "  clusterIP: " + clusterIP + "\n"
+	}
+	return s
+}
+
 const job = `apiVersion: batch/v1
 kind: Job
 metadata:
@@ -269,6 +284,20 @@ func TestGolden(t *testing.T) {
 		{name: "job-spec-change", base: map[string]string{"batch/job.yaml": job}, head: map[string]string{"batch/job.yaml": strings.Replace(job, "echo 1", "echo 2", 1)}, cluster: withRunning, wantExit: 1},
 		{name: "cronjob-schedule", base: map[string]string{"batch/cron.yaml": cron}, head: map[string]string{"batch/cron.yaml": strings.Replace(cron, "*/5 * * * *", "0 * * * *", 1)}, cluster: withRunning, wantExit: 1},
 		{name: "kustomize-overlay", path: "deploy", base: map[string]string{"deploy/web.yaml": web, "deploy/kustomization.yaml": kustomization}, head: map[string]string{"deploy/kustomization.yaml": strings.Replace(kustomization, "count: 2", "count: 4", 1)}, cluster: withRunning, wantExit: 1},
+		{
+			// The server refuses a Service writing an address another
+			// holds before it places pods; the plan says so too.
+			name: "service-clash",
+			base: map[string]string{"apps/web.yaml": web, "apps/web-svc.yaml": service("web", "")},
+			head: map[string]string{"apps/thief-svc.yaml": service("thief", "198.19.0.20")},
+			cluster: func(base plan.Revision) *api.ClusterSnapshot {
+				s := withRunning(base)
+				s.ServiceCIDR = "198.19.0.0/16"
+				s.Services = map[string]api.SnapshotService{"default/web": {ClusterIP: "198.19.0.20"}}
+				return s
+			},
+			wantExit: 2,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -278,6 +307,12 @@ func TestGolden(t *testing.T) {
 			p, err := plan.Compute(plan.Input{Base: base, Head: head, Cluster: tc.cluster(base), Strategy: scheduler.StrategySpread, Now: planNow, Local: time.UTC, Source: source})
 			if err != nil {
 				t.Fatal(err)
+			}
+			for _, ch := range p.Changes {
+				// An object of a kind the diff cannot print shows as null.
+				if strings.Contains(ch.Diff, "\n+null\n") || strings.Contains(ch.Diff, "\n-null\n") {
+					t.Errorf("%s: the diff does not print the object:\n%s", ch.Title(), ch.Diff)
+				}
 			}
 			if got := p.Verdict.ExitCode(); got != tc.wantExit {
 				t.Errorf("exit code %d, want %d (%s)", got, tc.wantExit, p.Summary)
@@ -316,5 +351,23 @@ func golden(t *testing.T, path, got string) {
 	}
 	if string(want) != got {
 		t.Errorf("%s differs from the output (go test ./plan -update rewrites it):\n--- want\n%s\n--- got\n%s", path, want, got)
+	}
+}
+
+// TestPlanWithoutSnapshotRefusesClashes: without a cluster snapshot the
+// plan still runs the refusals that need none (reconciler.Check), so two
+// Services of the head writing one address are refused, not admitted.
+func TestPlanWithoutSnapshotRefusesClashes(t *testing.T) {
+	dir := repo(t, map[string]string{"apps/web.yaml": web},
+		map[string]string{"apps/a-svc.yaml": service("a", "198.19.0.30"), "apps/b-svc.yaml": service("b", "198.19.0.30")})
+	p, err := plan.Compute(plan.Input{Base: read(t, dir, "HEAD~1", ""), Head: read(t, dir, "HEAD", ""), Now: planNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Verdict != plan.VerdictRefused || len(p.Errors) != 1 || !strings.Contains(p.Errors[0].Message, "already allocated to Service default/a") {
+		t.Fatalf("verdict %s, errors %v: want refused for b's clash with a", p.Verdict, p.Errors)
+	}
+	if p.Fit != nil {
+		t.Errorf("fit %+v without a snapshot", p.Fit)
 	}
 }

@@ -2,6 +2,7 @@ package plan_test
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -60,5 +61,32 @@ func TestMarkdownTruncates(t *testing.T) {
 				t.Errorf("rows %d, details %d, want %d", rows, details, tc.objects)
 			}
 		})
+	}
+}
+
+// TestReadmeShowsTheGoldenComment keeps the README's tour honest: the plan
+// comment it shows is the golden scale-up-does-not-fit.md (the comment
+// marker left out and the heading one level down, to sit in the README).
+func TestReadmeShowsTheGoldenComment(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile("testdata/scale-up-does-not-fit.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start = "`plan/testdata/scale-up-does-not-fit.md`, a golden test's output):\n\n---\n\n"
+	_, shown, ok := strings.Cut(string(readme), start)
+	if !ok {
+		t.Fatalf("README.md has no plan comment introduced by %q", start)
+	}
+	shown, _, ok = strings.Cut(shown, "\n---\n")
+	if !ok {
+		t.Fatal("README.md's plan comment does not end with a --- line")
+	}
+	want := strings.Replace(strings.TrimPrefix(string(golden), "<!-- berth-plan -->\n"), "### ", "#### ", 1)
+	if strings.TrimSpace(shown) != strings.TrimSpace(want) {
+		t.Errorf("README.md's plan comment is not plan/testdata/scale-up-does-not-fit.md; paste the golden in (marker line out, ### → ####):\n--- README\n%s\n--- golden\n%s", shown, want)
 	}
 }

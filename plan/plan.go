@@ -2,14 +2,17 @@ package plan
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v2"
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/manifest"
@@ -31,7 +34,8 @@ type Input struct {
 	// Cluster is the snapshot the head's pods are placed on; nil skips
 	// the fit check.
 	Cluster *api.ClusterSnapshot
-	// Strategy is the server's placement strategy ("" spread).
+	// Strategy is the server's placement strategy ("": the snapshot's,
+	// spread when it names none).
 	Strategy scheduler.Strategy
 	// Now is when the plan is made: CronJobs' next runs count from it.
 	Now time.Time
@@ -40,6 +44,10 @@ type Input struct {
 	// Source returns the head's text of a file, to point annotations at
 	// the exact line; nil points at the object's first line.
 	Source func(file string) []byte
+
+	// running counts the snapshot's running pods per owner (diffObjects
+	// fills it for consequences).
+	running map[objKey]int
 }
 
 // Verdict sums a plan up.
@@ -196,14 +204,17 @@ func Compute(in Input) (*Plan, error) {
 		return p, nil
 	}
 	p.Changes = diffObjects(in)
-	if in.Cluster != nil {
-		fit, err := computeFit(in)
-		if err != nil {
-			return nil, err
-		}
-		p.Fit = fit
+	refused, fit, err := admission(in)
+	if err != nil {
+		return nil, err
 	}
+	p.Fit = fit
 	switch {
+	case len(refused) > 0:
+		// The server refuses the head before placing its pods.
+		p.Errors = refused
+		p.Verdict = VerdictRefused
+		p.Summary = fmt.Sprintf("refused: %d problem(s) in the head", len(refused))
 	case p.Fit != nil && !p.Fit.Admitted:
 		p.Verdict = VerdictRefused
 		unfit := 0
@@ -267,6 +278,7 @@ func index(objs []manifest.Object) (map[objKey]*manifest.Object, []objKey) {
 // diffObjects compares base and head object by object, in a stable order
 // (kind, namespace, name).
 func diffObjects(in Input) []Change {
+	in.running = countRunning(in.Cluster)
 	base, bkeys := index(in.Base.Objects)
 	head, hkeys := index(in.Head.Objects)
 	all := append([]objKey{}, hkeys...)
@@ -285,34 +297,60 @@ func diffObjects(in Input) []Change {
 		}
 		return a.name < b.name
 	})
+	// Printing objects is most of a big plan's diffing and each object's
+	// is its own: on every core, each into its slot, so the order holds.
+	slots := make([]*Change, len(all))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(all)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				slots[i] = diffOne(in, base[all[i]], head[all[i]], all[i])
+			}
+		}()
+	}
+	for i := range all {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
 	changes := []Change{}
-	for _, k := range all {
-		b, h := base[k], head[k]
-		c := Change{Kind: string(k.kind), Namespace: k.namespace, Name: k.name}
-		var before, after string
-		switch {
-		case b == nil:
-			c.Action, c.File, c.Line = Added, h.File, h.Line
-			after = canonical(h, nil)
-		case h == nil:
-			c.Action, c.File, c.Line = Removed, b.File, b.Line
-			before = canonical(b, nil)
-		default:
-			if sameObject(b, h) {
-				continue
-			}
-			c.File, c.Line = h.File, h.Line
-			before, after = canonical(b, nil), canonical(h, b)
-			if before == after {
-				continue
-			}
-			c.Action = Changed
+	for _, c := range slots {
+		if c != nil {
+			changes = append(changes, *c)
 		}
-		c.Diff = unified(before, after, c.Title())
-		c.Consequences = consequences(in, b, h)
-		changes = append(changes, c)
 	}
 	return changes
+}
+
+// diffOne compares one object of base (b) and head (h), either nil; nil
+// when they print the same.
+func diffOne(in Input, b, h *manifest.Object, k objKey) *Change {
+	c := &Change{Kind: string(k.kind), Namespace: k.namespace, Name: k.name}
+	var before, after string
+	switch {
+	case b == nil:
+		c.Action, c.File, c.Line = Added, h.File, h.Line
+		after = canonical(h, nil)
+	case h == nil:
+		c.Action, c.File, c.Line = Removed, b.File, b.Line
+		before = canonical(b, nil)
+	default:
+		if sameObject(b, h) {
+			return nil
+		}
+		c.File, c.Line = h.File, h.Line
+		before, after = canonical(b, nil), canonical(h, b)
+		if before == after {
+			return nil
+		}
+		c.Action = Changed
+	}
+	c.Diff = unified(before, after, c.Title())
+	c.Consequences = consequences(in, b, h)
+	return c
 }
 
 // sameObject is the fast path of the comparison: objects that decode to
@@ -324,22 +362,19 @@ func sameObject(b, h *manifest.Object) bool {
 	return bv != nil && reflect.DeepEqual(bv, hv)
 }
 
-// value is the decoded object of o's kind; nil for a Secret (printed
-// through secretView only).
+// value is the decoded object of o's kind: the one typed pointer a
+// decoded Object sets (found by reflection, so a kind added to manifest
+// is diffed without a change here); nil for a Secret (printed through
+// secretView only).
 func value(o *manifest.Object) any {
-	switch o.Kind {
-	case manifest.KindPod:
-		return o.Pod
-	case manifest.KindDeployment:
-		return o.Deployment
-	case manifest.KindJob:
-		return o.Job
-	case manifest.KindCronJob:
-		return o.CronJob
-	case manifest.KindConfigMap:
-		return o.ConfigMap
-	case manifest.KindNamespace:
-		return o.NamespaceObject
+	if o.Kind == manifest.KindSecret {
+		return nil
+	}
+	v := reflect.ValueOf(o).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.Pointer && !f.IsNil() && f.CanInterface() {
+			return f.Interface()
+		}
 	}
 	return nil
 }
@@ -352,11 +387,29 @@ func canonical(o, other *manifest.Object) string {
 	if o.Kind == manifest.KindSecret {
 		v = secretView(o, other)
 	}
-	b, err := yaml.Marshal(v)
+	b, err := toYAML(v)
 	if err != nil {
 		return fmt.Sprintf("# cannot print: %v\n", err)
 	}
 	return string(b)
+}
+
+// toYAML prints v as sigs.k8s.io/yaml.Marshal does (its JSON form, keys
+// sorted) at a third of the cost: the JSON is read back by encoding/json
+// (numbers kept as written) instead of by a YAML parser, which was most
+// of a big plan's diffing.
+func toYAML(v any) ([]byte, error) {
+	j, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return nil, err
+	}
+	return yaml.Marshal(tree)
 }
 
 // secretView is a Secret with each value replaced by a digest-free marker:

@@ -5,6 +5,7 @@ import (
 	"github.com/berth-dev/berth/manifest"
 	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/serviceaddr"
+	"net/netip"
 	"sort"
 
 	"fmt"
@@ -92,37 +93,14 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 	if r.refused == cand.Revision && r.refusedOn == fp {
 		return nil
 	}
-	if errs := notRunYet(cand); len(errs) > 0 {
-		rej := &api.RejectedRevision{Revision: api.Revision{SHA: cand.Revision, Subject: cand.Subject, Author: cand.Author, Time: cand.CommitTime},
-			Errors: errs, Message: "the revision holds kinds this server does not run yet; the previous revision keeps running"}
-		if r.refused != cand.Revision {
-			refusedRevision(metrics.RefusedNotRunYet)
-			r.log.Warn("refused revision: kinds not run yet", "revision", short(cand.Revision), "objects", len(errs))
-		}
-		r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej
-		return nil
-	}
-	// Services are admitted with the rest: a clash of addresses refuses
-	// the revision, naming both Services.
-	table, aerrs := r.allocateServices(idx, addrs)
-	if len(aerrs) > 0 {
-		rej := &api.RejectedRevision{Revision: api.Revision{SHA: cand.Revision, Subject: cand.Subject, Author: cand.Author, Time: cand.CommitTime}}
-		for _, e := range aerrs {
-			rej.Errors = append(rej.Errors, api.ManifestError{File: e.File, Line: e.Line, Field: e.Field, Message: e.Message})
-		}
-		if r.refused != cand.Revision {
-			refusedRevision(metrics.RefusedServiceAddresses)
-			r.log.Warn("refused revision: Service addresses clash", "revision", short(cand.Revision), "errors", aerrs.Error())
-		}
-		r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, rej
-		return nil
-	}
-	adm, err := admit(idx, ClusterState{Nodes: nodes, Pods: pods, Jobs: jobRecs, Claims: claimRecs}, r.cfg.Strategy)
+	// Kinds not run yet, Service address clashes and the fit: the
+	// checks `berth plan` runs too (admit), so the two never disagree.
+	adm, err := admit(idx, ClusterState{Nodes: nodes, Pods: pods, Jobs: jobRecs, Services: addrs, Claims: claimRecs}, r.cfg.Strategy, r.alloc)
 	if err != nil {
 		return err
 	}
 	if adm.Rejected == nil {
-		if err := r.cfg.Store.Update(func(tx Tx) error { return tx.PutServiceAddresses(table) }); err != nil {
+		if err := r.cfg.Store.Update(func(tx Tx) error { return tx.PutServiceAddresses(adm.Services) }); err != nil {
 			return fmt.Errorf("admit revision %s: store Service addresses: %w", short(cand.Revision), err)
 		}
 		idx.appliedAt = now
@@ -137,8 +115,15 @@ func (r *Reconciler) admitNewest(now time.Time) error {
 		return nil
 	}
 	if r.refused != cand.Revision {
-		refusedRevision(metrics.RefusedFit)
-		r.log.Warn("refused revision: its pods do not fit", "revision", short(cand.Revision), "unplaceable", adm.Unfit, "needed", len(adm.Required))
+		refusedRevision(adm.Reason)
+		switch adm.Reason {
+		case metrics.RefusedNotRunYet:
+			r.log.Warn("refused revision: kinds not run yet", "revision", short(cand.Revision), "objects", len(adm.Rejected.Errors))
+		case metrics.RefusedServiceAddresses:
+			r.log.Warn("refused revision: Service addresses clash", "revision", short(cand.Revision), "errors", len(adm.Rejected.Errors))
+		default:
+			r.log.Warn("refused revision: its pods do not fit", "revision", short(cand.Revision), "unplaceable", adm.Unfit, "needed", len(adm.Required))
+		}
 	}
 	r.refused, r.refusedOn, r.refusedWhy = cand.Revision, fp, adm.Rejected
 	return nil
@@ -153,6 +138,12 @@ type ClusterState struct {
 	Jobs  []*JobRecord
 	// Claims are the claim records: bound ones pin their pods.
 	Claims []*ClaimRecord
+	// Services are the addresses the admitted Services hold; a revision
+	// keeps them and must not clash with them.
+	Services serviceaddr.Table
+	// ServiceCIDR is where new cluster IPs come from (Admit's default
+	// serviceaddr.DefaultServiceCIDR; the server's loop uses its own).
+	ServiceCIDR netip.Prefix
 }
 
 // Admission is the verdict on one revision against one cluster state.
@@ -170,17 +161,85 @@ type Admission struct {
 	// nowhere.
 	Rejected *api.RejectedRevision
 	Unfit    int
+	// Reason is why the revision is refused, a metrics.Refused* label
+	// (kinds not run yet, Service addresses, fit); "" when admitted.
+	Reason string
+	// Services is the address table the revision is admitted with.
+	Services serviceaddr.Table
 }
 
 // Admit decides whether revision d would be admitted on the cluster as st
 // holds it, by the rules the server's loop applies (admitNewest calls the
-// same code): every pod it needs right away must fit, together, next to
-// what keeps running. It changes nothing.
+// same code): no kind the server does not run yet, no Service address
+// that clashes, and every pod it needs right away must fit, together,
+// next to what keeps running. It changes nothing.
 func Admit(d *Desired, st ClusterState, strategy scheduler.Strategy) (*Admission, error) {
-	return admit(indexDesired(d), st, strategy)
+	alloc, err := allocatorFor(st)
+	if err != nil {
+		return nil, err
+	}
+	return admit(indexDesired(d), st, strategy, alloc)
 }
 
-func admit(idx *desiredIndex, st ClusterState, strategy scheduler.Strategy) (*Admission, error) {
+// Check runs the refusals of Admit that do not depend on nodes and pods
+// (kinds not run yet, Service addresses against st.Services), for a plan
+// made without a cluster snapshot. Rejected is nil when none applies.
+func Check(d *Desired, st ClusterState) (*Admission, error) {
+	alloc, err := allocatorFor(st)
+	if err != nil {
+		return nil, err
+	}
+	// Neither check reads the templates' hashes indexDesired computes.
+	adm := &Admission{}
+	refuseEarly(&desiredIndex{Desired: d}, st, alloc, adm)
+	return adm, nil
+}
+
+func allocatorFor(st ClusterState) (*serviceaddr.Allocator, error) {
+	cidr := st.ServiceCIDR
+	if !cidr.IsValid() {
+		cidr = serviceaddr.DefaultServiceCIDR
+	}
+	alloc, err := serviceaddr.New(cidr)
+	if err != nil {
+		return nil, fmt.Errorf("admission: %w", err)
+	}
+	return alloc, nil
+}
+
+// refuseEarly is what refuses a revision before its pods are placed: it
+// holds kinds the loop does not run yet, or its Services' addresses clash
+// (with each other or with what st.Services holds). It sets adm.Rejected
+// and adm.Reason, or adm.Services and idx.services when neither applies.
+func refuseEarly(idx *desiredIndex, st ClusterState, alloc *serviceaddr.Allocator, adm *Admission) {
+	cand := idx.Desired
+	rev := api.Revision{SHA: cand.Revision, Subject: cand.Subject, Author: cand.Author, Time: cand.CommitTime}
+	if errs := notRunYet(cand); len(errs) > 0 {
+		adm.Reason = metrics.RefusedNotRunYet
+		adm.Rejected = &api.RejectedRevision{Revision: rev, Errors: errs,
+			Message: "the revision holds kinds this server does not run yet; the previous revision keeps running"}
+		return
+	}
+	// Services are admitted with the rest: a clash of addresses refuses
+	// the revision, naming both Services.
+	table, aerrs := allocateServices(alloc, idx, st.Services)
+	if len(aerrs) > 0 {
+		adm.Reason = metrics.RefusedServiceAddresses
+		adm.Rejected = &api.RejectedRevision{Revision: rev,
+			Message: "the revision's Service addresses clash; the previous revision keeps running"}
+		for _, e := range aerrs {
+			adm.Rejected.Errors = append(adm.Rejected.Errors, api.ManifestError{File: e.File, Line: e.Line, Field: e.Field, Message: e.Message})
+		}
+		return
+	}
+	adm.Services = table
+}
+
+func admit(idx *desiredIndex, st ClusterState, strategy scheduler.Strategy, alloc *serviceaddr.Allocator) (*Admission, error) {
+	adm := &Admission{}
+	if refuseEarly(idx, st, alloc, adm); adm.Rejected != nil {
+		return adm, nil
+	}
 	required, kept, owners := admissionSet(idx, st.Pods, st.Jobs)
 	required = withoutDaemonPodsOfDownNodes(required, st.Nodes)
 	for _, p := range daemonCandidates(idx, st.Nodes, st.Pods) {
@@ -200,7 +259,7 @@ func admit(idx *desiredIndex, st ClusterState, strategy scheduler.Strategy) (*Ad
 	if err != nil {
 		return nil, fmt.Errorf("place revision %s: %w", short(idx.Revision), err)
 	}
-	adm := &Admission{Required: required, Owners: owners, Kept: kept, Plan: plan}
+	adm.Required, adm.Owners, adm.Kept, adm.Plan = required, owners, kept, plan
 	if plan.Complete() {
 		return adm, nil
 	}
@@ -212,7 +271,7 @@ func admit(idx *desiredIndex, st ClusterState, strategy scheduler.Strategy) (*Ad
 		unfit += max(u.Count, 1)
 	}
 	rej.Message = fmt.Sprintf("%d of the %d pods this revision needs do not fit on the cluster; the previous revision keeps running", unfit, len(required))
-	adm.Rejected, adm.Unfit = rej, unfit
+	adm.Rejected, adm.Unfit, adm.Reason = rej, unfit, metrics.RefusedFit
 	return adm, nil
 }
 
@@ -477,8 +536,8 @@ func (r *Reconciler) writeSync(now time.Time) error {
 
 // allocateServices gives the revision's Services their cluster IPs and
 // node ports, keeping the ones held in prev, and sets idx.services.
-func (r *Reconciler) allocateServices(idx *desiredIndex, prev serviceaddr.Table) (serviceaddr.Table, manifest.ErrorList) {
-	table, errs := r.alloc.Assign(prev, idx.Objects)
+func allocateServices(alloc *serviceaddr.Allocator, idx *desiredIndex, prev serviceaddr.Table) (serviceaddr.Table, manifest.ErrorList) {
+	table, errs := alloc.Assign(prev, idx.Objects)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -498,7 +557,7 @@ func (r *Reconciler) allocateServices(idx *desiredIndex, prev serviceaddr.Table)
 // resumeServices restores a revision admitted before a restart with the
 // stored addresses (which it was admitted with, so nothing clashes).
 func (r *Reconciler) resumeServices(idx *desiredIndex, stored serviceaddr.Table) {
-	if _, errs := r.allocateServices(idx, stored); len(errs) > 0 {
+	if _, errs := allocateServices(r.alloc, idx, stored); len(errs) > 0 {
 		r.log.Warn("cannot restore Service addresses after the restart", "revision", short(idx.Revision), "errors", errs.Error())
 	}
 }

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"errors"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/manifest"
+	"github.com/berth-dev/berth/scheduler"
 )
 
 // Reads are the users' view of the cluster: store records merged with the
@@ -22,6 +24,18 @@ import (
 type Reads struct {
 	store   Store
 	objects func() []manifest.Object
+	// strategy and serviceCIDR are the loop's, for snapshots (unset:
+	// the defaults).
+	strategy    scheduler.Strategy
+	serviceCIDR netip.Prefix
+}
+
+// WithAdmission sets the loop's placement strategy and the range it
+// allocates cluster IPs from, which snapshots carry so a plan places and
+// allocates as the server does.
+func (r *Reads) WithAdmission(strategy scheduler.Strategy, serviceCIDR netip.Prefix) *Reads {
+	r.strategy, r.serviceCIDR = strategy, serviceCIDR
+	return r
 }
 
 // NewReads returns the users' view over store; objects returns the

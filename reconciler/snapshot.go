@@ -1,6 +1,11 @@
 package reconciler
 
 import (
+	"fmt"
+	"net/netip"
+
+	"github.com/berth-dev/berth/scheduler"
+	"github.com/berth-dev/berth/serviceaddr"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +24,26 @@ func (r *Reads) Snapshot(now time.Time) (*api.ClusterSnapshot, error) {
 			return err
 		}
 		snap.Applied = sync.Status.Applied
+		cidr := r.serviceCIDR
+		if !cidr.IsValid() {
+			cidr = serviceaddr.DefaultServiceCIDR
+		}
+		snap.ServiceCIDR = cidr.String()
+		strategy, err := scheduler.ParseStrategy(string(r.strategy))
+		if err != nil {
+			return err
+		}
+		snap.Strategy = string(strategy)
+		addrs, err := tx.ServiceAddresses()
+		if err != nil {
+			return err
+		}
+		for k, a := range addrs {
+			if snap.Services == nil {
+				snap.Services = map[string]api.SnapshotService{}
+			}
+			snap.Services[k] = api.SnapshotService{ClusterIP: a.ClusterIP, NodePorts: a.NodePorts}
+		}
 		nodes, err := tx.Nodes()
 		if err != nil {
 			return err
@@ -60,8 +85,21 @@ func (r *Reads) Snapshot(now time.Time) (*api.ClusterSnapshot, error) {
 
 // StateOf turns a snapshot back into the records admission reads, so
 // `berth plan` decides with the same code (Admit) as the server.
-func StateOf(snap *api.ClusterSnapshot) ClusterState {
+func StateOf(snap *api.ClusterSnapshot) (ClusterState, error) {
 	var st ClusterState
+	if snap.ServiceCIDR != "" {
+		cidr, err := netip.ParsePrefix(snap.ServiceCIDR)
+		if err != nil {
+			return st, fmt.Errorf("snapshot: serviceCIDR: %w", err)
+		}
+		st.ServiceCIDR = cidr
+	}
+	for k, a := range snap.Services {
+		if st.Services == nil {
+			st.Services = serviceaddr.Table{}
+		}
+		st.Services[k] = serviceaddr.Assignment{ClusterIP: a.ClusterIP, NodePorts: a.NodePorts}
+	}
 	for _, n := range snap.Nodes {
 		st.Nodes = append(st.Nodes, &NodeRecord{Name: n.Name, Labels: n.Labels, Taints: n.Taints, Allocatable: n.Allocatable, Ready: n.Ready, Unschedulable: n.Unschedulable})
 	}
@@ -77,5 +115,5 @@ func StateOf(snap *api.ClusterSnapshot) ClusterState {
 		c := &snap.Claims[i]
 		st.Claims = append(st.Claims, &ClaimRecord{Claim: c.Claim, Node: c.Node})
 	}
-	return st
+	return st, nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/berth-dev/berth/apiserver"
 	"github.com/berth-dev/berth/internal/version"
-	"github.com/berth-dev/berth/manifest"
 	"github.com/berth-dev/berth/reconciler"
 )
 
@@ -23,9 +22,9 @@ type apiParts struct {
 
 // newAPI builds the HTTP API over the store: membership, the agents' pod
 // lists (with the configs the reconciler publishes to configs, when not
-// nil), the status sink and the users' reads, all reconciler's, and the
+// nil), the status sink and the users' reads (reads), all reconciler's, and the
 // cluster network state (nil: not served).
-func newAPI(store reconciler.Store, objects func() []manifest.Object, configs *reconciler.ConfigFeed, tokens reconciler.Tokens, mc reconciler.MembershipConfig,
+func newAPI(store reconciler.Store, reads *reconciler.Reads, configs *reconciler.ConfigFeed, tokens reconciler.Tokens, mc reconciler.MembershipConfig,
 	hooks map[string]http.Handler, network apiserver.NetworkFeed, ops apiserver.Operator, planner apiserver.Planner, clk clock.WithTicker, log *slog.Logger) (*apiParts, error) {
 	mc.Store, mc.Clock, mc.Logger = store, clk, log
 	m, err := reconciler.NewMembership(mc)
@@ -37,7 +36,7 @@ func newAPI(store reconciler.Store, objects func() []manifest.Object, configs *r
 		pods = reconciler.NewAgentPodsWithConfigs(store, configs)
 	}
 	cfg := apiserver.Config{
-		Nodes: m, Pods: pods, Status: reconciler.NewPodReports(store, clk), Reads: reconciler.NewReads(store, objects),
+		Nodes: m, Pods: pods, Status: reconciler.NewPodReports(store, clk), Reads: reads,
 		Network:   network,
 		JoinToken: tokens.Agent, AdminToken: tokens.Admin, Hooks: hooks, Clock: clk, Logger: log,
 		Build: version.Get(), Ops: ops, Planner: planner,

@@ -67,7 +67,7 @@ func newCLIServerWith(t *testing.T, planner func(reconciler.Store, func() []mani
 	if planner != nil {
 		pl = planner(st, objects)
 	}
-	parts, err := newAPI(st, objects, nil, tokens,
+	parts, err := newAPI(st, reconciler.NewReads(st, objects), nil, tokens,
 		reconciler.MembershipConfig{CA: ca}, nil, nil, reconciler.Operations{Store: st}, pl, s.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

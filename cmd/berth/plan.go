@@ -84,7 +84,7 @@ be refused (invalid, or its pods do not fit), 3 berth could not plan.`,
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text, markdown or json")
 	f.StringVar(&o.annotations, "annotations", "", "also print CI annotations to stderr: github")
 	f.StringVar(&o.identityFile, "age-identity", "", "age identity file to decrypt SOPS-encrypted Secrets with (default: keys only)")
-	f.StringVar(&o.strategy, "strategy", "spread", "the server's placement strategy: spread or binpack")
+	f.StringVar(&o.strategy, "strategy", "", "placement strategy, spread or binpack (default: the one the snapshot names, the server's)")
 	f.StringVar(&o.ref, "ref", "", "with --server: the server plans this ref of its own repository (refs/pull/123/head) against what it applied")
 	return cmd
 }
@@ -98,9 +98,13 @@ func runPlan(cmd *cobra.Command, o *planOptions) (int, error) {
 	if o.annotations != "" && o.annotations != "github" {
 		return 0, fmt.Errorf("--annotations must be github, not %q", o.annotations)
 	}
-	strategy, err := scheduler.ParseStrategy(o.strategy)
-	if err != nil {
-		return 0, err
+	var strategy scheduler.Strategy // "": the snapshot's
+	if o.strategy != "" {
+		s, err := scheduler.ParseStrategy(o.strategy)
+		if err != nil {
+			return 0, err
+		}
+		strategy = s
 	}
 	if o.ref != "" {
 		return planOnServer(cmd, o)

@@ -221,8 +221,9 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	network := reconciler.NewNetwork(store, rec, endpoints.NetworkConfig{ServiceCIDR: serviceCIDR.String(), ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(),
 		ClusterDomain: clusterdns.DefaultDomain, ClusterCIDR: o.clusterCIDR})
-	planner := &serverPlanner{src: src, applied: rec.AppliedObjects, reads: reconciler.NewReads(store, rec.AppliedObjects), path: o.path, strategy: strategy, clock: clock.RealClock{}}
-	parts, err := newAPI(store, rec.AppliedObjects, configs, tokens,
+	reads := reconciler.NewReads(store, rec.AppliedObjects).WithAdmission(strategy, serviceCIDR)
+	planner := &serverPlanner{src: src, applied: rec.AppliedObjects, reads: reads, path: o.path, strategy: strategy, clock: clock.RealClock{}}
+	parts, err := newAPI(store, reads, configs, tokens,
 		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, CA: ca, CertOnly: !o.insecureHTTP,
 			ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(), ClusterDomain: clusterdns.DefaultDomain}, hooks,
 		network,
