@@ -19,6 +19,7 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
+	"github.com/berth-dev/berth/fencing"
 )
 
 const (
@@ -624,7 +625,8 @@ func (s *scenario) nodeLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	names, deps := s.desired()
-	limit := e2eNodeTimeout + 10*time.Second
+	// Pods move a fencing grace after the node timeout.
+	limit := e2eNodeTimeout + fencing.DefaultGrace(e2eNodeTimeout) + 10*time.Second
 	c.eventually(fmt.Sprintf("pods of %s (%v) Ready on %s", b.name, moved, a.name), limit-time.Since(stopped), func() error {
 		pods, err := c.pods()
 		if err != nil {
