@@ -673,16 +673,7 @@ func (s *scenario) nodeLost(t *testing.T) {
 				return fmt.Errorf("%s still runs %s (%s), bound elsewhere", b.name, x.name, x.uid)
 			}
 		}
-		node, err := c.admin.Node(s.ctx(), b.name)
-		if err != nil {
-			return err
-		}
-		for _, cond := range node.Status.Conditions {
-			if cond.Type == corev1.NodeReady && cond.Status != corev1.ConditionTrue {
-				return fmt.Errorf("node %s is %s", b.name, cond.Status)
-			}
-		}
-		return nil
+		return c.nodeReady(b.name)
 	})
 }
 

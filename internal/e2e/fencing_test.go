@@ -116,14 +116,8 @@ func TestFencing(t *testing.T) {
 
 	heal()
 	c.eventually(cut.name+" Ready again, without solo", time.Minute, func() error {
-		node, err := c.admin.Node(context.Background(), cut.name)
-		if err != nil {
+		if err := c.nodeReady(cut.name); err != nil {
 			return err
-		}
-		for _, cond := range node.Status.Conditions {
-			if cond.Type == corev1.NodeReady && cond.Status != corev1.ConditionTrue {
-				return fmt.Errorf("node %s is %s", cut.name, cond.Status)
-			}
 		}
 		where, err := c.podsOnNodes()
 		if err != nil {
@@ -136,6 +130,20 @@ func TestFencing(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// nodeReady is nil when the server shows the node Ready.
+func (c *cluster) nodeReady(name string) error {
+	node, err := c.admin.Node(context.Background(), name)
+	if err != nil {
+		return err
+	}
+	for _, cond := range node.Status.Conditions {
+		if cond.Type == corev1.NodeReady && cond.Status != corev1.ConditionTrue {
+			return fmt.Errorf("node %s is %s", name, cond.Status)
+		}
+	}
+	return nil
 }
 
 // nftIn runs an nft script in a host's network namespace.
