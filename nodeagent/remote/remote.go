@@ -505,7 +505,7 @@ func (l *Link) Watch(ctx context.Context, sync func([]*corev1.Pod)) error {
 				_ = l.register(ctx)
 			}
 			if !failing {
-				l.cfg.Logger.Warn("watch of this node's pods failed; pods keep running as they are", "err", err)
+				l.cfg.Logger.Warn("watch of this node's pods failed; pods keep running as they are for the node's lease", "err", err)
 				failing = true
 			}
 			if err := l.sleep(ctx, &bo); err != nil {
@@ -638,6 +638,9 @@ func (l *Link) fence() {
 	defer l.syncMu.Unlock()
 	if !l.fenced.IsZero() || l.sync == nil {
 		return
+	}
+	if left, held := l.lease.Remaining(); !held || left > 0 {
+		return // renewed since the loop looked
 	}
 	l.fenced = l.cfg.Clock.Now()
 	l.mu.Lock()
