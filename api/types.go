@@ -89,6 +89,13 @@ type RegisterResponse struct {
 	// get in their resolv.conf.
 	ClusterDNS    string `json:"clusterDNS,omitempty"`
 	ClusterDomain string `json:"clusterDomain,omitempty"`
+	// NodeTimeout, FenceGrace and HeartbeatFlush are the server's side of
+	// the partition rule (package fencing): the agent's lease ends a
+	// margin before NodeTimeout; pods move FenceGrace after it. Zero from
+	// a server without the rule: the agent does not fence.
+	NodeTimeout    Duration `json:"nodeTimeout"`
+	FenceGrace     Duration `json:"fenceGrace"`
+	HeartbeatFlush Duration `json:"heartbeatFlush"`
 }
 
 // PodList is the full list of pods bound to one node. The agent makes the

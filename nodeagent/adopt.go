@@ -52,7 +52,7 @@ func (w *podWorker) adoptSandbox(ctx context.Context, c containerd.Container, la
 	w.sb = &sandbox{id: c.ID(), netnsPath: labels[LabelNetNS], ip: labels[LabelIP], pid: task.Pid(), task: h}
 	w.startTime = labelTime(labels, LabelStartedAt)
 	if info, err := c.Info(ctx); err == nil && w.startTime.IsZero() {
-		w.startTime = info.CreatedAt
+		w.startTime = info.CreatedAt // a sandbox of an older agent
 	}
 	w.log.Info("adopted sandbox", "ip", w.sb.ip)
 }

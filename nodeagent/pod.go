@@ -264,7 +264,11 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 			return w.sbRetryAt.Sub(now)
 		}
 		t := time.Now()
-		sb, err := w.a.createSandbox(ctx, pod, w.wake)
+		started := w.startTime // a replaced sandbox keeps the pod's
+		if started.IsZero() {
+			started = now
+		}
+		sb, err := w.a.createSandbox(ctx, pod, started, w.wake)
 		w.a.step(w.uid, "sandbox", t)
 		w.sb = sb
 		if err != nil {
@@ -275,10 +279,8 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 			return w.sbBackoff
 		}
 		w.sbBackoff, w.podReason, w.podMessage = 0, "", ""
+		w.startTime = started
 		w.log.Info("sandbox ready", "ip", w.sb.ip)
-	}
-	if w.startTime.IsZero() {
-		w.startTime = now
 	}
 	w.ensureProbers()
 	w.killUnhealthy(ctx, graceDuration(pod))
@@ -464,6 +466,9 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 	c.liveID.Store(&id)
 	c.createBackoff, c.retryAt = 0, time.Time{}
 	c.startedAt = w.a.cfg.Clock.Now()
+	if err := recordStarted(ctx, cont, c.startedAt); err != nil {
+		w.log.Warn("a restarted agent will report an earlier startedAt", "container", c.spec.Name, "err", err)
+	}
 	c.waiting, c.waitMsg = "", ""
 	if c.prober != nil {
 		c.prober.ContainerStarted(c.startedAt)
@@ -523,7 +528,7 @@ func (w *podWorker) recordExit(ctx context.Context, c *ctr) {
 		if _, err := c.cont.SetLabels(ctx, map[string]string{
 			LabelExitCode:   strconv.Itoa(int(code)),
 			LabelReason:     reason,
-			LabelFinishedAt: at.UTC().Format(time.RFC3339Nano),
+			LabelFinishedAt: timeLabel(at),
 		}); err != nil && !errdefs.IsNotFound(err) {
 			w.log.Warn("record exit", "container", c.spec.Name, "err", err)
 		}

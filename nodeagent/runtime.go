@@ -117,7 +117,10 @@ func podHostname(pod *corev1.Pod) string {
 // createSandbox makes the pod's network namespace, attaches it to the CNI
 // network and starts the pause container in it. Each step is undone, on a
 // fresh context and in reverse order, if a later one fails.
-func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- struct{}) (_ *sandbox, retErr error) {
+//
+// started is the pod's start time (status.startTime), kept in the
+// sandbox's labels so an adopting agent reports the same one.
+func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, started time.Time, wake chan<- struct{}) (_ *sandbox, retErr error) {
 	uid := string(pod.UID)
 	dir := a.podDir(uid)
 	sb := &sandbox{id: sandboxID(uid)}
@@ -190,8 +193,9 @@ func (a *Agent) createSandbox(ctx context.Context, pod *corev1.Pod, wake chan<- 
 		return nil, err
 	}
 	t = a.step(uid, "pause+network", t)
-	// The IP is known only now; adoption reads it from this label.
-	if _, err := c.SetLabels(ctx, map[string]string{LabelIP: sb.ip}); err != nil {
+	// The IP is known only now; adoption reads it and the pod's start
+	// time from these labels.
+	if _, err := c.SetLabels(ctx, map[string]string{LabelIP: sb.ip, LabelStartedAt: timeLabel(started)}); err != nil {
 		return nil, fmt.Errorf("sandbox label: %w", err)
 	}
 	a.step(uid, "ip-label", t)
@@ -534,7 +538,9 @@ func (a *Agent) startContainer(ctx context.Context, s containerSpec, img contain
 	labels[LabelAttempt] = strconv.Itoa(s.attempt)
 	labels[LabelSpecHash] = specHash(s.c)
 	labels[LabelGrace] = strconv.FormatInt(graceSeconds(s.pod), 10)
-	labels[LabelStartedAt] = a.cfg.Clock.Now().UTC().Format(time.RFC3339Nano)
+	// A guess, for a crash before the task starts; the worker replaces it
+	// with the time the task started (recordStarted).
+	labels[LabelStartedAt] = timeLabel(a.cfg.Clock.Now())
 	create := func() (containerd.Container, error) {
 		return a.client.NewContainer(ctx, id,
 			containerd.WithImage(img),
@@ -591,6 +597,20 @@ func (a *Agent) startContainer(ctx context.Context, s containerSpec, img contain
 	a.step(uid, "ctr-start", t)
 	return c, h, nil
 }
+
+// recordStarted replaces a container's started-at label, written before
+// the container existed, with the time its task started: adoption reads
+// the label back, so a restarted agent reports the startedAt users saw.
+func recordStarted(ctx context.Context, c containerd.Container, at time.Time) error {
+	if _, err := c.SetLabels(ctx, map[string]string{LabelStartedAt: timeLabel(at)}); err != nil {
+		return fmt.Errorf("started-at label of %s: %w", c.ID(), err)
+	}
+	return nil
+}
+
+// timeLabel formats a time for a label at full precision, so labelTime
+// returns a time Equal to it.
+func timeLabel(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // labelTime parses a time label; zero if absent or malformed.
 func labelTime(labels map[string]string, key string) time.Time {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/fencing"
 	"github.com/berth-dev/berth/pki"
 )
 
@@ -41,6 +42,9 @@ type MembershipConfig struct {
 	// store heartbeat is thus at most HeartbeatInterval+HeartbeatFlush
 	// old for a live node, well inside NodeTimeout.
 	HeartbeatFlush time.Duration
+	// FenceGrace is told to agents with NodeTimeout: the loop's
+	// Config.FenceGrace (default fencing.DefaultGrace).
+	FenceGrace time.Duration
 	// CA signs the nodes' CSRs at register (nil: no node certificates,
 	// and the log proxy has nothing to reach agents with).
 	CA *pki.CA
@@ -80,6 +84,7 @@ func (c *MembershipConfig) validate() (*net.IPNet, error) {
 	// timeout, however short a test or a user makes it.
 	dur(&c.HeartbeatInterval, min(10*time.Second, c.NodeTimeout/4))
 	dur(&c.HeartbeatFlush, min(5*time.Second, c.NodeTimeout/8))
+	dur(&c.FenceGrace, fencing.DefaultGrace(c.NodeTimeout))
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
 	}
@@ -317,7 +322,9 @@ func (m *Membership) Register(req *api.RegisterRequest, self bool, ownToken stri
 	m.hbMu.Unlock()
 	m.cfg.Logger.Info("node registered", "node", req.Name, "podCIDR", cidr, "address", req.Address, "version", req.Build.Version)
 	resp := &api.RegisterResponse{PodCIDR: cidr, HeartbeatInterval: api.Duration{Duration: m.cfg.HeartbeatInterval},
-		ClusterDNS: m.cfg.ClusterDNS, ClusterDomain: m.cfg.ClusterDomain}
+		ClusterDNS: m.cfg.ClusterDNS, ClusterDomain: m.cfg.ClusterDomain,
+		NodeTimeout: api.Duration{Duration: m.cfg.NodeTimeout}, FenceGrace: api.Duration{Duration: m.cfg.FenceGrace},
+		HeartbeatFlush: api.Duration{Duration: m.cfg.HeartbeatFlush}}
 	if !m.cfg.CertOnly {
 		resp.NodeToken = token
 	}

@@ -7,7 +7,7 @@ import (
 
 // syncNodes marks nodes NotReady when their heartbeats stop for the node
 // timeout, and Ready again when they resume. It returns when the next node
-// would time out.
+// would time out, or the pods of a NotReady one move.
 //
 // Most passes change no node, and a read-write transaction costs a disk
 // sync even when it writes nothing, so nodes are first checked read-only.
@@ -19,9 +19,7 @@ func (r *Reconciler) syncNodes(now time.Time) (time.Time, error) {
 		for _, n := range nodes {
 			ready := r.nodeReady(n, now)
 			stale = stale || ready != n.Ready
-			if ready {
-				wake = earliest(wake, n.LastHeartbeat.Add(r.cfg.NodeTimeout))
-			}
+			wake = earliest(wake, r.nodeWake(n, ready, now))
 		}
 		return err
 	})
@@ -36,9 +34,7 @@ func (r *Reconciler) syncNodes(now time.Time) (time.Time, error) {
 		}
 		for _, n := range nodes {
 			ready := r.nodeReady(n, now)
-			if ready {
-				wake = earliest(wake, n.LastHeartbeat.Add(r.cfg.NodeTimeout))
-			}
+			wake = earliest(wake, r.nodeWake(n, ready, now))
 			if ready == n.Ready {
 				continue
 			}
@@ -50,7 +46,7 @@ func (r *Reconciler) syncNodes(now time.Time) (time.Time, error) {
 				r.log.Info("node is ready", "node", n.Name)
 				err = tx.AddEvent(event(now, "Normal", "NodeReady", "Node", "", n.Name, fmt.Sprintf("Node %s status is now: NodeReady", n.Name)))
 			} else {
-				r.log.Warn("node missed its heartbeats; its pods will move", "node", n.Name, "last", n.LastHeartbeat)
+				r.log.Warn("node missed its heartbeats; its pods will move", "node", n.Name, "last", n.LastHeartbeat, "at", r.podsMoveAt(n))
 				err = tx.AddEvent(event(now, "Warning", "NodeNotReady", "Node", "", n.Name, fmt.Sprintf("Node %s stopped posting heartbeats for %s", n.Name, r.cfg.NodeTimeout)))
 			}
 			if err != nil {
@@ -65,4 +61,23 @@ func (r *Reconciler) syncNodes(now time.Time) (time.Time, error) {
 // nodeReady is whether the node has sent a heartbeat within the timeout.
 func (r *Reconciler) nodeReady(n *NodeRecord, now time.Time) bool {
 	return !n.LastHeartbeat.IsZero() && now.Before(n.LastHeartbeat.Add(r.cfg.NodeTimeout))
+}
+
+// podsMoveAt is when the pods of a NotReady node move: FenceGrace after
+// the node timeout, so that its agent, if it lives behind a partition, has
+// stopped them first (package fencing).
+func (r *Reconciler) podsMoveAt(n *NodeRecord) time.Time {
+	return n.LastHeartbeat.Add(r.cfg.NodeTimeout + r.cfg.FenceGrace)
+}
+
+// nodeWake is when the node next needs a pass: when a Ready node times
+// out, or when the pods of a NotReady one move (zero: neither is ahead).
+func (r *Reconciler) nodeWake(n *NodeRecord, ready bool, now time.Time) time.Time {
+	if ready {
+		return n.LastHeartbeat.Add(r.cfg.NodeTimeout)
+	}
+	if at := r.podsMoveAt(n); !n.LastHeartbeat.IsZero() && at.After(now) {
+		return at
+	}
+	return time.Time{}
 }

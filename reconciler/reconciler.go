@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/fencing"
 	"github.com/berth-dev/berth/scheduler"
 )
 
@@ -56,6 +57,10 @@ type Config struct {
 	// NodeTimeout is how long a node may miss heartbeats before it is
 	// NotReady and its pods move (default 40 s).
 	NodeTimeout time.Duration
+	// FenceGrace is how much longer than NodeTimeout the pods of a
+	// NotReady node wait before they move, so its agent has stopped them
+	// first (package fencing; default fencing.DefaultGrace).
+	FenceGrace time.Duration
 	// Resync bounds the wait between two passes when nothing happens
 	// (default 10 s).
 	Resync time.Duration
@@ -86,6 +91,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.NodeTimeout <= 0 {
 		c.NodeTimeout = 40 * time.Second
+	}
+	if c.FenceGrace <= 0 {
+		c.FenceGrace = fencing.DefaultGrace(c.NodeTimeout)
 	}
 	if c.Resync <= 0 {
 		c.Resync = 10 * time.Second

@@ -382,12 +382,27 @@ func TestNodeLostMovesPods(t *testing.T) {
 	h.addNode("n2", "2", "2Gi")
 	h.src.push("r1", decodeObjs(t, deployYAML(4, "web:1")+podYAML("solo", "64Mi")))
 	h.converge("n1", "n2")
-	// n2 stops heartbeating; n1 continues.
-	for i := 0; i < 45; i++ {
+	onN2 := func() int {
+		n := 0
+		for _, p := range h.pods() {
+			if p.Pod.Spec.NodeName == "n2" {
+				n++
+			}
+		}
+		return n
+	}
+	held := onN2()
+	// n2 stops heartbeating; n1 continues. n2's pods stay bound to it
+	// for the node timeout (40s) and the fencing grace (10s), while its
+	// agent, if alive behind a partition, stops them.
+	for i := 1; i <= 55; i++ {
 		h.clock.Step(time.Second)
 		h.heartbeat("n1")
 		h.reconcile()
 		h.agents("n1")
+		if got := onN2(); i < 50 && got != held {
+			t.Fatalf("%ds after n2's last heartbeat: %d pods on n2, want all %d still there until 50s", i, got, held)
+		}
 	}
 	h.converge("n1")
 	for _, p := range h.pods() {

@@ -228,18 +228,19 @@ func (c *changes) view() *clusterView {
 	return v
 }
 
-// lostNodes handles pods bound to a node that is NotReady or gone: the
-// server is the only authority on bindings, so it moves them. A pod of a
-// Job ends Failed (NodeLost) and the Job decides; others are forgotten and
-// made again elsewhere. When the node returns, its list no longer holds
-// them and its agent removes them.
+// lostNodes handles pods bound to a node that is gone, or NotReady for
+// FenceGrace past the node timeout (its agent has stopped them by then,
+// package fencing): the server is the only authority on bindings, so it
+// moves them. A pod of a Job ends Failed (NodeLost) and the Job decides;
+// others are forgotten and made again elsewhere. When the node returns,
+// its list no longer holds them and its agent removes them.
 func (r *Reconciler) lostNodes(c *changes, pods []*PodRecord) error {
-	ready := map[string]bool{}
+	keep := map[string]bool{}
 	for _, n := range c.nodes {
-		ready[n.Name] = n.Ready
+		keep[n.Name] = n.Ready || c.now.Before(r.podsMoveAt(n))
 	}
 	for _, p := range pods {
-		if !p.bound() || ready[p.Pod.Spec.NodeName] {
+		if !p.bound() || keep[p.Pod.Spec.NodeName] {
 			continue
 		}
 		node := p.Pod.Spec.NodeName

@@ -65,6 +65,10 @@ type joinOptions struct {
 	// nodeIP is the node's address for other nodes' routes and NodePorts
 	// (default: the host of the advertised log address).
 	nodeIP string
+	// fence and fenceMargin are the node's side of the partition rule
+	// (package fencing).
+	fence       bool
+	fenceMargin time.Duration
 }
 
 const defaultLogListen = "127.0.0.1:0"
@@ -82,6 +86,8 @@ func addJoinFlags(f *pflag.FlagSet, o *joinOptions, prefix string, withServer bo
 	f.BoolVar(&o.drain, prefix+"drain-on-exit", false, "stop and remove every pod when the agent stops (default: they keep running)")
 	f.StringVar(&o.podNetwork, prefix+"pod-network", "", "program Services, cluster DNS and routes to other nodes' pods: auto (direct routes on a shared link, VXLAN elsewhere), vxlan or host-gw; empty: off. Needs nft (Debian nftables)")
 	f.StringVar(&o.nodeIP, prefix+"node-ip", "", "this node's address: other nodes route its pods' subnet to it and NodePorts answer on it; the log server listens there too unless --"+prefix+"log-listen is given (default: the host of the log address)")
+	f.BoolVar(&o.fence, prefix+"fence", true, "stop the pods the server would move (all but DaemonSet pods) when the server has been unreachable for the node's lease, so no pod runs on two nodes at once; off: they keep running")
+	f.DurationVar(&o.fenceMargin, prefix+"fence-margin", 0, "how much before the server's --node-timeout the lease ends (0: a quarter of it)")
 	f.StringToStringVar(&o.allocatable, prefix+"allocatable", nil, "what this node offers to pods, e.g. cpu=2,memory=4Gi,pods=50; resources not named keep the machine's (default: all of the machine)")
 }
 
@@ -127,6 +133,9 @@ func runJoined(ctx context.Context, server, token string, hc *http.Client, cfg n
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if o.fenceMargin < 0 {
+		return fmt.Errorf("--fence-margin %v: must not be negative", o.fenceMargin)
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -166,6 +175,7 @@ func runJoined(ctx context.Context, server, token string, hc *http.Client, cfg n
 		Server: server, Token: token, HTTPClient: hc, NodeName: cfg.NodeName, Labels: labels,
 		Capacity: machine, Allocatable: allocatable, NodeIP: nodeIP,
 		LogListen: o.logListen, DrainOnExit: o.drain, Network: network, Build: version.Get(),
+		NoFence: !o.fence, FenceMargin: o.fenceMargin,
 	}, cfg)
 }
 

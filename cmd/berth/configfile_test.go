@@ -21,8 +21,8 @@ func TestConfigFile(t *testing.T) {
 		}
 		return p
 	}
-	server := write("server.yaml", "repo: https://git.example.com/ops.git\nlisten: 0.0.0.0:7070\nagent-labels: [zone=a]\n")
-	agent := write("agent.yaml", "server: http://10.0.0.1:7070\ntoken-file: /etc/berth/agent.token\nlabels: [zone=b]\n")
+	server := write("server.yaml", "repo: https://git.example.com/ops.git\nlisten: 0.0.0.0:7070\nagent-labels: [zone=a]\nfence-grace: 15s\n")
+	agent := write("agent.yaml", "server: http://10.0.0.1:7070\ntoken-file: /etc/berth/agent.token\nlabels: [zone=b]\nfence-margin: 8s\n")
 	typo := write("typo.yaml", "repo: x\n\nnode-timout: 1m\n")
 	tests := []struct {
 		name    string
@@ -31,9 +31,9 @@ func TestConfigFile(t *testing.T) {
 		wantErr string
 	}{
 		{name: "server file and flag", args: []string{"server", "--config", server, "--listen", "127.0.0.1:1", "--print-config"},
-			want: []string{"\nrepo: https://git.example.com/ops.git\n", "\nlisten: 127.0.0.1:1\n", "\nagent-labels: [zone=a]\n", "\nagent-containerd-socket: /run/containerd/containerd.sock\n"}},
+			want: []string{"\nrepo: https://git.example.com/ops.git\n", "\nlisten: 127.0.0.1:1\n", "\nagent-labels: [zone=a]\n", "\nagent-containerd-socket: /run/containerd/containerd.sock\n", "\nfence-grace: 15s\n", "\nagent-fence: true\n"}},
 		{name: "agent file", args: []string{"agent", "--config", agent, "--print-config"},
-			want: []string{"\nserver: http://10.0.0.1:7070\n", "\nlabels: [zone=b]\n", "\ndrain-on-exit: false\n"}},
+			want: []string{"\nserver: http://10.0.0.1:7070\n", "\nlabels: [zone=b]\n", "\ndrain-on-exit: false\n", "\nfence-margin: 8s\n", "\nfence: true\n"}},
 		{name: "unknown key names file, line and key", args: []string{"server", "--config", typo, "--print-config"},
 			wantErr: typo + `:3: unknown key "node-timout" (did you mean "node-timeout"?)`},
 		{name: "server without repo", args: []string{"server"}, wantErr: "--repo is required"},

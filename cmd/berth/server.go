@@ -44,6 +44,7 @@ type serverOptions struct {
 	clusterCIDR     string
 	serviceCIDR     string
 	nodeTimeout     time.Duration
+	fenceGrace      time.Duration
 	strategy        string
 	agent           bool
 	agentCfg        nodeagent.Config
@@ -113,7 +114,8 @@ Webhooks are served at /hooks/github, /hooks/gitlab, /hooks/gitea and
 	f.BoolVar(&o.insecureHTTP, "insecure-http", false, "serve plain HTTP instead of HTTPS (only with a loopback --listen)")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "198.18.0.0/16", "range the nodes' /24 pod subnets are allocated from")
 	f.StringVar(&o.serviceCIDR, "service-cidr", serviceaddr.DefaultServiceCIDR.String(), "range Services' cluster IPs are allocated from (its tenth address serves cluster DNS)")
-	f.DurationVar(&o.nodeTimeout, "node-timeout", 40*time.Second, "how long a node may miss heartbeats before its pods move")
+	f.DurationVar(&o.nodeTimeout, "node-timeout", 40*time.Second, "how long a node may miss heartbeats before it is NotReady")
+	f.DurationVar(&o.fenceGrace, "fence-grace", 0, "how much longer than --node-timeout a NotReady node's pods wait before they move, while its agent, cut off, stops them (0: a quarter of --node-timeout)")
 	f.StringVar(&o.strategy, "strategy", "spread", "placement: spread (least allocated) or binpack (most allocated)")
 	f.BoolVar(&o.agent, "agent", true, "also run an agent for this machine")
 	f.StringVar(&o.gitUsername, "git-username", "", "HTTP basic-auth user for the repository")
@@ -139,6 +141,9 @@ func runServer(ctx context.Context, o serverOptions) error {
 	log := slog.Default()
 	if o.nodeTimeout < minNodeTimeout {
 		return fmt.Errorf("--node-timeout %v: must be at least %v", o.nodeTimeout, minNodeTimeout)
+	}
+	if o.fenceGrace < 0 {
+		return fmt.Errorf("--fence-grace %v: must not be negative", o.fenceGrace)
 	}
 	strategy, err := scheduler.ParseStrategy(o.strategy)
 	if err != nil {
@@ -196,7 +201,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("--service-cidr: %w", err)
 	}
 	configs := reconciler.NewConfigFeed()
-	rec, err := reconciler.New(reconciler.Config{Store: store, Source: reconciler.GitSource(src), Strategy: strategy, NodeTimeout: o.nodeTimeout, Logger: log, ServiceCIDR: serviceCIDR, Configs: configs})
+	rec, err := reconciler.New(reconciler.Config{Store: store, Source: reconciler.GitSource(src), Strategy: strategy, NodeTimeout: o.nodeTimeout, FenceGrace: o.fenceGrace, Logger: log, ServiceCIDR: serviceCIDR, Configs: configs})
 	if err != nil {
 		return err
 	}
@@ -224,7 +229,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 	reads := reconciler.NewReads(store, rec.AppliedObjects).WithAdmission(strategy, serviceCIDR)
 	planner := &serverPlanner{src: src, applied: rec.AppliedObjects, reads: reads, path: o.path, strategy: strategy, clock: clock.RealClock{}}
 	parts, err := newAPI(store, reads, configs, tokens,
-		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, CA: ca, CertOnly: !o.insecureHTTP,
+		reconciler.MembershipConfig{ClusterCIDR: o.clusterCIDR, NodeTimeout: o.nodeTimeout, FenceGrace: o.fenceGrace, CA: ca, CertOnly: !o.insecureHTTP,
 			ClusterDNS: serviceaddr.ClusterDNS(serviceCIDR).String(), ClusterDomain: clusterdns.DefaultDomain}, hooks,
 		network,
 		reconciler.Operations{Source: src, Store: store}, planner, clock.RealClock{}, log)

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
 	"github.com/berth-dev/berth/pki"
+	"github.com/berth-dev/berth/fencing"
 )
 
 const (
@@ -646,7 +647,8 @@ func (s *scenario) nodeLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	names, deps := s.desired()
-	limit := e2eNodeTimeout + 10*time.Second
+	// Pods move a fencing grace after the node timeout.
+	limit := e2eNodeTimeout + fencing.DefaultGrace(e2eNodeTimeout) + 10*time.Second
 	c.eventually(fmt.Sprintf("pods of %s (%v) Ready on %s", b.name, moved, a.name), limit-time.Since(stopped), func() error {
 		pods, err := c.pods()
 		if err != nil {
@@ -693,16 +695,7 @@ func (s *scenario) nodeLost(t *testing.T) {
 				return fmt.Errorf("%s still runs %s (%s), bound elsewhere", b.name, x.name, x.uid)
 			}
 		}
-		node, err := c.admin.Node(s.ctx(), b.name)
-		if err != nil {
-			return err
-		}
-		for _, cond := range node.Status.Conditions {
-			if cond.Type == corev1.NodeReady && cond.Status != corev1.ConditionTrue {
-				return fmt.Errorf("node %s is %s", b.name, cond.Status)
-			}
-		}
-		return nil
+		return c.nodeReady(b.name)
 	})
 }
 

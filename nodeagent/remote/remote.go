@@ -10,8 +10,11 @@
 //	server ──GET /berth/v1/logs/{uid}/{c}────────► Link's log server ──► containerlog
 //
 // When the server cannot be reached the link retries with back-off and
-// calls nothing on the agent, so running pods are left untouched; a
-// reconnecting agent converges from the full list.
+// leaves running pods untouched for the node's lease (package fencing):
+// each heartbeat the server accepts renews it; once it has run out, the
+// link stops the pods the server is about to move (all but DaemonSet
+// pods), and a reconnecting agent converges from a full list fetched
+// after the server answered again.
 package remote
 
 import (
@@ -42,6 +45,7 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
+	"github.com/berth-dev/berth/fencing"
 	"github.com/berth-dev/berth/nodeagent"
 	"github.com/berth-dev/berth/nodeagent/clusternet"
 )
@@ -119,6 +123,13 @@ type Config struct {
 	// Network, when set, makes RunAgent program the cluster network
 	// (Services, DNS, pod routes) from the server's network state.
 	Network *NetworkOptions
+	// FenceMargin is how much before the server's node timeout the
+	// node's lease ends and its pods are fenced (default
+	// fencing.DefaultMargin of the timeout the server gives).
+	FenceMargin time.Duration
+	// NoFence keeps pods running however long the server is unreachable
+	// (a single-node setup, where nothing can move them).
+	NoFence bool
 }
 
 func (c *Config) validate() error {
@@ -211,6 +222,22 @@ type Link struct {
 	// claimsGone are the claims of the last list whose data the agent
 	// removed, reported until the server forgets them.
 	claimsGone []api.ClaimRef
+
+	lease     *fencing.LeaseClock
+	leaseKick chan struct{} // renewed, or a new term
+	timings   fencing.Timings
+
+	// syncMu orders what reaches the agent's Sync: watch answers and
+	// fencing.
+	syncMu sync.Mutex
+	sync   func([]*corev1.Pod) // the agent's, once Watch runs
+	wanted []*corev1.Pod       // the server's last list
+	listed bool                // wanted came from the server
+	fenced time.Time           // when the lease ran out; zero: not fenced
+	// epoch rises when a fence lifts: watch answers to requests sent
+	// before are stale (the server may have moved their pods since).
+	epoch       uint64
+	watchCancel context.CancelFunc
 }
 
 type podRef struct{ namespace, name string }
@@ -252,6 +279,7 @@ func Connect(ctx context.Context, cfg Config) (*Link, error) {
 		return nil, err
 	}
 	l.cfg, l.join, l.node, l.logs, l.id = cfg, c, c, ln, id
+	l.lease, l.leaseKick = fencing.NewLeaseClock(cfg.Clock), make(chan struct{}, 1)
 	if cfg.CredentialFile != "" {
 		b, err := os.ReadFile(cfg.CredentialFile)
 		switch {
@@ -299,6 +327,7 @@ func (l *Link) register(ctx context.Context) error {
 	req.CSR = string(l.id.csr)
 	had := l.nodeToken != "" || l.certAuth
 	l.mu.Unlock()
+	sent := l.cfg.Clock.Now()
 	resp, err := l.api().Register(ctx, req)
 	if err != nil && had && client.IsUnauthorized(err) {
 		// The server forgot the node (an admin deleted it): join again,
@@ -327,6 +356,15 @@ func (l *Link) register(ctx context.Context) error {
 	default:
 		return fmt.Errorf("register node %s: the server gave no node token and no usable certificate: %w", l.cfg.NodeName, certErr)
 	}
+	l.accept(resp)
+	// A register is a heartbeat to the server. (Not under l.mu: fence
+	// takes l.syncMu, then l.mu.)
+	l.renewed(sent)
+	return nil
+}
+
+// accept takes what the server said at register.
+func (l *Link) accept(resp *api.RegisterResponse) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.podCIDR != "" && resp.PodCIDR != l.podCIDR {
@@ -343,7 +381,37 @@ func (l *Link) register(ctx context.Context) error {
 		l.hbInterval = 10 * time.Second
 	}
 	l.cfg.Logger.Info("registered with the server", "node", l.cfg.NodeName, "podCIDR", resp.PodCIDR, "logs", l.cfg.Advertise)
-	return nil
+	l.setLease(resp)
+}
+
+// setLease takes the server's timings of the partition rule and sets the
+// node's lease from them. Called with l.mu held.
+func (l *Link) setLease(resp *api.RegisterResponse) {
+	t := fencing.Timings{NodeTimeout: resp.NodeTimeout.Duration, Grace: resp.FenceGrace.Duration,
+		Flush: resp.HeartbeatFlush.Duration, Margin: l.cfg.FenceMargin}.WithDefaults()
+	if t == l.timings {
+		return
+	}
+	l.timings = t
+	switch {
+	case l.cfg.NoFence:
+		l.lease.SetTerm(0)
+		l.cfg.Logger.Info("fencing is off: pods keep running however long the server is unreachable")
+	case t.NodeTimeout <= 0:
+		l.lease.SetTerm(0)
+		l.cfg.Logger.Warn("the server gives no node timeout; pods keep running however long it is unreachable")
+	default:
+		if err := t.Validate(); err != nil {
+			l.cfg.Logger.Warn("fencing cannot keep a pod from running on two nodes at once with these timings", "err", err)
+		}
+		l.lease.SetTerm(t.Lease())
+		l.cfg.Logger.Info("fencing: pods the server would move stop when it has been unreachable for the lease",
+			"lease", t.Lease(), "killGrace", t.KillGrace(), "stoppedBy", t.StoppedBy(), "serverMovesAfter", t.MoveAfter(), "slack", t.Slack())
+	}
+	select {
+	case l.leaseKick <- struct{}{}:
+	default:
+	}
 }
 
 // api is the client for the node's calls: with its node token once it has
@@ -476,7 +544,8 @@ func (l *Link) Run(ctx context.Context, a Agent) error {
 	srv := &http.Server{Handler: l.logHandler(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); l.fenceLoop(ctx) }()
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(tls.NewListener(l.logs, l.logTLS())); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -504,17 +573,31 @@ func (l *Link) Watch(ctx context.Context, sync func([]*corev1.Pod)) error {
 	synced := false
 	bo := l.newBackoff()
 	failing := false
+	l.syncMu.Lock()
+	l.sync = sync
+	l.syncMu.Unlock()
 	for {
-		list, err := l.api().WatchPods(ctx, rv, l.cfg.WatchWait)
+		l.syncMu.Lock()
+		epoch := l.epoch
+		wctx, cancel := context.WithCancel(ctx)
+		l.watchCancel = cancel
+		l.syncMu.Unlock()
+		list, err := l.api().WatchPods(wctx, rv, l.cfg.WatchWait)
+		cancel()
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if l.staleEpoch(epoch) {
+			// A fence lifted meanwhile: ask for the full list now.
+			rv, synced = 0, false
+			continue
 		}
 		if err != nil {
 			if needsRegister(err) {
 				_ = l.register(ctx)
 			}
 			if !failing {
-				l.cfg.Logger.Warn("watch of this node's pods failed; pods keep running as they are", "err", err)
+				l.cfg.Logger.Warn("watch of this node's pods failed; pods keep running as they are for the node's lease", "err", err)
 				failing = true
 			}
 			if err := l.sleep(ctx, &bo); err != nil {
@@ -554,7 +637,10 @@ func (l *Link) Watch(ctx context.Context, sync func([]*corev1.Pod)) error {
 		if l.cfg.Configs != nil {
 			l.cfg.Configs.Replace(list.Configs)
 		}
-		sync(wanted)
+		if !l.apply(wanted, epoch) {
+			rv, synced = 0, false
+			continue
+		}
 		l.deleteClaims(list.DeleteClaims)
 		l.poke()
 	}
@@ -585,6 +671,123 @@ func (l *Link) deleteClaims(refs []api.ClaimRef) {
 	l.mu.Unlock()
 }
 
+// staleEpoch reports whether a fence lifted since epoch was read.
+func (l *Link) staleEpoch(epoch uint64) bool {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	return l.epoch != epoch
+}
+
+// apply hands the server's list to the agent, less the fenced pods while
+// the node is fenced. It refuses (false) a list asked for before a fence
+// lifted: the server may have moved its pods since.
+func (l *Link) apply(wanted []*corev1.Pod, epoch uint64) bool {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if epoch != l.epoch {
+		return false
+	}
+	l.wanted, l.listed = wanted, true
+	if !l.fenced.IsZero() {
+		wanted, _ = fenceable(wanted)
+	}
+	l.sync(wanted)
+	return true
+}
+
+// fenceable splits pods into those kept through a partition (DaemonSet
+// pods: the server never moves them) and those fenced.
+func fenceable(pods []*corev1.Pod) (kept, fenced []*corev1.Pod) {
+	for _, p := range pods {
+		if p.Labels[api.LabelOwnerKind] == "DaemonSet" {
+			kept = append(kept, p)
+		} else {
+			fenced = append(fenced, p)
+		}
+	}
+	return kept, fenced
+}
+
+// renewed renews the lease with a call the server accepted, sent at
+// sent, and lifts a fence: the watch asks for a fresh list, which brings
+// back the pods the server still binds here.
+func (l *Link) renewed(sent time.Time) {
+	l.lease.Renew(sent)
+	select {
+	case l.leaseKick <- struct{}{}:
+	default:
+	}
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if l.fenced.IsZero() {
+		return
+	}
+	if left, _ := l.lease.Remaining(); left <= 0 {
+		return // a call sent long ago that got through: wait for a fresh one
+	}
+	l.cfg.Logger.Warn("the server answers again after this node fenced its pods; those it still binds here start again",
+		"fencedFor", l.cfg.Clock.Since(l.fenced))
+	l.fenced = time.Time{}
+	l.epoch++
+	if l.watchCancel != nil {
+		l.watchCancel()
+	}
+}
+
+// fenceLoop fences the node's pods when its lease runs out.
+func (l *Link) fenceLoop(ctx context.Context) {
+	for {
+		var expiry <-chan time.Time
+		if left, held := l.lease.Remaining(); held && left <= 0 {
+			l.fence()
+		} else if held {
+			expiry = l.cfg.Clock.After(left)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-expiry:
+		case <-l.leaseKick:
+		}
+	}
+}
+
+// fence stops every pod the server would move, each within the rule's
+// kill grace, and keeps them stopped until the lease is renewed. Without
+// a list from the server yet, it stops every pod the agent holds.
+func (l *Link) fence() {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if !l.fenced.IsZero() || l.sync == nil {
+		return
+	}
+	if left, held := l.lease.Remaining(); !held || left > 0 {
+		return // renewed since the loop looked
+	}
+	l.fenced = l.cfg.Clock.Now()
+	l.mu.Lock()
+	t := l.timings
+	l.mu.Unlock()
+	kept, fenced := fenceable(l.wanted)
+	names := make([]string, 0, len(fenced))
+	capped := append([]*corev1.Pod{}, kept...)
+	grace := int64(t.KillGrace() / time.Second)
+	for _, p := range fenced {
+		names = append(names, p.Namespace+"/"+p.Name)
+		if g := p.Spec.TerminationGracePeriodSeconds; g == nil || *g > grace {
+			p = p.DeepCopy()
+			p.Spec.TerminationGracePeriodSeconds = &grace
+		}
+		capped = append(capped, p)
+	}
+	l.cfg.Logger.Warn("the server has been unreachable for the node's lease: stopping the pods it will move",
+		"lease", t.Lease(), "killGrace", t.KillGrace(), "pods", names, "listed", l.listed)
+	// First the shorter grace, then the stop: the agent's workers stop a
+	// pod with the grace of the last spec they were given.
+	l.sync(capped)
+	l.sync(kept)
+}
+
 // poke asks for a status report soon, without waiting for the next poll.
 func (l *Link) poke() {
 	select {
@@ -604,7 +807,11 @@ func (l *Link) heartbeats(ctx context.Context) {
 			return
 		case <-l.cfg.Clock.After(interval):
 		}
+		sent := l.cfg.Clock.Now()
 		err := l.api().Heartbeat(ctx, api.HeartbeatRequest{})
+		if err == nil {
+			l.renewed(sent)
+		}
 		if needsRegister(err) || err == nil && l.certDue() {
 			// Re-registering with the node token also renews the node's
 			// certificate from a fresh CSR.
