@@ -190,3 +190,84 @@ func TestRolloutStatusWaitsForFetchedRevision(t *testing.T) {
 		})
 	}
 }
+
+// TestRolloutStatusWaitsForReconcile: the fetched revision is applied, but
+// the loop has not yet reconciled the deployment at it, so its record
+// still holds the previous revision's finished rollout (the template is
+// the same: only the revision changed). rollout status must not report
+// that, but wait until the deployment is reconciled at the revision it
+// follows, or at one applied since.
+func TestRolloutStatusWaitsForReconcile(t *testing.T) {
+	newRev, newerRev := "1111111111111111111111111111111111111111", "2222222222222222222222222222222222222222"
+	tests := []struct {
+		name string
+		// then is what the loop records next: the deployment reconciled at
+		// rev with status st, and applied the revision applied.
+		rev, applied string
+		st           appsv1.DeploymentStatus
+		want         string
+	}{
+		{name: "reconciled at the revision it follows", rev: newRev, applied: newRev,
+			st:   appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 2},
+			want: "Waiting for deployment \"web\" rollout to finish: 2 of 3 updated replicas are available...\n"},
+		{name: "a newer revision was applied since", rev: newerRev, applied: newerRev,
+			st:   appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3},
+			want: "deployment \"web\" successfully rolled out (revision 4, Git 222222222222)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newCLIServer(t)
+			s.load(exampleManifests)
+			hash := ""
+			for _, o := range s.objects {
+				if o.Deployment != nil {
+					hash = reconciler.DeploymentTemplateHash(o.Deployment)
+				}
+			}
+			put := func(rev, applied string, st appsv1.DeploymentStatus) {
+				s.update(func(tx reconciler.Tx) error {
+					return errors.Join(
+						tx.PutDeployment(&reconciler.DeploymentRecord{Namespace: "default", Name: "web", TemplateHash: hash, Status: st, RolloutRevision: 4, Revision: rev}),
+						tx.PutSync(&reconciler.SyncRecord{Status: api.SyncStatus{Applied: &api.Revision{SHA: applied}, Fetched: applied, State: "Synced"}}),
+					)
+				})
+			}
+			// Applied and fetched are newRev; the record is the previous
+			// revision's finished rollout.
+			put("0000000000000000000000000000000000000000", newRev, appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3})
+			clk := clocktesting.NewFakeClock(t0)
+			var out syncBuffer
+			errc := make(chan error, 1)
+			go func() {
+				errc <- rolloutStatus(context.Background(), s.admin(), &out, "default", "web", true, clk, time.Second)
+			}()
+			waiting := func() {
+				t.Helper()
+				for deadline := time.Now().Add(10 * time.Second); !clk.HasWaiters(); runtime.Gosched() {
+					if time.Now().After(deadline) {
+						t.Fatalf("rollout status did not wait:\n%s", out.String())
+					}
+				}
+			}
+			waiting()
+			reconciling := "Waiting for deployment \"web\" to be reconciled at revision 111111111111...\n"
+			if got := out.String(); got != reconciling {
+				t.Fatalf("before the loop reconciled the deployment at %s it printed:\n%s", newRev[:12], got)
+			}
+			put(tt.rev, tt.applied, tt.st)
+			clk.Step(time.Second)
+			if !strings.Contains(tt.want, "successfully") {
+				waiting()
+				put(tt.rev, tt.applied, appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3})
+				clk.Step(time.Second)
+				tt.want += "deployment \"web\" successfully rolled out (revision 4, Git 111111111111)\n"
+			}
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+			if got := out.String(); got != reconciling+tt.want {
+				t.Fatalf("got:\n%s\nwant:\n%s", got, reconciling+tt.want)
+			}
+		})
+	}
+}
