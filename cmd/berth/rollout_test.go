@@ -51,6 +51,45 @@ func TestRolloutMessage(t *testing.T) {
 	}
 }
 
+// exampleServer serves exampleManifests and returns the template hash of
+// their deployment web.
+func exampleServer(t *testing.T) (*cliServer, string) {
+	t.Helper()
+	s := newCLIServer(t)
+	s.load(exampleManifests)
+	for _, o := range s.objects {
+		if o.Deployment != nil {
+			return s, reconciler.DeploymentTemplateHash(o.Deployment)
+		}
+	}
+	t.Fatal("exampleManifests has no deployment")
+	return nil, ""
+}
+
+// followWeb starts rollout status of deployment web on a fake clock and
+// returns once it waits, with its output and its outcome to come.
+func followWeb(t *testing.T, s *cliServer) (*clocktesting.FakeClock, *syncBuffer, <-chan error) {
+	t.Helper()
+	clk := clocktesting.NewFakeClock(t0)
+	out := &syncBuffer{}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- rolloutStatus(context.Background(), s.admin(), out, "default", "web", true, clk, time.Second)
+	}()
+	untilWaiting(t, clk, out)
+	return clk, out, errc
+}
+
+// untilWaiting returns once rollout status waits on clk.
+func untilWaiting(t *testing.T, clk *clocktesting.FakeClock, out *syncBuffer) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !clk.HasWaiters(); runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatalf("rollout status did not wait:\n%s", out.String())
+		}
+	}
+}
+
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -71,14 +110,7 @@ func (s *syncBuffer) String() string {
 // TestRolloutStatusFollows drives a rollout through its steps on a fake
 // clock and checks the progress lines kubectl would print.
 func TestRolloutStatusFollows(t *testing.T) {
-	s := newCLIServer(t)
-	s.load(exampleManifests)
-	hash := ""
-	for _, o := range s.objects {
-		if o.Deployment != nil {
-			hash = reconciler.DeploymentTemplateHash(o.Deployment)
-		}
-	}
+	s, hash := exampleServer(t)
 	steps := []appsv1.DeploymentStatus{
 		{Replicas: 4, UpdatedReplicas: 1, AvailableReplicas: 3},
 		{Replicas: 4, UpdatedReplicas: 1, AvailableReplicas: 3}, // no change: no line
@@ -146,14 +178,7 @@ func TestRolloutStatusWaitsForFetchedRevision(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newCLIServer(t)
-			s.load(exampleManifests)
-			hash := ""
-			for _, o := range s.objects {
-				if o.Deployment != nil {
-					hash = reconciler.DeploymentTemplateHash(o.Deployment)
-				}
-			}
+			s, hash := exampleServer(t)
 			done := appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3}
 			s.update(func(tx reconciler.Tx) error {
 				return errors.Join(
@@ -161,19 +186,7 @@ func TestRolloutStatusWaitsForFetchedRevision(t *testing.T) {
 					tx.PutSync(&reconciler.SyncRecord{Status: api.SyncStatus{Applied: &api.Revision{SHA: "oldrevision"}, Fetched: "newrevision", State: "Progressing"}}),
 				)
 			})
-			clk := clocktesting.NewFakeClock(t0)
-			var out syncBuffer
-			errc := make(chan error, 1)
-			go func() {
-				errc <- rolloutStatus(context.Background(), s.admin(), &out, "default", "web", true, clk, time.Second)
-			}()
-			deadline := time.Now().Add(10 * time.Second)
-			for !clk.HasWaiters() {
-				if time.Now().After(deadline) {
-					t.Fatalf("rollout status did not wait:\n%s", out.String())
-				}
-				runtime.Gosched()
-			}
+			clk, out, errc := followWeb(t, s)
 			if got := out.String(); got != "Waiting for revision newrevision to be applied...\n" {
 				t.Fatalf("before the revision is applied it printed:\n%s", got)
 			}
@@ -216,14 +229,7 @@ func TestRolloutStatusWaitsForReconcile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newCLIServer(t)
-			s.load(exampleManifests)
-			hash := ""
-			for _, o := range s.objects {
-				if o.Deployment != nil {
-					hash = reconciler.DeploymentTemplateHash(o.Deployment)
-				}
-			}
+			s, hash := exampleServer(t)
 			put := func(rev, applied string, st appsv1.DeploymentStatus) {
 				s.update(func(tx reconciler.Tx) error {
 					return errors.Join(
@@ -235,21 +241,7 @@ func TestRolloutStatusWaitsForReconcile(t *testing.T) {
 			// Applied and fetched are newRev; the record is the previous
 			// revision's finished rollout.
 			put("0000000000000000000000000000000000000000", newRev, appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3})
-			clk := clocktesting.NewFakeClock(t0)
-			var out syncBuffer
-			errc := make(chan error, 1)
-			go func() {
-				errc <- rolloutStatus(context.Background(), s.admin(), &out, "default", "web", true, clk, time.Second)
-			}()
-			waiting := func() {
-				t.Helper()
-				for deadline := time.Now().Add(10 * time.Second); !clk.HasWaiters(); runtime.Gosched() {
-					if time.Now().After(deadline) {
-						t.Fatalf("rollout status did not wait:\n%s", out.String())
-					}
-				}
-			}
-			waiting()
+			clk, out, errc := followWeb(t, s)
 			reconciling := "Waiting for deployment \"web\" to be reconciled at revision 111111111111...\n"
 			if got := out.String(); got != reconciling {
 				t.Fatalf("before the loop reconciled the deployment at %s it printed:\n%s", newRev[:12], got)
@@ -257,7 +249,7 @@ func TestRolloutStatusWaitsForReconcile(t *testing.T) {
 			put(tt.rev, tt.applied, tt.st)
 			clk.Step(time.Second)
 			if !strings.Contains(tt.want, "successfully") {
-				waiting()
+				untilWaiting(t, clk, out)
 				put(tt.rev, tt.applied, appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3})
 				clk.Step(time.Second)
 				tt.want += "deployment \"web\" successfully rolled out (revision 4, Git 111111111111)\n"
