@@ -147,12 +147,14 @@ func rolloutStatus(ctx context.Context, c *client.Client, out io.Writer, ns, nam
 		if st.Rejected == nil || st.Rejected.SHA != target {
 			fmt.Fprintf(out, "Waiting for revision %s to be applied...\n", short(target))
 		}
-		if _, err := waitRevision(ctx, c, target, clk, interval); err != nil {
+		st, err := waitRevision(ctx, c, target, clk, interval)
+		if err != nil {
 			if errors.Is(err, errRefused) {
-				return fmt.Errorf("revision %s was refused, so deployment %q does not roll out to it: see berth status", short(target), name)
+				return fmt.Errorf("revision %s was refused, so deployment %q does not roll out to it: see berth status", short(st.Rejected.SHA), name)
 			}
 			return err
 		}
+		target = st.Applied.SHA // a newer one than target if the server fetched it meanwhile
 	}
 	last := ""
 	for {

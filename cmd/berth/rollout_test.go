@@ -175,6 +175,8 @@ func TestRolloutStatusWaitsForFetchedRevision(t *testing.T) {
 		{name: "refused", then: api.SyncStatus{Applied: &api.Revision{SHA: "oldrevision"}, Fetched: "newrevision", State: "Rejected",
 			Rejected: &api.RejectedRevision{Revision: api.Revision{SHA: "newrevision"}}},
 			want: "Waiting for revision newrevision to be applied...\n", wantErr: `revision newrevision was refused, so deployment "web" does not roll out to it`},
+		{name: "a newer revision was fetched and applied meanwhile", then: api.SyncStatus{Applied: &api.Revision{SHA: "newerrevision"}, Fetched: "newerrevision", State: "Synced"},
+			want: "Waiting for revision newrevision to be applied...\ndeployment \"web\" successfully rolled out\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -193,7 +195,12 @@ func TestRolloutStatusWaitsForFetchedRevision(t *testing.T) {
 			then := tt.then
 			s.update(func(tx reconciler.Tx) error { return tx.PutSync(&reconciler.SyncRecord{Status: then}) })
 			clk.Step(time.Second)
-			err := <-errc
+			var err error
+			select {
+			case err = <-errc:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("rollout status still waits:\n%s", out.String())
+			}
 			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
