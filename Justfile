@@ -89,7 +89,8 @@ demo-prebuilt:
     ./scripts/demo.sh
 
 # Stop the demo every way a user does (Ctrl-C in a terminal, in tmux, piped
-# through tee, twice, kill of just, the terminal closing) with pods running,
-# and check each time that nothing is left. Takes a few minutes.
+# through tee, twice, kill of just, the terminal or tmux window closing) with
+# pods running, and check each time that just returns only once nothing is
+# left. Takes about three minutes (`just test` runs two of the ways).
 test-demo-stop: deps
     flock /tmp/berth-it.lock go test -count=1 -timeout 20m -run TestDemoStops ./internal/demo -demo.all

@@ -48,6 +48,9 @@ const (
 	LabelOwnerName     = "berth.dev/owner-name"
 	LabelTemplateHash  = "pod-template-hash"
 	AnnotationRevision = "berth.dev/revision"
+	// AnnotationRolloutRevision numbers a Deployment's rollouts, as
+	// Kubernetes does.
+	AnnotationRolloutRevision = "deployment.kubernetes.io/revision"
 )
 
 // RegisterRequest is what an agent says about itself when it starts.

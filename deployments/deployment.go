@@ -35,6 +35,10 @@ type State struct {
 	// Created is when the controller first saw the Deployment (objects in
 	// Git carry no creation time of their own).
 	Created time.Time
+	// RolloutRevision numbers the rollouts as Kubernetes'
+	// deployment.kubernetes.io/revision does: 1 for the first template,
+	// one more each time the template changes.
+	RolloutRevision int64
 }
 
 // ObservedPod is what the controller needs to know about one of the
@@ -267,6 +271,7 @@ func SyncDeployment(in Input) (Result, error) {
 	s.scaleDownNew()
 	s.status()
 	s.res.Changed = in.State.TemplateHash != s.res.State.TemplateHash ||
+		in.State.RolloutRevision != s.res.State.RolloutRevision ||
 		!in.State.LastProgress.Equal(s.res.State.LastProgress) ||
 		!in.State.Created.Equal(s.res.State.Created) ||
 		!equality.Semantic.DeepEqual(in.State.Status, s.res.State.Status)
@@ -436,6 +441,11 @@ func (s *rollout) status() {
 	if progressed || st.LastProgress.IsZero() {
 		st.LastProgress = s.now
 	}
+	if prev.TemplateHash != s.hash {
+		st.RolloutRevision++
+	}
+	// a state from before rollout revisions has rolled out once at least
+	st.RolloutRevision = max(st.RolloutRevision, 1)
 	st.TemplateHash = s.hash
 
 	availCond := appsv1.DeploymentCondition{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", Message: "Deployment has minimum availability."}

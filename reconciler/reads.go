@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -172,6 +173,18 @@ func deploymentForUser(git *appsv1.Deployment, rec *DeploymentRecord) appsv1.Dep
 		d.Status.ObservedGeneration = 0
 		if rec.TemplateHash == DeploymentTemplateHash(d) {
 			d.Status.ObservedGeneration = d.Generation
+		}
+		// Which rollout this is, and the Git revision the loop last
+		// reconciled it at: `rollout status` waits for that to be the
+		// revision it follows.
+		if d.Annotations == nil && (rec.RolloutRevision > 0 || rec.Revision != "") {
+			d.Annotations = map[string]string{} // d is a copy: Git's stays as it is
+		}
+		if rec.RolloutRevision > 0 {
+			d.Annotations[api.AnnotationRolloutRevision] = strconv.FormatInt(rec.RolloutRevision, 10)
+		}
+		if rec.Revision != "" {
+			d.Annotations[api.AnnotationRevision] = rec.Revision
 		}
 	}
 	return *d

@@ -172,6 +172,12 @@ type DeploymentRecord struct {
 	// Created is when berth first saw the Deployment (objects in Git have
 	// no creation time of their own); it is the AGE the CLI shows.
 	Created time.Time `json:"created,omitzero"`
+	// RolloutRevision numbers the rollouts (deployment.kubernetes.io/revision).
+	RolloutRevision int64 `json:"rolloutRevision,omitempty"`
+	// Revision is the Git revision the loop last reconciled the
+	// Deployment at (berth.dev/revision): `rollout status` reports
+	// nothing until it is the revision it waits for.
+	Revision string `json:"revision,omitempty"`
 }
 
 // DaemonSetRecord keeps a DaemonSet's status.

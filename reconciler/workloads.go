@@ -327,7 +327,7 @@ func (r *Reconciler) syncDeployments(c *changes, idx *desiredIndex) (time.Time, 
 		res, err := deployments.SyncDeployment(deployments.Input{
 			Deployment:   d,
 			TemplateHash: w.hash,
-			State:        deployments.State{Status: prev.Status, TemplateHash: prev.TemplateHash, LastProgress: prev.LastProgress, Created: prev.Created},
+			State:        deployments.State{Status: prev.Status, TemplateHash: prev.TemplateHash, LastProgress: prev.LastProgress, Created: prev.Created, RolloutRevision: prev.RolloutRevision},
 			Pods:         observed,
 			Now:          c.now,
 		})
@@ -359,9 +359,10 @@ func (r *Reconciler) syncDeployments(c *changes, idx *desiredIndex) (time.Time, 
 				return wake, err
 			}
 		}
-		if res.Changed {
+		if res.Changed || prev.Revision != c.rev {
 			rec := &DeploymentRecord{Namespace: d.Namespace, Name: d.Name, Status: res.State.Status,
-				TemplateHash: res.State.TemplateHash, LastProgress: res.State.LastProgress, Created: res.State.Created}
+				TemplateHash: res.State.TemplateHash, LastProgress: res.State.LastProgress, Created: res.State.Created,
+				RolloutRevision: res.State.RolloutRevision, Revision: c.rev}
 			if err := c.tx.PutDeployment(rec); err != nil {
 				return wake, err
 			}

@@ -23,6 +23,53 @@ service_cidr=${BERTH_DEMO_SERVICE_CIDR:-198.19.0.0/16}   # cluster DNS on its te
 if [ "$(id -u)" != 0 ]; then echo "just demo needs root (containerd, network namespaces)" >&2; exit 1; fi
 if ! git -C "$root" rev-parse HEAD >/dev/null 2>&1; then echo "the demo follows this repository's Git history: run it from a clone" >&2; exit 1; fi
 
+# Ctrl-C, Ctrl-\ and Ctrl-Z go to the terminal's foreground process group,
+# which holds `just` (and a `| tee`) as well as this script. just from npm
+# (rust-just) is a node wrapper around the just binary: on Ctrl-C it exits
+# at once and the shell prompt comes back while the cleanup is still
+# running. So, when this script runs in the terminal's foreground, it moves
+# into a process group of its own and makes that the foreground one: the
+# terminal's signals then reach this script alone, `just` and tee keep
+# running, and the prompt returns once everything is stopped. The cleanup
+# gives the terminal back. Perl (perl-base is Essential in Debian) does
+# what bash has no builtin for: setpgid and tcsetpgrp.
+if [ -z "${BERTH_DEMO_TTY_PGRP+set}" ]; then
+    exec perl -MPOSIX -e '
+        $ENV{BERTH_DEMO_TTY_PGRP} = "";
+        $SIG{TTOU} = "IGNORE";
+        my $pg = getpgrp();
+        if (open(my $tty, "+<", "/dev/tty")) {
+            my $fd = fileno($tty);
+            my $fg = tcgetpgrp($fd);
+            if (defined $fg && $fg == $pg && setpgid(0, 0)) {
+                if (tcsetpgrp($fd, $$)) {
+                    $ENV{BERTH_DEMO_TTY_PGRP} = $pg;
+                } else {
+                    setpgid(0, $pg);
+                }
+            }
+            close($tty);
+        }
+        $SIG{TTOU} = "DEFAULT";
+        exec { $ARGV[0] } @ARGV or die "exec $ARGV[0]: $!\n";
+    ' "$0" "$@"
+fi
+# give_back_terminal makes the process group that had the terminal before
+# (just's) its foreground again, if this script's still is.
+give_back_terminal() {
+    [ -n "$BERTH_DEMO_TTY_PGRP" ] || return 0
+    perl -MPOSIX -e '
+        $SIG{TTOU} = "IGNORE";
+        open(my $tty, "+<", "/dev/tty") or exit 0;
+        my $fg = tcgetpgrp(fileno($tty));
+        tcsetpgrp(fileno($tty), $ARGV[0]) if defined $fg && $fg == getpgrp();
+    ' "$BERTH_DEMO_TTY_PGRP" 2>/dev/null || true
+}
+# Ctrl-Z would stop the script while just, not stopped, keeps the shell
+# waiting: ignore it, and the terminal's stop signals for a background
+# write or read once the terminal is given back.
+trap '' TSTP TTIN TTOU
+
 # say prints a line if anyone still reads: after Ctrl-C a `| tee` is gone
 # and the terminal may be too, and the cleanup must go on regardless.
 say() { printf '%s\n' "$*" 2>/dev/null || true; }
@@ -47,6 +94,7 @@ cleanup() {
     rm -rf "/var/lib/cni/networks/$network"
     rm -rf "$demo"
     say "stopped; nothing left running."
+    give_back_terminal
 }
 # stop ends one daemon: TERM, up to a minute to finish (berth drains its
 # pods), then KILL.
@@ -132,7 +180,7 @@ berth runs examples-repo/ from this repository's Git history. Try, in another sh
 Then change what runs, the GitOps way:
 
   sed -i 's/hello from web v1/hello from web v2/' examples-repo/apps/web-deployment.yaml
-  git commit -am 'web: v2' && $berth rollout status deployment web
+  git commit -am 'web: v2' && $berth sync --wait && $berth rollout status deployment web
 
 Ctrl-C here stops everything.
 TXT

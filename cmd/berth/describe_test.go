@@ -80,7 +80,8 @@ func TestDescribe(t *testing.T) {
 		{
 			name: "deployment", res: resDeployments, ns: "default", obj: "web",
 			contains: []string{"Name: web", "Selector: app=web", "Replicas: 3 desired | 3 updated | 3 total | 2 available | 0 unavailable",
-				"StrategyType: RollingUpdate", "RollingUpdateStrategy: 25% max unavailable, 25% max surge", "Image: registry.local/busybox:1", "Events: <none>"},
+				"StrategyType: RollingUpdate", "RollingUpdateStrategy: 25% max unavailable, 25% max surge", "Image: registry.local/busybox:1", "Events: <none>",
+				"berth.dev/revision=0123456789abcdef", "deployment.kubernetes.io/revision=2"},
 		},
 		{
 			name: "job", res: resJobs, ns: "default", obj: "migrate",

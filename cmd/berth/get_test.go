@@ -118,7 +118,7 @@ func fillCluster(s *cliServer) {
 				return err
 			}
 		}
-		if err := tx.PutDeployment(&reconciler.DeploymentRecord{Namespace: "default", Name: "web",
+		if err := tx.PutDeployment(&reconciler.DeploymentRecord{Namespace: "default", Name: "web", RolloutRevision: 2, Revision: "0123456789abcdef",
 			Status: appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 2, AvailableReplicas: 2}}); err != nil {
 			return err
 		}

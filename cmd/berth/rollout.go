@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,13 +47,18 @@ func newRolloutStatusCmd() *cobra.Command {
 changes, until every replica runs the new template and is available:
 
   Waiting for deployment "web" rollout to finish: 1 of 3 updated replicas are available...
-  deployment "web" successfully rolled out
+  deployment "web" successfully rolled out (revision 2, Git 0123456789ab)
 
-It first waits until the newest revision the server fetched is applied, so
-it never reports the previous commit's rollout as this one's (after a
-push, run 'berth sync --wait' first to make the server fetch at once); it
-fails when that revision was refused, when the deployment exceeds its
-progressDeadlineSeconds, or when --timeout passes. With --watch=false it prints the state once and returns.`,
+(revision: the deployment's rollout number, its
+deployment.kubernetes.io/revision annotation; Git: the revision the server
+reconciled it at, its berth.dev/revision annotation.)
+
+It first waits until the newest revision the server fetched is applied and
+the deployment has been reconciled at it, so it never reports the previous
+commit's rollout as this one's (after a push, run 'berth sync --wait'
+first to make the server fetch at once); it fails when that revision was
+refused, when the deployment exceeds its progressDeadlineSeconds, or when
+--timeout passes. With --watch=false it prints the state once and returns.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if res, err := parseResource(args[0]); err != nil || res != resDeployments {
@@ -105,6 +111,23 @@ func rolloutMessage(d *appsv1.Deployment) (string, bool, error) {
 	return fmt.Sprintf("deployment %q successfully rolled out\n", d.Name), true, nil
 }
 
+// rolloutRevision says which rollout of which Git revision a finished
+// one was: " (revision 3, Git 0123456789ab)", or "" for a server that does
+// not say.
+func rolloutRevision(d *appsv1.Deployment) string {
+	var parts []string
+	if n := d.Annotations[api.AnnotationRolloutRevision]; n != "" {
+		parts = append(parts, "revision "+n)
+	}
+	if rev := d.Annotations[api.AnnotationRevision]; rev != "" {
+		parts = append(parts, "Git "+short(rev))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
 // rolloutStatus first waits until the newest revision the server fetched
 // is applied (or fails if it was refused), so it never reports the
 // previous revision's rollout as this one's; then it polls the deployment
@@ -124,12 +147,14 @@ func rolloutStatus(ctx context.Context, c *client.Client, out io.Writer, ns, nam
 		if st.Rejected == nil || st.Rejected.SHA != target {
 			fmt.Fprintf(out, "Waiting for revision %s to be applied...\n", short(target))
 		}
-		if _, err := waitRevision(ctx, c, target, clk, interval); err != nil {
+		st, err := waitRevision(ctx, c, target, clk, interval)
+		if err != nil {
 			if errors.Is(err, errRefused) {
-				return fmt.Errorf("revision %s was refused, so deployment %q does not roll out to it: see berth status", short(target), name)
+				return fmt.Errorf("revision %s was refused, so deployment %q does not roll out to it: see berth status", short(st.Rejected.SHA), name)
 			}
 			return err
 		}
+		target = st.Applied.SHA // a newer one than target if the server fetched it meanwhile
 	}
 	last := ""
 	for {
@@ -145,8 +170,17 @@ func rolloutStatus(ctx context.Context, c *client.Client, out io.Writer, ns, nam
 			return err
 		}
 		if rev := d.Annotations[api.AnnotationRevision]; target != "" && rev != "" && rev != target {
-			// The server answered from the objects of another revision.
-			msg, done = fmt.Sprintf("Waiting for deployment %q to be reconciled at revision %s...\n", name, short(target)), false
+			// The loop last reconciled the deployment at another revision:
+			// an older one (it has not got to it at the target yet: its
+			// status is the previous rollout's), or one applied since.
+			if st, err := c.Status(ctx); err == nil && st.Applied != nil && st.Applied.SHA == rev {
+				target = rev
+			} else {
+				msg, done = fmt.Sprintf("Waiting for deployment %q to be reconciled at revision %s...\n", name, short(target)), false
+			}
+		}
+		if done {
+			msg = strings.TrimSuffix(msg, "\n") + rolloutRevision(d) + "\n"
 		}
 		if msg != last {
 			fmt.Fprint(out, msg)

@@ -51,6 +51,45 @@ func TestRolloutMessage(t *testing.T) {
 	}
 }
 
+// exampleServer serves exampleManifests and returns the template hash of
+// their deployment web.
+func exampleServer(t *testing.T) (*cliServer, string) {
+	t.Helper()
+	s := newCLIServer(t)
+	s.load(exampleManifests)
+	for _, o := range s.objects {
+		if o.Deployment != nil {
+			return s, reconciler.DeploymentTemplateHash(o.Deployment)
+		}
+	}
+	t.Fatal("exampleManifests has no deployment")
+	return nil, ""
+}
+
+// followWeb starts rollout status of deployment web on a fake clock and
+// returns once it waits, with its output and its outcome to come.
+func followWeb(t *testing.T, s *cliServer) (*clocktesting.FakeClock, *syncBuffer, <-chan error) {
+	t.Helper()
+	clk := clocktesting.NewFakeClock(t0)
+	out := &syncBuffer{}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- rolloutStatus(context.Background(), s.admin(), out, "default", "web", true, clk, time.Second)
+	}()
+	untilWaiting(t, clk, out)
+	return clk, out, errc
+}
+
+// untilWaiting returns once rollout status waits on clk.
+func untilWaiting(t *testing.T, clk *clocktesting.FakeClock, out *syncBuffer) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !clk.HasWaiters(); runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatalf("rollout status did not wait:\n%s", out.String())
+		}
+	}
+}
+
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -71,14 +110,7 @@ func (s *syncBuffer) String() string {
 // TestRolloutStatusFollows drives a rollout through its steps on a fake
 // clock and checks the progress lines kubectl would print.
 func TestRolloutStatusFollows(t *testing.T) {
-	s := newCLIServer(t)
-	s.load(exampleManifests)
-	hash := ""
-	for _, o := range s.objects {
-		if o.Deployment != nil {
-			hash = reconciler.DeploymentTemplateHash(o.Deployment)
-		}
-	}
+	s, hash := exampleServer(t)
 	steps := []appsv1.DeploymentStatus{
 		{Replicas: 4, UpdatedReplicas: 1, AvailableReplicas: 3},
 		{Replicas: 4, UpdatedReplicas: 1, AvailableReplicas: 3}, // no change: no line
@@ -143,17 +175,12 @@ func TestRolloutStatusWaitsForFetchedRevision(t *testing.T) {
 		{name: "refused", then: api.SyncStatus{Applied: &api.Revision{SHA: "oldrevision"}, Fetched: "newrevision", State: "Rejected",
 			Rejected: &api.RejectedRevision{Revision: api.Revision{SHA: "newrevision"}}},
 			want: "Waiting for revision newrevision to be applied...\n", wantErr: `revision newrevision was refused, so deployment "web" does not roll out to it`},
+		{name: "a newer revision was fetched and applied meanwhile", then: api.SyncStatus{Applied: &api.Revision{SHA: "newerrevision"}, Fetched: "newerrevision", State: "Synced"},
+			want: "Waiting for revision newrevision to be applied...\ndeployment \"web\" successfully rolled out\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newCLIServer(t)
-			s.load(exampleManifests)
-			hash := ""
-			for _, o := range s.objects {
-				if o.Deployment != nil {
-					hash = reconciler.DeploymentTemplateHash(o.Deployment)
-				}
-			}
+			s, hash := exampleServer(t)
 			done := appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3}
 			s.update(func(tx reconciler.Tx) error {
 				return errors.Join(
@@ -161,31 +188,84 @@ func TestRolloutStatusWaitsForFetchedRevision(t *testing.T) {
 					tx.PutSync(&reconciler.SyncRecord{Status: api.SyncStatus{Applied: &api.Revision{SHA: "oldrevision"}, Fetched: "newrevision", State: "Progressing"}}),
 				)
 			})
-			clk := clocktesting.NewFakeClock(t0)
-			var out syncBuffer
-			errc := make(chan error, 1)
-			go func() {
-				errc <- rolloutStatus(context.Background(), s.admin(), &out, "default", "web", true, clk, time.Second)
-			}()
-			deadline := time.Now().Add(10 * time.Second)
-			for !clk.HasWaiters() {
-				if time.Now().After(deadline) {
-					t.Fatalf("rollout status did not wait:\n%s", out.String())
-				}
-				runtime.Gosched()
-			}
+			clk, out, errc := followWeb(t, s)
 			if got := out.String(); got != "Waiting for revision newrevision to be applied...\n" {
 				t.Fatalf("before the revision is applied it printed:\n%s", got)
 			}
 			then := tt.then
 			s.update(func(tx reconciler.Tx) error { return tx.PutSync(&reconciler.SyncRecord{Status: then}) })
 			clk.Step(time.Second)
-			err := <-errc
+			var err error
+			select {
+			case err = <-errc:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("rollout status still waits:\n%s", out.String())
+			}
 			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
 			if out.String() != tt.want {
 				t.Fatalf("got:\n%s\nwant:\n%s", out.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestRolloutStatusWaitsForReconcile: the fetched revision is applied, but
+// the loop has not yet reconciled the deployment at it, so its record
+// still holds the previous revision's finished rollout (the template is
+// the same: only the revision changed). rollout status must not report
+// that, but wait until the deployment is reconciled at the revision it
+// follows, or at one applied since.
+func TestRolloutStatusWaitsForReconcile(t *testing.T) {
+	newRev, newerRev := "1111111111111111111111111111111111111111", "2222222222222222222222222222222222222222"
+	tests := []struct {
+		name string
+		// then is what the loop records next: the deployment reconciled at
+		// rev with status st, and applied the revision applied.
+		rev, applied string
+		st           appsv1.DeploymentStatus
+		want         string
+	}{
+		{name: "reconciled at the revision it follows", rev: newRev, applied: newRev,
+			st:   appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 2},
+			want: "Waiting for deployment \"web\" rollout to finish: 2 of 3 updated replicas are available...\n"},
+		{name: "a newer revision was applied since", rev: newerRev, applied: newerRev,
+			st:   appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3},
+			want: "deployment \"web\" successfully rolled out (revision 4, Git 222222222222)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, hash := exampleServer(t)
+			put := func(rev, applied string, st appsv1.DeploymentStatus) {
+				s.update(func(tx reconciler.Tx) error {
+					return errors.Join(
+						tx.PutDeployment(&reconciler.DeploymentRecord{Namespace: "default", Name: "web", TemplateHash: hash, Status: st, RolloutRevision: 4, Revision: rev}),
+						tx.PutSync(&reconciler.SyncRecord{Status: api.SyncStatus{Applied: &api.Revision{SHA: applied}, Fetched: applied, State: "Synced"}}),
+					)
+				})
+			}
+			// Applied and fetched are newRev; the record is the previous
+			// revision's finished rollout.
+			put("0000000000000000000000000000000000000000", newRev, appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3})
+			clk, out, errc := followWeb(t, s)
+			reconciling := "Waiting for deployment \"web\" to be reconciled at revision 111111111111...\n"
+			if got := out.String(); got != reconciling {
+				t.Fatalf("before the loop reconciled the deployment at %s it printed:\n%s", newRev[:12], got)
+			}
+			put(tt.rev, tt.applied, tt.st)
+			clk.Step(time.Second)
+			if !strings.Contains(tt.want, "successfully") {
+				untilWaiting(t, clk, out)
+				put(tt.rev, tt.applied, appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3})
+				clk.Step(time.Second)
+				tt.want += "deployment \"web\" successfully rolled out (revision 4, Git 111111111111)\n"
+			}
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+			if got := out.String(); got != reconciling+tt.want {
+				t.Fatalf("got:\n%s\nwant:\n%s", got, reconciling+tt.want)
 			}
 		})
 	}

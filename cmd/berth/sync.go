@@ -81,7 +81,9 @@ func runSync(ctx context.Context, c *client.Client, out io.Writer, wait bool, cl
 }
 
 // waitRevision polls the sync status until rev is applied (nil error) or
-// refused (errRefused), and returns the status that said so.
+// refused (errRefused), and returns the status that said so. When the
+// server fetches another revision meanwhile (a newer commit), it waits for
+// that one instead: rev will never be applied then.
 func waitRevision(ctx context.Context, c *client.Client, rev string, clk clock.Clock, interval time.Duration) (*api.SyncStatus, error) {
 	for {
 		st, err := c.Status(ctx)
@@ -95,6 +97,9 @@ func waitRevision(ctx context.Context, c *client.Client, rev string, clk clock.C
 			return st, nil
 		case st.Rejected != nil && st.Rejected.SHA == rev:
 			return st, fmt.Errorf("%w: %s was not applied (why: above); %s keeps running", errRefused, short(rev), appliedName(st))
+		case st.Fetched != "" && st.Fetched != rev:
+			rev = st.Fetched
+			continue
 		}
 		select {
 		case <-ctx.Done():

@@ -24,19 +24,23 @@ const registry = "127.0.0.1:5000"
 
 // demoRun is one run of the demo.
 type demoRun struct {
-	t       *testing.T
-	repo    string
-	bin     string
-	dir     string // BERTH_DEMO_DIR
-	ns      string // containerd namespace, cgroup parent, CNI network
-	bridge  string
-	listen  string
-	tmux    string // private tmux socket (-S), "" when not in tmux
-	log     string // the demo's output (tee or redirect)
-	justPID int
-	tmuxPID int       // the tmux server, to tell its death from the demo's
-	cmd     *exec.Cmd // when started as a child in its own process group
-	term    *terminal // when started in the test's own terminal
+	t      *testing.T
+	repo   string
+	bin    string
+	dir    string // BERTH_DEMO_DIR
+	ns     string // containerd namespace, cgroup parent, CNI network
+	bridge string
+	listen string
+	tmux   string // private tmux socket (-S), "" when not in tmux
+	log    string // the demo's output (tee or redirect)
+	teeLog string // tee's file when the demo runs in the test's terminal
+	// justPID is what the shell started: the just binary, or the npm
+	// wrapper (node) around it (npmWrapper).
+	justPID    int
+	npmWrapper bool
+	tmuxPID    int       // the tmux server, to tell its death from the demo's
+	cmd        *exec.Cmd // when started as a child in its own process group
+	term       *terminal // when started in the test's own terminal
 }
 
 func (d *demoRun) env() []string {
@@ -55,30 +59,53 @@ type stopWay struct {
 	inTmux, inPTY bool
 	// tee pipes the output through tee in the window.
 	tee bool
+	// closes: the terminal goes away, so only tee's file can show the
+	// cleanup's last words.
+	closes bool
+	// toWrapper: the signal goes to the process the shell started. When
+	// that is the npm build of just (a node wrapper around the just
+	// binary), node exits on it at once, whatever the recipe does, so the
+	// test cannot ask `just` to wait for the cleanup, only that the
+	// cleanup ends.
+	toWrapper bool
+	// quick: one of the ways the plain `go test` (so `just test`) runs.
+	quick bool
 	// stop stops it.
 	stop func(d *demoRun) error
 }
 
 func ctrlC(d *demoRun) error { return d.tmuxCmd("send-keys", "-t", "demo", "C-c") }
 
-// ways: the quick run (go test without -demo.all) takes the last.
 var ways = []stopWay{
 	{name: "Ctrl-C in a terminal", inPTY: true, stop: ptyCtrlC},
 	{name: "Ctrl-C in a terminal piped through tee", inPTY: true, tee: true, stop: ptyCtrlC},
-	{name: "kill of just", stop: func(d *demoRun) error {
+	{name: "Ctrl-C twice then the terminal closes, piped through tee", inPTY: true, tee: true, closes: true, quick: true, stop: ptyTwiceThenClose},
+	// `pkill just` and `killall just` pick the just binary (the npm
+	// wrapper's process is named node): it forwards SIGTERM to the recipe
+	// and waits.
+	{name: "kill of just", quick: true, stop: func(d *demoRun) error {
+		pid, err := d.justBinary()
+		if err != nil {
+			return err
+		}
+		return syscall.Kill(pid, syscall.SIGTERM)
+	}},
+	{name: "kill of the process the shell started", toWrapper: true, stop: func(d *demoRun) error {
 		return syscall.Kill(d.justPID, syscall.SIGTERM)
 	}},
-	{name: "SIGINT to the process group of a background job", stop: func(d *demoRun) error {
+	{name: "SIGINT to the process group of a background job", toWrapper: true, stop: func(d *demoRun) error {
 		return syscall.Kill(-d.cmd.Process.Pid, syscall.SIGINT)
 	}},
 	{name: "Ctrl-C in tmux", inTmux: true, stop: ctrlC},
 	{name: "Ctrl-C in tmux piped through tee", inTmux: true, tee: true, stop: ctrlC},
-	{name: "Ctrl-C twice then the window closes, piped through tee", inTmux: true, tee: true, stop: twiceThenClose},
-	{name: "Ctrl-C twice then the terminal closes, piped through tee", inPTY: true, tee: true, stop: ptyTwiceThenClose},
+	{name: "Ctrl-C twice then the window closes, piped through tee", inTmux: true, tee: true, closes: true, stop: twiceThenClose},
+	{name: "the tmux session is killed", inTmux: true, closes: true, stop: func(d *demoRun) error {
+		return d.tmuxCmd("kill-session", "-t", "demo")
+	}},
 }
 
 // twiceThenClose is the worst case: Ctrl-C, Ctrl-C again during the
-// cleanup, then the terminal goes away (SIGHUP), with tee long dead.
+// cleanup, then the window and the tmux server go away (SIGHUP).
 func twiceThenClose(d *demoRun) error {
 	if err := ctrlC(d); err != nil {
 		return err
@@ -102,9 +129,11 @@ func TestDemoStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := buildBinaries(t, repo)
-	run := ways[len(ways)-1:]
-	if *all {
-		run = ways
+	var run []stopWay
+	for _, w := range ways {
+		if w.quick || *all {
+			run = append(run, w)
+		}
 	}
 	for i, w := range run {
 		t.Run(w.name, func(t *testing.T) {
@@ -140,6 +169,11 @@ func TestDemoStops(t *testing.T) {
 			if d.tmux != "" && !alive(d.tmuxPID) {
 				t.Fatalf("the tmux server (pid %d) died before the demo was stopped: something outside the test killed it", d.tmuxPID)
 			}
+			comm, _, err := procStat(d.justPID)
+			if err != nil {
+				t.Fatalf("just (pid %d): %v", d.justPID, err)
+			}
+			d.npmWrapper = comm != "just"
 			if err := w.stop(d); err != nil {
 				out, _ := os.ReadFile(d.log)
 				t.Fatalf("stop: %v; demo output:\n%s", err, tail(out, 40))
@@ -147,24 +181,44 @@ func TestDemoStops(t *testing.T) {
 			start := time.Now()
 			d.waitFor("just to exit", 3*time.Minute, func() bool { return !alive(d.justPID) })
 			justDone := time.Since(start)
-			// just 1.57 ends at once on Ctrl-C ("error: interrupted by
-			// SIGINT") while the script still cleans up, so the audit
-			// waits for the cleanup, which must survive just's exit, the
-			// terminal closing and the dead pipe, and leave nothing.
+			// just returns once the cleanup is over: what is left the
+			// moment it returns, the user's prompt would not show.
+			waits := !(w.toWrapper && d.npmWrapper)
+			leftAtReturn := d.leftovers()
+			if waits && len(leftAtReturn) > 0 {
+				t.Errorf("just returned %v after the stop, before the cleanup ended; left then:\n  %s", justDone.Round(100*time.Millisecond), strings.Join(leftAtReturn, "\n  "))
+			}
+			// Either way the cleanup must finish on its own, surviving
+			// just's exit, the terminal closing and a dead pipe.
 			var left []string
 			for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 				if left = d.leftovers(); len(left) == 0 || time.Now().After(deadline) {
 					break
 				}
 			}
-			t.Logf("just exited %v after the stop; the cleanup ended %v after it", justDone.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
+			t.Logf("just (%s) exited %v after the stop; the cleanup ended %v after it", d.justKind(), justDone.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
 			if len(left) > 0 {
 				out, _ := os.ReadFile(d.log)
 				t.Errorf("left behind 2 minutes after the stop:\n  %s\ndemo output:\n%s", strings.Join(left, "\n  "), tail(out, 40))
 			}
-			if w.tee {
-				if out, _ := os.ReadFile(d.log); !bytes.Contains(out, []byte("stopping berth")) {
-					t.Logf("(tee died before the cleanup spoke, as expected with Ctrl-C)")
+			// The cleanup's last words reach the user: tee keeps running
+			// (Ctrl-C reaches the script alone), and so does the terminal
+			// unless it was closed.
+			said := d.log
+			if d.teeLog != "" {
+				said = d.teeLog
+			}
+			if w.tee || !w.closes {
+				// tmux's pipe-pane and the terminal's copy lag a little
+				lastLine := []byte("stopped; nothing left running.")
+				var out []byte
+				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+					if out, _ = os.ReadFile(said); bytes.Contains(out, lastLine) {
+						break
+					}
+				}
+				if !bytes.Contains(out, lastLine) {
+					t.Errorf("the output (%s) does not end with the cleanup's last line:\n%s", filepath.Base(said), tail(out, 20))
 				}
 			}
 		})
@@ -386,4 +440,45 @@ func tail(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// procStat returns a process's name and parent.
+func procStat(pid int) (comm string, ppid int, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", 0, err
+	}
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[end+1:]))
+	if open < 0 || len(f) < 2 {
+		return "", 0, fmt.Errorf("/proc/%d/stat: %q", pid, b)
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return string(b[open+1 : end]), ppid, err
+}
+
+// justBinary finds the just binary: what the shell started, or the npm
+// wrapper's child.
+func (d *demoRun) justBinary() (int, error) {
+	if !d.npmWrapper {
+		return d.justPID, nil
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, s := range stats {
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(s)))
+		if err != nil {
+			continue
+		}
+		if comm, ppid, err := procStat(pid); err == nil && ppid == d.justPID && comm == "just" {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("no just process under the npm wrapper %d", d.justPID)
+}
+
+func (d *demoRun) justKind() string {
+	if d.npmWrapper {
+		return "the npm wrapper"
+	}
+	return "the binary"
 }

@@ -57,7 +57,8 @@ func (d *demoRun) startInTerminal(tee bool) *terminal {
 	pidFile := filepath.Join(t.TempDir(), "just.pid")
 	inner := fmt.Sprintf("(echo $BASHPID > %s; exec just demo-prebuilt)", pidFile)
 	if tee {
-		inner += " 2>&1 | tee " + filepath.Join(t.TempDir(), "tee.log")
+		d.teeLog = filepath.Join(t.TempDir(), "tee.log")
+		inner += " 2>&1 | tee " + d.teeLog
 	}
 	cmd := exec.Command("bash", "-c", inner)
 	cmd.Dir, cmd.Env = d.repo, d.env()

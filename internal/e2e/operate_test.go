@@ -160,18 +160,39 @@ func (s *scenario) syncWait(t *testing.T) {
 	}
 }
 
-// backupRestore copies the running server's store, stops the server and
-// starts it again from the copy: the cluster must come back as it was.
+// backupRestore copies the running server's store, then changes the
+// cluster (a commit adds a pod; sync --wait applies it), stops the server
+// and starts it from the copy. The store must be the backup's: its pods
+// keep their UIDs on the API and on the nodes, and the pod added after
+// the backup is not in it, so the server, reconciling Git again, makes
+// that pod anew (another UID) and its node drops the one it ran. Had the
+// server reopened its own store, it would have kept that pod as it was.
 func (s *scenario) backupRestore(t *testing.T) {
 	c := s.c
 	file := filepath.Join(c.dir, "backup.db")
 	if out, err := c.berthCLI("backup", file); err != nil {
 		t.Fatalf("backup: %v\n%s", err, out)
 	}
-	before, err := c.pods()
-	if err != nil {
-		t.Fatal(err)
+	before := s.state(t)
+
+	const added = "after-backup"
+	c.repo.commit("a pod after the backup", map[string]string{"pods/after-backup.yaml": sleeper(c.image, added)})
+	c.repo.push()
+	if out, err := c.berthCLI("sync", "--wait", "--timeout", "2m"); err != nil {
+		t.Fatalf("sync --wait: %v\n%s", err, out)
 	}
+	var addedUID string
+	c.eventually("the pod added after the backup to run", 2*time.Minute, func() error {
+		on, err := c.podsOnNodes()
+		if err != nil {
+			return err
+		}
+		if addedUID = on[added]; addedUID == "" {
+			return fmt.Errorf("no node runs %s", added)
+		}
+		return nil
+	})
+
 	if err := c.server.stop(syscall.SIGTERM, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -179,19 +200,46 @@ func (s *scenario) backupRestore(t *testing.T) {
 	c.srvArgs = append(append([]string(nil), args...), "--restore", file)
 	c.startServer()
 	c.srvArgs = args // later restarts start from the store, not the copy
-	c.eventually("the restored server to show the pods of the backup", time.Minute, func() error {
-		after, err := c.pods()
+	c.eventually("the restored server to show the backup's pods and make the later one anew", 2*time.Minute, func() error {
+		pods, err := c.pods()
 		if err != nil {
 			return err
 		}
-		uids := map[string]bool{}
-		for _, p := range after {
-			uids[string(p.UID)] = true
+		api := uids(pods)
+		on, err := c.podsOnNodes()
+		if err != nil {
+			return err
 		}
-		for _, p := range before {
-			if !uids[string(p.UID)] {
-				return fmt.Errorf("pod %s (%s) of the backup is missing", p.Name, p.UID)
+		for name, uid := range before.api {
+			if api[name] != uid {
+				return fmt.Errorf("pod %s of the backup: UID %s, the API says %q", name, uid, api[name])
 			}
+		}
+		for name, at := range before.nodes {
+			if on[name] != at {
+				return fmt.Errorf("pod %s of the backup ran as %s, the nodes run %q", name, at, on[name])
+			}
+		}
+		if api[added] == "" || on[added] == "" {
+			return fmt.Errorf("pod %s: API UID %q, on the nodes %q", added, api[added], on[added])
+		}
+		if on[added] == addedUID {
+			return fmt.Errorf("pod %s still runs as %s: the restored store knew it", added, addedUID)
+		}
+		return nil
+	})
+	fixed := c.repo.commit("remove the pod added after the backup", map[string]string{"pods/after-backup.yaml": ""})
+	c.repo.push()
+	if out, err := c.berthCLI("sync", "--wait", "--timeout", "2m"); err != nil {
+		t.Fatalf("sync --wait of %s: %v\n%s", fixed[:12], err, out)
+	}
+	c.eventually("the pod added after the backup to be gone", 2*time.Minute, func() error {
+		on, err := c.podsOnNodes()
+		if err != nil {
+			return err
+		}
+		if on[added] != "" {
+			return fmt.Errorf("a node still runs %s (%s)", added, on[added])
 		}
 		return nil
 	})
