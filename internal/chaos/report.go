@@ -114,5 +114,9 @@ func secs(v float64) string {
 	if math.IsNaN(v) {
 		return "-"
 	}
-	return (time.Duration(v * float64(time.Second))).Round(time.Millisecond).String()
+	d := time.Duration(v * float64(time.Second))
+	if d < 10*time.Millisecond {
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
 }

@@ -48,7 +48,6 @@ type Run struct {
 	injected   map[string]int
 	violations []string
 	leaks      []string
-	notes      []string
 	cronRuns   map[string]string // scheduled time → Job UID
 	overlap    *overlaps
 	metrics    *metricsAcc
@@ -384,9 +383,24 @@ func (r *Run) checkJob(name string) {
 	}
 }
 
-// checkStoreEmpty: once everything is removed from Git, the store keeps no
-// record of it.
+// checkStoreEmpty: once everything is removed from Git and torn down, the
+// store keeps no record of it (a pod's record goes once its node reports
+// it gone).
 func (r *Run) checkStoreEmpty() {
+	var left []string
+	_ = Poll(30*time.Second, func() error {
+		left = r.storeRecords()
+		if len(left) > 0 {
+			return fmt.Errorf("%d records", len(left))
+		}
+		return nil
+	})
+	for _, l := range left {
+		r.leaks = append(r.leaks, "store: "+l+" after its removal from Git")
+	}
+}
+
+func (r *Run) storeRecords() []string {
 	var left []string
 	if l, err := r.c.admin.Pods(r.ctx, ""); err == nil {
 		for _, p := range l.Items {
@@ -417,7 +431,5 @@ func (r *Run) checkStoreEmpty() {
 			}
 		}
 	}
-	for _, l := range left {
-		r.leaks = append(r.leaks, "store: "+l+" after its removal from Git")
-	}
+	return left
 }
