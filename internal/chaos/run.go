@@ -28,6 +28,10 @@ type Options struct {
 	ConvergeBound time.Duration
 	// Faults restricts the fault types (empty: all).
 	Faults []string
+	// OverlapBound, when set, makes a pod name running on two nodes at
+	// once for longer than it a violation (the fencing bound); zero only
+	// reports the longest overlap.
+	OverlapBound time.Duration
 }
 
 // Run is one chaos run: the driver's desired state, the nemesis'
@@ -88,24 +92,27 @@ func (r *Run) Execute() *Report {
 
 	types := r.faultTypes()
 	deadline := time.Now().Add(r.o.Duration)
+	// Every type once per round, in a seeded order; the run goes on past
+	// the deadline until its first round is complete, so a short run still
+	// meets each fault.
 	var order []string
-	for time.Now().Before(deadline) {
+	rounds := 0
+	for time.Now().Before(deadline) || rounds == 0 {
 		r.driverStep()
-		if !time.Now().Before(deadline) {
-			break
-		}
-		// Every type once per round, in a seeded order, so a short run
-		// still meets each fault.
 		if len(order) == 0 {
 			order = append([]string(nil), types...)
 			r.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		}
-		f := order[0]
-		order = order[1:]
-		r.inject(f)
+		r.inject(order[0])
+		if order = order[1:]; len(order) == 0 {
+			rounds++
+		}
 	}
 	r.finalChecks()
 	r.overlap.done()
+	if _, longest, which := r.overlap.summary(); r.o.OverlapBound > 0 && longest > r.o.OverlapBound {
+		r.violate("pod %s ran on two nodes at once for %v, more than the bound %v", which, longest.Round(10*time.Millisecond), r.o.OverlapBound)
+	}
 	return r.report()
 }
 
