@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
 	"regexp"
@@ -127,6 +128,11 @@ func classify(err error) error {
 	case strings.Contains(msg, "ssh: unable to authenticate"),
 		strings.Contains(msg, "ssh: handshake failed: ssh: no auth"):
 		return ErrAuth
+	case errors.As(err, new(*fs.PathError)):
+		// A file of the local clone could not be written or read (a full
+		// disk, a read-only mount): not the server's fault. Checked before
+		// net.Error, which every syscall.Errno inside it also satisfies.
+		return ErrFetch
 	case errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, syscall.ECONNREFUSED),
 		errors.Is(err, syscall.ECONNRESET),

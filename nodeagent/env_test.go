@@ -128,6 +128,8 @@ type nodeOpts struct {
 	clock         clock.WithTicker
 	allowHostPath bool
 	configs       nodeagent.ConfigSource
+	// ctrd is the node's own containerd (default: the shared one).
+	ctrd *containerdrun.Daemon
 }
 
 // newNode starts an agent as its own node: namespace, run and log dirs,
@@ -139,9 +141,13 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	n := int(nodeSeq.Add(1))
 	name := fmt.Sprintf("bt%d-%d", os.Getpid()%10000, n)
 	dir := t.TempDir()
+	ctrd := parts.ctrd
+	if o.ctrd != nil {
+		ctrd = o.ctrd
+	}
 	cfg := nodeagent.Config{
-		ContainerdAddress: parts.ctrd.Address,
-		RuncRoot:          parts.ctrd.RuncRoot,
+		ContainerdAddress: ctrd.Address,
+		RuncRoot:          ctrd.RuncRoot,
 		Namespace:         name,
 		NodeName:          name,
 		RunDir:            filepath.Join(dir, "run"),

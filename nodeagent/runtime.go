@@ -58,7 +58,7 @@ func (a *Agent) watch(task containerd.Task, wake chan<- struct{}) (*taskHandle, 
 	}
 	h := &taskHandle{task: task, done: make(chan struct{})}
 	go func() {
-		h.status = <-ch
+		h.status = a.waitExit(task, ch)
 		close(h.done)
 		select {
 		case wake <- struct{}{}:
@@ -66,6 +66,42 @@ func (a *Agent) watch(task containerd.Task, wake chan<- struct{}) (*taskHandle, 
 		}
 	}()
 	return h, nil
+}
+
+// waitExit returns the task's exit status. A status that carries an
+// error is the wait stream breaking (containerd restarted or crashed),
+// not the task exiting: the shim still runs it, so wait again once
+// containerd answers. Only a task containerd no longer knows, or the
+// agent stopping, ends the wait with that error.
+func (a *Agent) waitExit(task containerd.Task, ch <-chan containerd.ExitStatus) containerd.ExitStatus {
+	backoff := 100 * time.Millisecond
+	for {
+		st := <-ch
+		if st.Error() == nil || a.ctx.Err() != nil {
+			return st
+		}
+		for {
+			t := a.cfg.Clock.NewTimer(backoff)
+			select {
+			case <-t.C():
+			case <-a.ctx.Done():
+				t.Stop()
+				return st
+			}
+			if backoff < 2*time.Second {
+				backoff *= 2
+			}
+			next, err := task.Wait(a.ctx)
+			if err == nil {
+				a.cfg.Logger.Info("wait on task resumed after containerd came back", "task", task.ID(), "after", st.Error())
+				ch = next
+				break
+			}
+			if errdefs.IsNotFound(err) {
+				return st
+			}
+		}
+	}
 }
 
 func (h *taskHandle) exited() bool {

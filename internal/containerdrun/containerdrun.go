@@ -34,8 +34,11 @@ type Daemon struct {
 	// runc state of this daemon's containers stays inside Dir too.
 	RuncRoot string
 
-	cmd  *exec.Cmd
-	done chan error
+	cmd     *exec.Cmd
+	done    chan error
+	bin     string
+	cfgPath string
+	logw    io.Writer
 }
 
 // Start starts containerd with a config that keeps everything
@@ -90,20 +93,41 @@ state = %q
 	if logw == nil {
 		logw = io.Discard
 	}
-	c.cmd = exec.Command(bin, "--config", cfgPath)
-	c.cmd.Stdout = logw
-	c.cmd.Stderr = logw
+	c.bin, c.cfgPath, c.logw = bin, cfgPath, logw
+	if err := c.launch(ctx); err != nil {
+		return nil, errors.Join(err, c.Stop())
+	}
+	return c, nil
+}
+
+func (c *Daemon) launch(ctx context.Context) error {
+	c.cmd = exec.Command(c.bin, "--config", c.cfgPath)
+	c.cmd.Stdout = c.logw
+	c.cmd.Stderr = c.logw
 	// Its own process group, so a Ctrl-C meant for the test binary reaches
 	// containerd only through Stop, which then cleans up in order.
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := c.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start containerd: %w", err)
+		return fmt.Errorf("start containerd: %w", err)
 	}
-	go func() { c.done <- c.cmd.Wait() }()
-	if err := c.waitReady(ctx); err != nil {
-		return nil, errors.Join(err, c.Stop())
+	c.done = make(chan error, 1)
+	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(c.cmd, c.done)
+	return c.waitReady(ctx)
+}
+
+// Crash SIGKILLs the daemon as a crash would (its shims and their
+// containers live on) and starts it again on the same directory; it
+// returns once the new daemon answers. Chaos and restart tests use it.
+func (c *Daemon) Crash(ctx context.Context) error {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return fmt.Errorf("crash containerd: not started")
 	}
-	return c, nil
+	_ = c.cmd.Process.Kill()
+	<-c.done
+	if err := c.launch(ctx); err != nil {
+		return fmt.Errorf("restart containerd: %w", err)
+	}
+	return nil
 }
 
 func (c *Daemon) waitReady(ctx context.Context) error {

@@ -1,0 +1,122 @@
+package chaos
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Report is what a run found.
+type Report struct {
+	Seed     int64
+	Duration time.Duration
+	// Injected counts faults by type; Converge holds the convergence
+	// times by fault or change type.
+	Injected map[string]int
+	Converge map[string][]time.Duration
+	// Violations and Leaks should be empty.
+	Violations []string
+	Leaks      []string
+	// Overlaps counts pod names seen running on two nodes at once;
+	// LongestOverlap is the longest such window and OverlapPod its pod.
+	Overlaps       int
+	LongestOverlap time.Duration
+	OverlapPod     string
+	// Metrics are p50/p99 of the histograms read from /metrics.
+	Metrics []MetricLine
+}
+
+// MetricLine is one histogram as the server or agents exposed it.
+type MetricLine struct {
+	Name     string
+	Count    float64
+	P50, P99 float64
+}
+
+func (r *Run) report() *Report {
+	rep := &Report{
+		Seed: r.o.Seed, Duration: r.o.Duration, Injected: r.injected, Converge: r.converge,
+		Violations: r.violations, Leaks: r.leaks,
+	}
+	rep.Overlaps, rep.LongestOverlap, rep.OverlapPod = r.overlap.summary()
+	var names []string
+	for _, hs := range reportHists {
+		names = append(names, hs...)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		h := r.metrics.total(name)
+		rep.Metrics = append(rep.Metrics, MetricLine{Name: name, Count: h.total, P50: h.quantile(0.5), P99: h.quantile(0.99)})
+	}
+	return rep
+}
+
+// percentile is the nearest-rank percentile of ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	if i < 0 {
+		i = 0
+	}
+	return s[i]
+}
+
+// String is the table the run ends with.
+func (rep *Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "chaos run: seed %d, %v of faults (replay: -chaos.seed=%d)\n\n", rep.Seed, rep.Duration, rep.Seed)
+	fmt.Fprintf(&b, "| fault / change | injected | converged | p50 | p99 | max |\n|---|---|---|---|---|---|\n")
+	var kinds []string
+	for k := range rep.Converge {
+		kinds = append(kinds, k)
+	}
+	for k := range rep.Injected {
+		if _, ok := rep.Converge[k]; !ok {
+			kinds = append(kinds, k)
+		}
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		ds := rep.Converge[k]
+		inj := "-"
+		if n, ok := rep.Injected[k]; ok {
+			inj = fmt.Sprint(n)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %v | %v | %v |\n", k, inj, len(ds),
+			percentile(ds, 50).Round(10*time.Millisecond), percentile(ds, 99).Round(10*time.Millisecond), percentile(ds, 100).Round(10*time.Millisecond))
+	}
+	fmt.Fprintf(&b, "\n| from /metrics | samples | p50 | p99 |\n|---|---|---|---|\n")
+	for _, m := range rep.Metrics {
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s |\n", m.Name, m.Count, secs(m.P50), secs(m.P99))
+	}
+	which := ""
+	if rep.OverlapPod != "" {
+		which = " (" + rep.OverlapPod + ")"
+	}
+	fmt.Fprintf(&b, "\ninvariant violations: %d\nleaks found: %d\npod names seen on two nodes at once: %d, longest overlap %v%s (node timeout %v)\n",
+		len(rep.Violations), len(rep.Leaks), rep.Overlaps, rep.LongestOverlap.Round(10*time.Millisecond), which, nodeTimeout)
+	for _, v := range rep.Violations {
+		fmt.Fprintf(&b, "  violation: %s\n", v)
+	}
+	for _, l := range rep.Leaks {
+		fmt.Fprintf(&b, "  leak: %s\n", l)
+	}
+	return b.String()
+}
+
+func secs(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	d := time.Duration(v * float64(time.Second))
+	if d < 10*time.Millisecond {
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
