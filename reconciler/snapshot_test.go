@@ -12,6 +12,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/manifest"
 	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/scheduler"
 	"github.com/berth-dev/berth/serviceaddr"
@@ -24,6 +25,10 @@ import (
 // revision (kinds not run yet, Service addresses that clash, pods that do
 // not fit), with the same problems and the same pods that do not fit.
 func TestSnapshotAdmissionAgrees(t *testing.T) {
+	// Every kind runs today (issue 15 wired the last ones); a stand-in
+	// keeps the not-run-yet refusal in the comparison for the next one.
+	notRunKinds[manifest.KindStorageClass] = true
+	defer delete(notRunKinds, manifest.KindStorageClass)
 	reasons := map[string]int{}
 	rapid.Check(t, func(rt *rapid.T) {
 		h := newHarness(t)

@@ -2,10 +2,7 @@ package reconciler
 
 import (
 	"sort"
-	"strings"
 	"time"
-
-	"github.com/berth-dev/berth/manifest"
 )
 
 // A work key names what a controller syncs: "Kind/namespace/name" (the
@@ -155,9 +152,10 @@ func (r *Reconciler) dueKeys(now time.Time, idx *desiredIndex) (due []string, fu
 		r.queue.add(fullKey)
 	}
 	if idx != r.synced {
-		for _, k := range revisionChanges(r.synced, idx) {
-			r.queue.add(k)
-		}
+		// A new revision syncs every key: each workload record says the
+		// revision it was last reconciled at (berth rollout status waits
+		// for it), unchanged objects too.
+		r.queue.add(fullKey)
 		r.synced = idx
 	}
 	if r.lastFull.IsZero() || !now.Before(r.lastFull.Add(r.cfg.FullResync)) {
@@ -170,45 +168,4 @@ func (r *Reconciler) dueKeys(now time.Time, idx *desiredIndex) (due []string, fu
 		}
 	}
 	return due, full
-}
-
-// revisionChanges are the work keys of the objects that differ between
-// two applied revisions (added, removed or changed). A change to an
-// object of a kind the workload steps do not key (a StatefulSet, a
-// ConfigMap) makes a full pass.
-func revisionChanges(from, to *desiredIndex) []string {
-	if from == nil || to == nil {
-		return []string{fullKey}
-	}
-	keyed := map[manifest.Kind]bool{manifest.KindPod: true, manifest.KindDeployment: true,
-		manifest.KindJob: true, manifest.KindCronJob: true, manifest.KindDaemonSet: true}
-	hashes := func(d *Desired) map[string]uint64 {
-		m := make(map[string]uint64, len(d.Objects))
-		for i := range d.Objects {
-			o := d.Objects[i] // where it is written is no change
-			o.File, o.Line, o.Warnings = "", 0, nil
-			m[string(o.Kind)+"/"+o.Namespace+"/"+o.Name] = hashJSON(&o)
-		}
-		return m
-	}
-	a, b := hashes(from.Desired), hashes(to.Desired)
-	var out []string
-	note := func(k string) {
-		kind, _, _ := strings.Cut(k, "/")
-		if !keyed[manifest.Kind(kind)] {
-			k = fullKey
-		}
-		out = append(out, k)
-	}
-	for k, h := range b {
-		if ha, ok := a[k]; !ok || ha != h {
-			note(k)
-		}
-	}
-	for k := range a {
-		if _, ok := b[k]; !ok {
-			note(k)
-		}
-	}
-	return out
 }
