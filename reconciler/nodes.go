@@ -20,6 +20,7 @@ func (r *Reconciler) syncNodes(now time.Time) (time.Time, error) {
 			ready := r.nodeReady(n, now)
 			stale = stale || ready != n.Ready
 			wake = earliest(wake, r.nodeWake(n, ready, now))
+			r.queueMove(n, ready, now)
 		}
 		return err
 	})
@@ -56,6 +57,21 @@ func (r *Reconciler) syncNodes(now time.Time) (time.Time, error) {
 		return nil
 	})
 	return wake, err
+}
+
+// queueMove makes the workload pass a full one when the pods of a
+// NotReady node move: no record changes then, so the store's change log
+// would wake no key.
+func (r *Reconciler) queueMove(n *NodeRecord, ready bool, now time.Time) {
+	if ready || n.LastHeartbeat.IsZero() {
+		return
+	}
+	if at := r.podsMoveAt(n); at.After(now) {
+		if r.queue == nil {
+			r.queue = newWorkQueue()
+		}
+		r.queue.addAt(fullKey, at)
+	}
 }
 
 // nodeReady is whether the node has sent a heartbeat within the timeout.
