@@ -1,7 +1,9 @@
 package reconciler
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -82,7 +84,7 @@ func (n *Network) drainPass(now time.Time, timeout time.Duration) (uint64, time.
 	var ready []string
 	err := n.store.View(func(tx ReadTx) error {
 		version = tx.Version()
-		recs, err := tx.Pods()
+		recs, err := drainingPods(tx)
 		if err != nil {
 			return err
 		}
@@ -166,4 +168,31 @@ func (n *Network) drainPass(now time.Time, timeout time.Duration) (uint64, time.
 		return 0, time.Time{}, fmt.Errorf("rollout gate: release %v: %w", released, err)
 	}
 	return version, d.Next(now), nil
+}
+
+// drainingField is how a draining pod's record reads when stored.
+var drainingField = []byte(`"draining":true`)
+
+// drainingPods returns the pod records that may be draining. The gate
+// looks on every store change (status reports included), so where the
+// store offers the stored bytes only the records holding the field are
+// decoded; the caller checks the decoded record.
+func drainingPods(tx ReadTx) ([]*PodRecord, error) {
+	raw, ok := tx.(rawPodLister)
+	if !ok {
+		return tx.Pods()
+	}
+	var out []*PodRecord
+	err := raw.rawPods(func(k, v []byte) error {
+		if !bytes.Contains(v, drainingField) {
+			return nil
+		}
+		var rec PodRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("decode pod %s: %w", k, err)
+		}
+		out = append(out, &rec)
+		return nil
+	})
+	return out, err
 }
