@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/endpoints"
 )
 
 // statefulYAML is a StatefulSet web of n replicas with one claim
@@ -407,5 +409,40 @@ func TestClaimDeletionWakesOnlyItsNodesList(t *testing.T) {
 		if h.claims()["data"] == nil {
 			t.Fatalf("claim forgotten on a report from %s of %+v", bad.node, bad.ref)
 		}
+	}
+}
+
+// TestStatefulPodsHaveStableDNSNames: with serviceName naming a headless
+// Service, each pod's endpoint carries its hostname, which cluster DNS
+// serves as web-0.web.<ns>.svc.<domain>.
+func TestStatefulPodsHaveStableDNSNames(t *testing.T) {
+	h := newHarness(t)
+	h.addStorageNode("n1", "10Gi")
+	h.src.push("r1", decodeObjs(t, statefulYAML(2, "busybox:1", "")+serviceYAML("web", "  clusterIP: None\n")))
+	h.converge("n1")
+	var pods []*corev1.Pod
+	for _, p := range h.pods() {
+		p.Pod.Status.PodIP = "198.18.0." + strconv.Itoa(10+len(pods))
+		pods = append(pods, &p.Pod)
+	}
+	var svc *corev1.Service
+	for _, s := range h.rec.Services() {
+		if s.Name == "web" {
+			svc = s
+		}
+	}
+	if svc == nil {
+		t.Fatal("no Service web")
+	}
+	hosts := map[string]bool{}
+	for _, sl := range endpoints.ForService(svc, pods) {
+		for _, ep := range sl.Endpoints {
+			if ep.Hostname != nil {
+				hosts[*ep.Hostname] = true
+			}
+		}
+	}
+	if !hosts["web-0"] || !hosts["web-1"] {
+		t.Fatalf("endpoint hostnames %v, want web-0 and web-1", hosts)
 	}
 }

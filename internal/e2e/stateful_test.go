@@ -18,7 +18,10 @@ import (
 
 // statefulSet is web: replicas pods that each write their name into their
 // claim the first time and say "found <name>" every later start.
-func statefulSet(image string, replicas int) string {
+func statefulSet(image string, replicas int) string { return statefulSetAt(image, "1.35", replicas) }
+
+// statefulSetAt is statefulSet with the image's tag.
+func statefulSetAt(image, tag string, replicas int) string {
 	return fmt.Sprintf(`apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: web}
@@ -31,7 +34,7 @@ spec:
       terminationGracePeriodSeconds: 2
       containers:
       - name: web
-        image: "%[1]s:1.35"
+        image: "%[1]s:%[3]s"
         env: [{name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
         command: [sh, -c, 'if [ -f /data/who ]; then echo "found $(cat /data/who)"; else echo "$POD" > /data/who; echo wrote; fi; trap "exit 0" TERM; while true; do sleep 1; done']
         volumeMounts: [{name: data, mountPath: /data}]
@@ -40,7 +43,7 @@ spec:
     spec:
       accessModes: [ReadWriteOnce]
       resources: {requests: {storage: 16Mi}}
-`, image, replicas)
+`, image, replicas, tag)
 }
 
 // claimPod is a claim of class class and a pod writing into it.
@@ -210,9 +213,37 @@ func TestStateful(t *testing.T) {
 			t.Logf("agent stop: %v", err)
 		}
 		c.startAgent(n)
-		pods := waitReady("web-0", "web-1", "web-2")
+		// A rolling update makes every pod anew, the restarted agent's
+		// included: each finds the data its claim kept.
+		c.waitApplied(c.apply("web at 1.35-b", map[string]string{"apps/web.yaml": statefulSetAt(c.image, "1.35-b", 3)}))
+		c.eventually("every web pod replaced at 1.35-b", 2*time.Minute, func() error {
+			pods, err := byName()
+			if err != nil {
+				return err
+			}
+			for o := range 3 {
+				p, ok := pods[fmt.Sprintf("web-%d", o)]
+				if !ok || !isReady(&p) || !strings.HasSuffix(p.Spec.Containers[0].Image, ":1.35-b") {
+					return fmt.Errorf("web-%d not ready at 1.35-b", o)
+				}
+			}
+			return nil
+		})
+		pods, err := byName()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if pods["web-1"].Spec.NodeName != n.name {
 			t.Fatalf("web-1 moved to %s", pods["web-1"].Spec.NodeName)
+		}
+		for o := range 3 {
+			pod := fmt.Sprintf("web-%d", o)
+			c.eventually(pod+" found its data after the update", 30*time.Second, func() error {
+				if l := logOf(pod); !strings.Contains(l, "found "+pod) {
+					return fmt.Errorf("log %q", l)
+				}
+				return nil
+			})
 		}
 		b, err := os.ReadFile(claimFile(n.name, "data-web-1", "who"))
 		if err != nil || strings.TrimSpace(string(b)) != "web-1" {
