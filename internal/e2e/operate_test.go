@@ -169,6 +169,30 @@ func (s *scenario) syncWait(t *testing.T) {
 // server reopened its own store, it would have kept that pod as it was.
 func (s *scenario) backupRestore(t *testing.T) {
 	c := s.c
+	// What the step before removed may still be going: back up a store
+	// whose pods all stay.
+	c.eventually("no pod being removed before the backup", 2*time.Minute, func() error {
+		pods, err := c.pods()
+		if err != nil {
+			return err
+		}
+		api := uids(pods)
+		for _, p := range pods {
+			if p.DeletionTimestamp != nil {
+				return fmt.Errorf("pod %s is being removed", p.Name)
+			}
+		}
+		on, err := c.podsOnNodes()
+		if err != nil {
+			return err
+		}
+		for name, at := range on {
+			if api[name] == "" || !strings.HasSuffix(at, "/"+api[name]) {
+				return fmt.Errorf("a node runs pod %s as %s, the API says %q", name, at, api[name])
+			}
+		}
+		return nil
+	})
 	file := filepath.Join(c.dir, "backup.db")
 	if out, err := c.berthCLI("backup", file); err != nil {
 		t.Fatalf("backup: %v\n%s", err, out)
