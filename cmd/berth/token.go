@@ -59,7 +59,7 @@ keeps only the secret's hash, so this is the only time it is shown.
 		Short: "List live tokens (IDs, usages, expiry; never secrets)",
 		Long: `List the live bootstrap tokens (admin): ID, time left, expiry, usages
 and description. Secrets are never shown; expired tokens are not listed.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := conn.client()
 			if err != nil {
@@ -84,7 +84,7 @@ and description. Secrets are never shown; expired tokens are not listed.`,
 		Long: `Delete bootstrap tokens (admin) by ID or by the whole ID.SECRET. Nodes
 that joined with a token keep their certificates: deleting a token stops
 new joins only.`,
-		Args:  cobra.MinimumNArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := conn.client()
 			if err != nil {

@@ -329,7 +329,9 @@ func (s *scenario) refused(t *testing.T) {
 
 	live := c.nodes[0].name
 	register := func(name string) string {
-		b, _ := json.Marshal(api.RegisterRequest{Name: name, Capacity: none, Allocatable: none})
+		// With a CSR, as agents register over TLS: what refuses these is
+		// the credential or the taken name, not a missing CSR.
+		b, _ := json.Marshal(api.RegisterRequest{Name: name, Capacity: none, Allocatable: none, CSR: string(csr)})
 		return string(b)
 	}
 	tests := []struct {
