@@ -70,9 +70,10 @@ bench: deps
 # a table of faults, convergence times, invariant violations, leaks and the
 # longest two-copies overlap. Each run prints its seed; SEED=N replays it.
 # `just test` runs a short run (60 s, then until every fault type ran once).
+# flock -o: the daemons the test starts do not inherit (and keep) the lock.
 # Run the chaos harness for DURATION (e.g. 10m; SEED=N replays a run).
 chaos DURATION="10m" SEED="0" TIMEOUT="3h":
-    flock /tmp/berth-it.lock go test -count=1 -timeout {{TIMEOUT}} -run '^TestChaos$' -v ./internal/chaos -args -chaos.duration={{DURATION}} -chaos.seed={{SEED}}
+    flock -o /tmp/berth-it.lock go test -count=1 -timeout {{TIMEOUT}} -run '^TestChaos$' -v ./internal/chaos -args -chaos.duration={{DURATION}} -chaos.seed={{SEED}}
 
 # Run every fuzz target for FUZZTIME each (default 1m).
 fuzz FUZZTIME="1m":
