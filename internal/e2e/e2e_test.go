@@ -20,8 +20,8 @@ import (
 
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
-	"github.com/berth-dev/berth/pki"
 	"github.com/berth-dev/berth/fencing"
+	"github.com/berth-dev/berth/pki"
 )
 
 const (
