@@ -110,7 +110,7 @@ func TestFencing(t *testing.T) {
 	if overlap > 0 {
 		t.Errorf("two copies of solo ran at once for %v", overlap)
 	}
-	if got := oldEnd.Sub(cutAt); got > timings.StoppedBy()+2*time.Second {
+	if got := oldEnd.Sub(cutAt); got > timings.StoppedBy()+3*time.Second {
 		t.Errorf("the old copy ran %v after the cut; the rule stops it by %v after the last heartbeat", got, timings.StoppedBy())
 	}
 
