@@ -392,16 +392,34 @@ func TestNodeLostMovesPods(t *testing.T) {
 		return n
 	}
 	held := onN2()
+	var last time.Time
+	if err := h.store.View(func(tx ReadTx) error {
+		n, err := tx.Node("n2")
+		if err == nil {
+			last = n.LastHeartbeat
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	moveAt := last.Add(50 * time.Second)
 	// n2 stops heartbeating; n1 continues. n2's pods stay bound to it
 	// for the node timeout (40s) and the fencing grace (10s), while its
-	// agent, if alive behind a partition, stops them.
+	// agent, if alive behind a partition, stops them; the loop asks to
+	// run again when they move.
 	for i := 1; i <= 55; i++ {
 		h.clock.Step(time.Second)
 		h.heartbeat("n1")
-		h.reconcile()
+		wake, err := h.rec.ReconcileOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
 		h.agents("n1")
-		if got := onN2(); i < 50 && got != held {
-			t.Fatalf("%ds after n2's last heartbeat: %d pods on n2, want all %d still there until 50s", i, got, held)
+		if now := h.clock.Now(); now.Before(moveAt) && (wake.IsZero() || wake.After(moveAt)) {
+			t.Fatalf("%ds after n2's last heartbeat: the loop wakes at %v, after its pods move at %v", i, wake, moveAt)
+		}
+		if got := onN2(); h.clock.Now().Before(moveAt) && got != held {
+			t.Fatalf("%ds after n2's last heartbeat: %d pods on n2, want all %d still there until %v", i, got, held, moveAt)
 		}
 	}
 	h.converge("n1")

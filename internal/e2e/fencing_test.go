@@ -38,7 +38,7 @@ func TestFencing(t *testing.T) {
 	})
 	timings := fencing.Timings{NodeTimeout: fenceNodeTimeout, Flush: fenceNodeTimeout / 8}.WithDefaults()
 	sha := c.apply("one web pod, free to move", map[string]string{"apps/solo.yaml": strings.Replace(
-		webApp(c.image, "solo", "", 1, "1.35", ":"), "      nodeSelector: {kubernetes.io/hostname: }\n", "", 1)})
+		webApp(c.image, "solo", "", 1, "1.35", "echo solo > /www/index.html"), "      nodeSelector: {kubernetes.io/hostname: }\n", "", 1)})
 	c.waitApplied(sha)
 	var first corev1.Pod
 	c.eventually("solo ready", 90*time.Second, func() error {
@@ -110,7 +110,7 @@ func TestFencing(t *testing.T) {
 	if overlap > 0 {
 		t.Errorf("two copies of solo ran at once for %v", overlap)
 	}
-	if got := oldEnd.Sub(cutAt); got > timings.StoppedBy()+2*time.Second {
+	if got := oldEnd.Sub(cutAt); got > timings.StoppedBy()+3*time.Second {
 		t.Errorf("the old copy ran %v after the cut; the rule stops it by %v after the last heartbeat", got, timings.StoppedBy())
 	}
 

@@ -234,6 +234,7 @@ type Link struct {
 	wanted []*corev1.Pod       // the server's last list
 	listed bool                // wanted came from the server
 	fenced time.Time           // when the lease ran out; zero: not fenced
+	stops  []string            // the pods fenced then, namespace/name
 	// epoch rises when a fence lifts: watch answers to requests sent
 	// before are stale (the server may have moved their pods since).
 	epoch       uint64
@@ -726,8 +727,8 @@ func (l *Link) renewed(sent time.Time) {
 		return // a call sent long ago that got through: wait for a fresh one
 	}
 	l.cfg.Logger.Warn("the server answers again after this node fenced its pods; those it still binds here start again",
-		"fencedFor", l.cfg.Clock.Since(l.fenced))
-	l.fenced = time.Time{}
+		"fencedFor", l.cfg.Clock.Since(l.fenced), "pods", l.stops)
+	l.fenced, l.stops = time.Time{}, nil
 	l.epoch++
 	if l.watchCancel != nil {
 		l.watchCancel()
@@ -780,6 +781,7 @@ func (l *Link) fence() {
 		}
 		capped = append(capped, p)
 	}
+	l.stops = names
 	l.cfg.Logger.Warn("the server has been unreachable for the node's lease: stopping the pods it will move",
 		"lease", t.Lease(), "killGrace", t.KillGrace(), "pods", names, "listed", l.listed)
 	// First the shorter grace, then the stop: the agent's workers stop a
