@@ -75,7 +75,7 @@ const defaultLogListen = "127.0.0.1:0"
 
 func addJoinFlags(f *pflag.FlagSet, o *joinOptions, prefix string, withServer bool) {
 	if withServer {
-		f.StringVar(&o.server, prefix+"server", "", "join this berth server (http://host:port) instead of running static pods")
+		f.StringVar(&o.server, prefix+"server", "", "join this berth server (https://host:port; http:// only for a server on loopback run with --insecure-http) instead of running static pods")
 		f.StringVar(&o.tokenFile, prefix+"token-file", "", "file holding the server's agent join token (agent.token in its data dir)")
 		f.StringVar(&o.token, prefix+"token", "", "the join token, as `berth server` prints it (instead of --token-file)")
 		f.StringVar(&o.caHash, prefix+"ca-cert-hash", "", "sha256:HEX pin of the cluster CA, as `berth server` prints it: the server is verified by it before anything is sent")
