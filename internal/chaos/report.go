@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/berth-dev/berth/fencing"
 )
 
 // Report is what a run found.
@@ -99,8 +101,13 @@ func (rep *Report) String() string {
 	if rep.OverlapPod != "" {
 		which = " (" + rep.OverlapPod + ")"
 	}
+	// The rule the cluster runs under: the server's flush of heartbeats
+	// is its default, min(5s, node timeout/8).
+	fence := fencing.Timings{NodeTimeout: nodeTimeout, Flush: min(5*time.Second, nodeTimeout/8)}.WithDefaults()
 	fmt.Fprintf(&b, "\ninvariant violations: %d\nleaks found: %d\npod names seen on two nodes at once: %d, longest overlap %v%s (node timeout %v)\n",
 		len(rep.Violations), len(rep.Leaks), rep.Overlaps, rep.LongestOverlap.Round(10*time.Millisecond), which, nodeTimeout)
+	fmt.Fprintf(&b, "fencing bound: a cut-off agent stops its pods by %v after its last accepted heartbeat; the server moves them from %v after the last it received (slack %v)\n",
+		fence.StoppedBy(), fence.MoveAfter(), fence.Slack())
 	for _, v := range rep.Violations {
 		fmt.Fprintf(&b, "  violation: %s\n", v)
 	}
