@@ -74,6 +74,40 @@ func TestLinkFencesWhenTheLeaseRunsOut(t *testing.T) {
 	})
 }
 
+// A fenced node keeps the pods that have finished: nothing of theirs
+// runs, the server keeps them bound, and stopping them would lose a Job's
+// succeeded pods (found by the chaos harness: after a long partition every
+// Job counted 3 completions but had no succeeded pod left).
+func TestLinkKeepsFinishedPodsThroughAFence(t *testing.T) {
+	s := newServer(t)
+	l, clk := connect(t, s, "n1", nil)
+	a := newFakeAgent()
+	a.ended = map[string]bool{"done": true}
+	s.bind(t, "web", "n1", nil)
+	s.bind(t, "done", "n1", nil)
+	run(t, l, a)
+	eventually(t, clk, "pods synced", func() bool {
+		_, last := a.state()
+		return slices.Equal(last, []string{"done", "web"})
+	})
+	s.down.Store(true)
+	cut := clk.Now()
+	for {
+		clk.Step(500 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
+		_, last := a.state()
+		if !slices.Contains(last, "web") {
+			if !slices.Equal(last, []string{"done"}) {
+				t.Fatalf("fenced to %v, want the finished pod kept", last)
+			}
+			break
+		}
+		if clk.Since(cut) > 40*time.Second {
+			t.Fatalf("40s after the cut the agent still runs %v", last)
+		}
+	}
+}
+
 // With NoFence the node keeps its pods however long the server is away.
 func TestLinkWithoutFencingKeepsPods(t *testing.T) {
 	s := newServer(t)

@@ -690,23 +690,43 @@ func (l *Link) apply(wanted []*corev1.Pod, epoch uint64) bool {
 	}
 	l.wanted, l.listed = wanted, true
 	if !l.fenced.IsZero() {
-		wanted, _ = fenceable(wanted)
+		wanted, _ = fenceable(wanted, l.finished())
 	}
 	l.sync(wanted)
 	return true
 }
 
 // fenceable splits pods into those kept through a partition (DaemonSet
-// pods: the server never moves them) and those fenced.
-func fenceable(pods []*corev1.Pod) (kept, fenced []*corev1.Pod) {
+// pods: the server never moves them; finished pods, by UID: nothing of
+// theirs runs, and the server keeps them bound, so stopping them would
+// only lose a Job's succeeded pods and their logs) and those fenced.
+func fenceable(pods []*corev1.Pod, finished map[string]bool) (kept, fenced []*corev1.Pod) {
 	for _, p := range pods {
-		if p.Labels[api.LabelOwnerKind] == "DaemonSet" {
+		if p.Labels[api.LabelOwnerKind] == "DaemonSet" || finished[string(p.UID)] {
 			kept = append(kept, p)
 		} else {
 			fenced = append(fenced, p)
 		}
 	}
 	return kept, fenced
+}
+
+// finished are the UIDs of the pods the agent holds that have ended
+// (Succeeded or Failed): their containers have all exited.
+func (l *Link) finished() map[string]bool {
+	l.mu.Lock()
+	a := l.agent
+	l.mu.Unlock()
+	if a == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, p := range a.Status() {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			out[string(p.UID)] = true
+		}
+	}
+	return out
 }
 
 // renewed renews the lease with a call the server accepted, sent at
@@ -769,7 +789,7 @@ func (l *Link) fence() {
 	l.mu.Lock()
 	t := l.timings
 	l.mu.Unlock()
-	kept, fenced := fenceable(l.wanted)
+	kept, fenced := fenceable(l.wanted, l.finished())
 	names := make([]string, 0, len(fenced))
 	capped := append([]*corev1.Pod{}, kept...)
 	grace := int64(t.KillGrace() / time.Second)

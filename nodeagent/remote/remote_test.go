@@ -179,6 +179,8 @@ type fakeAgent struct {
 	syncs int
 	held  map[string]corev1.Pod
 	last  []string
+	// ended are pods (by name) whose containers have exited: Succeeded.
+	ended map[string]bool
 }
 
 func newFakeAgent() *fakeAgent { return &fakeAgent{held: map[string]corev1.Pod{}} }
@@ -197,6 +199,11 @@ func (f *fakeAgent) sync(pods []*corev1.Pod) {
 		q.Status = corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
 			Name: "c", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Unix(1, 0)}},
 		}}}
+		if f.ended[p.Name] {
+			q.Status = corev1.PodStatus{Phase: corev1.PodSucceeded, ContainerStatuses: []corev1.ContainerStatus{{
+				Name: "c", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}},
+			}}}
+		}
 		f.held[string(p.UID)] = q
 		f.last = append(f.last, p.Name)
 	}
