@@ -8,3 +8,6 @@ func SetStepTrace(a *Agent, f func(uid, step string, d time.Duration)) {
 	t := stepTrace(f)
 	a.trace.Store(&t)
 }
+
+// DefaultConflist is the CNI config the agent writes for cfg.
+func DefaultConflist(cfg *Config) ([]byte, error) { return defaultConflist(cfg) }

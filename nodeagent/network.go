@@ -1,6 +1,7 @@
 package nodeagent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"log/slog"
 	"strings"
 
 	"github.com/containernetworking/cni/libcni"
@@ -15,6 +17,7 @@ import (
 	cnitypes "github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
+	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -67,19 +70,36 @@ func defaultConflist(cfg *Config) ([]byte, error) {
 }
 
 // newNetwork loads the conflist at cfg.CNIConfPath, writing the default
-// one first if the file does not exist, so the user can replace it.
+// one first if the file does not exist, so the user can replace it. A file
+// that is berth's own default for another pod subnet (the node was given a
+// new subnet: it rejoined a server that lost its data) is rewritten for
+// this one, and the bridge's addresses from the old subnet are removed, as
+// the kubelet's kubenet does: the bridge plugin refuses to add a pod to a
+// bridge that has "an IP address different from" its gateway, so the node
+// would never start a pod again.
 func newNetwork(cfg *Config) (*network, error) {
-	if _, err := os.Stat(cfg.CNIConfPath); errors.Is(err, os.ErrNotExist) {
-		b, err := defaultConflist(cfg)
-		if err != nil {
+	want, err := defaultConflist(cfg)
+	if err != nil {
+		return nil, err
+	}
+	have, err := os.ReadFile(cfg.CNIConfPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := writeConflist(cfg.CNIConfPath, want); err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Dir(cfg.CNIConfPath), 0o755); err != nil {
-			return nil, fmt.Errorf("write CNI config: %w", err)
+	case err != nil:
+		return nil, fmt.Errorf("read CNI config: %w", err)
+	case !bytes.Equal(have, want):
+		if old, ok := ownConflistSubnet(cfg, have); ok {
+			slog.Warn("pod subnet changed: rewriting berth's CNI config", "path", cfg.CNIConfPath, "old", old, "new", cfg.PodSubnet)
+			if err := writeConflist(cfg.CNIConfPath, want); err != nil {
+				return nil, err
+			}
 		}
-		if err := os.WriteFile(cfg.CNIConfPath, b, 0o644); err != nil {
-			return nil, fmt.Errorf("write CNI config: %w", err)
-		}
+	}
+	if err := clearStaleBridgeAddrs(cfg); err != nil {
+		return nil, err
 	}
 	n := &network{
 		// An explicit exec: libcni fills a nil one lazily, racing when
@@ -94,6 +114,99 @@ func newNetwork(cfg *Config) (*network, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+func writeConflist(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write CNI config: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write CNI config: %w", err)
+	}
+	return nil
+}
+
+// ownConflistSubnet reports whether b is exactly the conflist
+// defaultConflist writes for cfg with some other pod subnet, and which:
+// only then is the file berth's to rewrite.
+func ownConflistSubnet(cfg *Config, b []byte) (string, bool) {
+	var list struct {
+		Plugins []struct {
+			Type string `json:"type"`
+			IPAM struct {
+				Ranges [][]struct {
+					Subnet string `json:"subnet"`
+				} `json:"ranges"`
+			} `json:"ipam"`
+		} `json:"plugins"`
+	}
+	if json.Unmarshal(b, &list) != nil || len(list.Plugins) == 0 || list.Plugins[0].Type != "bridge" ||
+		len(list.Plugins[0].IPAM.Ranges) != 1 || len(list.Plugins[0].IPAM.Ranges[0]) != 1 {
+		return "", false
+	}
+	old := list.Plugins[0].IPAM.Ranges[0][0].Subnet
+	c := *cfg
+	c.PodSubnet = old
+	def, err := defaultConflist(&c)
+	return old, err == nil && bytes.Equal(def, b)
+}
+
+// clearStaleBridgeAddrs removes the IPv4 addresses of the default
+// network's bridge other than the pod subnet's gateway (its first
+// address), when the conflist is berth's default: they are left from an
+// earlier pod subnet, and with them the bridge plugin fails every ADD.
+// A missing bridge is fine: the plugin creates it.
+func clearStaleBridgeAddrs(cfg *Config) error {
+	b, err := os.ReadFile(cfg.CNIConfPath)
+	if err != nil {
+		return fmt.Errorf("read CNI config: %w", err)
+	}
+	if def, err := defaultConflist(cfg); err != nil || !bytes.Equal(def, b) {
+		return nil // the user's network: theirs to keep
+	}
+	gw, err := subnetGateway(cfg.PodSubnet)
+	if err != nil {
+		return err
+	}
+	link, err := netlink.LinkByName(cfg.Bridge)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return fmt.Errorf("bridge %s: %w", cfg.Bridge, err)
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("bridge %s addresses: %w", cfg.Bridge, err)
+	}
+	for _, a := range addrs {
+		if a.IPNet.String() == gw.String() {
+			continue
+		}
+		slog.Warn("removing a stale address from the pod bridge", "bridge", cfg.Bridge, "address", a.IPNet.String(), "gateway", gw.String())
+		if err := netlink.AddrDel(link, &a); err != nil {
+			return fmt.Errorf("bridge %s: remove stale address %s: %w", cfg.Bridge, a.IPNet, err)
+		}
+	}
+	return nil
+}
+
+// subnetGateway is the address the bridge plugin gives the bridge for a
+// host-local range: the subnet's first address, with its prefix.
+func subnetGateway(cidr string) (*net.IPNet, error) {
+	_, subnet, err := net.ParseCIDR(cidr)
+	if err != nil {
+		return nil, fmt.Errorf("pod subnet %q: %w", cidr, err)
+	}
+	ip := subnet.IP.To4()
+	if ip == nil {
+		return nil, fmt.Errorf("pod subnet %q: not IPv4", cidr)
+	}
+	gw := make(net.IP, 4)
+	copy(gw, ip)
+	gw[3]++
+	return &net.IPNet{IP: gw, Mask: subnet.Mask}, nil
 }
 
 // load reads the conflist on every use, so an edited file applies to the

@@ -279,6 +279,13 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 			log: filepath.Join(dir, "agent-"+l+".log"),
 		})
 	}
+	// What a run that was killed before its cleanup left under the same
+	// names: a bridge, nat chains, host-local leases.
+	for _, n := range c.nodes {
+		_ = exec.Command("ip", "link", "del", n.bridge).Run()
+		_ = removeCNIChains(n.network)
+		_ = os.RemoveAll(filepath.Join("/var/lib/cni/networks", n.network))
+	}
 	// Runs last, after containerd has stopped: what CNI and containerd
 	// leave on the host.
 	t.Cleanup(c.cleanHost)
