@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"log/slog"
 	"strings"
 
 	"github.com/containernetworking/cni/libcni"
