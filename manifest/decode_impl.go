@@ -245,6 +245,9 @@ func decodeNode(d *docErrors, file string, root *yaml.Node, index int, src *sops
 	case *storagev1.StorageClass:
 		o.StorageClass = v
 		d.addField(validateStorageClass(v))
+		if w := storageClassWarning(v); w != "" {
+			o.Warnings = append(o.Warnings, &Error{File: file, Line: lineOf(root, "parameters", root.Line), Field: "parameters", Message: w})
+		}
 	}
 	if len(d.errs) > 0 {
 		return nil, d.redacted(root)

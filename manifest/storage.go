@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -22,6 +23,21 @@ const (
 // directory under the node agent's --storage-dir, made on the node where
 // its first pod is placed (WaitForFirstConsumer).
 const LocalProvisioner = "berth.dev/local"
+
+// hostPathProvisioners are other projects' provisioners that keep a claim
+// as a directory on one node's disk, made when its first pod is placed:
+// what berth's local provisioner does. A StorageClass naming one is
+// provisioned by berth.dev/local, so a repository written for minikube or
+// k3s reads unchanged; any other provisioner is refused by name.
+var hostPathProvisioners = map[string]struct {
+	what string
+	// ignoresParameters: the provisioner reads no parameters, so berth
+	// accepts and ignores them (with a warning) as it would.
+	ignoresParameters bool
+}{
+	"k8s.io/minikube-hostpath": {what: "minikube's hostpath provisioner", ignoresParameters: true},
+	"rancher.io/local-path":    {what: "k3s' local-path provisioner"},
+}
 
 // DefaultStorageClass is the built-in class a claim without
 // storageClassName gets.
@@ -50,12 +66,21 @@ func validateStorageClass(sc *storagev1.StorageClass) field.ErrorList {
 	mc := *sc.ObjectMeta.DeepCopy()
 	mc.Namespace = ""
 	errs = append(errs, apivalidation.ValidateObjectMeta(&mc, false, apivalidation.NameIsDNSSubdomain, mp)...)
-	switch sc.Provisioner {
-	case "":
+	hp, hostPath := hostPathProvisioners[sc.Provisioner]
+	switch {
+	case sc.Provisioner == "":
 		errs = append(errs, field.Required(field.NewPath("provisioner"), "berth provisions "+LocalProvisioner))
-	case LocalProvisioner:
+	case sc.Provisioner == LocalProvisioner, hostPath:
 	default:
-		errs = append(errs, field.NotSupported(field.NewPath("provisioner"), sc.Provisioner, []string{LocalProvisioner}))
+		supported := []string{LocalProvisioner}
+		for p := range hostPathProvisioners {
+			supported = append(supported, p)
+		}
+		slices.Sort(supported[1:])
+		errs = append(errs, field.NotSupported(field.NewPath("provisioner"), sc.Provisioner, supported))
+	}
+	if len(sc.Parameters) > 0 && !hp.ignoresParameters && (sc.Provisioner == LocalProvisioner || hostPath) {
+		errs = append(errs, field.Forbidden(field.NewPath("parameters"), "berth's local provisioner takes no parameters (a claim is a directory under the agent's --storage-dir)"))
 	}
 	if p := sc.ReclaimPolicy; p != nil && *p != corev1.PersistentVolumeReclaimDelete && *p != corev1.PersistentVolumeReclaimRetain {
 		errs = append(errs, field.NotSupported(field.NewPath("reclaimPolicy"), *p, []string{string(corev1.PersistentVolumeReclaimDelete), string(corev1.PersistentVolumeReclaimRetain)}))
@@ -64,6 +89,15 @@ func validateStorageClass(sc *storagev1.StorageClass) field.ErrorList {
 		errs = append(errs, field.NotSupported(field.NewPath("volumeBindingMode"), *m, []string{string(storagev1.VolumeBindingWaitForFirstConsumer)}))
 	}
 	return errs
+}
+
+// storageClassWarning is what a StorageClass is accepted with but should
+// change: parameters berth ignores, as the provisioner it names does.
+func storageClassWarning(sc *storagev1.StorageClass) string {
+	if hp := hostPathProvisioners[sc.Provisioner]; hp.ignoresParameters && len(sc.Parameters) > 0 {
+		return fmt.Sprintf("ignored: %s reads no parameters, and berth.dev/local, which provisions this class, neither", hp.what)
+	}
+	return ""
 }
 
 func defaultStorageClass(sc *storagev1.StorageClass) {

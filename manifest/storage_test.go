@@ -156,6 +156,12 @@ func TestStorageErrors(t *testing.T) {
 			want: `s.yaml:3: metadata.namespace: Forbidden: a StorageClass is cluster-scoped`},
 		{name: "Immediate binding is refused", yaml: "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: x}\nprovisioner: berth.dev/local\nvolumeBindingMode: Immediate\n",
 			want: `s.yaml:5: volumeBindingMode: Unsupported value: "Immediate"`},
+		{name: "other provisioners are refused by name", yaml: "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: x}\nprovisioner: ebs.csi.aws.com\n",
+			want: `s.yaml:4: provisioner: Unsupported value: "ebs.csi.aws.com": supported values: "berth.dev/local", "k8s.io/minikube-hostpath", "rancher.io/local-path"`},
+		{name: "local-path's parameters name paths berth does not use", yaml: "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: x}\nprovisioner: rancher.io/local-path\nparameters: {nodePath: /mnt}\n",
+			want: `s.yaml:5: parameters: Forbidden: berth's local provisioner takes no parameters`},
+		{name: "berth's own provisioner takes no parameters", yaml: "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: x}\nprovisioner: berth.dev/local\nparameters: {type: ssd}\n",
+			want: `s.yaml:5: parameters: Forbidden`},
 		{name: "a claim volume and emptyDir at once", yaml: "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: i}]\n  volumes:\n  - name: v\n    emptyDir: {}\n    persistentVolumeClaim: {claimName: x}\n",
 			want: `s.yaml:7: spec.volumes[0]: Forbidden: may not specify more than 1 volume type`},
 		{name: "StatefulSet maxUnavailable 0", yaml: "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s}\nspec:\n  selector: {matchLabels: {a: b}}\n  updateStrategy: {rollingUpdate: {maxUnavailable: 0}}\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c, image: i}]}\n",
@@ -172,6 +178,36 @@ func TestStorageErrors(t *testing.T) {
 			}
 			if !strings.Contains(errs.Error(), tc.want) {
 				t.Errorf("errors:\n%s\nwant one starting %q", errs.Error(), tc.want)
+			}
+		})
+	}
+}
+
+// A StorageClass written for minikube (the cassandra example of
+// kubernetes/examples) is a directory on the node, as there: accepted and
+// provisioned by berth.dev/local, its parameters ignored with a warning,
+// as minikube's provisioner ignores them.
+func TestHostPathProvisionersAreLocal(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, warning string
+	}{
+		{name: "minikube's, with parameters it ignores",
+			yaml:    "kind: StorageClass\napiVersion: storage.k8s.io/v1\nmetadata:\n  name: fast\nprovisioner: k8s.io/minikube-hostpath\nparameters:\n  type: pd-ssd\n",
+			warning: `s.yaml:6: parameters: ignored: minikube's hostpath provisioner reads no parameters`},
+		{name: "k3s' local-path", yaml: "kind: StorageClass\napiVersion: storage.k8s.io/v1\nmetadata:\n  name: lp\nprovisioner: rancher.io/local-path\nreclaimPolicy: Retain\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			objs, err := loadOne(t, tc.yaml)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var warnings []string
+			for _, w := range Warnings(objs) {
+				warnings = append(warnings, w.Error())
+			}
+			got := strings.Join(warnings, "\n")
+			if tc.warning == "" && got != "" || !strings.Contains(got, tc.warning) {
+				t.Errorf("warnings %q, want %q", got, tc.warning)
 			}
 		})
 	}
