@@ -75,6 +75,13 @@ bench: deps
 chaos DURATION="10m" SEED="0" TIMEOUT="3h":
     flock -o /tmp/berth-it.lock go test -count=1 -timeout {{TIMEOUT}} -run '^TestChaos$' -v ./internal/chaos -args -chaos.duration={{DURATION}} -chaos.seed={{SEED}}
 
+# Acceptance on a repository nobody here wrote: kubernetes/examples'
+# cassandra validates as published and, its image swapped for a stand-in
+# built from local files, runs three ordered pods with their own claims on
+# two agents. EXAMPLES is a clone of kubernetes/examples (work tree or bare).
+accept EXAMPLES="/work/.mirror/kubernetes+examples/repo": deps
+    BERTH_KUBERNETES_EXAMPLES={{EXAMPLES}} flock -o /tmp/berth-it.lock go test -tags accept -count=1 -timeout 20m -run '^TestAccept' -v ./internal/e2e
+
 # Run every fuzz target for FUZZTIME each (default 1m).
 fuzz FUZZTIME="1m":
     #!/usr/bin/env bash

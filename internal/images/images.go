@@ -190,6 +190,56 @@ func busyboxEntries(bin []byte, applets []string) []entry {
 	return entries
 }
 
+// WithFiles is base with one more layer holding files (path inside the
+// image → content), each executable, with their parent directories, and
+// with cmd as its default command when cmd is not nil: a stand-in, built
+// from local files, for an image that cannot be pulled here.
+func WithFiles(base v1.Image, files map[string]string, cmd []string) (v1.Image, error) {
+	dirs := map[string]bool{}
+	names := make([]string, 0, len(files))
+	for p := range files {
+		clean := path.Clean(strings.TrimPrefix(p, "/"))
+		if clean == "." || strings.HasPrefix(clean, "..") {
+			return nil, fmt.Errorf("image file %q: outside the image root", p)
+		}
+		for d := path.Dir(clean); d != "."; d = path.Dir(d) {
+			dirs[d] = true
+		}
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	dirNames := make([]string, 0, len(dirs))
+	for d := range dirs {
+		dirNames = append(dirNames, d)
+	}
+	sort.Strings(dirNames)
+	var entries []entry
+	for _, d := range dirNames {
+		entries = append(entries, entry{name: d, mode: 0o755, typeflag: tar.TypeDir})
+	}
+	for _, p := range names {
+		entries = append(entries, entry{name: path.Clean(strings.TrimPrefix(p, "/")), mode: 0o755, typeflag: tar.TypeReg, body: []byte(files[p])})
+	}
+	l, err := layer(entries)
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.AppendLayers(base, l)
+	if err != nil {
+		return nil, err
+	}
+	if cmd == nil {
+		return img, nil
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.Config.Cmd = cmd
+	return mutate.ConfigFile(img, cf)
+}
+
 // Push writes img to the registry as ref. Plain HTTP is used for registries
 // on loopback (as the docker CLI does) or when insecure is set.
 func Push(ctx context.Context, img v1.Image, ref string, insecure bool) error {

@@ -181,3 +181,49 @@ func TestPushAndArchiveRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// WithFiles adds one layer of executable files with their directories,
+// sets the command, and refuses a path that leaves the image root.
+func TestWithFiles(t *testing.T) {
+	base, err := images.Pause(buildPause(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := images.WithFiles(base, map[string]string{"/usr/local/bin/tool": "#!/bin/sh\n", "/run.sh": "exec tool\n"}, []string{"/run.sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 2 {
+		t.Fatalf("layers %d, %v; want the base's and one more", len(layers), err)
+	}
+	rc, err := layers[1].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	got := map[string]int64{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[h.Name] = h.Mode
+	}
+	for name, mode := range map[string]int64{"usr/": 0o755, "usr/local/": 0o755, "usr/local/bin/": 0o755, "usr/local/bin/tool": 0o755, "run.sh": 0o755} {
+		if got[name] != mode {
+			t.Errorf("%s: mode %o, want %o (layer: %v)", name, got[name], mode, got)
+		}
+	}
+	cf, err := img.ConfigFile()
+	if err != nil || len(cf.Config.Cmd) != 1 || cf.Config.Cmd[0] != "/run.sh" || len(cf.Config.Entrypoint) != 1 {
+		t.Fatalf("config %+v, %v: want Cmd /run.sh and the base's entrypoint", cf.Config, err)
+	}
+	if _, err := images.WithFiles(base, map[string]string{"../escape": "x"}, nil); err == nil {
+		t.Fatal("a path outside the image root was accepted")
+	}
+}
