@@ -179,58 +179,8 @@ func runGet(ctx context.Context, c *client.Client, out, errOut io.Writer, res re
 		}
 		return nil
 	}
-	wide := o.output == "wide"
-	allNS := ns == "" && res != resNodes
-	var t table
-	switch v := obj.(type) {
-	case *corev1.NodeList:
-		t = nodeTable(v.Items, wide, now)
-	case *corev1.Node:
-		t = nodeTable([]corev1.Node{*v}, wide, now)
-	case *corev1.PodList:
-		t = podTable(v.Items, wide, now)
-	case *corev1.Pod:
-		t = podTable([]corev1.Pod{*v}, wide, now)
-	case *appsv1.DeploymentList:
-		t = deploymentTable(v.Items, wide, now)
-	case *appsv1.Deployment:
-		t = deploymentTable([]appsv1.Deployment{*v}, wide, now)
-	case *appsv1.DaemonSetList:
-		t = daemonSetTable(v.Items, wide, now)
-	case *appsv1.DaemonSet:
-		t = daemonSetTable([]appsv1.DaemonSet{*v}, wide, now)
-	case *appsv1.StatefulSetList:
-		t = statefulSetTable(v.Items, wide, now)
-	case *appsv1.StatefulSet:
-		t = statefulSetTable([]appsv1.StatefulSet{*v}, wide, now)
-	case *corev1.PersistentVolumeClaimList:
-		t = claimTable(v.Items, wide, now)
-	case *corev1.PersistentVolumeClaim:
-		t = claimTable([]corev1.PersistentVolumeClaim{*v}, wide, now)
-	case *batchv1.JobList:
-		t = jobTable(v.Items, wide, now)
-	case *batchv1.Job:
-		t = jobTable([]batchv1.Job{*v}, wide, now)
-	case *batchv1.CronJobList:
-		t = cronJobTable(v.Items, wide, now)
-	case *batchv1.CronJob:
-		t = cronJobTable([]batchv1.CronJob{*v}, wide, now)
-	case *corev1.ServiceList:
-		t = serviceTable(v.Items, wide, now)
-	case *corev1.Service:
-		t = serviceTable([]corev1.Service{*v}, wide, now)
-	case *endpointsView:
-		t = endpointsTable(v.services, v.slices, now)
-	case *corev1.ConfigMapList:
-		t = configMapTable(v.Items, now)
-	case *corev1.ConfigMap:
-		t = configMapTable([]corev1.ConfigMap{*v}, now)
-	case *api.SecretSummaryList:
-		t = secretTable(v.Items, now)
-	case *api.SecretSummary:
-		t = secretTable([]api.SecretSummary{*v}, now)
-	}
-	if allNS {
+	t := views(c)[res].table(obj, o.output == "wide", now)
+	if ns == "" && res != resNodes {
 		t = t.withNamespace()
 	}
 	return t.print(out)
@@ -238,104 +188,101 @@ func runGet(ctx context.Context, c *client.Client, out, errOut io.Writer, res re
 
 // fetch reads one object or a list, and how many objects it holds.
 func fetch(ctx context.Context, c *client.Client, res resKind, ns, name string) (any, int, error) {
-	switch res {
-	case resNodes:
-		if name != "" {
-			n, err := c.Node(ctx, name)
-			return n, 1, err
-		}
-		l, err := c.Nodes(ctx)
-		if err == nil {
-			sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Name < l.Items[j].Name })
-		}
-		return l, len(l.Items), err
-	case resPods:
-		if name != "" {
-			p, err := c.Pod(ctx, ns, name)
-			return p, 1, err
-		}
-		l, err := c.Pods(ctx, ns)
-		if err == nil {
-			sort.Slice(l.Items, func(i, j int) bool { return nsLess(&l.Items[i].ObjectMeta, &l.Items[j].ObjectMeta) })
-		}
-		return l, len(l.Items), err
-	case resDeployments:
-		if name != "" {
-			d, err := c.Deployment(ctx, ns, name)
-			return d, 1, err
-		}
-		l, err := c.Deployments(ctx, ns)
-		return l, len(l.Items), err
-	case resDaemonSets:
-		if name != "" {
-			d, err := c.DaemonSet(ctx, ns, name)
-			return d, 1, err
-		}
-		l, err := c.DaemonSets(ctx, ns)
-		return l, len(l.Items), err
-	case resStatefulSets:
-		if name != "" {
-			st, err := c.StatefulSet(ctx, ns, name)
-			return st, 1, err
-		}
-		l, err := c.StatefulSets(ctx, ns)
-		return l, len(l.Items), err
-	case resClaims:
-		if name != "" {
-			pvc, err := c.PersistentVolumeClaim(ctx, ns, name)
-			return pvc, 1, err
-		}
-		l, err := c.PersistentVolumeClaims(ctx, ns)
-		if err == nil {
-			sort.Slice(l.Items, func(i, j int) bool { return nsLess(&l.Items[i].ObjectMeta, &l.Items[j].ObjectMeta) })
-		}
-		return l, len(l.Items), err
-	case resJobs:
-		if name != "" {
-			j, err := c.Job(ctx, ns, name)
-			return j, 1, err
-		}
-		l, err := c.Jobs(ctx, ns)
-		return l, len(l.Items), err
-	case resCronJobs:
-		if name != "" {
-			cj, err := c.CronJob(ctx, ns, name)
-			return cj, 1, err
-		}
-		l, err := c.CronJobs(ctx, ns)
-		return l, len(l.Items), err
-	case resServices:
-		if name != "" {
-			svc, err := c.Service(ctx, ns, name)
-			return svc, 1, err
-		}
-		l, err := c.Services(ctx, ns)
-		return l, len(l.Items), err
-	case resEndpoints:
-		return fetchEndpoints(ctx, c, ns, name)
-	case resConfigMaps:
-		if name != "" {
-			cm, err := c.ConfigMap(ctx, ns, name)
-			return cm, 1, err
-		}
-		l, err := c.ConfigMaps(ctx, ns)
-		return l, len(l.Items), err
-	case resSecrets:
-		if name != "" {
-			s, err := c.Secret(ctx, ns, name)
-			return s, 1, err
-		}
-		l, err := c.Secrets(ctx, ns)
-		return l, len(l.Items), err
+	v, ok := views(c)[res]
+	if !ok {
+		return nil, 0, fmt.Errorf("unknown resource %q", res)
 	}
-	return nil, 0, fmt.Errorf("unknown resource %q", res)
+	return v.fetch(ctx, ns, name)
 }
 
-func nsLess(a, b *metav1.ObjectMeta) bool {
-	if a.Namespace != b.Namespace {
-		return a.Namespace < b.Namespace
+// view is how `berth get` reads one kind from the server and prints it.
+type view struct {
+	// fetch reads the object named, or the list of the namespace ("" for
+	// all), and how many objects it holds.
+	fetch func(ctx context.Context, ns, name string) (any, int, error)
+	// table prints what fetch returned.
+	table func(obj any, wide bool, now time.Time) table
+}
+
+// kindView is the view of a kind T whose list type is L: one reads an
+// object, list a namespace's objects (sorted here by namespace and name,
+// as kubectl shows them), items takes a list's objects, print makes the
+// table.
+func kindView[T any, PT interface {
+	*T
+	GetNamespace() string
+	GetName() string
+}, L any](one func(ctx context.Context, ns, name string) (*T, error), list func(ctx context.Context, ns string) (*L, error),
+	items func(*L) []T, print func(objs []T, wide bool, now time.Time) table) view {
+	return view{
+		fetch: func(ctx context.Context, ns, name string) (any, int, error) {
+			if name != "" {
+				o, err := one(ctx, ns, name)
+				if err != nil {
+					return nil, 0, err
+				}
+				return o, 1, nil
+			}
+			l, err := list(ctx, ns)
+			if err != nil {
+				return nil, 0, err
+			}
+			objs := items(l)
+			sort.Slice(objs, func(i, j int) bool {
+				a, b := PT(&objs[i]), PT(&objs[j])
+				if a.GetNamespace() != b.GetNamespace() {
+					return a.GetNamespace() < b.GetNamespace()
+				}
+				return a.GetName() < b.GetName()
+			})
+			return l, len(objs), nil
+		},
+		table: func(obj any, wide bool, now time.Time) table {
+			switch v := obj.(type) {
+			case *T:
+				return print([]T{*v}, wide, now)
+			case *L:
+				return print(items(v), wide, now)
+			}
+			return table{}
+		},
 	}
-	return a.Name < b.Name
+}
+
+// views are the kinds `berth get` shows, read through c.
+func views(c *client.Client) map[resKind]view {
+	return map[resKind]view{
+		resNodes: kindView(func(ctx context.Context, _, name string) (*corev1.Node, error) { return c.Node(ctx, name) },
+			func(ctx context.Context, _ string) (*corev1.NodeList, error) { return c.Nodes(ctx) },
+			func(l *corev1.NodeList) []corev1.Node { return l.Items }, nodeTable),
+		resPods: kindView(c.Pod, c.Pods,
+			func(l *corev1.PodList) []corev1.Pod { return l.Items }, podTable),
+		resDeployments: kindView(c.Deployment, c.Deployments,
+			func(l *appsv1.DeploymentList) []appsv1.Deployment { return l.Items }, deploymentTable),
+		resDaemonSets: kindView(c.DaemonSet, c.DaemonSets,
+			func(l *appsv1.DaemonSetList) []appsv1.DaemonSet { return l.Items }, daemonSetTable),
+		resStatefulSets: kindView(c.StatefulSet, c.StatefulSets,
+			func(l *appsv1.StatefulSetList) []appsv1.StatefulSet { return l.Items }, statefulSetTable),
+		resClaims: kindView(c.PersistentVolumeClaim, c.PersistentVolumeClaims,
+			func(l *corev1.PersistentVolumeClaimList) []corev1.PersistentVolumeClaim { return l.Items }, claimTable),
+		resJobs: kindView(c.Job, c.Jobs,
+			func(l *batchv1.JobList) []batchv1.Job { return l.Items }, jobTable),
+		resCronJobs: kindView(c.CronJob, c.CronJobs,
+			func(l *batchv1.CronJobList) []batchv1.CronJob { return l.Items }, cronJobTable),
+		resServices: kindView(c.Service, c.Services,
+			func(l *corev1.ServiceList) []corev1.Service { return l.Items }, serviceTable),
+		resEndpoints: {
+			fetch: func(ctx context.Context, ns, name string) (any, int, error) { return fetchEndpoints(ctx, c, ns, name) },
+			table: func(obj any, _ bool, now time.Time) table {
+				v := obj.(*endpointsView)
+				return endpointsTable(v.services, v.slices, now)
+			},
+		},
+		resConfigMaps: kindView(c.ConfigMap, c.ConfigMaps,
+			func(l *corev1.ConfigMapList) []corev1.ConfigMap { return l.Items }, configMapTable),
+		resSecrets: kindView(c.Secret, c.Secrets,
+			func(l *api.SecretSummaryList) []api.SecretSummary { return l.Items }, secretTable),
+	}
 }
 
 // table is rows under a header; namespaces are kept aside so -A can put
@@ -743,7 +690,7 @@ func cronJobTable(cjs []batchv1.CronJob, wide bool, now time.Time) table {
 
 // configMapTable is kubectl's: NAME, DATA (keys of data and binaryData),
 // AGE.
-func configMapTable(cms []corev1.ConfigMap, now time.Time) table {
+func configMapTable(cms []corev1.ConfigMap, _ bool, now time.Time) table {
 	t := table{header: []string{"NAME", "DATA", "AGE"}}
 	for i := range cms {
 		cm := &cms[i]
@@ -754,7 +701,7 @@ func configMapTable(cms []corev1.ConfigMap, now time.Time) table {
 }
 
 // secretTable is kubectl's: NAME, TYPE, DATA (number of keys), AGE.
-func secretTable(ss []api.SecretSummary, now time.Time) table {
+func secretTable(ss []api.SecretSummary, _ bool, now time.Time) table {
 	t := table{header: []string{"NAME", "TYPE", "DATA", "AGE"}}
 	for i := range ss {
 		s := &ss[i]
