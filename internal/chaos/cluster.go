@@ -1,15 +1,12 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +23,7 @@ import (
 
 	"github.com/berth-dev/berth/api/client"
 	"github.com/berth-dev/berth/internal/containerdrun"
+	"github.com/berth-dev/berth/internal/gitserve"
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/testenv"
 	"github.com/berth-dev/berth/internal/unmount"
@@ -71,7 +69,7 @@ type Cluster struct {
 	ctd      *containerd.Client
 	reg      *testenv.Registry
 	image    string
-	repo     *Repo
+	repo     *gitserve.Repo
 	dataDir  string
 	hookFile string
 	listen   string
@@ -177,7 +175,7 @@ func NewCluster(t testing.TB, bins Bins) *Cluster {
 		}
 	}
 
-	c.repo = NewRepo(t, filepath.Join(dir, "git"))
+	c.repo = gitserve.New(t, filepath.Join(dir, "git"), "Chaos")
 	c.repo.Commit("an empty cluster", map[string]string{"README.md": "berth chaos\n"})
 	c.repo.Push()
 
@@ -464,83 +462,6 @@ func (c *Cluster) Hook() error {
 	}
 	return nil
 }
-
-// Repo is a bare repository served over smart HTTP by git http-backend
-// and a work tree that commits and pushes to it.
-type Repo struct {
-	t    testing.TB
-	work string
-	env  []string
-	// URL is the repository's smart-HTTP address.
-	URL string
-}
-
-// NewRepo makes the repository under dir.
-func NewRepo(t testing.TB, dir string) *Repo {
-	t.Helper()
-	root := filepath.Join(dir, "srv")
-	bare := filepath.Join(root, "repo.git")
-	r := &Repo{t: t, work: filepath.Join(dir, "work")}
-	home := filepath.Join(dir, "githome")
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	r.env = append(os.Environ(),
-		"HOME="+home, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+filepath.Join(home, "gitconfig"),
-		"GIT_AUTHOR_NAME=Chaos", "GIT_AUTHOR_EMAIL=chaos@example.com",
-		"GIT_COMMITTER_NAME=Chaos", "GIT_COMMITTER_EMAIL=chaos@example.com", "GIT_TERMINAL_PROMPT=0")
-	r.git(dir, "init", "-q", "--bare", "-b", "main", bare)
-	r.git(dir, "init", "-q", "-b", "main", r.work)
-	r.git(r.work, "remote", "add", "origin", bare)
-	srv := httptest.NewUnstartedServer(&cgi.Handler{
-		Path: "/usr/lib/git-core/git-http-backend",
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "HOME=" + home},
-	})
-	srv.Start()
-	t.Cleanup(srv.Close)
-	r.URL = srv.URL + "/repo.git"
-	return r
-}
-
-func (r *Repo) git(dir string, args ...string) string {
-	r.t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = r.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(stdout.String())
-}
-
-// Commit writes files (path → content, "" deletes the file), commits
-// them and returns the new SHA.
-func (r *Repo) Commit(msg string, files map[string]string) string {
-	r.t.Helper()
-	for p, content := range files {
-		full := filepath.Join(r.work, filepath.FromSlash(p))
-		if content == "" {
-			if err := os.Remove(full); err != nil && !os.IsNotExist(err) {
-				r.t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			r.t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			r.t.Fatal(err)
-		}
-	}
-	r.git(r.work, "add", "-A")
-	r.git(r.work, "commit", "-q", "--allow-empty", "-m", msg)
-	return r.git(r.work, "rev-parse", "HEAD")
-}
-
-// Push pushes the work tree's HEAD to main.
-func (r *Repo) Push() { r.t.Helper(); r.git(r.work, "push", "-q", "origin", "HEAD:refs/heads/main") }
 
 // proc is one process under test, its output in a log file.
 type proc struct {

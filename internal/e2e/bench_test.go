@@ -35,14 +35,14 @@ func BenchmarkCommitToRunning(b *testing.B) {
 		for _, mode := range []string{"webhook", "poll"} {
 			for j := 0; j < pushes; j++ {
 				name := fmt.Sprintf("%s-%d-%d", mode, i, j)
-				c.repo.commit("one more pod: "+name, map[string]string{"pods/" + name + ".yaml": sleeper(c.image, name)})
+				c.repo.Commit("one more pod: "+name, map[string]string{"pods/" + name + ".yaml": sleeper(c.image, name)})
 				// Each push follows the last pod's status report, so
 				// pushes would keep one phase against the periodic parts
 				// (the server's 2 s poll, the agent's 1 s status report)
 				// and measure one point of their period: spread them over
 				// it.
 				time.Sleep(time.Duration(rand.Int64N(int64(2 * time.Second))))
-				c.repo.push()
+				c.repo.Push()
 				pushed := time.Now()
 				if mode == "webhook" {
 					c.hook()

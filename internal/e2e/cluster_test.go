@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +25,7 @@ import (
 
 	"github.com/berth-dev/berth/api/client"
 	"github.com/berth-dev/berth/internal/containerdrun"
+	"github.com/berth-dev/berth/internal/gitserve"
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/testenv"
 	"github.com/berth-dev/berth/internal/unmount"
@@ -48,84 +47,6 @@ func requireParts(t testing.TB) {
 	}
 	requireBinaries(t)
 }
-
-// repo is a bare repository (what a Git host serves, here over smart HTTP
-// by git http-backend) and a work tree that commits and pushes to it, both
-// made with the real git command.
-type repo struct {
-	t    testing.TB
-	root string // GIT_PROJECT_ROOT: holds repo.git
-	bare string
-	work string
-	env  []string
-	srv  *httptest.Server
-	// URL is the repository's smart-HTTP address.
-	URL string
-}
-
-func newRepo(t testing.TB, dir string) *repo {
-	t.Helper()
-	r := &repo{t: t, root: filepath.Join(dir, "srv"), work: filepath.Join(dir, "work")}
-	r.bare = filepath.Join(r.root, "repo.git")
-	home := filepath.Join(dir, "githome")
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	r.env = append(os.Environ(),
-		"HOME="+home, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+filepath.Join(home, "gitconfig"),
-		"GIT_AUTHOR_NAME=E2E", "GIT_AUTHOR_EMAIL=e2e@example.com",
-		"GIT_COMMITTER_NAME=E2E", "GIT_COMMITTER_EMAIL=e2e@example.com", "GIT_TERMINAL_PROMPT=0")
-	r.git(dir, "init", "-q", "--bare", "-b", "main", r.bare)
-	r.git(dir, "init", "-q", "-b", "main", r.work)
-	r.git(r.work, "remote", "add", "origin", r.bare)
-	h := &cgi.Handler{
-		Path: "/usr/lib/git-core/git-http-backend",
-		Env:  []string{"GIT_PROJECT_ROOT=" + r.root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "HOME=" + home},
-	}
-	r.srv = httptest.NewServer(h)
-	t.Cleanup(r.srv.Close)
-	r.URL = r.srv.URL + "/repo.git"
-	return r
-}
-
-func (r *repo) git(dir string, args ...string) string {
-	r.t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = r.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(stdout.String())
-}
-
-// commit writes files (path → content, "" deletes the file) and commits
-// them without pushing; it returns the new SHA.
-func (r *repo) commit(msg string, files map[string]string) string {
-	r.t.Helper()
-	for p, content := range files {
-		full := filepath.Join(r.work, filepath.FromSlash(p))
-		if content == "" {
-			if err := os.Remove(full); err != nil && !os.IsNotExist(err) {
-				r.t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			r.t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			r.t.Fatal(err)
-		}
-	}
-	r.git(r.work, "add", "-A")
-	r.git(r.work, "commit", "-q", "--allow-empty", "-m", msg)
-	return r.git(r.work, "rev-parse", "HEAD")
-}
-
-func (r *repo) push() { r.t.Helper(); r.git(r.work, "push", "-q", "origin", "HEAD:refs/heads/main") }
 
 // proc is one berth process under test, its output in a log file.
 type proc struct {
@@ -247,7 +168,7 @@ type cluster struct {
 	ctd      *containerd.Client
 	reg      *testenv.Registry
 	image    string // busybox in the registry, as manifests name it
-	repo     *repo
+	repo     *gitserve.Repo
 	dataDir  string
 	hookFile string
 	listen   string
@@ -311,9 +232,9 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 		}
 	}
 
-	c.repo = newRepo(t, filepath.Join(dir, "git"))
-	c.repo.commit("an empty cluster", map[string]string{"README.md": "berth e2e\n"})
-	c.repo.push()
+	c.repo = gitserve.New(t, filepath.Join(dir, "git"), "E2E")
+	c.repo.Commit("an empty cluster", map[string]string{"README.md": "berth e2e\n"})
+	c.repo.Push()
 
 	c.dataDir = filepath.Join(dir, "data")
 	c.hookFile = filepath.Join(dir, "hook.token")
@@ -514,8 +435,8 @@ func poll(limit, every time.Duration, cond func() error) error {
 // webhook, so the test does not wait for a poll.
 func (c *cluster) apply(msg string, files map[string]string) string {
 	c.t.Helper()
-	sha := c.repo.commit(msg, files)
-	c.repo.push()
+	sha := c.repo.Commit(msg, files)
+	c.repo.Push()
 	c.hook()
 	return sha
 }
@@ -657,14 +578,14 @@ func (c *cluster) removeAll() {
 	}
 	files := map[string]string{}
 	for _, dir := range []string{"pods", "apps", "batch"} {
-		ents, _ := os.ReadDir(filepath.Join(c.repo.work, dir))
+		ents, _ := os.ReadDir(filepath.Join(c.repo.Work, dir))
 		for _, e := range ents {
 			files[dir+"/"+e.Name()] = ""
 		}
 	}
 	if len(files) > 0 {
-		c.repo.commit("remove everything", files)
-		c.repo.push()
+		c.repo.Commit("remove everything", files)
+		c.repo.Push()
 		if err := c.hookErr(); err != nil {
 			c.t.Errorf("cleanup: %v", err)
 		}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/internal/gitserve"
 	"github.com/berth-dev/berth/internal/testenv"
 	"github.com/berth-dev/berth/pki"
 	"github.com/berth-dev/berth/reconciler"
@@ -41,9 +42,9 @@ func startControlPlane(t *testing.T) *controlPlane {
 	testenv.RequireFile(t, "/usr/lib/git-core/git-http-backend")
 	requireBinaries(t)
 	dir := t.TempDir()
-	r := newRepo(t, filepath.Join(dir, "git"))
-	r.commit("an empty cluster", map[string]string{"README.md": "berth\n"})
-	r.push()
+	r := gitserve.New(t, filepath.Join(dir, "git"), "E2E")
+	r.Commit("an empty cluster", map[string]string{"README.md": "berth\n"})
+	r.Push()
 	port, err := testenv.FreePort()
 	if err != nil {
 		t.Fatal(err)

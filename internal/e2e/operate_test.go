@@ -135,8 +135,8 @@ func (c *cluster) nodeVersion(t *testing.T, name string) string {
 // exit non-zero naming the file and line.
 func (s *scenario) syncWait(t *testing.T) {
 	c := s.c
-	good := c.repo.commit("a pod for sync", map[string]string{"pods/synced.yaml": sleeper(c.image, "synced")})
-	c.repo.push()
+	good := c.repo.Commit("a pod for sync", map[string]string{"pods/synced.yaml": sleeper(c.image, "synced")})
+	c.repo.Push()
 	out, err := c.berthCLI("sync", "--wait", "--timeout", "2m")
 	if err != nil {
 		t.Fatalf("sync --wait: %v\n%s", err, out)
@@ -144,8 +144,8 @@ func (s *scenario) syncWait(t *testing.T) {
 	if !strings.Contains(out, "fetched "+good[:12]) || !strings.Contains(out, good[:12]) || !strings.Contains(out, "Synced") {
 		t.Errorf("sync --wait did not report %s applied:\n%s", good[:12], out)
 	}
-	bad := c.repo.commit("a broken pod", map[string]string{"pods/synced.yaml": brokenPod(c.image)})
-	c.repo.push()
+	bad := c.repo.Commit("a broken pod", map[string]string{"pods/synced.yaml": brokenPod(c.image)})
+	c.repo.Push()
 	out, err = c.berthCLI("sync", "--wait", "--timeout", "2m")
 	if err == nil {
 		t.Errorf("sync --wait of a broken commit exited 0:\n%s", out)
@@ -153,8 +153,8 @@ func (s *scenario) syncWait(t *testing.T) {
 	if want := fmt.Sprintf("pods/synced.yaml:%d", brokenLine); !strings.Contains(out, want) || !strings.Contains(out, bad[:12]) {
 		t.Errorf("sync --wait of %s does not say %s:\n%s", bad[:12], want, out)
 	}
-	fixed := c.repo.commit("remove the pod for sync", map[string]string{"pods/synced.yaml": ""})
-	c.repo.push()
+	fixed := c.repo.Commit("remove the pod for sync", map[string]string{"pods/synced.yaml": ""})
+	c.repo.Push()
 	if out, err := c.berthCLI("sync", "--wait"); err != nil {
 		t.Fatalf("sync --wait of %s: %v\n%s", fixed[:12], err, out)
 	}
@@ -200,8 +200,8 @@ func (s *scenario) backupRestore(t *testing.T) {
 	before := s.state(t)
 
 	const added = "after-backup"
-	c.repo.commit("a pod after the backup", map[string]string{"pods/after-backup.yaml": sleeper(c.image, added)})
-	c.repo.push()
+	c.repo.Commit("a pod after the backup", map[string]string{"pods/after-backup.yaml": sleeper(c.image, added)})
+	c.repo.Push()
 	if out, err := c.berthCLI("sync", "--wait", "--timeout", "2m"); err != nil {
 		t.Fatalf("sync --wait: %v\n%s", err, out)
 	}
@@ -252,8 +252,8 @@ func (s *scenario) backupRestore(t *testing.T) {
 		}
 		return nil
 	})
-	fixed := c.repo.commit("remove the pod added after the backup", map[string]string{"pods/after-backup.yaml": ""})
-	c.repo.push()
+	fixed := c.repo.Commit("remove the pod added after the backup", map[string]string{"pods/after-backup.yaml": ""})
+	c.repo.Push()
 	if out, err := c.berthCLI("sync", "--wait", "--timeout", "2m"); err != nil {
 		t.Fatalf("sync --wait of %s: %v\n%s", fixed[:12], err, out)
 	}

@@ -141,17 +141,17 @@ func sum(m map[string]int) int {
 // author does, and leaves the work tree on main; it returns the SHA.
 func (c *cluster) branch(name string, files map[string]string) string {
 	c.t.Helper()
-	c.repo.git(c.repo.work, "checkout", "-q", "-b", name, "main")
-	sha := c.repo.commit(name, files)
-	c.repo.git(c.repo.work, "checkout", "-q", "main")
+	c.repo.Git(c.repo.Work, "checkout", "-q", "-b", name, "main")
+	sha := c.repo.Commit(name, files)
+	c.repo.Git(c.repo.Work, "checkout", "-q", "main")
 	return sha
 }
 
 // merge fast-forwards main to the branch, pushes and tells the server.
 func (c *cluster) merge(name string) {
 	c.t.Helper()
-	c.repo.git(c.repo.work, "merge", "-q", "--ff-only", name)
-	c.repo.push()
+	c.repo.Git(c.repo.Work, "merge", "-q", "--ff-only", name)
+	c.repo.Push()
 	c.hook()
 }
 
@@ -160,7 +160,7 @@ func (c *cluster) merge(name string) {
 // server wrote names it), and returns the plan and the exit status.
 func (c *cluster) plan(head string) (*plan.Plan, int) {
 	c.t.Helper()
-	cmd := exec.Command(bins.berth, "plan", "--repo", c.repo.work, "--base", "origin/main", "--head", head, "-o", "json")
+	cmd := exec.Command(bins.berth, "plan", "--repo", c.repo.Work, "--base", "origin/main", "--head", head, "-o", "json")
 	cmd.Env = append(os.Environ(), "BERTH_SERVER=", "BERTH_TOKEN=", "BERTH_CONFIG="+filepath.Join(c.dir, "cli.json"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
