@@ -186,6 +186,12 @@ func (w *podWorker) postStart(ctx context.Context, pod *corev1.Pod, c *ctr) bool
 	if err == nil {
 		return true
 	}
+	if hctx.Err() != nil {
+		// Cut short because the pod is going (or the agent is): the
+		// hook did not fail, and tear-down stops the container.
+		w.log.Info("postStart hook cut short", "container", c.spec.Name)
+		return false
+	}
 	w.log.Warn("postStart hook failed; stopping the container", "container", c.spec.Name, "err", err)
 	w.event(corev1.EventTypeWarning, EventFailedPostStartHook, fmt.Sprintf("PostStartHook failed for container %s", c.spec.Name))
 	if serr := w.stopCtr(ctx, c, c.task, graceDuration(pod)); serr != nil {
