@@ -231,3 +231,24 @@ func (w *podWorker) onUnwanted(f func()) (stop func()) {
 func hasPostStart(c *ctr) bool {
 	return c.spec.Lifecycle != nil && c.spec.Lifecycle.PostStart != nil
 }
+
+// startBatches splits n containers, in spec order, into groups started
+// side by side, one group after the other: a container with a postStart
+// hook (hook(i)) ends its group, so the containers after it start once
+// the hook has returned, as with the kubelet's in-order starts (a
+// sidecar's "wait until ready" hook relies on it).
+func startBatches(n int, hook func(i int) bool) [][]int {
+	var out [][]int
+	var cur []int
+	for i := range n {
+		cur = append(cur, i)
+		if hook(i) {
+			out = append(out, cur)
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}

@@ -96,7 +96,11 @@ func TestPostStartBeforeRunningAndFailureRestarts(t *testing.T) {
 	app := sh("app", `trap 'exit 0' TERM; while true; do sleep 1; done`)
 	app.VolumeMounts = []corev1.VolumeMount{{Name: "out", MountPath: "/out"}}
 	app.Lifecycle = &corev1.Lifecycle{PostStart: execHook(`sleep 2; if test -f /out/failed-once; then date > /out/poststart; exit 0; fi; touch /out/failed-once; exit 7`)}
-	pod := nd.pod("poststart", corev1.PodSpec{Volumes: []corev1.Volume{hostDir("out", out)}, Containers: []corev1.Container{app}})
+	// after comes later in the spec: it starts once app's hook returned
+	// (here: failed, having left its mark), not beside it.
+	after := sh("after", `if test -f /out/failed-once; then echo after-hook > /out/after; else echo during-hook > /out/after; fi; trap 'exit 0' TERM; while true; do sleep 1; done`)
+	after.VolumeMounts = app.VolumeMounts
+	pod := nd.pod("poststart", corev1.PodSpec{Volumes: []corev1.Volume{hostDir("out", out)}, Containers: []corev1.Container{app, after}})
 	nd.agent.Sync([]*corev1.Pod{pod})
 
 	deadline := time.Now().Add(60 * time.Second)
@@ -124,6 +128,9 @@ func TestPostStartBeforeRunningAndFailureRestarts(t *testing.T) {
 	}
 	if lt := cs.LastTerminationState.Terminated; lt == nil {
 		t.Errorf("no last termination for the attempt whose hook failed: %+v", cs)
+	}
+	if got := readTrim(t, filepath.Join(out, "after")); got != "after-hook" {
+		t.Errorf("the container after app started %s; want after-hook (held back until app's postStart returned)", got)
 	}
 	failed := eventsOf(nd.agent.TakeEvents(), nodeagent.EventFailedPostStartHook)
 	if len(failed) != 1 || !strings.Contains(failed[0].Message, "app") || failed[0].Type != corev1.EventTypeWarning {

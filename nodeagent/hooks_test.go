@@ -194,3 +194,26 @@ func TestStopContainerOrderAndGrace(t *testing.T) {
 		})
 	}
 }
+
+func TestStartBatches(t *testing.T) {
+	tests := []struct {
+		name  string
+		hooks []bool // per container, in spec order: has a postStart hook
+		want  [][]int
+	}{
+		{name: "no hooks: all side by side", hooks: []bool{false, false, false}, want: [][]int{{0, 1, 2}}},
+		{name: "a hook on the first holds the rest back", hooks: []bool{true, false, false}, want: [][]int{{0}, {1, 2}}},
+		{name: "a hook in the middle", hooks: []bool{false, true, false}, want: [][]int{{0, 1}, {2}}},
+		{name: "a hook on the last holds nothing back", hooks: []bool{false, false, true}, want: [][]int{{0, 1, 2}}},
+		{name: "every container hooked: one by one", hooks: []bool{true, true}, want: [][]int{{0}, {1}}},
+		{name: "none", want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := startBatches(len(tt.hooks), func(i int) bool { return tt.hooks[i] })
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("startBatches = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -345,16 +345,9 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 	}
 	waits := make([]time.Duration, len(due))
 	t := time.Now()
-	for first := 0; first < len(due); {
-		// A postStart hook holds the containers after it back, as the
-		// kubelet's in-order starts do (a sidecar's "wait until ready"
-		// hook relies on it): start side by side up to the next one.
-		last := first
-		for last < len(due)-1 && !hasPostStart(due[last]) {
-			last++
-		}
+	for _, batch := range startBatches(len(due), func(i int) bool { return hasPostStart(due[i]) }) {
 		var wg sync.WaitGroup
-		for i := first; i <= last; i++ {
+		for _, i := range batch {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -362,7 +355,6 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 			}()
 		}
 		wg.Wait()
-		first = last + 1
 	}
 	if len(due) > 0 {
 		w.a.step(w.uid, "containers", t)
