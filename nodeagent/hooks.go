@@ -162,7 +162,7 @@ func (w *podWorker) stopCtr(ctx context.Context, c *ctr, h *taskHandle, grace ti
 	if hookErr != nil {
 		// As the kubelet: the event names the failure, the details (which
 		// may hold what the command printed) go to the log only.
-		w.log.Warn("preStop hook failed", "container", c.spec.Name, "err", hookErr)
+		w.log.Warn("preStop hook failed", "container", c.spec.Name, "err", probe.BriefError(hookErr))
 		w.event(corev1.EventTypeWarning, EventFailedPreStopHook, fmt.Sprintf("PreStopHook failed for container %s", c.spec.Name))
 	}
 	return err
@@ -192,7 +192,7 @@ func (w *podWorker) postStart(ctx context.Context, pod *corev1.Pod, c *ctr) bool
 		w.log.Info("postStart hook cut short", "container", c.spec.Name)
 		return false
 	}
-	w.log.Warn("postStart hook failed; stopping the container", "container", c.spec.Name, "err", err)
+	w.log.Warn("postStart hook failed; stopping the container", "container", c.spec.Name, "err", probe.BriefError(err))
 	w.event(corev1.EventTypeWarning, EventFailedPostStartHook, fmt.Sprintf("PostStartHook failed for container %s", c.spec.Name))
 	if serr := w.stopCtr(ctx, c, c.task, graceDuration(pod)); serr != nil {
 		w.log.Error("stop container after its postStart hook failed", "container", c.spec.Name, "err", serr)

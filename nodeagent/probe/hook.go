@@ -27,6 +27,34 @@ const hookUserAgent = "kube-lifecycle/1.31"
 // ErrHook marks a lifecycle hook that failed, timed out or could not run.
 var ErrHook = errors.New("lifecycle hook failed")
 
+// HookError is a hook that failed. Its Error is the kubelet's message,
+// with what an exec handler printed; Brief is the same without that
+// output, for logs (it may hold anything the command saw).
+type HookError struct {
+	Brief  string
+	Output []byte
+	exec   bool
+}
+
+func (e *HookError) Error() string {
+	if e.exec {
+		return fmt.Sprintf("%s, message: %q", e.Brief, e.Output)
+	}
+	return e.Brief
+}
+
+func (e *HookError) Unwrap() error { return ErrHook }
+
+// BriefError is err without a hook's output: HookError's Brief, or err's
+// own text.
+func BriefError(err error) string {
+	var he *HookError
+	if errors.As(err, &he) {
+		return he.Brief
+	}
+	return err.Error()
+}
+
 // Hook is what a container's lifecycle handlers run against.
 type Hook struct {
 	// Container owns the hook; its ports resolve a named httpGet port.
@@ -51,7 +79,8 @@ var (
 )
 
 // Run runs handler h and returns nil when it succeeded. Otherwise the
-// error wraps ErrHook and reads as the kubelet's message ("Exec lifecycle
+// error is a *HookError (errors.Is ErrHook) and reads as the kubelet's
+// message ("Exec lifecycle
 // hook ([cmd]) for Container "c" in Pod "p_ns(uid)" failed - error: …,
 // message: "…""). As the kubelet: an exec handler fails when the command
 // exits non-zero or cannot run; an httpGet handler only when no response
@@ -65,28 +94,28 @@ func (k Hook) Run(ctx context.Context, h *corev1.LifecycleHandler) error {
 	}
 	switch {
 	case h == nil:
-		return fmt.Errorf("%w: Cannot run handler: invalid handler: none set", ErrHook)
+		return &HookError{Brief: "Cannot run handler: invalid handler: none set"}
 	case h.Exec != nil:
 		return k.runExec(ctx, h.Exec.Command, name)
 	case h.HTTPGet != nil:
 		if err := k.runHTTP(ctx, h.HTTPGet); err != nil {
-			return fmt.Errorf("%w: HTTP lifecycle hook (%s) for Container %q in Pod %q failed - error: %v", ErrHook, h.HTTPGet.Path, name, k.Pod, err)
+			return &HookError{Brief: fmt.Sprintf("HTTP lifecycle hook (%s) for Container %q in Pod %q failed - error: %v", h.HTTPGet.Path, name, k.Pod, err)}
 		}
 		return nil
 	case h.Sleep != nil:
 		if err := k.runSleep(ctx, h.Sleep.Seconds); err != nil {
-			return fmt.Errorf("%w: Sleep lifecycle hook (%d) for Container %q in Pod %q failed - error: %v", ErrHook, h.Sleep.Seconds, name, k.Pod, err)
+			return &HookError{Brief: fmt.Sprintf("Sleep lifecycle hook (%d) for Container %q in Pod %q failed - error: %v", h.Sleep.Seconds, name, k.Pod, err)}
 		}
 		return nil
 	}
 	// tcpSocket: kept in the API for compatibility, and a run-time failure
 	// in the kubelet; berth's validation refuses it before it gets here.
-	return fmt.Errorf("%w: Cannot run handler: invalid handler: tcpSocket is not supported as a lifecycle handler", ErrHook)
+	return &HookError{Brief: "Cannot run handler: invalid handler: tcpSocket is not supported as a lifecycle handler"}
 }
 
 func (k Hook) runExec(ctx context.Context, cmd []string, name string) error {
 	fail := func(inner string, output []byte) error {
-		return fmt.Errorf("%w: Exec lifecycle hook (%v) for Container %q in Pod %q failed - error: %s, message: %q", ErrHook, cmd, name, k.Pod, inner, output)
+		return &HookError{Brief: fmt.Sprintf("Exec lifecycle hook (%v) for Container %q in Pod %q failed - error: %s", cmd, name, k.Pod, inner), Output: output, exec: true}
 	}
 	if len(cmd) == 0 {
 		return fail("no command", nil)

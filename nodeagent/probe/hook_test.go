@@ -30,13 +30,13 @@ func TestExecHook(t *testing.T) {
 		{name: "exit 0 is done", cmd: []string{"sh", "-c", "exit 0"}},
 		{name: "a non-zero exit fails with the kubelet's message and the output",
 			cmd:     []string{"sh", "-c", "echo draining; echo broken >&2; exit 3"},
-			wantErr: `lifecycle hook failed: Exec lifecycle hook ([sh -c echo draining; echo broken >&2; exit 3]) for Container "app" in Pod "web-0_default(0b1c)" failed - error: command 'sh -c echo draining; echo broken >&2; exit 3' exited with 3, message: "draining\nbroken\n"`},
+			wantErr: `Exec lifecycle hook ([sh -c echo draining; echo broken >&2; exit 3]) for Container "app" in Pod "web-0_default(0b1c)" failed - error: command 'sh -c echo draining; echo broken >&2; exit 3' exited with 3, message: "draining\nbroken\n"`},
 		{name: "a command that cannot run fails",
 			cmd:     []string{"/nonexistent/drain"},
-			wantErr: `lifecycle hook failed: Exec lifecycle hook ([/nonexistent/drain]) for Container "app" in Pod "web-0_default(0b1c)" failed - error: `},
+			wantErr: `Exec lifecycle hook ([/nonexistent/drain]) for Container "app" in Pod "web-0_default(0b1c)" failed - error: `},
 		{name: "output past the bound is dropped, the command still finishes",
 			cmd:     []string{"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x; exit 1"},
-			wantErr: `lifecycle hook failed: Exec lifecycle hook (`,
+			wantErr: `Exec lifecycle hook (`,
 			maxLen:  MaxExecOutput + 400},
 	}
 	for _, tt := range tests {
@@ -52,6 +52,9 @@ func TestExecHook(t *testing.T) {
 			}
 			if err == nil || !errors.Is(err, ErrHook) || !strings.HasPrefix(err.Error(), tt.wantErr) {
 				t.Fatalf("Run = %v\nwant an ErrHook starting %s", err, tt.wantErr)
+			}
+			if strings.Contains(BriefError(err), "draining") || strings.Contains(BriefError(err), "message:") {
+				t.Fatalf("the brief text, for logs, holds the command's output: %s", BriefError(err))
 			}
 			if tt.maxLen > 0 && len(err.Error()) > tt.maxLen {
 				t.Fatalf("message of %d bytes, want at most %d", len(err.Error()), tt.maxLen)
@@ -120,10 +123,10 @@ func TestHTTPGetHook(t *testing.T) {
 			wantPath: "/x"},
 		{name: "no answer fails with the kubelet's message",
 			action:  corev1.HTTPGetAction{Path: "/drain", Port: intPort(closed)},
-			wantErr: `lifecycle hook failed: HTTP lifecycle hook (/drain) for Container "app" in Pod "web-0_default(0b1c)" failed - error: Get "http://127.0.0.1:`},
+			wantErr: `HTTP lifecycle hook (/drain) for Container "app" in Pod "web-0_default(0b1c)" failed - error: Get "http://127.0.0.1:`},
 		{name: "a port name the container does not declare fails",
 			action:  corev1.HTTPGetAction{Path: "/", Port: namedPort("admin")},
-			wantErr: `lifecycle hook failed: HTTP lifecycle hook (/) for Container "app" in Pod "web-0_default(0b1c)" failed - error: port "admin" is not a port the container names`},
+			wantErr: `HTTP lifecycle hook (/) for Container "app" in Pod "web-0_default(0b1c)" failed - error: port "admin" is not a port the container names`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,7 +202,7 @@ func TestSleepHook(t *testing.T) {
 	}
 	cancel()
 	err := <-done
-	want := `lifecycle hook failed: Sleep lifecycle hook (5) for Container "app" in Pod "web-0_default(0b1c)" failed - error: container terminated before sleep hook finished`
+	want := `Sleep lifecycle hook (5) for Container "app" in Pod "web-0_default(0b1c)" failed - error: container terminated before sleep hook finished`
 	if err == nil || err.Error() != want {
 		t.Fatalf("Run = %v\nwant %s", err, want)
 	}
