@@ -132,6 +132,11 @@ type PodStatusReport struct {
 	// ClaimsDeleted are claims of PodList.DeleteClaims whose data the
 	// node removed; the server then forgets them.
 	ClaimsDeleted []ClaimRef `json:"claimsDeleted,omitempty"`
+	// Events are what the agent recorded about its pods since its last
+	// report (lifecycle hooks that failed), as the kubelet's event
+	// recorder sends them; the server keeps those of pods bound to the
+	// node.
+	Events []Event `json:"events,omitempty"`
 }
 
 // PodStatus is one pod's observed status, identified by UID.

@@ -235,6 +235,8 @@ var Supported = []Field{
 	{Group: "Container", Path: "livenessProbe", Ref: "Probe"},
 	{Group: "Container", Path: "readinessProbe", Ref: "Probe"},
 	{Group: "Container", Path: "startupProbe", Ref: "Probe"},
+	{Group: "Container", Path: "lifecycle.postStart", Ref: "LifecycleHandler", Note: "app containers and sidecars: runs right after the container starts, which is not reported running (and starts no later container) until the hook returns; a failure stops it with a FailedPostStartHook event and the restart policy applies"},
+	{Group: "Container", Path: "lifecycle.preStop", Ref: "LifecycleHandler", Note: "app containers and sidecars: runs before SIGTERM whenever berth stops the container, not when it exits by itself; hook and SIGTERM share terminationGracePeriodSeconds (SIGTERM gets at least 2s after a hook, as the kubelet does); a failure or timeout gives a FailedPreStopHook event and the stop goes on"},
 
 	{Group: "Probe", Path: "exec.command[]"},
 	{Group: "Probe", Path: "httpGet.path"},
@@ -251,6 +253,16 @@ var Supported = []Field{
 	{Group: "Probe", Path: "successThreshold", Note: "default 1"},
 	{Group: "Probe", Path: "failureThreshold", Note: "default 3"},
 	{Group: "Probe", Path: "terminationGracePeriodSeconds", Note: "liveness and startup probes: the grace period when the probe kills the container"},
+
+	{Group: "LifecycleHandler", Path: "exec.command[]", Note: "run in the container, as exec probes; at most 10 KiB of its output is kept for the message"},
+	{Group: "LifecycleHandler", Path: "httpGet.path", Note: "default /"},
+	{Group: "LifecycleHandler", Path: "httpGet.port", Note: "a number or a container port's name"},
+	{Group: "LifecycleHandler", Path: "httpGet.host", Note: "default: the pod IP"},
+	{Group: "LifecycleHandler", Path: "httpGet.scheme", Note: "HTTP (default) or HTTPS (certificate not verified); as the kubelet, any answer counts as done, only no answer fails"},
+	{Group: "LifecycleHandler", Path: "httpGet.httpHeaders[].name"},
+	{Group: "LifecycleHandler", Path: "httpGet.httpHeaders[].value"},
+	{Group: "LifecycleHandler", Path: "sleep.seconds", Note: "0 to terminationGracePeriodSeconds"},
+	{Group: "LifecycleHandler", Path: "tcpSocket", Note: "refused by name: deprecated, and the kubelet fails such a hook when it runs"},
 
 	{Group: "KeyToPath", Path: "key"},
 	{Group: "KeyToPath", Path: "path", Note: "relative, without .."},
@@ -418,7 +430,7 @@ func isUnset(n *yaml.Node) bool {
 func FieldsMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| where | field | notes |\n|---|---|---|\n")
-	order := []string{"Object", "ObjectMeta", "ConfigMap", "Secret", "Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Service", "JobSpec", "PersistentVolumeClaim", "StorageClass", "ClaimTemplate", "ClaimSpec", "TemplateMeta", "LabelSelector", "PodSpec", "Container", "Probe", "KeyToPath", "DownwardAPIFile"}
+	order := []string{"Object", "ObjectMeta", "ConfigMap", "Secret", "Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Service", "JobSpec", "PersistentVolumeClaim", "StorageClass", "ClaimTemplate", "ClaimSpec", "TemplateMeta", "LabelSelector", "PodSpec", "Container", "Probe", "LifecycleHandler", "KeyToPath", "DownwardAPIFile"}
 	rank := map[string]int{}
 	for i, g := range order {
 		rank[g] = i

@@ -408,6 +408,7 @@ func TestEverySupportedFieldIsAKubernetesField(t *testing.T) {
 		"PodSpec":               reflect.TypeOf(corev1.PodSpec{}),
 		"Container":             reflect.TypeOf(corev1.Container{}),
 		"Probe":                 reflect.TypeOf(corev1.Probe{}),
+		"LifecycleHandler":      reflect.TypeOf(corev1.LifecycleHandler{}),
 		"ConfigMap":             reflect.TypeOf(corev1.ConfigMap{}),
 		"Secret":                reflect.TypeOf(corev1.Secret{}),
 		"KeyToPath":             reflect.TypeOf(corev1.KeyToPath{}),

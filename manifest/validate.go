@@ -422,6 +422,11 @@ func validatePodSpec(s *corev1.PodSpec, allowedRestart []corev1.RestartPolicy, p
 					errs = append(errs, field.Forbidden(cp.Child(pr.name), "may not be set for init containers without restartPolicy=Always"))
 				}
 			}
+			if c.Lifecycle != nil {
+				errs = append(errs, field.Forbidden(cp.Child("lifecycle"), "may not be set for init containers without restartPolicy=Always"))
+			}
+		} else {
+			errs = append(errs, validateLifecycle(c.Lifecycle, s.TerminationGracePeriodSeconds, cp.Child("lifecycle"))...)
 		}
 		errs = append(errs, validateContainer(c, names, vols, hostPorts, cp)...)
 	}
@@ -431,6 +436,7 @@ func validatePodSpec(s *corev1.PodSpec, allowedRestart []corev1.RestartPolicy, p
 		if c.RestartPolicy != nil {
 			errs = append(errs, field.Forbidden(cp.Child("restartPolicy"), "may only be set on init containers (a sidecar)"))
 		}
+		errs = append(errs, validateLifecycle(c.Lifecycle, s.TerminationGracePeriodSeconds, cp.Child("lifecycle"))...)
 		errs = append(errs, validateContainer(c, names, vols, hostPorts, cp)...)
 	}
 	return errs
@@ -718,6 +724,72 @@ func validateProbe(pr *corev1.Probe, successMustBeOne bool, p *field.Path) field
 	}
 	if g := pr.TerminationGracePeriodSeconds; g != nil && *g <= 0 {
 		errs = append(errs, field.Invalid(p.Child("terminationGracePeriodSeconds"), *g, "must be greater than 0"))
+	}
+	return errs
+}
+
+// validateLifecycle checks a container's postStart and preStop hooks as
+// Kubernetes' validateLifecycle and validateHandler do: exactly one
+// handler each, exec with a command, httpGet with a valid port, scheme and
+// header names, sleep within the pod's grace period (default 30s). The
+// deprecated tcpSocket handler, which Kubernetes accepts and the kubelet
+// then fails at run time, is refused here.
+func validateLifecycle(lc *corev1.Lifecycle, grace *int64, p *field.Path) field.ErrorList {
+	if lc == nil {
+		return nil
+	}
+	g := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	if grace != nil {
+		g = *grace
+	}
+	var errs field.ErrorList
+	if lc.PostStart != nil {
+		errs = append(errs, validateLifecycleHandler(lc.PostStart, g, p.Child("postStart"))...)
+	}
+	if lc.PreStop != nil {
+		errs = append(errs, validateLifecycleHandler(lc.PreStop, g, p.Child("preStop"))...)
+	}
+	return errs
+}
+
+func validateLifecycleHandler(h *corev1.LifecycleHandler, grace int64, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	handlers := 0
+	// one counts a handler in Kubernetes' order; a second one is refused
+	// by its own name.
+	one := func(name string) bool {
+		handlers++
+		if handlers > 1 {
+			errs = append(errs, field.Forbidden(p.Child(name), "may not specify more than 1 handler type"))
+			return false
+		}
+		return true
+	}
+	if h.Exec != nil && one("exec") && len(h.Exec.Command) == 0 {
+		errs = append(errs, field.Required(p.Child("exec", "command"), ""))
+	}
+	if a := h.HTTPGet; a != nil && one("httpGet") {
+		hp := p.Child("httpGet")
+		errs = append(errs, validatePort(a.Port, hp.Child("port"))...)
+		switch a.Scheme {
+		case "", corev1.URISchemeHTTP, corev1.URISchemeHTTPS:
+		default:
+			errs = append(errs, field.NotSupported(hp.Child("scheme"), a.Scheme, []string{string(corev1.URISchemeHTTP), string(corev1.URISchemeHTTPS)}))
+		}
+		for _, hdr := range a.HTTPHeaders {
+			for _, msg := range validation.IsHTTPHeaderName(hdr.Name) {
+				errs = append(errs, field.Invalid(hp.Child("httpHeaders"), hdr.Name, msg))
+			}
+		}
+	}
+	if h.TCPSocket != nil && one("tcpSocket") {
+		errs = append(errs, field.Forbidden(p.Child("tcpSocket"), "not supported by berth: tcpSocket is deprecated as a lifecycle handler and the kubelet fails such a hook when it runs; use exec, httpGet or sleep"))
+	}
+	if h.Sleep != nil && one("sleep") && (h.Sleep.Seconds < 0 || h.Sleep.Seconds > grace) {
+		errs = append(errs, field.Invalid(p.Child("sleep"), h.Sleep.Seconds, fmt.Sprintf("must be non-negative and less than terminationGracePeriodSeconds (%d)", grace)))
+	}
+	if handlers == 0 {
+		errs = append(errs, field.Required(p, "must specify a handler type"))
 	}
 	return errs
 }

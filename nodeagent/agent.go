@@ -50,6 +50,8 @@ type Agent struct {
 	oomMu sync.Mutex
 	ooms  map[string]bool // container IDs containerd reported OOM for
 
+	events eventLog // events.go
+
 	trace   atomic.Pointer[stepTrace] // nil but in benchmarks
 	storage *localstorage.Dir         // nil without Config.StorageDir
 }
@@ -491,7 +493,7 @@ func (a *Agent) Exec(ctx context.Context, uid, container string, cmd []string) (
 	if id == "" {
 		return nil, nil, 0, fmt.Errorf("exec: container %s of pod %s is not running", container, uid)
 	}
-	return a.exec(ctx, id, cmd)
+	return a.exec(ctx, id, cmd, false)
 }
 
 // ImportImages imports the images in a docker-save or OCI archive into

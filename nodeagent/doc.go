@@ -48,13 +48,22 @@
 //     from fieldRef, resourceFieldRef, ConfigMaps and Secrets (a missing
 //     one is CreateContainerConfigError, retried every pass), a
 //     termination-message file, and its output going from the shim
-//     straight to a log file per attempt;
+//     straight to a log file per attempt. A postStart hook runs as soon
+//     as the task starts; the container counts as running, and later app
+//     containers start, only once it returns; if it fails the container
+//     is stopped, a FailedPostStartHook event recorded and the restart
+//     policy applies (hooks.go);
 //  4. exits are recorded (OOMKilled from TaskOOM events or the memory
 //     cgroup, the termination message from its file or, with
 //     FallbackToLogsOnError, the log tail), restarts follow package restart (policy and the kubelet's
 //     crash-loop back-off), probes run through package probe;
-//  5. on removal: app containers get SIGTERM, then SIGKILL after the grace
-//     period, then sidecars in reverse order; then containers, snapshots,
+//  5. on removal: app containers get their preStop hook, SIGTERM, then
+//     SIGKILL after the grace period (hook and signal share it), then
+//     sidecars in reverse order, the same way; every stop the agent makes
+//     (a failed liveness probe or postStart hook too) runs preStop first,
+//     and a hook that fails or runs out of time records a
+//     FailedPreStopHook event and the stop goes on. Events go up with the
+//     status reports (Agent.TakeEvents); then containers, snapshots,
 //     the pause container, the CNI lease (DEL even without a netns), the
 //     netns, the pod directory and its logs are released. A tear-down that
 //     fails is retried; the pod is never forgotten before it succeeds.

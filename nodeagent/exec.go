@@ -6,9 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 
 	"github.com/containerd/containerd/cio"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/nodeagent/probe"
 )
 
 // runningID returns the containerd ID of the named container's running
@@ -24,9 +27,17 @@ func (w *podWorker) runningID(name string) string {
 	return ""
 }
 
+// outputBuffer collects one stream of an exec.
+type outputBuffer interface {
+	io.Writer
+	Bytes() []byte
+}
+
 // exec runs cmd beside the container's main process, with the process
-// settings (env, cwd, user) of the container's spec.
-func (a *Agent) exec(ctx context.Context, id string, cmd []string) (stdout, stderr []byte, code int, err error) {
+// settings (env, cwd, user) of the container's spec. With bounded, only
+// the first probe.MaxExecOutput bytes of each stream are kept (probes and
+// hooks); otherwise all of it (Agent.Exec).
+func (a *Agent) exec(ctx context.Context, id string, cmd []string, bounded bool) (stdout, stderr []byte, code int, err error) {
 	c, err := a.client.LoadContainer(ctx, id)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("exec in %s: %w", id, err)
@@ -46,8 +57,11 @@ func (a *Agent) exec(ctx context.Context, id string, cmd []string) (stdout, stde
 	_, _ = rand.Read(b[:])
 	execID := "exec-" + hex.EncodeToString(b[:])
 	// Separate buffers: one writer for both streams races and loses output.
-	var out, errOut bytes.Buffer
-	p, err := task.Exec(ctx, execID, &pspec, cio.NewCreator(cio.WithStreams(nil, &out, &errOut)))
+	var out, errOut outputBuffer = &bytes.Buffer{}, &bytes.Buffer{}
+	if bounded {
+		out, errOut = &probe.BoundedBuffer{}, &probe.BoundedBuffer{}
+	}
+	p, err := task.Exec(ctx, execID, &pspec, cio.NewCreator(cio.WithStreams(nil, out, errOut)))
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("exec in %s: %w", id, err)
 	}

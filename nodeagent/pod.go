@@ -97,6 +97,10 @@ type podWorker struct {
 	pod    *corev1.Pod // latest spec; for an orphan, what its labels tell
 	wanted bool
 	status corev1.PodStatus
+	// unwanted are called when wanted turns false: running postStart
+	// hooks end then (hooks.go).
+	unwanted  map[int]func()
+	nextWatch int
 
 	// Owned by the worker goroutine.
 	sb         *sandbox
@@ -166,6 +170,12 @@ func (w *podWorker) update(pod *corev1.Pod, wanted bool) {
 		w.pod = pod
 	}
 	w.wanted = wanted
+	if !wanted {
+		for id, f := range w.unwanted {
+			f()
+			delete(w.unwanted, id)
+		}
+	}
 	w.mu.Unlock()
 	w.poke()
 }
@@ -335,15 +345,17 @@ func (w *podWorker) syncRunning(pod *corev1.Pod) time.Duration {
 	}
 	waits := make([]time.Duration, len(due))
 	t := time.Now()
-	var wg sync.WaitGroup
-	for i, c := range due {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			waits[i] = w.start(ctx, pod, c, now)
-		}()
+	for _, batch := range startBatches(len(due), func(i int) bool { return hasPostStart(due[i]) }) {
+		var wg sync.WaitGroup
+		for _, i := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				waits[i] = w.start(ctx, pod, due[i], now)
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	if len(due) > 0 {
 		w.a.step(w.uid, "containers", t)
 	}
@@ -470,6 +482,9 @@ func (w *podWorker) start(ctx context.Context, pod *corev1.Pod, c *ctr, now time
 		w.log.Warn("a restarted agent will report an earlier startedAt", "container", c.spec.Name, "err", err)
 	}
 	c.waiting, c.waitMsg = "", ""
+	if !w.postStart(ctx, pod, c) {
+		return 0
+	}
 	if c.prober != nil {
 		c.prober.ContainerStarted(c.startedAt)
 	}
@@ -549,7 +564,7 @@ func (w *podWorker) stopKind(ctx context.Context, kind string, grace time.Durati
 		for i := len(inits) - 1; i >= 0; i-- {
 			c := inits[i]
 			if c.kind == kindSidecar && c.running() {
-				errs = append(errs, w.a.stopTask(ctx, c.task, grace))
+				errs = append(errs, w.stopCtr(ctx, c, c.task, grace))
 			}
 		}
 		return errors.Join(errs...)
@@ -559,13 +574,13 @@ func (w *podWorker) stopKind(ctx context.Context, kind string, grace time.Durati
 			continue
 		}
 		wg.Add(1)
-		go func(h *taskHandle) {
+		go func(c *ctr, h *taskHandle) {
 			defer wg.Done()
-			err := w.a.stopTask(ctx, h, grace)
+			err := w.stopCtr(ctx, c, h, grace)
 			mu.Lock()
 			errs = append(errs, err)
 			mu.Unlock()
-		}(c.task)
+		}(c, c.task)
 	}
 	wg.Wait()
 	return errors.Join(errs...)

@@ -7,15 +7,16 @@ import (
 	"github.com/berth-dev/berth/nodeagent/probe"
 )
 
-// containerExecer runs exec probes in one container.
+// containerExecer runs exec probes and hooks in one container, keeping
+// at most probe.MaxExecOutput bytes of each stream.
 type containerExecer struct {
 	a  *Agent
 	id func() string
 }
 
-func (e containerExecer) Exec(ctx context.Context, cmd []string) (int, error) {
-	_, _, code, err := e.a.exec(ctx, e.id(), cmd)
-	return code, err
+func (e containerExecer) Exec(ctx context.Context, cmd []string) ([]byte, int, error) {
+	out, errOut, code, err := e.a.exec(ctx, e.id(), cmd, true)
+	return append(out, errOut...), code, err
 }
 
 func hasProbes(c *ctr) bool {
@@ -30,14 +31,7 @@ func (w *podWorker) ensureProbers() {
 		if !c.running() || c.prober != nil || !hasProbes(c) || w.sb == nil {
 			continue
 		}
-		cc := c
-		execer := containerExecer{a: w.a, id: func() string {
-			if id := cc.liveID.Load(); id != nil {
-				return *id
-			}
-			return ""
-		}}
-		p, err := probe.New(c.spec, w.sb.ip, execer, w.a.cfg.Clock, probe.WithNotify(func(probe.Event) { w.poke() }))
+		p, err := probe.New(c.spec, w.sb.ip, w.execer(c), w.a.cfg.Clock, probe.WithNotify(func(probe.Event) { w.poke() }))
 		if err != nil {
 			w.log.Warn("probes not run", "container", c.spec.Name, "err", err)
 			continue
@@ -76,7 +70,7 @@ func (w *podWorker) killUnhealthy(ctx context.Context, grace time.Duration) {
 		if g := c.spec.LivenessProbe; g != nil && g.TerminationGracePeriodSeconds != nil {
 			grace = time.Duration(*g.TerminationGracePeriodSeconds) * time.Second
 		}
-		if err := w.a.stopTask(ctx, c.task, grace); err != nil {
+		if err := w.stopCtr(ctx, c, c.task, grace); err != nil {
 			w.log.Error("kill unhealthy container", "container", c.spec.Name, "err", err)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/containerd/containerd"
@@ -400,37 +399,6 @@ func (a *Agent) deleteContainer(ctx context.Context, c containerd.Container) err
 		return fmt.Errorf("delete container %s: %w", c.ID(), err)
 	}
 	return nil
-}
-
-// stopTask sends SIGTERM, waits up to grace for the task to exit, then
-// sends SIGKILL and waits for the exit.
-func (a *Agent) stopTask(ctx context.Context, h *taskHandle, grace time.Duration) error {
-	if h.exited() {
-		return nil
-	}
-	if grace > 0 {
-		if err := h.task.Kill(ctx, syscall.SIGTERM); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("SIGTERM %s: %w", h.task.ID(), err)
-		}
-		t := a.cfg.Clock.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-h.done:
-			return nil
-		case <-t.C():
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if err := h.task.Kill(ctx, syscall.SIGKILL); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("SIGKILL %s: %w", h.task.ID(), err)
-	}
-	select {
-	case <-h.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("wait for %s after SIGKILL: %w", h.task.ID(), ctx.Err())
-	}
 }
 
 // containerSpec is everything needed to create one container attempt.

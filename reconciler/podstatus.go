@@ -74,6 +74,14 @@ func (p *PodReports) Report(node string, rep *api.PodStatusReport) (*api.PodStat
 				return err
 			}
 		}
+		for i := range rep.Events {
+			if i == MaxNodeEvents {
+				break
+			}
+			if err := nodeEvent(tx, node, rep.Events[i], now); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if errors.Is(err, errTooBig) {
@@ -84,6 +92,32 @@ func (p *PodReports) Report(node string, rep *api.PodStatusReport) (*api.PodStat
 		return nil, fmt.Errorf("status report of %s: %w", node, err)
 	}
 	return &resp, nil
+}
+
+// MaxNodeEvents is how many events one status report may add; the rest
+// are dropped.
+const MaxNodeEvents = 256
+
+// nodeEvent keeps an event an agent recorded about a pod, as the
+// NodeRestriction admission plugin lets a kubelet write only events of
+// its own pods: a Normal or Warning event of a pod bound to that node,
+// stamped with the server's clock. Anything else is dropped.
+func nodeEvent(tx Tx, node string, e api.Event, now time.Time) error {
+	if e.Kind != "Pod" || e.Reason == "" || (e.Type != corev1.EventTypeNormal && e.Type != corev1.EventTypeWarning) {
+		return nil
+	}
+	rec, err := tx.Pod(e.Namespace, e.Name)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if rec.Pod.Spec.NodeName != node {
+		return nil
+	}
+	e.Time, e.Count = now, 0
+	return tx.AddEvent(e)
 }
 
 // applyPodStatus writes a changed status, keeps ReadySince, and records the

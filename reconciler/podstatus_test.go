@@ -7,6 +7,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/berth-dev/berth/api"
 )
 
 func TestPodStatusEvents(t *testing.T) {
@@ -41,5 +44,57 @@ func TestPodStatusEvents(t *testing.T) {
 				t.Fatalf("events %v, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestNodeEvents: an agent's events (a failed lifecycle hook) are kept
+// for its own pods only, stamped with the server's clock, as the
+// NodeRestriction admission plugin limits a kubelet's events.
+func TestNodeEvents(t *testing.T) {
+	h := newHarness(t)
+	err := h.store.Update(func(tx Tx) error {
+		for _, p := range []struct{ name, node string }{{"web-0", "n1"}, {"web-1", "n2"}} {
+			rec := &PodRecord{Pod: corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: p.name, UID: types.UID("uid-" + p.name)}, Spec: corev1.PodSpec{NodeName: p.node}}}
+			if err := tx.PutPod(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := func(name, typ, reason string) api.Event {
+		return api.Event{Time: time.Unix(1, 0), Type: typ, Reason: reason, Kind: "Pod", Namespace: "default", Name: name, Message: "PreStopHook failed for container app"}
+	}
+	rep := &api.PodStatusReport{Events: []api.Event{
+		ev("web-0", "Warning", "FailedPreStopHook"),              // kept
+		ev("web-1", "Warning", "FailedPreStopHook"),              // another node's pod
+		ev("gone", "Warning", "FailedPreStopHook"),               // no such pod
+		ev("web-0", "Critical", "FailedPreStopHook"),             // no such type
+		{Type: "Warning", Reason: "X", Kind: "Node", Name: "n2"}, // not a pod
+	}}
+	if _, err := NewPodReports(h.store, h.clock).Report("n1", rep); err != nil {
+		t.Fatal(err)
+	}
+	var got []api.Event
+	if err := h.store.View(func(tx ReadTx) error {
+		var err error
+		got, err = tx.Events(100)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, e := range got {
+		if e.Kind == "Pod" {
+			kept = append(kept, e.Name+"/"+e.Type+"/"+e.Reason)
+			if !e.Time.Equal(h.clock.Now()) {
+				t.Errorf("event time %v, want the server's %v", e.Time, h.clock.Now())
+			}
+		}
+	}
+	if fmt.Sprint(kept) != "[web-0/Warning/FailedPreStopHook]" {
+		t.Fatalf("kept %v; want only web-0's Warning", kept)
 	}
 }

@@ -43,7 +43,7 @@ func (p *Prober) handler(h *corev1.ProbeHandler, c *corev1.Container) (func(cont
 		if err != nil {
 			return nil, err
 		}
-		u, hdr, err := httpTarget(h.HTTPGet, p.podIP, port)
+		u, hdr, err := httpTarget(h.HTTPGet, p.podIP, port, userAgent)
 		if err != nil {
 			return nil, err
 		}
@@ -85,7 +85,10 @@ func resolvePort(port intstr.IntOrString, c *corev1.Container) (int, error) {
 	return int(port.IntVal), nil
 }
 
-func httpTarget(a *corev1.HTTPGetAction, podIP string, port int) (*url.URL, http.Header, error) {
+// httpTarget is the URL and headers of an httpGet action, probe or hook
+// (the kubelet's NewRequestForHTTPGetAction); ua is the User-Agent unless
+// the action sets one.
+func httpTarget(a *corev1.HTTPGetAction, podIP string, port int, ua string) (*url.URL, http.Header, error) {
 	scheme := strings.ToLower(string(a.Scheme))
 	if scheme == "" {
 		scheme = "http"
@@ -110,7 +113,7 @@ func httpTarget(a *corev1.HTTPGetAction, podIP string, port int) (*url.URL, http
 		hdr.Add(h.Name, h.Value)
 	}
 	if hdr.Get("User-Agent") == "" {
-		hdr.Set("User-Agent", userAgent)
+		hdr.Set("User-Agent", ua)
 	}
 	if hdr.Get("Accept") == "" {
 		hdr.Set("Accept", "*/*")
@@ -142,14 +145,24 @@ func newHTTPClient() *http.Client {
 	}
 }
 
-func httpProbe(ctx context.Context, client *http.Client, u *url.URL, hdr http.Header) (Result, string, error) {
+// newGet is the GET request of an httpGet action; a Host header sets the
+// request's host, as the kubelet does.
+func newGet(ctx context.Context, u *url.URL, hdr http.Header) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return Unknown, "", fmt.Errorf("probe request: %w", err)
+		return nil, fmt.Errorf("request %s: %w", u, err)
 	}
 	req.Header = hdr.Clone()
 	if h := hdr.Get("Host"); h != "" {
 		req.Host = h
+	}
+	return req, nil
+}
+
+func httpProbe(ctx context.Context, client *http.Client, u *url.URL, hdr http.Header) (Result, string, error) {
+	req, err := newGet(ctx, u, hdr)
+	if err != nil {
+		return Unknown, "", fmt.Errorf("probe %w", err)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -193,7 +206,7 @@ func tcpProbe(ctx context.Context, addr string) (Result, string, error) {
 }
 
 func execProbe(ctx context.Context, e Execer, cmd []string) (Result, string, error) {
-	code, err := e.Exec(ctx, cmd)
+	_, code, err := e.Exec(ctx, cmd)
 	if err != nil && errors.Is(context.Cause(ctx), errTimeout) {
 		// The kubelet counts a command that outlives its timeout as a
 		// failure (ExecProbeTimeout).

@@ -25,4 +25,9 @@
 // in the container); HTTP and TCP probes are real network calls from the
 // agent to the pod IP (or the probe's host). gRPC probes are not
 // supported: New refuses them.
+//
+// Hook runs a container's postStart and preStop handlers (exec, httpGet,
+// sleep) with the same exec and HTTP code, as the kubelet's handler
+// runner shares its prober's, and words failures as the kubelet does; the
+// runtime decides when they run (nodeagent/hooks.go).
 package probe

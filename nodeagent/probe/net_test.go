@@ -231,19 +231,22 @@ func TestHTTPProbeTimeout(t *testing.T) {
 // contract (exit code, stop when ctx ends) is the same.
 type hostExec struct{}
 
-func (hostExec) Exec(ctx context.Context, cmd []string) (int, error) {
+func (hostExec) Exec(ctx context.Context, cmd []string) ([]byte, int, error) {
 	c := exec.CommandContext(ctx, cmd[0], cmd[1:]...)
+	var out, errOut BoundedBuffer
+	c.Stdout, c.Stderr = &out, &errOut
 	err := c.Run()
 	if ctx.Err() != nil {
-		return -1, context.Cause(ctx)
+		return nil, -1, context.Cause(ctx)
 	}
+	output := append(out.Bytes(), errOut.Bytes()...)
 	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), nil
+		return output, ee.ExitCode(), nil
 	}
 	if err != nil {
-		return -1, err
+		return nil, -1, err
 	}
-	return 0, nil
+	return output, 0, nil
 }
 
 func TestExecProbeWithRealProcesses(t *testing.T) {

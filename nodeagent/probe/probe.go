@@ -54,11 +54,18 @@ func (r Result) String() string {
 	return "Unknown"
 }
 
-// Execer runs a command in the probed container and returns its exit
-// code. It must stop and return when ctx ends (the probe's timeout).
+// Execer runs a command in the probed container and returns its output
+// (stdout, then stderr) and exit code. It keeps at most MaxExecOutput
+// bytes of each stream, reading and dropping the rest so the command never
+// blocks on a full pipe, and must stop and return when ctx ends (the
+// probe's or the hook's timeout).
 type Execer interface {
-	Exec(ctx context.Context, cmd []string) (exitCode int, err error)
+	Exec(ctx context.Context, cmd []string) (output []byte, exitCode int, err error)
 }
+
+// MaxExecOutput bounds what an Execer keeps of each stream of an exec
+// probe or hook, as the kubelet bounds an exec probe's output (10 KiB).
+const MaxExecOutput = 10 << 10
 
 // Event reports a probe whose result changed.
 type Event struct {
@@ -511,14 +518,21 @@ var errTimeout = errors.New("probe timed out")
 // withTimeout is context.WithTimeout on the Prober's clock, so a fake
 // clock decides when a probe times out.
 func (p *Prober) withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return WithClockTimeout(ctx, p.clock, d, errTimeout)
+}
+
+// WithClockTimeout is context.WithTimeoutCause on clk, so a fake clock
+// decides when a probe or a hook runs out of time: after d the context
+// ends with cause.
+func WithClockTimeout(ctx context.Context, clk clock.Clock, d time.Duration, cause error) (context.Context, context.CancelFunc) {
 	tctx, cancel := context.WithCancelCause(ctx)
-	timer := p.clock.NewTimer(d)
+	timer := clk.NewTimer(d)
 	done := make(chan struct{})
 	go func() {
 		defer timer.Stop()
 		select {
 		case <-timer.C():
-			cancel(errTimeout)
+			cancel(cause)
 		case <-done:
 		}
 	}()

@@ -28,11 +28,11 @@ func newScriptedExec() *scriptedExec {
 	return &scriptedExec{exit: map[string]int{}, err: map[string]error{}, calls: map[string]int{}}
 }
 
-func (e *scriptedExec) Exec(_ context.Context, cmd []string) (int, error) {
+func (e *scriptedExec) Exec(_ context.Context, cmd []string) ([]byte, int, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.calls[cmd[0]]++
-	return e.exit[cmd[0]], e.err[cmd[0]]
+	return nil, e.exit[cmd[0]], e.err[cmd[0]]
 }
 
 func (e *scriptedExec) set(cmd string, exit int) {
@@ -299,10 +299,10 @@ func TestExecErrorsLeaveTheResultAlone(t *testing.T) {
 // blockingExec blocks until its context ends, announcing each call.
 type blockingExec struct{ entered chan struct{} }
 
-func (b blockingExec) Exec(ctx context.Context, _ []string) (int, error) {
+func (b blockingExec) Exec(ctx context.Context, _ []string) ([]byte, int, error) {
 	b.entered <- struct{}{}
 	<-ctx.Done()
-	return -1, context.Cause(ctx)
+	return nil, -1, context.Cause(ctx)
 }
 
 func TestExecTimeoutOnTheClock(t *testing.T) {

@@ -58,6 +58,16 @@ type Agent interface {
 	Status() []corev1.Pod
 }
 
+// eventTaker is an Agent that records events (nodeagent.Agent.TakeEvents):
+// the link sends them with its status reports.
+type eventTaker interface {
+	TakeEvents() []api.Event
+}
+
+// maxPendingEvents bounds the events the link holds while the server
+// cannot be reached; past it the oldest go.
+const maxPendingEvents = 256
+
 // Config is how the link reaches the server. Zero fields take the
 // defaults named.
 type Config struct {
@@ -886,6 +896,7 @@ func (l *Link) reportStatus(ctx context.Context, a Agent) {
 	var lastSent, retryAt time.Time
 	bo := l.newBackoff()
 	failing := false
+	var pending []api.Event // taken from the agent, not yet sent
 	for {
 		select {
 		case <-ctx.Done():
@@ -897,7 +908,14 @@ func (l *Link) reportStatus(ctx context.Context, a Agent) {
 		if now.Before(retryAt) {
 			continue
 		}
+		if et, ok := a.(eventTaker); ok {
+			pending = append(pending, et.TakeEvents()...)
+			if n := len(pending); n > maxPendingEvents {
+				pending = append(pending[:0], pending[n-maxPendingEvents:]...)
+			}
+		}
 		rep := l.statusReport(a.Status())
+		rep.Events = pending
 		b, _ := json.Marshal(rep)
 		h := sha256.Sum256(b)
 		if h == lastHash && now.Sub(lastSent) < l.cfg.StatusResend {
@@ -924,6 +942,7 @@ func (l *Link) reportStatus(ctx context.Context, a Agent) {
 		bo = l.newBackoff()
 		retryAt = time.Time{}
 		lastHash, lastSent = h, now
+		pending = nil
 		l.mu.Lock()
 		for _, uid := range resp.Drop {
 			if _, ok := l.deleting[uid]; ok {

@@ -715,3 +715,67 @@ func TestNodeAuthenticatesByCertificate(t *testing.T) {
 		})
 	})
 }
+
+// eventAgent is a fakeAgent that also records events, as
+// nodeagent.Agent does for failed lifecycle hooks.
+type eventAgent struct {
+	*fakeAgent
+	emu    sync.Mutex
+	events []api.Event
+}
+
+func (e *eventAgent) record(ev api.Event) {
+	e.emu.Lock()
+	defer e.emu.Unlock()
+	e.events = append(e.events, ev)
+}
+
+func (e *eventAgent) TakeEvents() []api.Event {
+	e.emu.Lock()
+	defer e.emu.Unlock()
+	out := e.events
+	e.events = nil
+	return out
+}
+
+func (s *server) podEvents(name string) []string {
+	var out []string
+	_ = s.store.View(func(tx reconciler.ReadTx) error {
+		evs, err := tx.Events(100)
+		for _, e := range evs {
+			if e.Kind == "Pod" && e.Name == name {
+				out = append(out, e.Reason)
+			}
+		}
+		return err
+	})
+	return out
+}
+
+// The agent's events go up with its status reports, and wait for a
+// server that is away.
+func TestAgentEventsReachTheServer(t *testing.T) {
+	s := newServer(t)
+	l, clk := connect(t, s, "n1", func(c *Config) { c.NoFence = true })
+	a := &eventAgent{fakeAgent: newFakeAgent()}
+	s.bind(t, "web", "n1", nil)
+	run(t, l, a)
+	eventually(t, clk, "web synced", func() bool { _, last := a.state(); return slices.Equal(last, []string{"web"}) })
+
+	hook := func(reason string) api.Event {
+		return api.Event{Type: "Warning", Reason: reason, Kind: "Pod", Namespace: "default", Name: "web", Message: "hook failed for container c"}
+	}
+	a.record(hook("FailedPostStartHook"))
+	eventually(t, clk, "the event stored", func() bool { return slices.Contains(s.podEvents("web"), "FailedPostStartHook") })
+
+	s.down.Store(true)
+	a.record(hook("FailedPreStopHook"))
+	for range 10 {
+		clk.Step(time.Second)
+		time.Sleep(time.Millisecond)
+	}
+	s.down.Store(false)
+	eventually(t, clk, "the event recorded while the server was away stored", func() bool {
+		return slices.Contains(s.podEvents("web"), "FailedPreStopHook")
+	})
+}
