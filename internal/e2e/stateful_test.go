@@ -88,7 +88,8 @@ reclaimPolicy: Retain
 // into its claim, is scaled to 1 and back to 3 and every pod finds its own
 // data on the node that holds it; an agent SIGKILLed, lost past the node
 // timeout and restarted keeps its StatefulSet pod (same UID) and the data; a claim removed from Git is gone from its node's disk under
-// reclaimPolicy Delete and stays (Released) under Retain.
+// reclaimPolicy Delete and stays (Released) under Retain, until `berth
+// delete pvc --delete-data` has its node remove it.
 func TestStateful(t *testing.T) {
 	c := newCluster(t, clusterOptions{
 		prefix: "sts", clusterCIDR: "198.19.124.0/22", nodes: 2,
@@ -323,5 +324,25 @@ func TestStateful(t *testing.T) {
 		if err != nil || strings.TrimSpace(string(b)) != "kept" {
 			t.Fatalf("keepsake's data under Retain: %q, %v", b, err)
 		}
+	})
+
+	t.Run("berth delete pvc: a Released claim goes, a claim in Git stays", func(t *testing.T) {
+		if out, err := c.berthCLI("delete", "pvc", "data-web-0"); err == nil || !strings.Contains(out, "is still in Git") {
+			t.Fatalf("berth delete pvc data-web-0 (%v):\n%s", err, out)
+		}
+		keepNode := first["use-keepsake"].Spec.NodeName
+		out, err := c.berthCLI("delete", "pvc", "keepsake", "--delete-data")
+		if err != nil || !strings.Contains(out, "node "+keepNode+" removes its data") {
+			t.Fatalf("berth delete pvc keepsake --delete-data (%v):\n%s", err, out)
+		}
+		c.eventually("keepsake's directory removed and its claim gone", time.Minute, func() error {
+			if _, err := os.Stat(filepath.Join(nodeDir[keepNode], "default", "keepsake")); !os.IsNotExist(err) {
+				return fmt.Errorf("directory still there: %v", err)
+			}
+			if _, err := c.admin.PersistentVolumeClaim(ctx, "default", "keepsake"); err == nil {
+				return fmt.Errorf("claim still listed")
+			}
+			return nil
+		})
 	})
 }
