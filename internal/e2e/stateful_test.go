@@ -218,6 +218,11 @@ func TestStateful(t *testing.T) {
 		if err := n.proc.stop(syscall.SIGKILL, 10*time.Second); err != nil {
 			t.Logf("agent stop: %v", err)
 		}
+		defer func() {
+			if !n.proc.running() { // failed before the restart: the cleanup needs the agent to stop its pods
+				c.startAgent(n)
+			}
+		}()
 		// The node is lost: past the node timeout and the fencing grace,
 		// when other pods move, web-1 stays bound there with its UID, not
 		// ready, as Kubernetes leaves a StatefulSet's pod on an
