@@ -61,6 +61,9 @@ type Config struct {
 	Build api.BuildInfo
 	// Ops serves sync and backup (optional: without it they answer 501).
 	Ops Operator
+	// Claims deletes claims by hand (optional: without it DELETE of a
+	// claim is not served).
+	Claims ClaimAdmin
 	// Planner plans refs of the server's repository (optional: without it
 	// GET PathPlan is 404).
 	Planner Planner
@@ -176,6 +179,9 @@ func New(cfg Config) (*Server, error) {
 		}))
 	}
 	s.mux.Handle("GET /api/v1/namespaces/{ns}/pods/{name}/log", admin(s.podLogs))
+	if cfg.Claims != nil {
+		s.mux.Handle("DELETE /api/v1/namespaces/{ns}/persistentvolumeclaims/{name}", admin(s.deleteClaim))
+	}
 	s.mux.Handle("GET "+api.PathVersion, read(s.version))
 	s.mux.Handle("POST "+api.PathSync, admin(s.sync))
 	s.mux.Handle("GET "+api.PathBackup, admin(s.backup))

@@ -83,7 +83,9 @@ func newBackedServer(t testing.TB, store reconciler.Store, cfg harnessConfig, ob
 	if cfg.configs != nil {
 		cfg.api.Pods = reconciler.NewAgentPodsWithConfigs(store, cfg.configs)
 	}
-	cfg.api.Status, cfg.api.Reads = reconciler.NewPodReports(store, cfg.nodes.Clock), reconciler.NewReads(store, objects)
+	reads := reconciler.NewReads(store, objects)
+	cfg.api.Status, cfg.api.Reads = reconciler.NewPodReports(store, cfg.nodes.Clock), reads
+	cfg.api.Claims = reconciler.NewClaimAdmin(store, reads, cfg.nodes.Clock)
 	cfg.api.JoinToken, cfg.api.AdminToken = testTokens.Agent, testTokens.Admin
 	srv, err := New(cfg.api)
 	if err != nil {

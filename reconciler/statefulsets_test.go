@@ -221,31 +221,108 @@ func TestStatefulSetWhenScaledDeleteRemovesClaimData(t *testing.T) {
 	}
 }
 
-func TestLostNodeKeepsItsClaimsPodsPending(t *testing.T) {
-	h := newHarness(t)
-	h.addStorageNode("n1", "10Gi")
-	h.addStorageNode("n2", "10Gi")
-	h.src.push("r1", decodeObjs(t, statefulYAML(2, "busybox:1", "")))
-	h.converge("n1", "n2")
-	node := h.statefulPods()["web-1"]
-	other := map[string]string{"n1": "n2", "n2": "n1"}[node]
-	for range 5 { // node stops heartbeating
-		h.clock.Step(10 * time.Second)
-		h.heartbeat(other)
-		h.reconcile()
-		h.agents(other)
+// TestLostNodeKeepsItsClaimsPods: a pod whose claim is bound to a node
+// that goes NotReady is not replaced, as Kubernetes leaves the pod of an
+// unreachable node to its StatefulSet: it stays bound there with its UID,
+// marked not Ready, and is the same pod when the node returns. A pod
+// without a claim moves. A node deleted by the admin takes the pod with
+// it: the new one waits, pending, for the claim's node.
+func TestLostNodeKeepsItsClaimsPods(t *testing.T) {
+	tests := []struct {
+		name     string
+		yaml     string
+		pod      string // the pod on the node that is lost
+		deleted  bool   // the admin deletes the node instead of it coming back
+		keepsUID bool
+		// pending is the unschedulable message the pod's replacement
+		// starts with ("" when there is none).
+		pending string
+	}{
+		{name: "StatefulSet pod keeps its UID", yaml: statefulYAML(2, "busybox:1", ""), pod: "web-1", keepsUID: true},
+		{name: "Pod with a claim in Git keeps its UID", yaml: claimYAML("db", "") + podYAML("a", "64Mi") + podYAML("b", "64Mi"), pod: "use-db", keepsUID: true},
+		{name: "pod without a claim moves", yaml: statefulYAML(1, "busybox:1", "") + podYAML("solo", "64Mi"), pod: "solo"},
+		{name: "deleted node: StatefulSet pod waits for its claim's node", yaml: statefulYAML(2, "busybox:1", ""), pod: "web-1", deleted: true,
+			pending: "claim data-web-1 is bound to node %s, which is not in the cluster"},
 	}
-	want := fmt.Sprintf("claim data-web-1 is bound to node %s, which is NotReady", node)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.addStorageNode("n1", "10Gi")
+			h.addStorageNode("n2", "10Gi")
+			h.src.push("r1", decodeObjs(t, tt.yaml))
+			h.converge("n1", "n2")
+			before := h.pod(tt.pod)
+			node := before.Pod.Spec.NodeName
+			other := map[string]string{"n1": "n2", "n2": "n1"}[node]
+			for range 6 { // node stops heartbeating past the timeout and the fencing grace
+				h.clock.Step(10 * time.Second)
+				h.heartbeat(other)
+				h.reconcile()
+				h.agents(other)
+			}
+			if tt.deleted {
+				if err := h.store.Update(func(tx Tx) error { return tx.DeleteNode(node) }); err != nil {
+					t.Fatal(err)
+				}
+				h.reconcile()
+				after := h.pod(tt.pod)
+				if after.Pod.UID == before.Pod.UID || after.bound() || !strings.HasPrefix(after.Unschedulable, fmt.Sprintf(tt.pending, node)) {
+					t.Fatalf("%s: uid %s (was %s) on %q, unschedulable %q; want a new pod pending with %q",
+						tt.pod, after.Pod.UID, before.Pod.UID, after.Pod.Spec.NodeName, after.Unschedulable, fmt.Sprintf(tt.pending, node))
+				}
+				return
+			}
+			away := h.pod(tt.pod)
+			if tt.keepsUID {
+				if away.Pod.UID != before.Pod.UID || away.Pod.Spec.NodeName != node || away.ready() || away.deleting() {
+					t.Fatalf("while %s is NotReady: %s uid %s (was %s) on %q, ready %v, deleting %v; want it kept on %s, not ready",
+						node, tt.pod, away.Pod.UID, before.Pod.UID, away.Pod.Spec.NodeName, away.ready(), away.deleting(), node)
+				}
+			} else if away.Pod.Spec.NodeName != other {
+				t.Fatalf("while %s is NotReady: %s on %q, want moved to %s", node, tt.pod, away.Pod.Spec.NodeName, other)
+			}
+			// The node returns: its agent reports its pods running again.
+			h.heartbeat(node)
+			h.reportRunning(node)
+			h.converge("n1", "n2")
+			back := h.pod(tt.pod)
+			if got := back.Pod.UID == before.Pod.UID; got != tt.keepsUID {
+				t.Fatalf("after %s returned: %s uid %s, was %s; same UID %v, want %v", node, tt.pod, back.Pod.UID, before.Pod.UID, got, tt.keepsUID)
+			}
+			if !back.ready() || (tt.keepsUID && back.Pod.Spec.NodeName != node) {
+				t.Fatalf("after %s returned: %s on %q, ready %v", node, tt.pod, back.Pod.Spec.NodeName, back.ready())
+			}
+		})
+	}
+}
+
+// pod is the live record of the pod named name.
+func (h *harness) pod(name string) *PodRecord {
+	h.t.Helper()
 	for _, p := range h.pods() {
-		if p.Pod.Name != "web-1" {
-			continue
+		if p.Pod.Name == name && !p.deleting() {
+			return p
 		}
-		if p.bound() || !strings.HasPrefix(p.Unschedulable, want) {
-			t.Fatalf("web-1 on %q, unschedulable %q; want pending with %q", p.Pod.Spec.NodeName, p.Unschedulable, want)
-		}
-		return
 	}
-	t.Fatal("web-1 has no record")
+	h.t.Fatalf("pod %s has no live record", name)
+	return nil
+}
+
+// reportRunning reports, through PodReports as node's agent does, every
+// pod bound to node Running and Ready.
+func (h *harness) reportRunning(node string) {
+	h.t.Helper()
+	rep := &api.PodStatusReport{}
+	now := metav1.NewTime(h.clock.Now())
+	for _, p := range h.pods() {
+		if p.Pod.Spec.NodeName == node && !p.deleting() {
+			rep.Pods = append(rep.Pods, api.PodStatus{Namespace: p.Pod.Namespace, Name: p.Pod.Name, UID: string(p.Pod.UID),
+				Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}}}})
+		}
+	}
+	if _, err := NewPodReports(h.store, h.clock).Report(node, rep); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 func TestLostClaimNodeDoesNotKeepLaterRevisionsOut(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -234,10 +235,21 @@ func (c *changes) view() *clusterView {
 // moves them. A pod of a Job ends Failed (NodeLost) and the Job decides;
 // others are forgotten and made again elsewhere. When the node returns,
 // its list no longer holds them and its agent removes them.
+//
+// A pod whose claim is bound to its NotReady node could only be made
+// again on that node, so it is not replaced: as Kubernetes leaves the pod
+// of an unreachable node to its StatefulSet, it stays bound with its UID,
+// marked not Ready (the node controller's MarkPodsNotReady), and its
+// agent carries on with it when the node returns.
 func (r *Reconciler) lostNodes(c *changes, pods []*PodRecord) error {
-	keep := map[string]bool{}
+	keep, registered := map[string]bool{}, map[string]bool{}
 	for _, n := range c.nodes {
 		keep[n.Name] = n.Ready || c.now.Before(r.podsMoveAt(n))
+		registered[n.Name] = true
+	}
+	claimNode := map[string]string{}
+	for _, cr := range c.claims {
+		claimNode[cr.key()] = cr.Node
 	}
 	for _, p := range pods {
 		if !p.bound() || keep[p.Pod.Spec.NodeName] {
@@ -249,6 +261,12 @@ func (r *Reconciler) lostNodes(c *changes, pods []*PodRecord) error {
 				if err := c.forget(p); err != nil {
 					return err
 				}
+			}
+			continue
+		}
+		if registered[node] && pinnedByClaim(p, claimNode) {
+			if err := c.markNodeNotReady(p); err != nil {
+				return err
 			}
 			continue
 		}
@@ -271,6 +289,46 @@ func (r *Reconciler) lostNodes(c *changes, pods []*PodRecord) error {
 	}
 	return nil
 }
+
+// pinnedByClaim reports whether the pod names a claim bound to the node
+// the pod is bound to (claimNode: "namespace/name" → node).
+func pinnedByClaim(p *PodRecord, claimNode map[string]string) bool {
+	for _, v := range p.Pod.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil && claimNode[key(p.Pod.Namespace, v.PersistentVolumeClaim.ClaimName)] == p.Pod.Spec.NodeName {
+			return true
+		}
+	}
+	return false
+}
+
+// markNodeNotReady sets the Ready condition of a pod its NotReady node
+// keeps to False, once: its node cannot say how it is, so it serves no
+// Service and no controller counts it ready. Its agent's next report
+// after the node returns sets it again.
+func (c *changes) markNodeNotReady(p *PodRecord) error {
+	i := slices.IndexFunc(p.Pod.Status.Conditions, func(pc corev1.PodCondition) bool { return pc.Type == corev1.PodReady })
+	if i >= 0 && p.Pod.Status.Conditions[i].Status == corev1.ConditionFalse && p.Pod.Status.Conditions[i].Reason == reasonNodeNotReady {
+		return nil
+	}
+	cond := corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: reasonNodeNotReady,
+		Message:            fmt.Sprintf("node %s is not ready; the pod waits for it with its claim", p.Pod.Spec.NodeName),
+		LastTransitionTime: metav1.NewTime(c.now)}
+	if i >= 0 {
+		p.Pod.Status.Conditions[i] = cond
+	} else {
+		p.Pod.Status.Conditions = append(p.Pod.Status.Conditions, cond)
+	}
+	p.ReadySince = time.Time{}
+	if err := c.tx.PutPod(p); err != nil {
+		return err
+	}
+	return c.event("Warning", reasonNodeNotReady, "Pod", p.Pod.Namespace, p.Pod.Name,
+		fmt.Sprintf("Node %s is not ready; pod %s keeps its claim there and waits for it", p.Pod.Spec.NodeName, p.Pod.Name))
+}
+
+// reasonNodeNotReady is the Ready condition's reason and the event of a
+// pod kept on its NotReady node.
+const reasonNodeNotReady = "NodeNotReady"
 
 // syncPods keeps one pod per Pod in Git. Pods are immutable, so a changed
 // Pod is replaced: the old one is stopped, then the new one made.

@@ -37,6 +37,7 @@ func newAPI(store reconciler.Store, reads *reconciler.Reads, configs *reconciler
 	}
 	cfg := apiserver.Config{
 		Nodes: m, Pods: pods, Status: reconciler.NewPodReports(store, clk), Reads: reads,
+		Claims:    reconciler.NewClaimAdmin(store, reads, clk),
 		Network:   network,
 		JoinToken: tokens.Agent, AdminToken: tokens.Admin, Hooks: hooks, Clock: clk, Logger: log,
 		Build: version.Get(), Ops: ops, Planner: planner,

@@ -13,6 +13,7 @@ func addControlPlaneCmds(root *cobra.Command) {
 	root.AddCommand(newPlanCmd())
 	root.AddCommand(newGetCmd())
 	root.AddCommand(newDescribeCmd())
+	root.AddCommand(newDeleteCmd())
 	root.AddCommand(newLogsCmd())
 	root.AddCommand(newStatusCmd())
 	root.AddCommand(newRolloutCmd())

@@ -288,26 +288,65 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 	}
 	caHash := c.caHash()
 	for _, n := range c.nodes {
-		// The join command the server prints: token and CA hash.
-		n.args = []string{"agent", "--server", c.url, "--token", c.agentTok, "--ca-cert-hash", caHash,
-			"--node-name", n.name, "--namespace", n.ns,
-			"--containerd-socket", c.ctrd.Address, "--runc-root", c.ctrd.RuncRoot,
-			"--run-dir", filepath.Join(dir, n.ns, "run"), "--log-dir", filepath.Join(dir, n.ns, "log"),
-			"--cni-conf", filepath.Join(dir, n.ns, "cni.conflist"), "--network", n.network, "--bridge", n.bridge,
-			"--gc-interval", "10s"}
-		if o.allocatable != "" {
-			n.args = append(n.args, "--allocatable", o.allocatable)
-		}
-		if o.storage {
-			n.args = append(n.args, "--storage-dir", c.storageDir(n))
-		}
+		c.joinArgs(n, caHash)
 		if n.host != "" {
-			mode := cmp.Or(o.podNetwork, "auto")
-			n.args = append(n.args, "--pod-network", mode, "--node-ip", n.ip)
 			c.prePull(n)
 		}
 		c.startAgent(n)
 	}
+	c.waitNodesReady()
+	// Registered last, so it runs first: remove every workload through
+	// Git, the way a user would, so the agents tear down their pods
+	// before they stop.
+	t.Cleanup(c.removeAll)
+	return c
+}
+
+// joinArgs sets n's agent arguments: the join command the server prints
+// (token and CA hash) and the node's own directories and network.
+func (c *cluster) joinArgs(n *node, caHash string) {
+	dir, o := c.dir, c.opts
+	n.args = []string{"agent", "--server", c.url, "--token", c.agentTok, "--ca-cert-hash", caHash,
+		"--node-name", n.name, "--namespace", n.ns,
+		"--containerd-socket", c.ctrd.Address, "--runc-root", c.ctrd.RuncRoot,
+		"--run-dir", filepath.Join(dir, n.ns, "run"), "--log-dir", filepath.Join(dir, n.ns, "log"),
+		"--cni-conf", filepath.Join(dir, n.ns, "cni.conflist"), "--network", n.network, "--bridge", n.bridge,
+		"--gc-interval", "10s"}
+	if o.allocatable != "" {
+		n.args = append(n.args, "--allocatable", o.allocatable)
+	}
+	if o.storage {
+		n.args = append(n.args, "--storage-dir", c.storageDir(n))
+	}
+	if n.host != "" {
+		mode := cmp.Or(o.podNetwork, "auto")
+		n.args = append(n.args, "--pod-network", mode, "--node-ip", n.ip)
+	}
+}
+
+// addNode joins one more agent, with extra arguments, to the running
+// cluster, as an operator runs the join command on a new machine, and
+// waits until every node is Ready. It is stopped and cleaned up with the
+// others (not with clusterOptions.hosts).
+func (c *cluster) addNode(extra ...string) *node {
+	c.t.Helper()
+	if c.opts.hosts {
+		c.t.Fatal("addNode: a node in a host of its own is not supported")
+	}
+	l := string(rune('a' + len(c.nodes)))
+	p := c.opts.prefix
+	n := &node{name: p + "-" + l, ns: p + l, network: p + l, bridge: "bt" + p + l, log: filepath.Join(c.dir, "agent-"+l+".log")}
+	c.joinArgs(n, c.caHash())
+	n.args = append(n.args, extra...)
+	c.nodes = append(c.nodes, n)
+	c.startAgent(n)
+	c.waitNodesReady()
+	return n
+}
+
+// waitNodesReady waits until every node of the test is Ready.
+func (c *cluster) waitNodesReady() {
+	c.t.Helper()
 	c.eventually("every node Ready", time.Minute, func() error {
 		nodes, err := c.admin.Nodes(context.Background())
 		if err != nil {
@@ -326,11 +365,6 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 		}
 		return nil
 	})
-	// Registered last, so it runs first: remove every workload through
-	// Git, the way a user would, so the agents tear down their pods
-	// before they stop.
-	t.Cleanup(c.removeAll)
-	return c
 }
 
 // storageDir is the node's --storage-dir, with clusterOptions.storage.

@@ -86,9 +86,10 @@ reclaimPolicy: Retain
 // TestStateful runs issue 15's end-to-end cases on real containers and
 // two agents with --storage-dir: a StatefulSet of 3 writes its ordinal
 // into its claim, is scaled to 1 and back to 3 and every pod finds its own
-// data on the node that holds it; an agent SIGKILLed and restarted keeps
-// the data; a claim removed from Git is gone from its node's disk under
-// reclaimPolicy Delete and stays (Released) under Retain.
+// data on the node that holds it; an agent SIGKILLed, lost past the node
+// timeout and restarted keeps its StatefulSet pod (same UID) and the data; a claim removed from Git is gone from its node's disk under
+// reclaimPolicy Delete and stays (Released) under Retain, until `berth
+// delete pvc --delete-data` has its node remove it.
 func TestStateful(t *testing.T) {
 	c := newCluster(t, clusterOptions{
 		prefix: "sts", clusterCIDR: "198.19.124.0/22", nodes: 2,
@@ -202,17 +203,64 @@ func TestStateful(t *testing.T) {
 		}
 	})
 
-	t.Run("an agent SIGKILLed and restarted keeps the data", func(t *testing.T) {
+	t.Run("an agent SIGKILLed, lost and restarted keeps its pod and the data", func(t *testing.T) {
 		var n *node
 		for _, cand := range c.nodes {
 			if cand.name == first["web-1"].Spec.NodeName {
 				n = cand
 			}
 		}
+		before, err := byName()
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid := before["web-1"].UID
 		if err := n.proc.stop(syscall.SIGKILL, 10*time.Second); err != nil {
 			t.Logf("agent stop: %v", err)
 		}
+		defer func() {
+			if !n.proc.running() { // failed before the restart: the cleanup needs the agent to stop its pods
+				c.startAgent(n)
+			}
+		}()
+		// The node is lost: past the node timeout and the fencing grace,
+		// when other pods move, web-1 stays bound there with its UID, not
+		// ready, as Kubernetes leaves a StatefulSet's pod on an
+		// unreachable node.
+		var away corev1.Pod
+		c.eventually("the server giving up on "+n.name, time.Minute, func() error {
+			pods, err := byName()
+			if err != nil {
+				return err
+			}
+			away = pods["web-1"]
+			for _, cond := range away.Status.Conditions {
+				if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionFalse && cond.Reason == "NodeNotReady" {
+					return nil
+				}
+			}
+			if away.UID != uid {
+				return nil // replaced: fails below
+			}
+			return fmt.Errorf("web-1 on %s still counted ready: %+v", n.name, away.Status.Conditions)
+		})
+		if away.UID != uid || away.Spec.NodeName != n.name {
+			t.Fatalf("while %s is NotReady web-1 is %s on %q; want %s kept on it", n.name, away.UID, away.Spec.NodeName, uid)
+		}
 		c.startAgent(n)
+		back := waitReady("web-1")
+		if back["web-1"].UID != uid {
+			t.Fatalf("web-1 came back as %s, was %s", back["web-1"].UID, uid)
+		}
+		sb, err := c.sandboxes(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range sb {
+			if x.name == "web-1" && x.uid != string(uid) {
+				t.Fatalf("%s's containerd after the restart holds web-1 %s; want %s alone", n.name, x.uid, uid)
+			}
+		}
 		// A rolling update makes every pod anew, the restarted agent's
 		// included: each finds the data its claim kept.
 		c.waitApplied(c.apply("web at 1.35-b", map[string]string{"apps/web.yaml": statefulSetAt(c.image, "1.35-b", 3)}))
@@ -281,5 +329,25 @@ func TestStateful(t *testing.T) {
 		if err != nil || strings.TrimSpace(string(b)) != "kept" {
 			t.Fatalf("keepsake's data under Retain: %q, %v", b, err)
 		}
+	})
+
+	t.Run("berth delete pvc: a Released claim goes, a claim in Git stays", func(t *testing.T) {
+		if out, err := c.berthCLI("delete", "pvc", "data-web-0"); err == nil || !strings.Contains(out, "is still in Git") {
+			t.Fatalf("berth delete pvc data-web-0 (%v):\n%s", err, out)
+		}
+		keepNode := first["use-keepsake"].Spec.NodeName
+		out, err := c.berthCLI("delete", "pvc", "keepsake", "--delete-data")
+		if err != nil || !strings.Contains(out, "node "+keepNode+" removes its data") {
+			t.Fatalf("berth delete pvc keepsake --delete-data (%v):\n%s", err, out)
+		}
+		c.eventually("keepsake's directory removed and its claim gone", time.Minute, func() error {
+			if _, err := os.Stat(filepath.Join(nodeDir[keepNode], "default", "keepsake")); !os.IsNotExist(err) {
+				return fmt.Errorf("directory still there: %v", err)
+			}
+			if _, err := c.admin.PersistentVolumeClaim(ctx, "default", "keepsake"); err == nil {
+				return fmt.Errorf("claim still listed")
+			}
+			return nil
+		})
 	})
 }
