@@ -163,11 +163,7 @@ func (r *Run) driverStep() {
 		r.commit(fmt.Sprintf("web: %d replicas", r.desired.Replicas))
 		r.measure("change:scale", start)
 	case 2:
-		if r.desired.Tag == imageTagA {
-			r.desired.Tag = imageTagB
-		} else {
-			r.desired.Tag = imageTagA
-		}
+		r.desired.Tag = otherTag(r.desired.Tag)
 		r.commit("web: image " + r.desired.Tag)
 		r.measure("change:image", start)
 	case 3:
@@ -187,11 +183,7 @@ func (r *Run) driverStep() {
 		r.commit(fmt.Sprintf("db: %d replicas", r.desired.DBReplicas))
 		r.measure("change:db-scale", start)
 	case 7:
-		if r.desired.DBTag == imageTagA {
-			r.desired.DBTag = imageTagB
-		} else {
-			r.desired.DBTag = imageTagA
-		}
+		r.desired.DBTag = otherTag(r.desired.DBTag)
 		r.commit("db: image " + r.desired.DBTag)
 		r.measure("change:db-image", start)
 	}

@@ -2,8 +2,9 @@ package chaos
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/berth-dev/berth/statefulsets"
 )
 
 // Desired is what the driver last committed and berth admitted: the web
@@ -186,20 +187,18 @@ spec:
 }
 
 // dbOrdinal is a db pod's ordinal, -1 for any other pod.
-func dbOrdinal(name string) int {
-	rest, ok := strings.CutPrefix(name, dbSet+"-")
-	if !ok {
-		return -1
-	}
-	n, err := strconv.Atoi(rest)
-	if err != nil || n < 0 || strconv.Itoa(n) != rest {
-		return -1
-	}
-	return n
-}
+func dbOrdinal(name string) int { return statefulsets.Ordinal(dbSet, name) }
 
 // dbClaim is the claim of db's pod at ordinal o.
-func dbClaim(o int) string { return fmt.Sprintf("%s-%s-%d", dbClaimTemplate, dbSet, o) }
+func dbClaim(o int) string { return statefulsets.ClaimName(dbClaimTemplate, dbSet, o) }
+
+// otherTag is the test image's tag that is not tag.
+func otherTag(tag string) string {
+	if tag == imageTagA {
+		return imageTagB
+	}
+	return imageTagA
+}
 
 // isWeb tells the web Deployment's pods from the Jobs' pods by name.
 func isWeb(name string) bool { return strings.HasPrefix(name, "web-") }
