@@ -195,3 +195,22 @@ func TestSTSCheckerHome(t *testing.T) {
 		t.Errorf("a claim on two disks: violations %v (%v)", s.violations, *got)
 	}
 }
+
+func TestReportShowsTheStatefulSet(t *testing.T) {
+	rep := &Report{
+		Seed: 7, Duration: time.Minute,
+		Injected:    map[string]int{"agent-kill": 1},
+		Converge:    map[string][]time.Duration{"agent-kill": {4 * time.Second}},
+		ConvergeDB:  map[string][]time.Duration{"agent-kill": {3 * time.Second}},
+		StatefulSet: []StatefulSetLine{{Invariant: invHome, Checks: 5, Violations: 1}},
+	}
+	s := rep.String()
+	for _, want := range []string{
+		"| agent-kill | 1 | 1 | 4s | 4s | 4s | 3s | 3s | 3s |",
+		"| " + invHome + " | 5 | 1 |",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q:\n%s", want, s)
+		}
+	}
+}
