@@ -141,9 +141,7 @@ func (p *PodRecord) readySince() time.Time {
 }
 
 // finished reports whether the pod ran to an end (it will not run again).
-func (p *PodRecord) finished() bool {
-	return p.Pod.Status.Phase == corev1.PodSucceeded || p.Pod.Status.Phase == corev1.PodFailed
-}
+func (p *PodRecord) finished() bool { return terminalPhase(p.Pod.Status.Phase) }
 
 // observeForDeployment is what the Deployment controller reads of a pod.
 func (p *PodRecord) observeForDeployment() deployments.ObservedPod {

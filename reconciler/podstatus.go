@@ -65,6 +65,13 @@ func (p *PodReports) Report(node string, rep *api.PodStatusReport) (*api.PodStat
 				continue
 			}
 			st := p.Status
+			if rec.finished() && !terminalPhase(st.Phase) {
+				// A finished pod never runs again (Kubernetes' API refuses
+				// the change too); an agent restarted while holding it says
+				// Pending until it has adopted it, and taking that would
+				// make a finished Job stop the "active" pod and lose it.
+				continue
+			}
 			boundPodStatus(&rec.Pod.Spec, &st)
 			b, _ := json.Marshal(&st)
 			if total += len(b); total > MaxNodeStatusBytes {
@@ -84,6 +91,10 @@ func (p *PodReports) Report(node string, rep *api.PodStatusReport) (*api.PodStat
 		return nil, fmt.Errorf("status report of %s: %w", node, err)
 	}
 	return &resp, nil
+}
+
+func terminalPhase(p corev1.PodPhase) bool {
+	return p == corev1.PodSucceeded || p == corev1.PodFailed
 }
 
 // applyPodStatus writes a changed status, keeps ReadySince, and records the
