@@ -30,7 +30,7 @@ import (
 //   - invOrdinals: at the end, once converged, db-0…db-(n-1) exist and
 //     are Running, in containerd and in the API.
 const (
-	invOneNode  = "a db pod runs on one node at a time (overlap windows)"
+	invOneNode  = "a db pod runs on one node at a time (samples; overlap windows)"
 	invHome     = "a db pod runs only on its claim's node"
 	invData     = "a claim's marker survives, unchanged, on its node"
 	invOrdinals = "ordinals 0..n-1 Running at the end"
@@ -133,6 +133,9 @@ func (s *stsChecker) sample(_ time.Time, cs []Copy) {
 		}
 	}
 	s.checked(invHome, n)
+	if n > 0 {
+		s.checked(invOneNode, 1) // the overlap sampler looked at them too
+	}
 }
 
 // converged checks the data and where it is, then says whether db runs as
@@ -282,7 +285,6 @@ func (r *Run) checkFinalOrdinals() {
 // once into a violation.
 func (r *Run) checkDBOverlaps() {
 	count, longest, which := r.overlap.summaryOf(func(name string) bool { return dbOrdinal(name) >= 0 })
-	r.sts.checked(invOneNode, 1)
 	if count > 0 {
 		r.sts.fail(invOneNode, "windows", "db pods ran on two nodes at once in %d windows, the longest %v (%s)", count, longest.Round(10*time.Millisecond), which)
 	}
