@@ -141,8 +141,11 @@ func (p *PodRecord) readySince() time.Time {
 }
 
 // finished reports whether the pod ran to an end (it will not run again).
-func (p *PodRecord) finished() bool {
-	return p.Pod.Status.Phase == corev1.PodSucceeded || p.Pod.Status.Phase == corev1.PodFailed
+func (p *PodRecord) finished() bool { return terminalPhase(p.Pod.Status.Phase) }
+
+// terminalPhase: Succeeded and Failed are final.
+func terminalPhase(p corev1.PodPhase) bool {
+	return p == corev1.PodSucceeded || p == corev1.PodFailed
 }
 
 // observeForDeployment is what the Deployment controller reads of a pod.

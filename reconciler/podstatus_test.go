@@ -98,3 +98,33 @@ func TestNodeEvents(t *testing.T) {
 		t.Fatalf("kept %v; want only web-0's Warning", kept)
 	}
 }
+
+// TestFinishedPodStaysFinished: an agent restarted while it holds a Job's
+// succeeded pod reports it Pending until it has adopted it again (chaos
+// seed 1: SIGKILL of an agent holding a CronJob run's pod). The phase of
+// a finished pod never goes back, as Kubernetes' API refuses; taking the
+// report made the finished Job stop the "active" pod and lose it, leaving
+// status.succeeded 1 with no succeeded pod.
+func TestFinishedPodStaysFinished(t *testing.T) {
+	h := newHarness(t)
+	h.addNode("n1", "2", "2Gi")
+	h.src.push("r1", decodeObjs(t, jobYAML))
+	h.converge("n1")
+	var rep api.PodStatusReport
+	for _, p := range h.pods() {
+		if p.Pod.Status.Phase != corev1.PodSucceeded {
+			t.Fatalf("pod %s: %s, want Succeeded", p.Pod.Name, p.Pod.Status.Phase)
+		}
+		rep.Pods = append(rep.Pods, api.PodStatus{Namespace: p.Pod.Namespace, Name: p.Pod.Name, UID: string(p.Pod.UID),
+			Status: corev1.PodStatus{Phase: corev1.PodPending}})
+	}
+	if _, err := NewPodReports(h.store, h.clock).Report("n1", &rep); err != nil {
+		t.Fatal(err)
+	}
+	h.converge("n1")
+	pods := h.pods()
+	succeeded := countBy(pods, func(p *PodRecord) bool { return p.Pod.Status.Phase == corev1.PodSucceeded && !p.deleting() })
+	if succeeded != 3 || len(pods) != 3 {
+		t.Fatalf("%d pods, %d succeeded and kept; want the 3 succeeded pods kept", len(pods), succeeded)
+	}
+}

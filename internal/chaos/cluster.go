@@ -91,10 +91,12 @@ type Node struct {
 	Name, NS, Network, Bridge string
 	Host, IP                  string
 	RunDir, LogDir            string
-	Metrics                   string
-	args                      []string
-	log                       string
-	proc                      *proc
+	// StorageDir is the agent's --storage-dir: its claims' data.
+	StorageDir string
+	Metrics    string
+	args       []string
+	log        string
+	proc       *proc
 }
 
 func run(name string, args ...string) error {
@@ -134,7 +136,8 @@ func NewCluster(t testing.TB, bins Bins) *Cluster {
 			Name: "chaos-" + l, NS: "c20ch" + l, Network: "c20ch" + l, Bridge: "c20chb" + l,
 			Host: "c20c-" + l, IP: fmt.Sprintf("198.18.236.%d", i+2),
 			RunDir: filepath.Join(dir, "n"+l, "run"), LogDir: filepath.Join(dir, "n"+l, "log"),
-			log: filepath.Join(dir, "agent-"+l+".log"),
+			StorageDir: filepath.Join(dir, "n"+l, "storage"),
+			log:        filepath.Join(dir, "agent-"+l+".log"),
 		})
 	}
 	t.Cleanup(c.cleanHost)
@@ -225,7 +228,7 @@ func NewCluster(t testing.TB, bins Bins) *Cluster {
 		n.args = []string{"agent", "--server", c.url, "--token", c.agentTok, "--ca-cert-hash", caHash,
 			"--node-name", n.Name, "--namespace", n.NS,
 			"--containerd-socket", c.ctrd.Address, "--runc-root", c.ctrd.RuncRoot,
-			"--run-dir", n.RunDir, "--log-dir", n.LogDir,
+			"--run-dir", n.RunDir, "--log-dir", n.LogDir, "--storage-dir", n.StorageDir,
 			"--cni-conf", filepath.Join(dir, "n"+string(rune('a'+i)), "cni.conflist"), "--network", n.Network, "--bridge", n.Bridge,
 			"--gc-interval", "10s", "--allocatable", "cpu=1,memory=1Gi",
 			"--pod-network", "auto", "--node-ip", n.IP, "--metrics-listen", n.Metrics}

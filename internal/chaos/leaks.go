@@ -23,6 +23,7 @@ func (c *Cluster) auditLeaks() map[string]map[string]int {
 	for _, n := range c.nodes {
 		m := map[string]int{}
 		m["pod dirs"] = countEntries(filepath.Join(n.RunDir, "pods"))
+		m["claim dirs"] = countEntries(filepath.Join(n.StorageDir, "default"))
 		for _, l := range mounts {
 			if strings.Contains(l, " "+n.RunDir+"/") {
 				m["mounts (netns pins, volumes)"]++

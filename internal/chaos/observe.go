@@ -87,20 +87,27 @@ func (c *Cluster) observeNode(ctx context.Context, n *Node) ([]Copy, error) {
 }
 
 // overlaps samples containerd in the background and records every time a
-// pod name had a running copy on two nodes at once, and for how long.
+// pod name had a running copy on two nodes at once, and for how long;
+// each sample is also handed to the checks given (the StatefulSet's).
 type overlaps struct {
 	mu      sync.Mutex
 	open    map[string]time.Time // pod name → first seen on two nodes
-	longest time.Duration
-	which   string
-	count   int
-	errs    int
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	longest map[string]time.Duration
+	count   map[string]int // windows per pod name
+	// stillOpen are the names whose window was open when sampling stopped.
+	stillOpen map[string]bool
+	errs      int
+	checks    []func(time.Time, []Copy)
+	stop      chan struct{}
+	wg        sync.WaitGroup
 }
 
-func (c *Cluster) watchOverlaps(every time.Duration) *overlaps {
-	o := &overlaps{open: map[string]time.Time{}, stop: make(chan struct{})}
+func newOverlaps(checks ...func(time.Time, []Copy)) *overlaps {
+	return &overlaps{open: map[string]time.Time{}, longest: map[string]time.Duration{}, count: map[string]int{}, stillOpen: map[string]bool{}, checks: checks, stop: make(chan struct{})}
+}
+
+func (c *Cluster) watchOverlaps(every time.Duration, checks ...func(time.Time, []Copy)) *overlaps {
+	o := newOverlaps(checks...)
 	o.wg.Add(1)
 	go func() {
 		defer o.wg.Done()
@@ -119,7 +126,11 @@ func (c *Cluster) watchOverlaps(every time.Duration) *overlaps {
 				o.mu.Unlock()
 				continue
 			}
-			o.record(time.Now(), cs)
+			now := time.Now()
+			o.record(now, cs)
+			for _, check := range o.checks {
+				check(now, cs)
+			}
 		}
 	}()
 	return o
@@ -142,7 +153,7 @@ func (o *overlaps) record(now time.Time, cs []Copy) {
 		if len(ns) > 1 {
 			if _, ok := o.open[name]; !ok {
 				o.open[name] = now
-				o.count++
+				o.count[name]++
 			}
 		}
 	}
@@ -151,9 +162,7 @@ func (o *overlaps) record(now time.Time, cs []Copy) {
 			continue
 		}
 		delete(o.open, name)
-		if d := now.Sub(since); d > o.longest {
-			o.longest, o.which = d, name
-		}
+		o.longest[name] = max(o.longest[name], now.Sub(since))
 	}
 }
 
@@ -163,17 +172,38 @@ func (o *overlaps) done() {
 	o.wg.Wait()
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	now := time.Now()
 	for name, since := range o.open {
-		if d := time.Since(since); d > o.longest {
-			o.longest, o.which = d, name+" (still open)"
-		}
+		delete(o.open, name)
+		o.stillOpen[name] = true
+		o.longest[name] = max(o.longest[name], now.Sub(since))
 	}
 }
 
+// summary is over every pod name.
 func (o *overlaps) summary() (count int, longest time.Duration, which string) {
+	return o.summaryOf(func(string) bool { return true })
+}
+
+// summaryOf counts the windows of the pod names keep accepts and names
+// the one with the longest (" (still open)" when sampling stopped in it).
+func (o *overlaps) summaryOf(keep func(name string) bool) (count int, longest time.Duration, which string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.count, o.longest, o.which
+	for name, n := range o.count {
+		if keep(name) {
+			count += n
+		}
+	}
+	for name, d := range o.longest {
+		if keep(name) && (d > longest || (d == longest && name < which)) {
+			longest, which = d, name
+		}
+	}
+	if o.stillOpen[which] {
+		which += " (still open)"
+	}
+	return count, longest, which
 }
 
 // tagOf is the tag of an image reference.

@@ -18,6 +18,11 @@ type Report struct {
 	// times by fault or change type.
 	Injected map[string]int
 	Converge map[string][]time.Duration
+	// ConvergeDB holds, by the same types, how long the db StatefulSet
+	// took to run as desired (within the Converge time).
+	ConvergeDB map[string][]time.Duration
+	// StatefulSet is the db StatefulSet's invariants, checked and violated.
+	StatefulSet []StatefulSetLine
 	// Violations and Leaks should be empty.
 	Violations []string
 	Leaks      []string
@@ -40,7 +45,7 @@ type MetricLine struct {
 func (r *Run) report() *Report {
 	rep := &Report{
 		Seed: r.o.Seed, Duration: r.o.Duration, Injected: r.injected, Converge: r.converge,
-		Violations: r.violations, Leaks: r.leaks,
+		ConvergeDB: r.convergeDB, StatefulSet: r.sts.lines(), Violations: r.violations, Leaks: r.leaks,
 	}
 	rep.Overlaps, rep.LongestOverlap, rep.OverlapPod = r.overlap.summary()
 	var names []string
@@ -73,7 +78,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 func (rep *Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos run: seed %d, %v of faults (replay: -chaos.seed=%d)\n\n", rep.Seed, rep.Duration, rep.Seed)
-	fmt.Fprintf(&b, "| fault / change | injected | converged | p50 | p99 | max |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| fault / change | injected | converged | p50 | p99 | max | db p50 | db p99 | db max |\n|---|---|---|---|---|---|---|---|---|\n")
 	var kinds []string
 	for k := range rep.Converge {
 		kinds = append(kinds, k)
@@ -90,8 +95,16 @@ func (rep *Report) String() string {
 		if n, ok := rep.Injected[k]; ok {
 			inj = fmt.Sprint(n)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %v | %v | %v |\n", k, inj, len(ds),
-			percentile(ds, 50).Round(10*time.Millisecond), percentile(ds, 99).Round(10*time.Millisecond), percentile(ds, 100).Round(10*time.Millisecond))
+		db := rep.ConvergeDB[k]
+		fmt.Fprintf(&b, "| %s | %s | %d | %v | %v | %v | %v | %v | %v |\n", k, inj, len(ds),
+			percentile(ds, 50).Round(10*time.Millisecond), percentile(ds, 99).Round(10*time.Millisecond), percentile(ds, 100).Round(10*time.Millisecond),
+			percentile(db, 50).Round(10*time.Millisecond), percentile(db, 99).Round(10*time.Millisecond), percentile(db, 100).Round(10*time.Millisecond))
+	}
+	if len(rep.StatefulSet) > 0 {
+		fmt.Fprintf(&b, "\n| StatefulSet db (claims on the agents' --storage-dir) | checks | violations |\n|---|---|---|\n")
+		for _, l := range rep.StatefulSet {
+			fmt.Fprintf(&b, "| %s | %d | %d |\n", l.Invariant, l.Checks, l.Violations)
+		}
 	}
 	fmt.Fprintf(&b, "\n| from /metrics | samples | p50 | p99 |\n|---|---|---|---|\n")
 	for _, m := range rep.Metrics {

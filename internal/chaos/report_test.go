@@ -66,7 +66,7 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestOverlapsMeasureTwoCopies(t *testing.T) {
-	o := &overlaps{open: map[string]time.Time{}}
+	o := newOverlaps()
 	t0 := time.Unix(1000, 0)
 	both := []Copy{{Node: "a", Name: "web-1", Running: true}, {Node: "b", Name: "web-1", Running: true}}
 	o.record(t0, []Copy{{Node: "a", Name: "web-1", Running: true}})

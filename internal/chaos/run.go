@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,8 +49,14 @@ type Run struct {
 	refused map[string]bool // SHAs of commits berth must never apply
 	nextJob int
 
-	converge   map[string][]time.Duration
+	converge map[string][]time.Duration
+	// convergeDB is when the db StatefulSet was as desired, by fault or
+	// change type; dbAt is when it first was during the current measure.
+	convergeDB map[string][]time.Duration
+	dbAt       time.Time
+	sts        *stsChecker
 	injected   map[string]int
+	mu         sync.Mutex // violations: the overlap sampler adds to them too
 	violations []string
 	leaks      []string
 	cronRuns   map[string]string // scheduled time → Job UID
@@ -63,11 +70,13 @@ func NewRun(t testing.TB, c *Cluster, o Options) *Run {
 	if o.ConvergeBound == 0 {
 		o.ConvergeBound = 90 * time.Second
 	}
-	return &Run{
+	r := &Run{
 		t: t, c: c, o: o, rng: rand.New(rand.NewSource(o.Seed)), ctx: context.Background(),
-		refused: map[string]bool{}, converge: map[string][]time.Duration{}, injected: map[string]int{},
-		cronRuns: map[string]string{}, metrics: newMetricsAcc(),
+		refused: map[string]bool{}, converge: map[string][]time.Duration{}, convergeDB: map[string][]time.Duration{},
+		injected: map[string]int{}, cronRuns: map[string]string{}, metrics: newMetricsAcc(),
 	}
+	r.sts = newSTSChecker(c, r.violate)
+	return r
 }
 
 func (r *Run) logf(format string, args ...any) {
@@ -76,7 +85,9 @@ func (r *Run) logf(format string, args ...any) {
 
 func (r *Run) violate(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
+	r.mu.Lock()
 	r.violations = append(r.violations, msg)
+	r.mu.Unlock()
 	r.logf("VIOLATION: %s", msg)
 }
 
@@ -85,10 +96,10 @@ func (r *Run) violate(format string, args ...any) {
 func (r *Run) Execute() *Report {
 	r.logf("seed %d (replay: -chaos.seed=%d), duration %v", r.o.Seed, r.o.Seed, r.o.Duration)
 	r.baseline = r.c.auditLeaks()
-	r.desired = Desired{Replicas: 3, Tag: imageTagA, Cron: true, Service: true}
-	r.commit("the web Deployment, its Service and a CronJob every minute")
+	r.desired = Desired{Replicas: 3, Tag: imageTagA, DBReplicas: dbMaxReplicas, DBTag: imageTagA, Cron: true, Service: true}
+	r.overlap = r.c.watchOverlaps(300*time.Millisecond, r.sts.sample)
+	r.commit("the web Deployment, its Service, a CronJob every minute and the db StatefulSet")
 	r.measure("initial", time.Now())
-	r.overlap = r.c.watchOverlaps(300 * time.Millisecond)
 
 	types := r.faultTypes()
 	deadline := time.Now().Add(r.o.Duration)
@@ -110,6 +121,7 @@ func (r *Run) Execute() *Report {
 	}
 	r.finalChecks()
 	r.overlap.done()
+	r.checkDBOverlaps()
 	if _, longest, which := r.overlap.summary(); r.o.OverlapBound > 0 && longest > r.o.OverlapBound {
 		r.violate("pod %s ran on two nodes at once for %v, more than the bound %v", which, longest.Round(10*time.Millisecond), r.o.OverlapBound)
 	}
@@ -145,17 +157,13 @@ func (r *Run) commit(msg string) string {
 // driverStep makes one change, chosen by the seed.
 func (r *Run) driverStep() {
 	start := time.Now()
-	switch k := r.rng.Intn(6); k {
+	switch k := r.rng.Intn(8); k {
 	case 0, 1:
 		r.desired.Replicas = 1 + r.rng.Intn(5)
 		r.commit(fmt.Sprintf("web: %d replicas", r.desired.Replicas))
 		r.measure("change:scale", start)
 	case 2:
-		if r.desired.Tag == imageTagA {
-			r.desired.Tag = imageTagB
-		} else {
-			r.desired.Tag = imageTagA
-		}
+		r.desired.Tag = otherTag(r.desired.Tag)
 		r.commit("web: image " + r.desired.Tag)
 		r.measure("change:image", start)
 	case 3:
@@ -170,6 +178,14 @@ func (r *Run) driverStep() {
 		// 70 pods of 50m need 3.5 CPUs; the nodes offer 3.
 		files := map[string]string{"apps/web.yaml": webYAML(r.c.image, 70, r.desired.Tag, "command")}
 		r.refusedCommit("web: 70 replicas (does not fit)", files, start)
+	case 6:
+		r.desired.DBReplicas = 1 + (r.desired.DBReplicas+r.rng.Intn(dbMaxReplicas-1))%dbMaxReplicas
+		r.commit(fmt.Sprintf("db: %d replicas", r.desired.DBReplicas))
+		r.measure("change:db-scale", start)
+	case 7:
+		r.desired.DBTag = otherTag(r.desired.DBTag)
+		r.commit("db: image " + r.desired.DBTag)
+		r.measure("change:db-image", start)
 	}
 }
 
@@ -208,6 +224,7 @@ func (r *Run) refusedCommit(msg string, files map[string]string, start time.Time
 // last good commit is applied, and records how long that took from since
 // under kind.
 func (r *Run) measure(kind string, since time.Time) {
+	r.dbAt = time.Time{}
 	err := Poll(r.o.ConvergeBound, r.converged)
 	d := time.Since(since)
 	if err != nil {
@@ -215,14 +232,16 @@ func (r *Run) measure(kind string, since time.Time) {
 		return
 	}
 	r.converge[kind] = append(r.converge[kind], d)
-	r.logf("%s: converged in %v", kind, d.Round(time.Millisecond))
+	r.convergeDB[kind] = append(r.convergeDB[kind], r.dbAt.Sub(since))
+	r.logf("%s: converged in %v (db in %v)", kind, d.Round(time.Millisecond), r.dbAt.Sub(since).Round(time.Millisecond))
 	r.scrapeMetrics()
 }
 
 // converged compares what runs with what the driver wants: the last good
 // commit is applied (and no refused one ever is); exactly Replicas web
 // pods run, each once, on the desired image; every Job pod has a sandbox
-// on one node only.
+// on one node only; the db StatefulSet runs as stsChecker.converged says
+// (the first time it does is r.dbAt).
 func (r *Run) converged() error {
 	st, err := r.c.admin.Status(r.ctx)
 	if err != nil {
@@ -240,6 +259,10 @@ func (r *Run) converged() error {
 	cs, err := r.c.Observe(r.ctx)
 	if err != nil {
 		return err
+	}
+	dbErr := r.sts.converged(cs, r.desired.DBReplicas, r.desired.DBTag, r.dbClaims())
+	if dbErr == nil && r.dbAt.IsZero() {
+		r.dbAt = time.Now()
 	}
 	var web []string
 	where := map[string]string{}
@@ -261,6 +284,9 @@ func (r *Run) converged() error {
 	}
 	if len(web) != r.desired.Replicas {
 		return fmt.Errorf("%d web pods run (%s), want %d", len(web), strings.Join(web, " "), r.desired.Replicas)
+	}
+	if dbErr != nil {
+		return fmt.Errorf("db: %w", dbErr)
 	}
 	r.watchCron()
 	return nil
@@ -295,6 +321,7 @@ func (r *Run) finalChecks() {
 	for _, name := range r.desired.Jobs {
 		r.checkJob(name)
 	}
+	r.checkFinalOrdinals()
 	cj, err := r.c.admin.Jobs(r.ctx, "default")
 	if err == nil {
 		for _, j := range cj.Items {
@@ -307,7 +334,7 @@ func (r *Run) finalChecks() {
 	r.scrapeMetrics()
 
 	r.desired = Desired{}
-	files := map[string]string{"apps/web.yaml": "", "apps/web-svc.yaml": "", "batch/tick.yaml": ""}
+	files := map[string]string{"apps/web.yaml": "", "apps/web-svc.yaml": "", "batch/tick.yaml": "", dbFile: ""}
 	for i := 1; i <= r.nextJob; i++ {
 		files[fmt.Sprintf("batch/job-%d.yaml", i)] = ""
 	}
@@ -429,6 +456,16 @@ func (r *Run) storeRecords() []string {
 	if l, err := r.c.admin.CronJobs(r.ctx, ""); err == nil {
 		for _, d := range l.Items {
 			left = append(left, "cronjob "+d.Name)
+		}
+	}
+	if l, err := r.c.admin.StatefulSets(r.ctx, ""); err == nil {
+		for _, d := range l.Items {
+			left = append(left, "statefulset "+d.Name)
+		}
+	}
+	if l, err := r.c.admin.PersistentVolumeClaims(r.ctx, ""); err == nil {
+		for _, d := range l.Items {
+			left = append(left, "claim "+d.Name)
 		}
 	}
 	if l, err := r.c.admin.Services(r.ctx, "default"); err == nil {
