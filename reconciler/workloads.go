@@ -237,7 +237,7 @@ func (c *changes) view() *clusterView {
 func (r *Reconciler) lostNodes(c *changes, pods []*PodRecord) error {
 	keep := map[string]bool{}
 	for _, n := range c.nodes {
-		keep[n.Name] = n.Ready || c.now.Before(r.podsMoveAt(n))
+		keep[n.Name] = n.Ready || c.now.Before(r.podsMoveAt(n, c.now))
 	}
 	for _, p := range pods {
 		if !p.bound() || keep[p.Pod.Spec.NodeName] {
