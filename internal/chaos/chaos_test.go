@@ -31,6 +31,9 @@ var bins struct {
 }
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(watchdogEnv); spec != "" {
+		os.Exit(clockWatchdog(spec)) // started by a clock fault (clock.go)
+	}
 	flag.Parse()
 	os.Exit(runMain(m))
 }
@@ -97,6 +100,16 @@ func TestChaos(t *testing.T) {
 			if _, ok := faults[f]; !ok {
 				t.Fatalf("-chaos.faults: unknown fault %q (know %v)", f, FaultTypes())
 			}
+			if clockFaults[f] {
+				if err := holdsITLock(); err != nil {
+					t.Fatalf("-chaos.faults %s: %v", f, err)
+				}
+			}
+		}
+	} else {
+		var why string
+		if types, why = defaultFaults(*flagDuration == shortRun); why != "" {
+			t.Log(why)
 		}
 	}
 	t.Logf("chaos seed %d (replay with -chaos.seed=%d)", seed, seed)
