@@ -18,7 +18,7 @@ var (
 	flagDuration = flag.Duration("chaos.duration", shortRun, "how long to inject faults (`just chaos 10m`); every fault type is injected at least once")
 	flagSeed     = flag.Int64("chaos.seed", 0, "seed of the schedule of changes and faults (0: the time, or 1 for the short run of `just test`); a run prints its seed")
 	flagOverlap  = flag.Duration("chaos.overlap-bound", 0, "fail when a pod name runs on two nodes at once for longer (0: only report the longest overlap)")
-	flagFaults   = flag.String("chaos.faults", "", "comma-separated fault types to inject (default: all)")
+	flagFaults   = flag.String("chaos.faults", "", "comma-separated fault types to inject (default: all; the clock faults, which jump the machine's clock, only in a long run under /tmp/berth-it.lock)")
 )
 
 // shortRun is the default duration, the run `just test` makes.
