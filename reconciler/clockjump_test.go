@@ -28,6 +28,20 @@ func withMembership(t *testing.T, h *harness) *Membership {
 	return m
 }
 
+// twoNodesWithMembership: nodes n1 and n2 run a Deployment of four
+// pods, and the membership has just received a heartbeat of each.
+func twoNodesWithMembership(t *testing.T) (*harness, *Membership) {
+	t.Helper()
+	h := newHarness(t)
+	m := withMembership(t, h)
+	h.addNode("n1", "4", "4Gi")
+	h.addNode("n2", "4", "4Gi")
+	h.src.push("r1", decodeObjs(t, deployYAML(4, "web:1")))
+	h.converge("n1", "n2")
+	beat(t, m, "n1", "n2")
+	return h, m
+}
+
 // beat delivers a heartbeat of each node to the membership and flushes.
 func beat(t *testing.T, m *Membership, nodes ...string) {
 	t.Helper()
@@ -41,21 +55,38 @@ func beat(t *testing.T, m *Membership, nodes ...string) {
 	}
 }
 
-// setStoredHeartbeat writes a node's LastHeartbeat as the store would
-// hold it after the wall clock moved.
-func setStoredHeartbeat(t *testing.T, h *harness, node string, at time.Time) {
+// editNode changes a node's record as the store holds it.
+func editNode(t *testing.T, h *harness, node string, edit func(*NodeRecord)) {
 	t.Helper()
 	err := h.store.Update(func(tx Tx) error {
 		n, err := tx.Node(node)
 		if err != nil {
 			return err
 		}
-		n.LastHeartbeat = at
+		edit(n)
 		return tx.PutNode(n)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// setStoredHeartbeat writes a node's LastHeartbeat as the store would
+// hold it after the wall clock moved.
+func setStoredHeartbeat(t *testing.T, h *harness, node string, at time.Time) {
+	t.Helper()
+	editNode(t, h, node, func(n *NodeRecord) { n.LastHeartbeat = at })
+}
+
+// podsOn counts the pods bound to node.
+func podsOn(h *harness, node string) int {
+	n := 0
+	for _, p := range h.pods() {
+		if p.Pod.Spec.NodeName == node {
+			n++
+		}
+	}
+	return n
 }
 
 func nodeOf(h *harness) map[string]string {
@@ -86,13 +117,7 @@ func readyOf(t *testing.T, h *harness, node string) bool {
 // but the server received one a second ago. No node may time out and no
 // pod may move (comparing the stored wall time with now moved them all).
 func TestClockJumpForwardMovesNoPod(t *testing.T) {
-	h := newHarness(t)
-	m := withMembership(t, h)
-	h.addNode("n1", "2", "2Gi")
-	h.addNode("n2", "2", "2Gi")
-	h.src.push("r1", decodeObjs(t, deployYAML(4, "web:1")))
-	h.converge("n1", "n2")
-	beat(t, m, "n1", "n2")
+	h, _ := twoNodesWithMembership(t)
 	before := nodeOf(h)
 	jumped := h.clock.Now().Add(-time.Hour)
 	setStoredHeartbeat(t, h, "n1", jumped)
@@ -124,13 +149,7 @@ func TestClockJumpForwardMovesNoPod(t *testing.T) {
 // the fencing grace, as without a jump (before, n2 stayed Ready for the
 // hour and its pods ran nowhere).
 func TestClockJumpBackStillTimesOutADeadNode(t *testing.T) {
-	h := newHarness(t)
-	m := withMembership(t, h)
-	h.addNode("n1", "4", "4Gi")
-	h.addNode("n2", "4", "4Gi")
-	h.src.push("r1", decodeObjs(t, deployYAML(4, "web:1")))
-	h.converge("n1", "n2")
-	beat(t, m, "n1", "n2")
+	h, m := twoNodesWithMembership(t)
 	last := h.clock.Now()
 	setStoredHeartbeat(t, h, "n2", last.Add(time.Hour))
 	never := -time.Second
@@ -143,16 +162,8 @@ func TestClockJumpBackStillTimesOutADeadNode(t *testing.T) {
 		if notReadyAt == never && !readyOf(t, h, "n2") {
 			notReadyAt = h.clock.Since(last)
 		}
-		if movedAt == never {
-			on2 := 0
-			for _, p := range h.pods() {
-				if p.Pod.Spec.NodeName == "n2" {
-					on2++
-				}
-			}
-			if on2 == 0 {
-				movedAt = h.clock.Since(last)
-			}
+		if movedAt == never && podsOn(h, "n2") == 0 {
+			movedAt = h.clock.Since(last)
 		}
 	}
 	if notReadyAt != 40*time.Second {
@@ -178,17 +189,7 @@ func TestRestartGivesNodesAFreshTimeout(t *testing.T) {
 	h.addNode("n3", "4", "4Gi")
 	h.src.push("r1", decodeObjs(t, deployYAML(6, "web:1")))
 	h.converge("n1", "n2", "n3")
-	err := h.store.Update(func(tx Tx) error {
-		n, err := tx.Node("n3")
-		if err != nil {
-			return err
-		}
-		n.Ready = false
-		return tx.PutNode(n)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	editNode(t, h, "n3", func(n *NodeRecord) { n.Ready = false })
 	setStoredHeartbeat(t, h, "n2", h.clock.Now().Add(-time.Hour))
 	h.restart()
 	restarted := h.clock.Now()
@@ -204,13 +205,7 @@ func TestRestartGivesNodesAFreshTimeout(t *testing.T) {
 				t.Error("n3, stored NotReady, is Ready at the restart without a heartbeat")
 			}
 		}
-		on2 := 0
-		for _, p := range h.pods() {
-			if p.Pod.Spec.NodeName == "n2" {
-				on2++
-			}
-		}
-		if movedAt == 0 && on2 == 0 {
+		if movedAt == 0 && podsOn(h, "n2") == 0 {
 			movedAt = h.clock.Since(restarted)
 		}
 		h.clock.Step(time.Second)
