@@ -95,7 +95,7 @@ func (r *Run) jumpClock(d time.Duration) error {
 		return err
 	}
 	hold := holdMin + time.Duration(r.rng.Int63n(int64(holdMax-holdMin)))
-	before := r.webPods()
+	before := r.settledWebPods()
 	j, err := startJump(d, hold+30*time.Second)
 	if err != nil {
 		return err
@@ -149,6 +149,39 @@ func (r *Run) webPods() map[string]podView {
 		}
 	}
 	return out
+}
+
+// settledWebPods waits (a few seconds at most) until the server's view
+// of the web pods names exactly those running on the nodes, and returns
+// it: convergence is judged on the nodes, and a rollout's last old pod
+// may still be reported Running for a moment after it is gone there.
+func (r *Run) settledWebPods() map[string]podView {
+	var pods map[string]podView
+	err := Poll(15*time.Second, func() error {
+		pods = r.webPods()
+		cs, err := r.c.Observe(r.ctx)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, cp := range cs {
+			if !isWeb(cp.Name) || !cp.Running {
+				continue
+			}
+			n++
+			if _, ok := pods[cp.Node+"/"+cp.Name]; !ok {
+				return fmt.Errorf("web pod %s runs on %s, the server does not show it there Running", cp.Name, cp.Node)
+			}
+		}
+		if n != len(pods) {
+			return fmt.Errorf("the server shows %d web pods Running, %d run", len(pods), n)
+		}
+		return nil
+	})
+	if err != nil {
+		r.logf("clock: the server's view of the web pods did not settle (%v); comparing with it anyway", err)
+	}
+	return pods
 }
 
 // comparePods reports web pods that moved, were replaced or restarted
