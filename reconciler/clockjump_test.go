@@ -4,6 +4,10 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/api"
 )
 
 // Node liveness under wall-clock jumps. The fake clock plays the
@@ -213,5 +217,28 @@ func TestRestartGivesNodesAFreshTimeout(t *testing.T) {
 	}
 	if movedAt != 50*time.Second {
 		t.Errorf("n2's pods moved %v after the restart, want 50s (node timeout 40s + fencing grace 10s)", movedAt)
+	}
+}
+
+// What users see of a node follows the same rule: the age of the last
+// heartbeat received, on the server's clock. After a backward jump the
+// stored heartbeat lies in the future; a node whose agent died must
+// still show Unknown once the node timeout has passed (before, the
+// later, stored time won and the node showed Ready for the hour).
+func TestNodeViewAfterClockJumpBack(t *testing.T) {
+	h := newHarness(t)
+	m := withMembership(t, h)
+	if _, err := m.Register(&api.RegisterRequest{Name: "n1", Address: "127.0.0.1:1"}, false, ""); err != nil {
+		t.Fatal(err)
+	}
+	beat(t, m, "n1")
+	setStoredHeartbeat(t, h, "n1", h.clock.Now().Add(time.Hour))
+	h.clock.Step(41 * time.Second)
+	n, err := m.Node("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := n.Status.Conditions[0]; c.Status != corev1.ConditionUnknown {
+		t.Errorf("41s after the last heartbeat received: Ready %s (%s), want Unknown", c.Status, c.Message)
 	}
 }
