@@ -69,7 +69,9 @@ bench: deps
 # namespaces under a seeded schedule of Git changes and faults, ending with
 # a table of faults, convergence times, invariant violations, leaks and the
 # longest two-copies overlap. Each run prints its seed; SEED=N replays it.
-# `just test` runs a short run (60 s, then until every fault type ran once).
+# `just test` runs a short run (60 s, then until every fault type ran once),
+# without the clock faults: they jump the whole machine's wall clock, so
+# only runs under the lock make them.
 # flock -o: the daemons the test starts do not inherit (and keep) the lock.
 # Run the chaos harness for DURATION (e.g. 10m; SEED=N replays a run).
 chaos DURATION="10m" SEED="0" TIMEOUT="3h":

@@ -225,10 +225,16 @@ func (ca *CA) issueKeyPair(tmpl *x509.Certificate) (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key, Leaf: leaf}, nil
 }
 
+// sign issues tmpl for pub. The certificate is valid from the CA's own
+// NotBefore, as kubeadm's NewSignedCert does, not from now: a certificate
+// issued while this machine's clock ran ahead (a wall clock jumped forward,
+// then set right) stays valid, as does one checked on a peer whose clock is
+// behind. Trust is unchanged: the CA could have signed it at any time since
+// it exists.
 func (ca *CA) sign(tmpl *x509.Certificate, pub any, validity time.Duration) ([]byte, error) {
 	now := time.Now()
 	tmpl.SerialNumber = serial()
-	tmpl.NotBefore, tmpl.NotAfter = now.Add(-5*time.Minute), now.Add(validity)
+	tmpl.NotBefore, tmpl.NotAfter = ca.Cert.NotBefore, now.Add(validity)
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	tmpl.BasicConstraintsValid = true
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.key)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEnsureCA(t *testing.T) {
@@ -176,6 +177,54 @@ func TestNodeFromPeer(t *testing.T) {
 			}
 			if ok && hash != Hash(node.Leaf) {
 				t.Fatalf("key hash %s, want %s", hash, Hash(node.Leaf))
+			}
+		})
+	}
+}
+
+// TestLeavesValidWhenTheClockIsSetBack: a certificate issued while the
+// wall clock ran ahead must still verify once the clock is set right (or
+// on a peer whose clock is behind): leaves are valid from the CA's own
+// NotBefore, not from the time they were issued.
+func TestLeavesValidWhenTheClockIsSetBack(t *testing.T) {
+	ca, err := EnsureCA(filepath.Join(t.TempDir(), "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, csr, err := NodeCSR("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodePEM, err := ca.SignNodeCSR(csr, "n1", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := ParseCertPEM(nodePEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving, err := ca.ServingCert([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := time.Now()
+	for _, tc := range []struct {
+		name  string
+		leaf  *x509.Certificate
+		usage x509.ExtKeyUsage
+		back  time.Duration
+	}{
+		{name: "node certificate, clock 30 min behind", leaf: node, usage: x509.ExtKeyUsageClientAuth, back: 30 * time.Minute},
+		{name: "serving certificate, clock 55 min behind", leaf: serving.Leaf, usage: x509.ExtKeyUsageServerAuth, back: 55 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			at := issued.Add(-tc.back)
+			_, err := tc.leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{tc.usage}})
+			if err != nil {
+				t.Errorf("verify at %v (issued %v, NotBefore %v): %v", at.Format(time.TimeOnly), issued.Format(time.TimeOnly), tc.leaf.NotBefore.Format(time.TimeOnly), err)
+			}
+			if !tc.leaf.NotBefore.Equal(ca.Cert.NotBefore) {
+				t.Errorf("NotBefore %v, want the CA's %v", tc.leaf.NotBefore, ca.Cert.NotBefore)
 			}
 		})
 	}

@@ -112,7 +112,11 @@ type Membership struct {
 
 	hbMu    sync.Mutex
 	pending map[string]time.Time // heartbeats not yet in the store
-	seen    map[string]time.Time // newest heartbeat per node
+	// seen is the newest heartbeat received per node, as read from the
+	// clock (with its monotonic reading: never rounded, never UTC()'d):
+	// liveness is measured from it, not from the stored wall times.
+	seen    map[string]time.Time
+	started time.Time // this process's first reading, for nodes not yet seen
 
 	creds credentialIndex
 }
@@ -124,7 +128,7 @@ func NewMembership(cfg MembershipConfig) (*Membership, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Membership{cfg: cfg, cluster: cidr, pending: map[string]time.Time{}, seen: map[string]time.Time{}}
+	m := &Membership{cfg: cfg, cluster: cidr, pending: map[string]time.Time{}, seen: map[string]time.Time{}, started: cfg.Clock.Now()}
 	if err := m.creds.load(cfg.Store); err != nil {
 		return nil, err
 	}
@@ -177,7 +181,12 @@ func (m *Membership) FlushHeartbeats() error {
 			if err != nil {
 				return err
 			}
-			if t.After(n.LastHeartbeat) {
+			// The newest received, even when the stored one is later on
+			// the wall clock: after a backward jump of the clock the
+			// stored time lies in the future, and a store that kept it
+			// would show (and, read without this process's receipts,
+			// mean) no heartbeat at all until the clock caught up.
+			if !t.Equal(n.LastHeartbeat) {
 				n.LastHeartbeat = t
 				if err := tx.PutNode(n); err != nil {
 					return err
@@ -252,7 +261,8 @@ func (m *Membership) Register(req *api.RegisterRequest, self bool, ownToken stri
 		}
 		keyHash = pki.Hash(leaf)
 	}
-	now := m.cfg.Clock.Now().UTC()
+	received := m.cfg.Clock.Now()
+	now := received.UTC()
 	token := ownToken
 	if !self && !m.cfg.CertOnly {
 		var err error
@@ -317,7 +327,7 @@ func (m *Membership) Register(req *api.RegisterRequest, self bool, ownToken stri
 	}
 	m.creds.set(req.Name, credHash)
 	m.hbMu.Lock()
-	m.seen[req.Name] = now
+	m.seen[req.Name] = received
 	delete(m.pending, req.Name)
 	m.hbMu.Unlock()
 	m.cfg.Logger.Info("node registered", "node", req.Name, "podCIDR", cidr, "address", req.Address, "version", req.Build.Version)
@@ -342,14 +352,14 @@ func (m *Membership) AuthenticateCert(node, keyHash string) (bool, error) {
 	return m.nodeHolds(node, func(n *NodeRecord) (string, string) { return n.CertKeyHash, keyHash })
 }
 
-// newestHeartbeat is the later of the stored heartbeat and the one kept
-// in memory until the next flush.
+// newestHeartbeat is the last heartbeat received, which the store holds
+// only after the next flush, or else the stored one. Newest by arrival,
+// not by wall time, which a clock jump can turn around.
 func (m *Membership) newestHeartbeat(n *NodeRecord) time.Time {
-	hb := n.LastHeartbeat
-	if t, ok := m.LastHeartbeat(n.Name); ok && t.After(hb) {
-		hb = t
+	if t, ok := m.LastHeartbeat(n.Name); ok {
+		return t
 	}
-	return hb
+	return n.LastHeartbeat
 }
 
 // allocateSubnet returns the lowest /24 of the cluster CIDR no node holds.
@@ -386,7 +396,8 @@ func (m *Membership) Heartbeat(node string) error {
 	if err != nil {
 		return err
 	}
-	now := m.cfg.Clock.Now().UTC()
+	received := m.cfg.Clock.Now()
+	now := received.UTC()
 	if !n.Ready {
 		err := m.cfg.Store.Update(func(tx Tx) error {
 			n, err := tx.Node(node)
@@ -406,7 +417,7 @@ func (m *Membership) Heartbeat(node string) error {
 		m.cfg.Logger.Info("node ready again", "node", node)
 	}
 	m.hbMu.Lock()
-	m.seen[node] = now
+	m.seen[node] = received
 	if n.Ready {
 		m.pending[node] = now
 	}
@@ -446,11 +457,18 @@ func (m *Membership) Node(name string) (*corev1.Node, error) {
 func (m *Membership) nodeForUser(n *NodeRecord, now time.Time) corev1.Node {
 	hb := m.newestHeartbeat(n)
 	ready := corev1.NodeCondition{Type: corev1.NodeReady, LastHeartbeatTime: metav1.NewTime(hb)}
-	switch {
+	// The age is read on this process's clock, as the loop reads it
+	// (nodes.go): from the last heartbeat received, or from this
+	// process's start, never from the stored wall time.
+	since, ok := m.LastHeartbeat(n.Name)
+	if !ok {
+		since = m.started
+	}
+	switch age := now.Sub(since); {
 	case !n.Ready:
 		ready.Status, ready.Reason, ready.Message = corev1.ConditionFalse, "NodeNotReady", "the agent stopped sending heartbeats"
-	case now.Sub(hb) > m.cfg.NodeTimeout:
-		ready.Status, ready.Reason, ready.Message = corev1.ConditionUnknown, "NodeStatusUnknown", "no heartbeat for "+now.Sub(hb).Round(time.Second).String()
+	case age > m.cfg.NodeTimeout:
+		ready.Status, ready.Reason, ready.Message = corev1.ConditionUnknown, "NodeStatusUnknown", "no heartbeat for "+age.Round(time.Second).String()
 	default:
 		ready.Status, ready.Reason, ready.Message = corev1.ConditionTrue, "AgentReady", "berth agent is posting ready status"
 	}

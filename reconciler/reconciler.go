@@ -44,6 +44,13 @@ type RevisionSource interface {
 	At(revision string) (*Desired, error)
 }
 
+// HeartbeatSource tells when this process last received a heartbeat
+// from a node, as a reading of its clock (with Go's monotonic reading
+// when the clock is real); ok is false for none yet.
+type HeartbeatSource interface {
+	LastHeartbeat(node string) (at time.Time, ok bool)
+}
+
 // Config configures a Reconciler.
 type Config struct {
 	Store  Store
@@ -57,6 +64,11 @@ type Config struct {
 	// NodeTimeout is how long a node may miss heartbeats before it is
 	// NotReady and its pods move (default 40 s).
 	NodeTimeout time.Duration
+	// Heartbeats, when set, are the node heartbeats this process
+	// received, read on its clock (the Membership serving the agents):
+	// node liveness is then measured from them, on the monotonic clock
+	// (nodes.go). Without it, from changes of the stored heartbeats.
+	Heartbeats HeartbeatSource
 	// FenceGrace is how much longer than NodeTimeout the pods of a
 	// NotReady node wait before they move, so its agent has stopped them
 	// first (package fencing; default fencing.DefaultGrace).
@@ -153,6 +165,9 @@ type Reconciler struct {
 	lastFull      time.Time
 	workloadsIdle bool
 	scheduleOK    bool
+	// sightings are when each node's stored heartbeat was seen to change
+	// (nodes.go).
+	sightings map[string]sighting
 }
 
 // Services returns the applied revision's Services with their allocated

@@ -244,7 +244,7 @@ func (c *changes) view() *clusterView {
 func (r *Reconciler) lostNodes(c *changes, pods []*PodRecord) error {
 	keep, registered := map[string]bool{}, map[string]bool{}
 	for _, n := range c.nodes {
-		keep[n.Name] = n.Ready || c.now.Before(r.podsMoveAt(n))
+		keep[n.Name] = n.Ready || c.now.Before(r.podsMoveAt(n, c.now))
 		registered[n.Name] = true
 	}
 	claimNode := map[string]string{}

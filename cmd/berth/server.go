@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -201,7 +202,9 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("--service-cidr: %w", err)
 	}
 	configs := reconciler.NewConfigFeed()
-	rec, err := reconciler.New(reconciler.Config{Store: store, Source: reconciler.GitSource(src), Strategy: strategy, NodeTimeout: o.nodeTimeout, FenceGrace: o.fenceGrace, Logger: log, ServiceCIDR: serviceCIDR, Configs: configs})
+	heartbeats := &laterHeartbeats{}
+	rec, err := reconciler.New(reconciler.Config{Store: store, Source: reconciler.GitSource(src), Strategy: strategy, NodeTimeout: o.nodeTimeout, FenceGrace: o.fenceGrace, Logger: log, ServiceCIDR: serviceCIDR, Configs: configs,
+		Heartbeats: heartbeats})
 	if err != nil {
 		return err
 	}
@@ -236,6 +239,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return err
 	}
+	heartbeats.m.Store(parts.membership)
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -316,3 +320,17 @@ func runServer(ctx context.Context, o serverOptions) error {
 // minNodeTimeout keeps heartbeats (the API server asks for four per
 // node timeout) from flooding the server.
 const minNodeTimeout = 2 * time.Second
+
+// laterHeartbeats gives the loop the heartbeats the membership receives;
+// the membership is made after the loop (the API it serves reads the
+// loop), before either runs.
+type laterHeartbeats struct {
+	m atomic.Pointer[reconciler.Membership]
+}
+
+func (h *laterHeartbeats) LastHeartbeat(node string) (time.Time, bool) {
+	if m := h.m.Load(); m != nil {
+		return m.LastHeartbeat(node)
+	}
+	return time.Time{}, false
+}

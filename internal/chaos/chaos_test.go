@@ -18,7 +18,7 @@ var (
 	flagDuration = flag.Duration("chaos.duration", shortRun, "how long to inject faults (`just chaos 10m`); every fault type is injected at least once")
 	flagSeed     = flag.Int64("chaos.seed", 0, "seed of the schedule of changes and faults (0: the time, or 1 for the short run of `just test`); a run prints its seed")
 	flagOverlap  = flag.Duration("chaos.overlap-bound", 0, "fail when a pod name runs on two nodes at once for longer (0: only report the longest overlap)")
-	flagFaults   = flag.String("chaos.faults", "", "comma-separated fault types to inject (default: all)")
+	flagFaults   = flag.String("chaos.faults", "", "comma-separated fault types to inject (default: all; the clock faults, which jump the machine's clock, only in a long run under /tmp/berth-it.lock)")
 )
 
 // shortRun is the default duration, the run `just test` makes.
@@ -31,6 +31,9 @@ var bins struct {
 }
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(watchdogEnv); spec != "" {
+		os.Exit(clockWatchdog(spec)) // started by a clock fault (clock.go)
+	}
 	flag.Parse()
 	os.Exit(runMain(m))
 }
@@ -97,6 +100,16 @@ func TestChaos(t *testing.T) {
 			if _, ok := faults[f]; !ok {
 				t.Fatalf("-chaos.faults: unknown fault %q (know %v)", f, FaultTypes())
 			}
+			if clockFaults[f] {
+				if err := holdsITLock(); err != nil {
+					t.Fatalf("-chaos.faults %s: %v", f, err)
+				}
+			}
+		}
+	} else {
+		var why string
+		if types, why = defaultFaults(*flagDuration == shortRun); why != "" {
+			t.Log(why)
 		}
 	}
 	t.Logf("chaos seed %d (replay with -chaos.seed=%d)", seed, seed)

@@ -6,7 +6,8 @@
 //
 //	driver ──commit/push/hook──▶ git ──▶ berth server ◀──▶ agents (3 netns hosts)
 //	nemesis ── SIGKILL server/agent, restart containerd, nft partition,
-//	           full tmpfs data dir, webhook storm
+//	           full tmpfs data dir, webhook storm, wall clock jumped
+//	           forward/back (machine-wide: long runs under the lock only)
 //	checker ── containerd tasks per node (two copies?), convergence to the
 //	           driver's desired pods, Jobs/CronJobs, bbolt check, leaks
 //

@@ -25,6 +25,9 @@ var faults = map[string]func(r *Run) error{
 	"partition-long":     func(r *Run) error { return r.partition(2*nodeTimeout + 3*time.Second) },
 	"disk-full":          (*Run).fillDisk,
 	"webhook-storm":      (*Run).webhookStorm,
+	// Machine-wide: only in long runs under the lock (clock.go).
+	"clock-forward": (*Run).clockForward,
+	"clock-back":    (*Run).clockBack,
 }
 
 // FaultTypes are the names -chaos.faults accepts.
