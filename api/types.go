@@ -132,6 +132,9 @@ type PodStatusReport struct {
 	// ClaimsDeleted are claims of PodList.DeleteClaims whose data the
 	// node removed; the server then forgets them.
 	ClaimsDeleted []ClaimRef `json:"claimsDeleted,omitempty"`
+	// Fences are the times the node fenced its pods (see Fence), sent
+	// from when it reaches the server again until a report is answered.
+	Fences []Fence `json:"fences,omitempty"`
 }
 
 // PodStatus is one pod's observed status, identified by UID.
