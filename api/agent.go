@@ -5,11 +5,35 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // HeartbeatRequest is the body of a heartbeat. It carries nothing yet:
 // the call itself is the news. The server accepts an empty body too.
 type HeartbeatRequest struct{}
+
+// A Fence is one time a node lost the server for its lease and stopped
+// the pods the server would move (package fencing). The server records it
+// as a Fenced event of the node and of each pod.
+type Fence struct {
+	// At is when the lease ran out, on the node's clock.
+	At time.Time `json:"at"`
+	// Unreachable is how long the server was: from the last call it
+	// accepted before the fence to the first one after.
+	Unreachable Duration `json:"unreachable"`
+	// Lease is the node's lease: how long it keeps its pods without the
+	// server.
+	Lease Duration `json:"lease"`
+	// Pods are the pods the node stopped.
+	Pods []FencedPod `json:"pods"`
+}
+
+// FencedPod is a pod a node stopped when it fenced.
+type FencedPod struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+}
 
 // PodStatusResponse answers a status report.
 type PodStatusResponse struct {

@@ -137,6 +137,9 @@ type PodStatusReport struct {
 	// recorder sends them; the server keeps those of pods bound to the
 	// node.
 	Events []Event `json:"events,omitempty"`
+	// Fences are the times the node fenced its pods (see Fence), sent
+	// from when it reaches the server again until a report is answered.
+	Fences []Fence `json:"fences,omitempty"`
 }
 
 // PodStatus is one pod's observed status, identified by UID.

@@ -116,6 +116,13 @@ func (l *LeaseClock) Renew(sent time.Time) {
 	}
 }
 
+// Renewed is the send time of the last renewal (zero: never renewed).
+func (l *LeaseClock) Renewed() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.renewed
+}
+
 // Remaining is how long the lease still holds (≤ 0: expired); held is
 // false when there is no lease: no term, or never renewed.
 func (l *LeaseClock) Remaining() (left time.Duration, held bool) {

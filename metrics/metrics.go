@@ -85,6 +85,14 @@ var (
 	GitFetchErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "berth_git_fetch_errors_total", Help: "Failed fetches of the followed Git repository.",
 	})
+	// NodeFences counts the fences nodes reported once back (package
+	// fencing), by node; NodeFencedPods the pods they stopped.
+	NodeFences = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "berth_node_fences_total", Help: "Times a node reported it lost the server for its lease and fenced its pods, by node.",
+	}, []string{"node"})
+	NodeFencedPods = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "berth_node_fenced_pods_total", Help: "Pods nodes reported they stopped when they fenced, by node.",
+	}, []string{"node"})
 )
 
 // Agent.
@@ -99,6 +107,20 @@ var (
 	ContainerRestarts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "berth_agent_container_restarts_total", Help: "Container restarts made by the agent, by node.",
 	}, []string{"node"})
+	// AgentFences counts the times an agent's lease ran out and it fenced
+	// its pods, by node; AgentFencedPods the pods it stopped then.
+	AgentFences = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "berth_agent_fences_total", Help: "Times the agent lost the server for its lease and fenced its pods, by node.",
+	}, []string{"node"})
+	AgentFencedPods = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "berth_agent_fenced_pods_total", Help: "Pods the agent stopped because it lost the server for its lease, by node.",
+	}, []string{"node"})
+	// AgentServerContact is when the agent sent the last call the server
+	// accepted: Prometheus' way to say how long ago something happened
+	// (time() minus it).
+	AgentServerContact = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "berth_agent_server_contact_timestamp_seconds", Help: "Unix time the agent sent the last call the server accepted, by node.",
+	}, []string{"node"})
 )
 
 func init() {
@@ -107,7 +129,8 @@ func init() {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		SyncLag, RevisionsAdmitted, RevisionsRefused, ReconcilePass, ReconcileErrors,
 		SchedulingLatency, UnschedulablePods, APIRequests, APIRequestDuration,
-		StoreSize, StoreWriteDuration, GitFetchErrors, PodStart, ContainerRestarts,
+		StoreSize, StoreWriteDuration, GitFetchErrors, NodeFences, NodeFencedPods,
+		PodStart, ContainerRestarts, AgentFences, AgentFencedPods, AgentServerContact, leases,
 	)
 	// A refused reason shows at 0 before the first refusal, so a rate()
 	// over it has a series to start from.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"net/http/httptest"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestHandlerNames scrapes the real handler: every berth metric appears
@@ -16,6 +19,11 @@ func TestHandlerNames(t *testing.T) {
 	APIRequestDuration.WithLabelValues("GET", "test")
 	PodStart.WithLabelValues("test-node")
 	ContainerRestarts.WithLabelValues("test-node")
+	for _, v := range []*prometheus.CounterVec{NodeFences, NodeFencedPods, AgentFences, AgentFencedPods} {
+		v.WithLabelValues("test-node")
+	}
+	AgentServerContact.WithLabelValues("test-node")
+	removeLease := AgentLease("test-node", func() (time.Duration, bool) { return 12 * time.Second, true })
 	before, err := Scrape(context.Background(), srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -27,6 +35,9 @@ func TestHandlerNames(t *testing.T) {
 		"berth_api_requests_total", "berth_api_request_duration_seconds",
 		"berth_store_size_bytes", "berth_store_write_duration_seconds", "berth_git_fetch_errors_total",
 		"berth_agent_pod_start_duration_seconds", "berth_agent_container_restarts_total",
+		"berth_node_fences_total", "berth_node_fenced_pods_total", "berth_agent_fences_total",
+		"berth_agent_fenced_pods_total", "berth_agent_server_contact_timestamp_seconds",
+		"berth_agent_lease_remaining_seconds",
 		"go_goroutines", "process_resident_memory_bytes",
 	} {
 		if _, ok := before.Value(name); !ok {
@@ -39,6 +50,7 @@ func TestHandlerNames(t *testing.T) {
 		}
 	}
 	UnschedulablePods.Set(3)
+	removeLease()
 	ContainerRestarts.WithLabelValues("test-node").Inc()
 	after, err := Scrape(context.Background(), srv.URL)
 	if err != nil {
@@ -46,6 +58,12 @@ func TestHandlerNames(t *testing.T) {
 	}
 	if v, _ := after.Value("berth_unschedulable_pods"); v != 3 {
 		t.Errorf("berth_unschedulable_pods = %v, want 3", v)
+	}
+	if v, _ := before.Value("berth_agent_lease_remaining_seconds", "node", "test-node"); v != 12 {
+		t.Errorf("berth_agent_lease_remaining_seconds = %v, want 12", v)
+	}
+	if _, ok := after.Value("berth_agent_lease_remaining_seconds", "node", "test-node"); ok {
+		t.Error("a lease removed is still served")
 	}
 	b, _ := before.Value("berth_agent_container_restarts_total", "node", "test-node")
 	a, _ := after.Value("berth_agent_container_restarts_total", "node", "test-node")

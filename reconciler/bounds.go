@@ -23,7 +23,33 @@ const (
 	maxConditions      = 32
 	maxPodIPs          = 2
 	MaxNodeStatusBytes = 1 << 20
+	// A status report's fences: the agent keeps at most 8 unreported; a
+	// fence names at most MaxFencedPods pods (a node's pod capacity is
+	// 110 by default), its node event the first maxFenceEventNames.
+	maxFences          = 8
+	MaxFencedPods      = 1024
+	maxFenceEventNames = 10
 )
+
+// ReasonFenced is the reason of the events of a fence: a node that lost
+// the server for its lease stopped the pods the server would move.
+const ReasonFenced = "Fenced"
+
+// boundFences keeps the newest maxFences of a report's fences, each with at
+// most MaxFencedPods pods.
+func boundFences(fences []api.Fence) []api.Fence {
+	if len(fences) > maxFences {
+		fences = fences[len(fences)-maxFences:]
+	}
+	out := make([]api.Fence, len(fences))
+	for i, f := range fences {
+		if len(f.Pods) > MaxFencedPods {
+			f.Pods = f.Pods[:MaxFencedPods]
+		}
+		out[i] = f
+	}
+	return out
+}
 
 // truncate cuts s to at most n bytes, on a rune boundary.
 func truncate(s string, n int) string {

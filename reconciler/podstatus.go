@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/metrics"
 )
 
 // PodReports takes in what the agents observed of their pods: it stores a
@@ -42,6 +44,9 @@ func (p *PodReports) Report(node string, rep *api.PodStatusReport) (*api.PodStat
 		resp.Drop = nil
 		total := 0
 		if err := claimsDeleted(tx, node, rep.ClaimsDeleted, now); err != nil {
+			return err
+		}
+		if err := fenceEvents(tx, node, rep.Fences, now); err != nil {
 			return err
 		}
 		for _, p := range rep.Pods {
@@ -91,6 +96,10 @@ func (p *PodReports) Report(node string, rep *api.PodStatusReport) (*api.PodStat
 	if err != nil {
 		return nil, fmt.Errorf("status report of %s: %w", node, err)
 	}
+	for _, f := range boundFences(rep.Fences) {
+		metrics.NodeFences.WithLabelValues(node).Inc()
+		metrics.NodeFencedPods.WithLabelValues(node).Add(float64(len(f.Pods)))
+	}
 	return &resp, nil
 }
 
@@ -118,6 +127,50 @@ func nodeEvent(tx Tx, node string, e api.Event, now time.Time) error {
 	}
 	e.Time, e.Count = now, 0
 	return tx.AddEvent(e)
+}
+
+// fenceEvents records each fence a node reports (package fencing) as a
+// Fenced event of the node, and of each pod it stopped that the server
+// still holds with that UID, bound to the node or unbound since (a Job's
+// pod lost with it): a node writes nothing about pods it was never given.
+// A moved pod the server forgot is named in the node's event only.
+func fenceEvents(tx Tx, node string, fences []api.Fence, now time.Time) error {
+	for _, f := range boundFences(fences) {
+		unreachable, lease := max(f.Unreachable.Duration, 0).Round(100*time.Millisecond), max(f.Lease.Duration, 0).Round(100*time.Millisecond)
+		names := make([]string, 0, min(len(f.Pods), maxFenceEventNames))
+		for _, p := range f.Pods {
+			if len(names) < maxFenceEventNames {
+				names = append(names, p.Namespace+"/"+p.Name)
+			}
+			rec, err := tx.Pod(p.Namespace, p.Name)
+			if errors.Is(err, ErrNotFound) || err == nil && (string(rec.Pod.UID) != p.UID || rec.Pod.Spec.NodeName != node && rec.Pod.Spec.NodeName != "") {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			msg := fmt.Sprintf("Stopped by node %s, which could not reach the server for %v, past its lease of %v", node, unreachable, lease)
+			if err := tx.AddEvent(api.Event{Time: now, Type: "Warning", Reason: ReasonFenced, Kind: "Pod", Namespace: p.Namespace, Name: p.Name, Message: msg}); err != nil {
+				return err
+			}
+		}
+		list := strings.Join(names, ", ")
+		if more := len(f.Pods) - len(names); more > 0 {
+			list += fmt.Sprintf(" and %d more", more)
+		}
+		what := fmt.Sprintf("%d pods", len(f.Pods))
+		if len(f.Pods) == 1 {
+			what = "1 pod"
+		}
+		msg := fmt.Sprintf("Node %s could not reach the server for %v, past its lease of %v: it stopped %s the server would move", node, unreachable, lease, what)
+		if len(f.Pods) > 0 {
+			msg += ": " + list
+		}
+		if err := tx.AddEvent(api.Event{Time: now, Type: "Warning", Reason: ReasonFenced, Kind: "Node", Name: node, Message: msg}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // applyPodStatus writes a changed status, keeps ReadySince, and records the

@@ -409,11 +409,6 @@ func (c *Cluster) cleanHost() {
 		if d := "/sys/fs/cgroup/" + n.NS; dirExists(d) {
 			cg = append(cg, d)
 		}
-		// Containers whose shim died with them still running (an agent that
-		// never tore them down) keep their cgroups busy: end them first.
-		for _, d := range cg {
-			killCgroupProcs(d)
-		}
 		for _, d := range cg {
 			errs = append(errs, rmdirTree(d))
 		}
@@ -586,25 +581,4 @@ func rmdirTree(root string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// killCgroupProcs SIGKILLs every process in the cgroup tree at root.
-func killCgroupProcs(root string) {
-	killed := false
-	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
-			return nil
-		}
-		b, _ := os.ReadFile(p)
-		for _, f := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-				killed = true
-			}
-		}
-		return nil
-	})
-	if killed {
-		time.Sleep(200 * time.Millisecond)
-	}
 }

@@ -5,6 +5,7 @@
 package containerdrun
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/errdefs"
+	"github.com/containerd/containerd/namespaces"
 
 	"github.com/berth-dev/berth/internal/unmount"
 )
@@ -158,11 +161,25 @@ func (c *Daemon) waitReady(ctx context.Context) error {
 	return fmt.Errorf("containerd at %s did not answer within 30s: %v", c.Address, last)
 }
 
-// Stop ends the daemon and the shims it started, unmounts whatever is still
-// mounted under its directory and removes the directory.
+// Stop ends the daemon and everything it started, so no process of it
+// outlives a test: first every task in every namespace, killed and deleted
+// through the daemon while it answers; then the daemon; then any shim
+// still running, with its containers (a daemon that no longer answered
+// left them); then any container still in RuncRoot whose shim died
+// before it. It unmounts whatever is still mounted under the daemon's
+// directory and removes the directory. Each step is bounded in time; an
+// error names what is left.
 func (c *Daemon) Stop() error {
 	var errs []error
 	if c.cmd != nil && c.cmd.Process != nil {
+		select {
+		case err := <-c.done:
+			c.done <- err // not running: only shims and containers are left
+		default:
+			// A daemon that does not answer leaves its tasks to the
+			// steps below, which do not need it.
+			_ = c.deleteTasks()
+		}
 		_ = c.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-c.done:
@@ -171,7 +188,7 @@ func (c *Daemon) Stop() error {
 			<-c.done
 		}
 	}
-	errs = append(errs, c.killShims())
+	errs = append(errs, c.killShims(), c.deleteRuncContainers())
 	errs = append(errs, unmount.Under(c.Dir))
 	if err := os.RemoveAll(c.Dir); err != nil {
 		errs = append(errs, fmt.Errorf("remove %s: %w", c.Dir, err))
@@ -179,27 +196,104 @@ func (c *Daemon) Stop() error {
 	return errors.Join(errs...)
 }
 
+// deleteTasks kills (SIGKILL, every process of the task) and deletes
+// every task of every namespace through the daemon, within 30s in all.
+// Its shims exit once their last task is deleted.
+func (c *Daemon) deleteTasks() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := containerd.New(c.Address, containerd.WithTimeout(2*time.Second))
+	if err != nil {
+		return fmt.Errorf("delete tasks: %w", err)
+	}
+	defer cl.Close()
+	nss, err := cl.NamespaceService().List(ctx)
+	if err != nil {
+		return fmt.Errorf("delete tasks: %w", err)
+	}
+	var errs []error
+	for _, ns := range nss {
+		nctx := namespaces.WithNamespace(ctx, ns)
+		ctrs, err := cl.Containers(nctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delete tasks of namespace %s: %w", ns, err))
+			continue
+		}
+		for _, ctr := range ctrs {
+			task, err := ctr.Task(nctx, nil)
+			if errdefs.IsNotFound(err) {
+				continue
+			}
+			if err == nil {
+				_, err = task.Delete(nctx, containerd.WithProcessKill)
+			}
+			if err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("delete task %s/%s: %w", ns, ctr.ID(), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // killShims ends the runc shims this daemon started (found by the daemon
-// address on their command line) and the containers they still run, so
-// nothing outlives a test.
+// address on their command line) with every process under them: a
+// container's init is the shim's child (the shim is its subreaper), and
+// killing the shim alone would leave it running, reparented to PID 1.
+// Children go first, so none is reparented away from the tree.
 func (c *Daemon) killShims() error {
-	pids, err := ShimPIDs(c.Address)
+	shims, err := ShimPIDs(c.Address)
+	if err != nil || len(shims) == 0 {
+		return err
+	}
+	tree, err := descendants(shims)
 	if err != nil {
 		return err
 	}
-	for _, pid := range pids {
-		// The shim's process group holds its containers' init processes
-		// only when they were not given their own; kill the shim itself and
-		// let the kernel reparent and reap the rest when their pid
-		// namespaces lose their init.
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+	for i := len(tree) - 1; i >= 0; i-- { // leaves first, shims last
+		_ = syscall.Kill(tree[i], syscall.SIGKILL)
 	}
-	if len(pids) > 0 {
-		for i := 0; i < 100 && anyAlive(pids); i++ {
-			time.Sleep(20 * time.Millisecond)
-		}
+	if !waitGone(tree, 5*time.Second) {
+		return fmt.Errorf("stop containerd: processes of its shims still run after SIGKILL: %v", alive(tree))
 	}
 	return nil
+}
+
+// deleteRuncContainers force-deletes, with runc, every container left in
+// RuncRoot (one directory per namespace): those whose shim died before
+// them keep running with nobody to stop them. runc delete --force kills
+// every process of the container's cgroup.
+func (c *Daemon) deleteRuncContainers() error {
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		return nil // no runc: nothing could have run a container
+	}
+	nss, err := os.ReadDir(c.RuncRoot)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("stop containerd: %w", err)
+	}
+	var errs []error
+	for _, ns := range nss {
+		root := filepath.Join(c.RuncRoot, ns.Name())
+		ctrs, err := os.ReadDir(root)
+		if err != nil || !ns.IsDir() {
+			continue
+		}
+		for _, ctr := range ctrs {
+			if _, err := os.Stat(filepath.Join(root, ctr.Name(), "state.json")); err != nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			out, err := exec.CommandContext(ctx, runc, "--root", root, "delete", "--force", ctr.Name()).CombinedOutput()
+			cancel()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("stop containerd: runc delete --force %s/%s: %w: %s", ns.Name(), ctr.Name(), err, bytes.TrimSpace(out)))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ShimPIDs lists the containerd-shim-runc-v2 processes whose command line
@@ -233,11 +327,69 @@ func ShimPIDs(address string) ([]int, error) {
 	return pids, nil
 }
 
-func anyAlive(pids []int) bool {
-	for _, pid := range pids {
-		if syscall.Kill(pid, 0) == nil {
-			return true
+// descendants lists roots and every process under them, parents before
+// their children.
+func descendants(roots []int) ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f, err := procStat(pid)
+		if err != nil {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			children[ppid] = append(children[ppid], pid)
 		}
 	}
-	return false
+	out := append([]int{}, roots...)
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out, nil
+}
+
+// waitGone waits up to d for every process of pids to be gone.
+func waitGone(pids []int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for len(alive(pids)) > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+// alive lists the processes of pids that still exist, zombies aside (a
+// zombie runs nothing; init reaps it).
+func alive(pids []int) []int {
+	var out []int
+	for _, pid := range pids {
+		if f, err := procStat(pid); err == nil && f[0] != "Z" {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// procStat is /proc/pid/stat from the state field on (state, ppid, …):
+// the command name before it may hold spaces and parentheses.
+func procStat(pid int) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 2 {
+		return nil, fmt.Errorf("/proc/%d/stat: too short", pid)
+	}
+	return f, nil
 }

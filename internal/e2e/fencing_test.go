@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/containerd/namespaces"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/berth-dev/berth/api/client"
 	"github.com/berth-dev/berth/fencing"
 	"github.com/berth-dev/berth/nodeagent"
 )
@@ -130,6 +131,21 @@ func TestFencing(t *testing.T) {
 			}
 		}
 		return nil
+	})
+	// Back, the agent reports the fence: `berth describe node` and `berth
+	// get events` show it, naming the pod it stopped.
+	c.eventually(cut.name+"'s Fenced event", 30*time.Second, func() error {
+		l, err := c.admin.Events(context.Background(), client.EventFilter{Kind: "Node", Name: cut.name})
+		if err != nil {
+			return err
+		}
+		for _, e := range l.Items {
+			if e.Reason == "Fenced" && strings.Contains(e.Message, first.Namespace+"/"+first.Name) {
+				t.Logf("fencing: %s event %q", e.Reason, e.Message)
+				return nil
+			}
+		}
+		return fmt.Errorf("no Fenced event of node %s naming %s among %d", cut.name, first.Name, len(l.Items))
 	})
 }
 

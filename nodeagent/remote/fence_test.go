@@ -2,21 +2,29 @@ package remote
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/berth-dev/berth/api"
+	"github.com/berth-dev/berth/metrics"
+	"github.com/berth-dev/berth/metrics/metricstest"
 	"github.com/berth-dev/berth/reconciler"
 )
 
 // A node cut off from the server keeps its pods for its lease (the
 // server's 40s node timeout less a 10s margin, counted from the last
 // heartbeat it sent), then stops all but its DaemonSet pods, each within
-// the 5s kill grace. When the server answers again, the pods it still
-// binds here come back and the one it moved meanwhile does not.
+// the 5s kill grace, and counts it in its metrics. When the server answers
+// again, the pods it still binds here come back and the one it moved
+// meanwhile does not, and the node reports the fence: the server shows a
+// Fenced event of the node and of the pod it still binds here, and counts
+// them.
 func TestLinkFencesWhenTheLeaseRunsOut(t *testing.T) {
+	scrape := metricstest.Scraper(t)
+	start := scrape()
 	s := newServer(t)
 	l, clk := connect(t, s, "n1", nil)
 	a := newFakeAgent()
@@ -48,6 +56,15 @@ func TestLinkFencesWhenTheLeaseRunsOut(t *testing.T) {
 	if at := clk.Since(cut); at < 20*time.Second {
 		t.Errorf("fenced %v after the cut: before the lease could have run out", at)
 	}
+	fenced := scrape()
+	for m, want := range map[string]float64{"berth_agent_fences_total": 1, "berth_agent_fenced_pods_total": 2} {
+		if d := fenced.Get(m, "node", "n1") - start.Get(m, "node", "n1"); d != want {
+			t.Errorf("%s moved by %v, want %v", m, d, want)
+		}
+	}
+	if left, ok := fenced.Value("berth_agent_lease_remaining_seconds", "node", "n1"); !ok || left > 0 {
+		t.Errorf("berth_agent_lease_remaining_seconds %v (present %t), want ≤ 0 once fenced", left, ok)
+	}
 	a.mu.Lock()
 	web := a.held["uid-web"]
 	a.mu.Unlock()
@@ -72,6 +89,43 @@ func TestLinkFencesWhenTheLeaseRunsOut(t *testing.T) {
 		_, last := a.state()
 		return slices.Equal(last, []string{"agentd", "web"})
 	})
+	var events []api.Event
+	eventually(t, clk, "the fence's events on the server", func() bool {
+		all, err := reconciler.NewReads(s.store, nil).Events("", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = slices.DeleteFunc(all, func(e api.Event) bool { return e.Reason != reconciler.ReasonFenced })
+		return len(events) >= 2
+	})
+	var got []string
+	for _, e := range events {
+		got = append(got, e.Kind+"/"+e.Name)
+		if !strings.Contains(e.Message, "past its lease of 30s") {
+			t.Errorf("%s %s event %q does not give the lease", e.Kind, e.Name, e.Message)
+		}
+		if e.Kind == "Node" && !(strings.Contains(e.Message, "stopped 2 pods") && strings.Contains(e.Message, "default/moved")) {
+			t.Errorf("node event %q: want the two pods stopped, the moved one named", e.Message)
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"Node/n1", "Pod/web"}; !slices.Equal(got, want) {
+		t.Errorf("Fenced events of %v, want %v (none for the pod the server moved)", got, want)
+	}
+	var back metrics.Families
+	eventually(t, clk, "the server's count of the fence", func() bool { // counted once its report is stored
+		back = scrape()
+		return back.Get("berth_node_fences_total", "node", "n1") > start.Get("berth_node_fences_total", "node", "n1")
+	})
+	for m, want := range map[string]float64{"berth_node_fences_total": 1, "berth_node_fenced_pods_total": 2} {
+		if d := back.Get(m, "node", "n1") - start.Get(m, "node", "n1"); d != want {
+			t.Errorf("%s moved by %v, want %v", m, d, want)
+		}
+	}
+	if left, _ := back.Value("berth_agent_lease_remaining_seconds", "node", "n1"); left <= 0 {
+		t.Errorf("berth_agent_lease_remaining_seconds %v once back, want > 0", left)
+	}
+	eventually(t, clk, "the reported fence forgotten", func() bool { return len(l.statusReport(nil).Fences) == 0 })
 }
 
 // A fenced node keeps the pods that have finished: nothing of theirs
@@ -123,5 +177,56 @@ func TestLinkWithoutFencingKeepsPods(t *testing.T) {
 	}
 	if _, last := a.state(); !slices.Equal(last, []string{"web"}) {
 		t.Fatalf("two minutes away without fencing: the agent runs %v, want web", last)
+	}
+}
+
+// Lifted fences ride on every status report until one is answered; a
+// fence lifted while a report was on its way waits for the next; a node
+// whose reports keep failing keeps the newest eight.
+func TestStatusReportCarriesFences(t *testing.T) {
+	at := func(sec int) api.Fence {
+		return api.Fence{At: time.Unix(int64(sec), 0).UTC(), Lease: api.Duration{Duration: 30 * time.Second},
+			Pods: []api.FencedPod{{Namespace: "default", Name: "web", UID: "uid-web"}}}
+	}
+	secs := func(fs []api.Fence) []int {
+		out := []int{}
+		for _, f := range fs {
+			out = append(out, int(f.At.Unix()))
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		// queued before the report is built; after it, before its answer.
+		before, during []int
+		answered       bool
+		sent, left     []int
+	}{
+		{name: "nothing to report", sent: []int{}, left: []int{}, answered: true},
+		{name: "answered", before: []int{1, 2}, answered: true, sent: []int{1, 2}, left: []int{}},
+		{name: "not answered", before: []int{1, 2}, sent: []int{1, 2}, left: []int{1, 2}},
+		{name: "lifted meanwhile", before: []int{1}, during: []int{2}, answered: true, sent: []int{1}, left: []int{2}},
+		{name: "the newest eight", before: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, sent: []int{3, 4, 5, 6, 7, 8, 9, 10}, left: []int{3, 4, 5, 6, 7, 8, 9, 10}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &Link{deleting: map[string]podRef{}, dropped: map[string]bool{}}
+			for _, s := range tc.before {
+				l.queueFence(at(s))
+			}
+			rep := l.statusReport(nil)
+			for _, s := range tc.during {
+				l.queueFence(at(s))
+			}
+			if tc.answered {
+				l.reported(rep.Fences)
+			}
+			if got := secs(rep.Fences); !slices.Equal(got, tc.sent) {
+				t.Errorf("sent fences %v, want %v", got, tc.sent)
+			}
+			if got := secs(l.statusReport(nil).Fences); !slices.Equal(got, tc.left) {
+				t.Errorf("then fences %v, want %v", got, tc.left)
+			}
+		})
 	}
 }

@@ -14,7 +14,8 @@
 // each heartbeat the server accepts renews it; once it has run out, the
 // link stops the pods the server is about to move (all but DaemonSet
 // pods), and a reconnecting agent converges from a full list fetched
-// after the server answered again.
+// after the server answered again and reports the fence (api.Fence) with
+// its status, for the server's events and metrics.
 package remote
 
 import (
@@ -33,6 +34,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +48,7 @@ import (
 	"github.com/berth-dev/berth/api"
 	"github.com/berth-dev/berth/api/client"
 	"github.com/berth-dev/berth/fencing"
+	"github.com/berth-dev/berth/metrics"
 	"github.com/berth-dev/berth/nodeagent"
 	"github.com/berth-dev/berth/nodeagent/clusternet"
 )
@@ -232,6 +235,10 @@ type Link struct {
 	// claimsGone are the claims of the last list whose data the agent
 	// removed, reported until the server forgets them.
 	claimsGone []api.ClaimRef
+	// fences are the fences lifted and not yet reported (at most
+	// maxPendingFences, the newest), sent with each status report until one
+	// is answered.
+	fences []api.Fence
 
 	lease     *fencing.LeaseClock
 	leaseKick chan struct{} // renewed, or a new term
@@ -244,7 +251,10 @@ type Link struct {
 	wanted []*corev1.Pod       // the server's last list
 	listed bool                // wanted came from the server
 	fenced time.Time           // when the lease ran out; zero: not fenced
-	stops  []string            // the pods fenced then, namespace/name
+	stops  []api.FencedPod     // the pods fenced then
+	// contact is the send time of the last call the server accepted
+	// before the fence.
+	contact time.Time
 	// epoch rises when a fence lifts: watch answers to requests sent
 	// before are stale (the server may have moved their pods since).
 	epoch       uint64
@@ -252,6 +262,10 @@ type Link struct {
 }
 
 type podRef struct{ namespace, name string }
+
+// maxPendingFences bounds the fences kept for the server while status
+// reports fail: a node that flaps keeps the newest.
+const maxPendingFences = 8
 
 // claimDeleter is an agent that keeps claims (nodeagent.Agent): the link
 // passes it the claims the server wants removed.
@@ -550,6 +564,7 @@ func (l *Link) Run(ctx context.Context, a Agent) error {
 	l.mu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer metrics.AgentLease(l.cfg.NodeName, l.lease.Remaining)()
 	// Requests live in ctx, so open follows end with the link instead of
 	// holding Shutdown up.
 	srv := &http.Server{Handler: l.logHandler(), ReadHeaderTimeout: 10 * time.Second,
@@ -744,6 +759,9 @@ func (l *Link) finished() map[string]bool {
 // back the pods the server still binds here.
 func (l *Link) renewed(sent time.Time) {
 	l.lease.Renew(sent)
+	if r := l.lease.Renewed(); !r.IsZero() {
+		metrics.AgentServerContact.WithLabelValues(l.cfg.NodeName).Set(float64(r.UnixNano()) / 1e9)
+	}
 	select {
 	case l.leaseKick <- struct{}{}:
 	default:
@@ -756,9 +774,16 @@ func (l *Link) renewed(sent time.Time) {
 	if left, _ := l.lease.Remaining(); left <= 0 {
 		return // a call sent long ago that got through: wait for a fresh one
 	}
+	l.mu.Lock()
+	lease := l.timings.Lease()
+	l.mu.Unlock()
+	f := api.Fence{At: l.fenced.UTC(), Unreachable: api.Duration{Duration: sent.Sub(l.contact)},
+		Lease: api.Duration{Duration: lease}, Pods: l.stops}
+	l.queueFence(f)
 	l.cfg.Logger.Warn("the server answers again after this node fenced its pods; those it still binds here start again",
-		"fencedFor", l.cfg.Clock.Since(l.fenced), "pods", l.stops)
-	l.fenced, l.stops = time.Time{}, nil
+		"fencedFor", l.cfg.Clock.Since(l.fenced), "unreachable", f.Unreachable.Duration, "pods", len(l.stops))
+	l.fenced, l.stops, l.contact = time.Time{}, nil, time.Time{}
+	l.poke() // the fence reaches the server with the next report
 	l.epoch++
 	if l.watchCancel != nil {
 		l.watchCancel()
@@ -795,23 +820,34 @@ func (l *Link) fence() {
 	if left, held := l.lease.Remaining(); !held || left > 0 {
 		return // renewed since the loop looked
 	}
-	l.fenced = l.cfg.Clock.Now()
+	l.fenced, l.contact = l.cfg.Clock.Now(), l.lease.Renewed()
 	l.mu.Lock()
 	t := l.timings
+	a := l.agent
 	l.mu.Unlock()
 	kept, fenced := fenceable(l.wanted, l.finished())
 	names := make([]string, 0, len(fenced))
+	l.stops = nil
+	if !l.listed && a != nil {
+		// Without a list, every pod the agent holds stops.
+		for _, p := range a.Status() {
+			l.stops = append(l.stops, api.FencedPod{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)})
+		}
+	}
 	capped := append([]*corev1.Pod{}, kept...)
 	grace := int64(t.KillGrace() / time.Second)
 	for _, p := range fenced {
 		names = append(names, p.Namespace+"/"+p.Name)
+		l.stops = append(l.stops, api.FencedPod{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID)})
 		if g := p.Spec.TerminationGracePeriodSeconds; g == nil || *g > grace {
 			p = p.DeepCopy()
 			p.Spec.TerminationGracePeriodSeconds = &grace
 		}
 		capped = append(capped, p)
 	}
-	l.stops = names
+	node := l.cfg.NodeName
+	metrics.AgentFences.WithLabelValues(node).Inc()
+	metrics.AgentFencedPods.WithLabelValues(node).Add(float64(len(l.stops)))
 	l.cfg.Logger.Warn("the server has been unreachable for the node's lease: stopping the pods it will move",
 		"lease", t.Lease(), "killGrace", t.KillGrace(), "pods", names, "listed", l.listed)
 	// First the shorter grace, then the stop: the agent's workers stop a
@@ -886,7 +922,28 @@ func (l *Link) statusReport(pods []corev1.Pod) api.PodStatusReport {
 		}
 	}
 	rep.ClaimsDeleted = l.claimsGone
+	rep.Fences = append([]api.Fence(nil), l.fences...)
 	return rep
+}
+
+// queueFence keeps a lifted fence for the next status reports, and only
+// the newest maxPendingFences.
+func (l *Link) queueFence(f api.Fence) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fences = append(l.fences, f)
+	if n := len(l.fences) - maxPendingFences; n > 0 {
+		l.fences = slices.Delete(l.fences, 0, n)
+	}
+}
+
+// reported forgets the fences a report the server answered carried.
+func (l *Link) reported(sent []api.Fence) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fences = slices.DeleteFunc(l.fences, func(f api.Fence) bool {
+		return slices.ContainsFunc(sent, func(s api.Fence) bool { return s.At.Equal(f.At) })
+	})
 }
 
 func (l *Link) reportStatus(ctx context.Context, a Agent) {
@@ -943,6 +1000,7 @@ func (l *Link) reportStatus(ctx context.Context, a Agent) {
 		retryAt = time.Time{}
 		lastHash, lastSent = h, now
 		pending = nil
+		l.reported(rep.Fences)
 		l.mu.Lock()
 		for _, uid := range resp.Drop {
 			if _, ok := l.deleting[uid]; ok {
