@@ -80,7 +80,7 @@ func TestAcceptCassandra(t *testing.T) {
 	}
 	files := map[string]string{}
 	for _, f := range []string{"cassandra-service.yaml", "cassandra-statefulset.yaml"} {
-		files["cassandra/"+f] = readExample(t, root, cassandraDir+"/"+f)
+		files["apps/"+f] = readExample(t, root, cassandraDir+"/"+f)
 	}
 
 	c := newCluster(t, clusterOptions{
@@ -115,11 +115,11 @@ func TestAcceptCassandra(t *testing.T) {
 	if err := images.Push(ctx, standIn, ref, false); err != nil {
 		t.Fatal(err)
 	}
-	sts := files["cassandra/cassandra-statefulset.yaml"]
+	sts := files["apps/cassandra-statefulset.yaml"]
 	if strings.Count(sts, cassandraImage) != 1 {
 		t.Fatalf("the example no longer names %s once", cassandraImage)
 	}
-	files["cassandra/cassandra-statefulset.yaml"] = strings.Replace(sts, cassandraImage, ref, 1)
+	files["apps/cassandra-statefulset.yaml"] = strings.Replace(sts, cassandraImage, ref, 1)
 	c.waitApplied(c.apply("kubernetes/examples' cassandra, image swapped for a stand-in", files))
 
 	names := []string{"cassandra-0", "cassandra-1", "cassandra-2"}
@@ -182,8 +182,8 @@ func TestAcceptCassandra(t *testing.T) {
 	})
 
 	t.Run("scaled to 1, the stopped pods drain through preStop", func(t *testing.T) {
-		one := strings.Replace(files["cassandra/cassandra-statefulset.yaml"], "replicas: 3", "replicas: 1", 1)
-		c.waitApplied(c.apply("cassandra: 1 replica", map[string]string{"cassandra/cassandra-statefulset.yaml": one}))
+		one := strings.Replace(files["apps/cassandra-statefulset.yaml"], "replicas: 3", "replicas: 1", 1)
+		c.waitApplied(c.apply("cassandra: 1 replica", map[string]string{"apps/cassandra-statefulset.yaml": one}))
 		for _, n := range names[1:] {
 			c.eventually(n+" drained", 2*time.Minute, func() error {
 				if _, err := os.Stat(claimFile(pods[n], "drained")); err != nil {
