@@ -148,14 +148,22 @@ func (a *Agent) Sync(pods []*corev1.Pod) {
 
 func (a *Agent) startWorkerLocked(pod *corev1.Pod, wanted bool) {
 	w := newPodWorker(a, pod, wanted)
+	// The pod directory is made before any containerd object of the pod
+	// and removed after the last: without it there is nothing to adopt,
+	// and a new pod skips the lookup. Until the lookup is done the pod's
+	// status is not known: its phase stays empty (never reported), not
+	// Pending, which would turn a running or finished pod back for the
+	// server and every user reading it.
+	_, err := os.Stat(string(a.podDir(w.uid)))
+	adopt := err == nil
+	if adopt {
+		w.status = corev1.PodStatus{}
+	}
 	a.workers[w.uid] = w
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		// The pod directory is made before any containerd object of the
-		// pod and removed after the last: without it there is nothing to
-		// adopt, and a new pod skips the lookup.
-		if _, err := os.Stat(string(a.podDir(w.uid))); err == nil {
+		if adopt {
 			if err := w.adopt(a.ctx); err != nil {
 				w.log.Error("adopt", "err", err)
 			}

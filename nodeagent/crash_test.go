@@ -171,8 +171,17 @@ func TestAgentSIGKILLAdoption(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-runDone })
 
 	deadline = time.Now().Add(60 * time.Second)
+	sawPending := false
 	for {
 		st := nd.agent.Status()
+		for _, p := range st {
+			// Every pod ran before the kill: while it is adopted its phase
+			// is unknown (empty, not reported), never Pending.
+			if p.Status.Phase == corev1.PodPending && !sawPending {
+				sawPending = true
+				t.Errorf("%s reported Pending while it was adopted (it was running)", p.Name)
+			}
+		}
 		after := nd.observe(t)
 		ok := len(st) == 4 && after["p5"] == nil
 		for _, p := range st {

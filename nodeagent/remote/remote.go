@@ -906,7 +906,9 @@ func (l *Link) statusReport(pods []corev1.Pod) api.PodStatusReport {
 	for _, p := range pods {
 		uid := string(p.UID)
 		held[uid] = true
-		if l.dropped[uid] {
+		if l.dropped[uid] || p.Status.Phase == "" {
+			// An empty phase: the agent is still adopting the pod after a
+			// restart and does not know its status yet; held, not reported.
 			continue
 		}
 		rep.Pods = append(rep.Pods, api.PodStatus{Namespace: p.Namespace, Name: p.Name, UID: uid, Status: p.Status})
