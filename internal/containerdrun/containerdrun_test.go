@@ -118,6 +118,8 @@ func TestStopLeavesNoProcess(t *testing.T) {
 		{name: "daemon answering"},
 		{name: "daemon killed first", killDaemon: true},
 		{name: "shims killed first", killShims: true},
+		// Only runc, from RuncRoot, still knows the containers.
+		{name: "daemon and shims killed first", killDaemon: true, killShims: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, err := os.MkdirTemp("", "berth-ctrdstop-")
