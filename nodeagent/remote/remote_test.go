@@ -341,7 +341,7 @@ func TestLinkFollowsTheServer(t *testing.T) {
 
 	t.Run("status of a pod the server does not bind here is dropped", func(t *testing.T) {
 		a.mu.Lock()
-		a.held["uid-stray"] = corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "stray", UID: "uid-stray"}}
+		a.held["uid-stray"] = corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "stray", UID: "uid-stray"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 		a.mu.Unlock()
 		eventually(t, clk, "stray dropped", func() bool {
 			l.mu.Lock()
