@@ -86,7 +86,7 @@ func addJoinFlags(f *pflag.FlagSet, o *joinOptions, prefix string, withServer bo
 	f.BoolVar(&o.drain, prefix+"drain-on-exit", false, "stop and remove every pod when the agent stops (default: they keep running)")
 	f.StringVar(&o.podNetwork, prefix+"pod-network", "", "program Services, cluster DNS and routes to other nodes' pods: auto (direct routes on a shared link, VXLAN elsewhere), vxlan or host-gw; empty: off. Needs nft (Debian nftables)")
 	f.StringVar(&o.nodeIP, prefix+"node-ip", "", "this node's address: other nodes route its pods' subnet to it and NodePorts answer on it; the log server listens there too unless --"+prefix+"log-listen is given (default: the host of the log address)")
-	f.BoolVar(&o.fence, prefix+"fence", true, "stop the pods the server would move (all but DaemonSet pods) when the server has been unreachable for the node's lease, so no pod runs on two nodes at once; off: they keep running")
+	f.BoolVar(&o.fence, prefix+"fence", true, "stop the pods the server would move (all but DaemonSet pods, pods with a claim and finished pods) when the server has been unreachable for the node's lease, so no pod runs on two nodes at once; off: they keep running")
 	f.DurationVar(&o.fenceMargin, prefix+"fence-margin", 0, "how much before the server's --node-timeout the lease ends (0: a quarter of it)")
 	f.StringToStringVar(&o.allocatable, prefix+"allocatable", nil, "what this node offers to pods, e.g. cpu=2,memory=4Gi,pods=50; resources not named keep the machine's (default: all of the machine)")
 }

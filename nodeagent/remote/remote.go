@@ -13,7 +13,7 @@
 // leaves running pods untouched for the node's lease (package fencing):
 // each heartbeat the server accepts renews it; once it has run out, the
 // link stops the pods the server is about to move (all but DaemonSet
-// pods), and a reconnecting agent converges from a full list fetched
+// pods, pods with a claim and finished pods), and a reconnecting agent converges from a full list fetched
 // after the server answered again and reports the fence (api.Fence) with
 // its status, for the server's events and metrics.
 package remote
@@ -721,19 +721,33 @@ func (l *Link) apply(wanted []*corev1.Pod, epoch uint64) bool {
 	return true
 }
 
-// fenceable splits pods into those kept through a partition (DaemonSet
-// pods: the server never moves them; finished pods, by UID: nothing of
-// theirs runs, and the server keeps them bound, so stopping them would
-// only lose a Job's succeeded pods and their logs) and those fenced.
+// fenceable splits pods into those kept through a partition and those
+// fenced. Kept: DaemonSet pods and pods with a claim (the server never
+// moves them: a claim's data is on this node, so no copy can start
+// elsewhere, as Kubernetes leaves a StatefulSet's pod on an unreachable
+// node), and finished pods, by UID (nothing of theirs runs, and the
+// server keeps them bound, so stopping them would only lose a Job's
+// succeeded pods and their logs).
 func fenceable(pods []*corev1.Pod, finished map[string]bool) (kept, fenced []*corev1.Pod) {
 	for _, p := range pods {
-		if p.Labels[api.LabelOwnerKind] == "DaemonSet" || finished[string(p.UID)] {
+		if p.Labels[api.LabelOwnerKind] == "DaemonSet" || usesClaim(p) || finished[string(p.UID)] {
 			kept = append(kept, p)
 		} else {
 			fenced = append(fenced, p)
 		}
 	}
 	return kept, fenced
+}
+
+// usesClaim: the pod mounts a PersistentVolumeClaim, which pins it to the
+// node that holds the claim's data.
+func usesClaim(p *corev1.Pod) bool {
+	for _, v := range p.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // finished are the UIDs of the pods the agent holds that have ended

@@ -3,6 +3,7 @@ package remote
 import (
 	"testing"
 
+	"github.com/berth-dev/berth/api"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -45,6 +46,46 @@ func TestStatusReportHoldsAdoptingPods(t *testing.T) {
 				if got[i] != tc.want[i] {
 					t.Fatalf("reported %v, want %v", got, tc.want)
 				}
+			}
+		})
+	}
+}
+
+// What a cut-off node keeps and what it fences: the server never moves a
+// DaemonSet pod or a pod whose claim is on the node, and a finished pod
+// has nothing running; every other pod is fenced.
+func TestFenceable(t *testing.T) {
+	pod := func(name string, mut func(*corev1.Pod)) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("uid-" + name)}}
+		if mut != nil {
+			mut(p)
+		}
+		return p
+	}
+	daemon := func(p *corev1.Pod) { p.Labels = map[string]string{api.LabelOwnerKind: "DaemonSet"} }
+	claim := func(p *corev1.Pod) {
+		p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-db-0"}}}}
+	}
+	scratch := func(p *corev1.Pod) {
+		p.Spec.Volumes = []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	}
+	tests := []struct {
+		name     string
+		pod      *corev1.Pod
+		finished bool
+		kept     bool
+	}{
+		{name: "a Deployment's pod is fenced", pod: pod("web", nil)},
+		{name: "an emptyDir does not pin a pod", pod: pod("cache", scratch)},
+		{name: "a DaemonSet pod is kept", pod: pod("agentd", daemon), kept: true},
+		{name: "a pod with a claim is kept", pod: pod("db-0", claim), kept: true},
+		{name: "a finished pod is kept", pod: pod("job-1", nil), finished: true, kept: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kept, fenced := fenceable([]*corev1.Pod{tc.pod}, map[string]bool{string(tc.pod.UID): tc.finished})
+			if got := len(kept) == 1 && len(fenced) == 0; got != tc.kept || len(kept)+len(fenced) != 1 {
+				t.Fatalf("kept %d, fenced %d; want kept %t", len(kept), len(fenced), tc.kept)
 			}
 		})
 	}
