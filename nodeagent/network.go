@@ -83,23 +83,29 @@ func newNetwork(cfg *Config) (*network, error) {
 		return nil, err
 	}
 	have, err := os.ReadFile(cfg.CNIConfPath)
+	// own: the file on disk is now berth's default for this subnet.
+	own := err == nil && bytes.Equal(have, want)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if err := writeConflist(cfg.CNIConfPath, want); err != nil {
 			return nil, err
 		}
+		own = true
 	case err != nil:
 		return nil, fmt.Errorf("read CNI config: %w", err)
-	case !bytes.Equal(have, want):
+	case !own:
 		if old, ok := ownConflistSubnet(cfg, have); ok {
 			slog.Warn("pod subnet changed: rewriting berth's CNI config", "path", cfg.CNIConfPath, "old", old, "new", cfg.PodSubnet)
 			if err := writeConflist(cfg.CNIConfPath, want); err != nil {
 				return nil, err
 			}
+			own = true
 		}
 	}
-	if err := clearStaleBridgeAddrs(cfg); err != nil {
-		return nil, err
+	if own { // a network the user wrote is theirs to keep
+		if err := clearStaleBridgeAddrs(cfg); err != nil {
+			return nil, err
+		}
 	}
 	n := &network{
 		// An explicit exec: libcni fills a nil one lazily, racing when
@@ -153,17 +159,10 @@ func ownConflistSubnet(cfg *Config, b []byte) (string, bool) {
 
 // clearStaleBridgeAddrs removes the IPv4 addresses of the default
 // network's bridge other than the pod subnet's gateway (its first
-// address), when the conflist is berth's default: they are left from an
-// earlier pod subnet, and with them the bridge plugin fails every ADD.
-// A missing bridge is fine: the plugin creates it.
+// address): they are left from an earlier pod subnet, and with them the
+// bridge plugin fails every ADD. A missing bridge is fine: the plugin
+// creates it.
 func clearStaleBridgeAddrs(cfg *Config) error {
-	b, err := os.ReadFile(cfg.CNIConfPath)
-	if err != nil {
-		return fmt.Errorf("read CNI config: %w", err)
-	}
-	if def, err := defaultConflist(cfg); err != nil || !bytes.Equal(def, b) {
-		return nil // the user's network: theirs to keep
-	}
 	gw, err := subnetGateway(cfg.PodSubnet)
 	if err != nil {
 		return err

@@ -182,7 +182,7 @@ func applyPodStatus(tx Tx, rec *PodRecord, st corev1.PodStatus, now time.Time) e
 	if string(a) == string(b) {
 		return nil
 	}
-	if rec.finished() && st.Phase != corev1.PodSucceeded && st.Phase != corev1.PodFailed {
+	if rec.finished() && !terminalPhase(st.Phase) {
 		// A terminal phase is final (the kubelet's rule): a node that
 		// lost a finished pod's sandbox and runs it again must not make
 		// a Job's succeeded pod pending or running again.

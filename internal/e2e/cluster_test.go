@@ -203,9 +203,7 @@ func newCluster(t testing.TB, o clusterOptions) *cluster {
 	// What a run that was killed before its cleanup left under the same
 	// names: a bridge, nat chains, host-local leases.
 	for _, n := range c.nodes {
-		_ = exec.Command("ip", "link", "del", n.bridge).Run()
-		_ = removeCNIChains(n.network)
-		_ = os.RemoveAll(filepath.Join("/var/lib/cni/networks", n.network))
+		_ = removeNodeNetwork(n)
 	}
 	// Runs last, after containerd has stopped: what CNI and containerd
 	// leave on the host.
@@ -646,13 +644,7 @@ func (c *cluster) removeAll() {
 func (c *cluster) cleanHost() {
 	var errs []error
 	for _, n := range c.nodes {
-		if err := exec.Command("ip", "link", "show", n.bridge).Run(); err == nil {
-			if out, err := exec.Command("ip", "link", "del", n.bridge).CombinedOutput(); err != nil {
-				errs = append(errs, fmt.Errorf("ip link del %s: %v: %s", n.bridge, err, out))
-			}
-		}
-		errs = append(errs, removeCNIChains(n.network))
-		_ = os.RemoveAll(filepath.Join("/var/lib/cni/networks", n.network))
+		errs = append(errs, removeNodeNetwork(n))
 		cg, _ := filepath.Glob("/sys/fs/cgroup/*/" + n.ns)
 		if d := "/sys/fs/cgroup/" + n.ns; dirExists(d) {
 			cg = append(cg, d)
@@ -668,6 +660,20 @@ func (c *cluster) cleanHost() {
 	if err := errors.Join(errs...); err != nil {
 		c.t.Errorf("cleaning the host: %v", err)
 	}
+}
+
+// removeNodeNetwork removes what CNI leaves of a node's network on the
+// host: its bridge, its masquerade chains and host-local's lease dir.
+func removeNodeNetwork(n *node) error {
+	var errs []error
+	if err := exec.Command("ip", "link", "show", n.bridge).Run(); err == nil {
+		if out, err := exec.Command("ip", "link", "del", n.bridge).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("ip link del %s: %v: %s", n.bridge, err, out))
+		}
+	}
+	errs = append(errs, removeCNIChains(n.network))
+	_ = os.RemoveAll(filepath.Join("/var/lib/cni/networks", n.network))
+	return errors.Join(errs...)
 }
 
 func dirExists(p string) bool {
