@@ -45,11 +45,26 @@ func (w *podWorker) adoptSandbox(ctx context.Context, c containerd.Container, la
 	if err != nil || st.Status != containerd.Running {
 		return
 	}
+	pid := task.Pid()
+	if pid == 0 {
+		// containerd answers a Get whose shim did not reply within its
+		// state timeout with an unknown process of PID 0 rather than an
+		// error (seen after an agent was SIGKILLed on a loaded node):
+		// containers joined to /proc/0/ns/* could never start. Ask again
+		// now that the shim answered Status.
+		if again, err := c.Task(ctx, nil); err == nil {
+			task, pid = again, again.Pid()
+		}
+	}
+	if pid == 0 {
+		w.log.Warn("pause container's PID unknown; replacing the sandbox")
+		return
+	}
 	h, err := w.a.watch(task, w.wake)
 	if err != nil {
 		return
 	}
-	w.sb = &sandbox{id: c.ID(), netnsPath: labels[LabelNetNS], ip: labels[LabelIP], pid: task.Pid(), task: h}
+	w.sb = &sandbox{id: c.ID(), netnsPath: labels[LabelNetNS], ip: labels[LabelIP], pid: pid, task: h}
 	w.startTime = labelTime(labels, LabelStartedAt)
 	if info, err := c.Info(ctx); err == nil && w.startTime.IsZero() {
 		w.startTime = info.CreatedAt // a sandbox of an older agent

@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,7 +18,10 @@ import (
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/namespaces"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/berth-dev/berth/internal/containerdrun"
+	"github.com/berth-dev/berth/internal/testenv"
 	"github.com/berth-dev/berth/nodeagent"
 )
 
@@ -162,13 +167,7 @@ func TestAgentSIGKILLAdoption(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	nd.start()
-	ctx, cancel := context.WithCancel(context.Background())
-	runDone := make(chan error, 1)
-	go func() {
-		runDone <- nd.agent.Run(ctx, &nodeagent.DirSource{Dir: dir, NodeName: nd.cfg.NodeName, Interval: 200 * time.Millisecond})
-	}()
-	t.Cleanup(func() { cancel(); <-runDone })
+	nd.runStatic(dir)
 
 	deadline = time.Now().Add(60 * time.Second)
 	sawPending := false
@@ -268,4 +267,188 @@ func TestDeadSandboxReplaced(t *testing.T) {
 	if st.Status.PodIP == "" {
 		t.Fatal("no IP in the new sandbox")
 	}
+}
+
+// runStatic starts a new agent on the node reading static pods from dir;
+// it runs until the test ends.
+func (nd *node) runStatic(dir string) {
+	nd.start()
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() {
+		runDone <- nd.agent.Run(ctx, &nodeagent.DirSource{Dir: dir, NodeName: nd.cfg.NodeName, Interval: 200 * time.Millisecond})
+	}()
+	nd.t.Cleanup(func() { cancel(); <-runDone })
+}
+
+// lineWatch is a containerd log writer that closes seen once a line holds
+// want.
+type lineWatch struct {
+	mu   sync.Mutex
+	want string
+	buf  []byte
+	seen chan struct{}
+}
+
+func (l *lineWatch) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	if l.want != "" && bytes.Contains(l.buf, []byte(l.want)) {
+		close(l.seen)
+		l.want = ""
+	}
+	if i := bytes.LastIndexByte(l.buf, '\n'); i >= 0 {
+		l.buf = l.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+func (l *lineWatch) expect(s string) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.want, l.seen = s, make(chan struct{})
+	return l.seen
+}
+
+// shimOf is the PID of the containerd shim serving container id.
+func shimOf(t testing.TB, id string) int {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if !strings.Contains(args[0], "containerd-shim") {
+			continue
+		}
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == "-id" && args[i+1] == id {
+				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+				return pid
+			}
+		}
+	}
+	t.Fatalf("no shim serves %s", id)
+	return 0
+}
+
+// Chaos seed 401449 found this: an agent SIGKILLed on a loaded node came
+// back while the pause container's shim was too slow to answer containerd
+// within its state timeout. containerd then answers with an unknown process
+// of PID 0 instead of an error; the agent adopted the sandbox with PID 0
+// and every container it started after that failed for ever ("namespace
+// path: lstat /proc/0/ns/ipc"). The shim is frozen here until containerd
+// has given up on it once, while the new agent adopts the pod; the pod's
+// crashing container must still be restarted.
+func TestAdoptionSurvivesSlowShim(t *testing.T) {
+	testenv.RequireRoot(t)
+	cdir, err := os.MkdirTemp("", "bt-slow-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lineWatch{}
+	ctrd, err := containerdrun.Start(context.Background(), cdir, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered before the node, so it stops after the node's drain.
+	t.Cleanup(func() {
+		if err := ctrd.Stop(); err != nil {
+			t.Errorf("stop containerd: %v", err)
+		}
+		_ = os.RemoveAll(cdir)
+	})
+	nd := newNode(t, nodeOpts{noAgent: true, ctrd: ctrd})
+	dir := t.TempDir()
+	y := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: slow
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: %s
+    command: ["sh", "-c", "sleep 2; exit 1"]
+`, nd.parts.busybox)
+	if err := os.WriteFile(filepath.Join(dir, "slow.yaml"), []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	child := testBinaryAgent(nd, dir)
+	var childLog bytes.Buffer
+	child.Stdout, child.Stderr = &childLog, &childLog
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = child.Process.Kill()
+		_ = child.Wait()
+		if t.Failed() {
+			t.Logf("child agent log:\n%s", childLog.String())
+		}
+	}()
+	var sandboxID string
+	deadline := time.Now().Add(90 * time.Second)
+	for sandboxID == "" {
+		if o := nd.observe(t)["slow"]; o != nil && o.ip != "" {
+			for id := range o.pids {
+				if !strings.Contains(id, "-") {
+					sandboxID = id
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child agent did not start the pod")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+
+	shim := shimOf(t, sandboxID)
+	gaveUp := logs.expect("get state for " + sandboxID)
+	if err := syscall.Kill(shim, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	thawed := false
+	thaw := func() {
+		if !thawed {
+			thawed = true
+			_ = syscall.Kill(shim, syscall.SIGCONT)
+		}
+	}
+	defer thaw()
+	nd.runStatic(dir)
+	select {
+	case <-gaveUp:
+	case <-time.After(30 * time.Second):
+		t.Fatal("containerd never timed out on the frozen shim")
+	}
+	thaw()
+
+	var uid types.UID
+	for deadline := time.Now().Add(30 * time.Second); uid == ""; time.Sleep(50 * time.Millisecond) {
+		for _, p := range nd.agent.Status() {
+			uid = p.UID
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the new agent never reported the pod")
+		}
+	}
+	before := int32(-1)
+	nd.waitFor(uid, 90*time.Second, "the crashing container restarted after adoption", func(p *corev1.Pod) bool {
+		if len(p.Status.ContainerStatuses) == 0 {
+			return false
+		}
+		cs := p.Status.ContainerStatuses[0]
+		if before < 0 && p.Status.Phase != "" {
+			before = cs.RestartCount
+		}
+		return before >= 0 && cs.RestartCount > before && cs.State.Running != nil
+	})
 }
