@@ -20,8 +20,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/berth-dev/berth/internal/containerdrun"
-	"github.com/berth-dev/berth/internal/testenv"
 	"github.com/berth-dev/berth/nodeagent"
 )
 
@@ -344,23 +342,8 @@ func shimOf(t testing.TB, id string) int {
 // has given up on it once, while the new agent adopts the pod; the pod's
 // crashing container must still be restarted.
 func TestAdoptionSurvivesSlowShim(t *testing.T) {
-	testenv.RequireRoot(t)
-	cdir, err := os.MkdirTemp("", "bt-slow-")
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &lineWatch{}
-	ctrd, err := containerdrun.Start(context.Background(), cdir, logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered before the node, so it stops after the node's drain.
-	t.Cleanup(func() {
-		if err := ctrd.Stop(); err != nil {
-			t.Errorf("stop containerd: %v", err)
-		}
-		_ = os.RemoveAll(cdir)
-	})
+	ctrd := ownContainerd(t, logs)
 	nd := newNode(t, nodeOpts{noAgent: true, ctrd: ctrd})
 	dir := t.TempDir()
 	y := fmt.Sprintf(`apiVersion: v1

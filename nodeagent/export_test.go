@@ -11,3 +11,6 @@ func SetStepTrace(a *Agent, f func(uid, step string, d time.Duration)) {
 
 // DefaultConflist is the CNI config the agent writes for cfg.
 func DefaultConflist(cfg *Config) ([]byte, error) { return defaultConflist(cfg) }
+
+// ContainerID is the containerd ID of one attempt of a pod's container.
+func ContainerID(uid, name string, attempt int) string { return containerID(uid, name, attempt) }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd"
+	tasks "github.com/containerd/containerd/api/services/tasks/v1"
 	runcoptions "github.com/containerd/containerd/api/types/runc/options"
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/errdefs"
@@ -394,9 +395,26 @@ func (a *Agent) deleteContainer(ctx context.Context, c containerd.Container) err
 		}
 	} else if !errdefs.IsNotFound(err) {
 		return fmt.Errorf("task of %s: %w", c.ID(), err)
+	} else if err := a.deleteHalfMadeTask(ctx, c.ID()); err != nil {
+		return err
 	}
 	if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container %s: %w", c.ID(), err)
+	}
+	return nil
+}
+
+// deleteHalfMadeTask removes a task containerd holds but its shim does
+// not know: containerd killed while it created the task loads the shim
+// again on restart, and then answers "not found" to a Get for the task
+// (the shim's runc container was never made) but "already exists" to
+// every new task of that ID. Chaos seed 401449 left a Job's pod unable to
+// start its container this way, and the shim and a cgroup behind.
+// Deleting through the task service shuts that shim down.
+func (a *Agent) deleteHalfMadeTask(ctx context.Context, id string) error {
+	_, err := a.client.TaskService().Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})
+	if err = errdefs.FromGRPC(err); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete half-made task %s: %w", id, err)
 	}
 	return nil
 }
@@ -557,10 +575,13 @@ func (a *Agent) startContainer(ctx context.Context, s containerSpec, img contain
 	c, err := create()
 	if errdefs.IsAlreadyExists(err) {
 		// Left by a crash between create and the worker's record of it (or
-		// its snapshot alone): remove and create again.
+		// its snapshot alone): remove and create again. The snapshot goes
+		// too: the failed create made it before it met the old container.
+		err = nil
 		if old, lerr := a.client.LoadContainer(ctx, id); lerr == nil {
 			err = a.deleteContainer(ctx, old)
-		} else {
+		}
+		if err == nil {
 			err = ignoreNotFound(a.client.SnapshotService(a.cfg.Snapshotter).Remove(ctx, id))
 		}
 		if err == nil {
