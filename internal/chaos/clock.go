@@ -144,7 +144,7 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000"
 func (r *Run) webPods() map[string]podView {
 	out := map[string]podView{}
 	for _, n := range r.c.nodes {
-		for name, v := range r.podsOn(n.Name) {
+		for name, v := range r.podsOn(n.Name, false) {
 			out[n.Name+"/"+name] = v
 		}
 	}

@@ -85,25 +85,35 @@ func boltCheck(path string) error {
 }
 
 // podView is what a user sees of a pod that an agent restart must not
-// change.
+// change: its identity, address, restarts and start times (the pod's and
+// each running container's, to the second as the API shows them).
 type podView struct {
 	UID, IP  string
 	Restarts int32
+	Started  string
 }
 
-func (r *Run) podsOn(node string) map[string]podView {
+// podsOn is what a user sees of the pods Running on node: the web pods
+// only, or with all every Running pod (web, db, Jobs').
+func (r *Run) podsOn(node string, all bool) map[string]podView {
 	l, err := r.c.admin.Pods(r.ctx, "default")
 	if err != nil {
 		return nil
 	}
 	out := map[string]podView{}
 	for _, p := range l.Items {
-		if p.Spec.NodeName != node || p.Status.Phase != corev1.PodRunning || !isWeb(p.Name) {
+		if p.Spec.NodeName != node || p.Status.Phase != corev1.PodRunning || !(all || isWeb(p.Name)) {
 			continue
 		}
 		v := podView{UID: string(p.UID), IP: p.Status.PodIP}
+		if p.Status.StartTime != nil {
+			v.Started = p.Status.StartTime.UTC().Format(time.RFC3339)
+		}
 		for _, cs := range p.Status.ContainerStatuses {
 			v.Restarts += cs.RestartCount
+			if cs.State.Running != nil {
+				v.Started += " " + cs.Name + "@" + cs.State.Running.StartedAt.UTC().Format(time.RFC3339)
+			}
 		}
 		out[p.Name] = v
 	}
@@ -114,8 +124,8 @@ func (r *Run) podsOn(node string) map[string]podView {
 // and must look the same to a user afterwards.
 func (r *Run) killAgent() error {
 	n := r.c.nodes[r.rng.Intn(len(r.c.nodes))]
-	before := r.podsOn(n.Name)
-	r.logf("SIGKILL agent %s (%d web pods)", n.Name, len(before))
+	before := r.podsOn(n.Name, true)
+	r.logf("SIGKILL agent %s (%d running pods)", n.Name, len(before))
 	r.metrics.fold(n.Name)
 	n.proc.kill()
 	time.Sleep(time.Second)
@@ -125,7 +135,7 @@ func (r *Run) killAgent() error {
 	}
 	// Let it report its pods once.
 	time.Sleep(3 * time.Second)
-	after := r.podsOn(n.Name)
+	after := r.podsOn(n.Name, true)
 	for name, b := range before {
 		a, ok := after[name]
 		if !ok {

@@ -170,6 +170,11 @@ func (o *overlaps) record(now time.Time, cs []Copy) {
 func (o *overlaps) done() {
 	close(o.stop)
 	o.wg.Wait()
+	o.finish()
+}
+
+// finish closes the windows still open, counting them up to now.
+func (o *overlaps) finish() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	now := time.Now()

@@ -31,6 +31,14 @@ type Report struct {
 	Overlaps       int
 	LongestOverlap time.Duration
 	OverlapPod     string
+	// TaskOverlaps, TaskLongestOverlap and TaskOverlapPod are the same
+	// from containerd's task events (exact to an event's arrival);
+	// TaskEventGaps counts the times the event stream broke (containerd
+	// restarts), each followed by a scan.
+	TaskOverlaps       int
+	TaskLongestOverlap time.Duration
+	TaskOverlapPod     string
+	TaskEventGaps      int
 	// Metrics are p50/p99 of the histograms read from /metrics.
 	Metrics []MetricLine
 }
@@ -48,6 +56,10 @@ func (r *Run) report() *Report {
 		ConvergeDB: r.convergeDB, StatefulSet: r.sts.lines(), Violations: r.violations, Leaks: r.leaks,
 	}
 	rep.Overlaps, rep.LongestOverlap, rep.OverlapPod = r.overlap.summary()
+	if r.tasks != nil {
+		rep.TaskOverlaps, rep.TaskLongestOverlap, rep.TaskOverlapPod = r.tasks.o.summary()
+		rep.TaskEventGaps = r.tasks.streamGaps()
+	}
 	var names []string
 	for _, hs := range reportHists {
 		names = append(names, hs...)
@@ -117,8 +129,14 @@ func (rep *Report) String() string {
 	// The rule the cluster runs under: the server's flush of heartbeats
 	// is its default, min(5s, node timeout/8).
 	fence := fencing.Timings{NodeTimeout: nodeTimeout, Flush: min(5*time.Second, nodeTimeout/8)}.WithDefaults()
-	fmt.Fprintf(&b, "\ninvariant violations: %d\nleaks found: %d\npod names seen on two nodes at once: %d, longest overlap %v%s (node timeout %v)\n",
+	taskWhich := ""
+	if rep.TaskOverlapPod != "" {
+		taskWhich = " (" + rep.TaskOverlapPod + ")"
+	}
+	fmt.Fprintf(&b, "\ninvariant violations: %d\nleaks found: %d\npod names seen on two nodes at once: %d, longest overlap %v%s (node timeout %v; sampled every 300ms)\n",
 		len(rep.Violations), len(rep.Leaks), rep.Overlaps, rep.LongestOverlap.Round(10*time.Millisecond), which, nodeTimeout)
+	fmt.Fprintf(&b, "pod names with an app process on two nodes at once, from containerd's task events: %d, longest overlap %v%s (%d event-stream gaps at containerd restarts, each rescanned)\n",
+		rep.TaskOverlaps, rep.TaskLongestOverlap.Round(time.Millisecond), taskWhich, rep.TaskEventGaps)
 	fmt.Fprintf(&b, "fencing bound: a cut-off agent stops its pods by %v after its last accepted heartbeat; the server moves them from %v after the last it received (slack %v)\n",
 		fence.StoppedBy(), fence.MoveAfter(), fence.Slack())
 	for _, v := range rep.Violations {

@@ -61,6 +61,7 @@ type Run struct {
 	leaks      []string
 	cronRuns   map[string]string // scheduled time → Job UID
 	overlap    *overlaps
+	tasks      *taskEvents
 	metrics    *metricsAcc
 	baseline   map[string]map[string]int
 }
@@ -98,6 +99,7 @@ func (r *Run) Execute() *Report {
 	r.baseline = r.c.auditLeaks()
 	r.desired = Desired{Replicas: 3, Tag: imageTagA, DBReplicas: dbMaxReplicas, DBTag: imageTagA, Cron: true, Service: true}
 	r.overlap = r.c.watchOverlaps(300*time.Millisecond, r.sts.sample)
+	r.tasks = r.c.watchTaskEvents()
 	r.commit("the web Deployment, its Service, a CronJob every minute and the db StatefulSet")
 	r.measure("initial", time.Now())
 
@@ -121,9 +123,15 @@ func (r *Run) Execute() *Report {
 	}
 	r.finalChecks()
 	r.overlap.done()
-	r.checkDBOverlaps()
-	if _, longest, which := r.overlap.summary(); r.o.OverlapBound > 0 && longest > r.o.OverlapBound {
-		r.violate("pod %s ran on two nodes at once for %v, more than the bound %v", which, longest.Round(10*time.Millisecond), r.o.OverlapBound)
+	r.tasks.done()
+	for _, o := range []struct {
+		how string
+		o   *overlaps
+	}{{"sampled", r.overlap}, {"from containerd's task events", r.tasks.o}} {
+		r.checkDBOverlaps(o.how, o.o)
+		if _, longest, which := o.o.summary(); r.o.OverlapBound > 0 && longest > r.o.OverlapBound {
+			r.violate("pod %s ran on two nodes at once for %v (%s), more than the bound %v", which, longest.Round(10*time.Millisecond), o.how, r.o.OverlapBound)
+		}
 	}
 	return r.report()
 }

@@ -282,11 +282,11 @@ func (r *Run) checkFinalOrdinals() {
 }
 
 // checkDBOverlaps turns every window in which a db pod ran on two nodes at
-// once into a violation.
-func (r *Run) checkDBOverlaps() {
-	count, longest, which := r.overlap.summaryOf(func(name string) bool { return dbOrdinal(name) >= 0 })
+// once, as o saw them (how), into a violation.
+func (r *Run) checkDBOverlaps(how string, o *overlaps) {
+	count, longest, which := o.summaryOf(func(name string) bool { return dbOrdinal(name) >= 0 })
 	if count > 0 {
-		r.sts.fail(invOneNode, "windows", "db pods ran on two nodes at once in %d windows, the longest %v (%s)", count, longest.Round(10*time.Millisecond), which)
+		r.sts.fail(invOneNode, "windows", "db pods ran on two nodes at once in %d windows (%s), the longest %v (%s)", count, how, longest.Round(10*time.Millisecond), which)
 	}
 }
 
