@@ -16,6 +16,12 @@ type HeartbeatRequest struct{}
 // the pods the server would move (package fencing). The server records it
 // as a Fenced event of the node and of each pod.
 type Fence struct {
+	// ID is a random name the agent gives the fence. It sends a fence
+	// with every status report until one is answered, so a report the
+	// server took whose answer was lost brings it twice: the server
+	// records a fence whose ID it has seen from the node once. At most
+	// MaxFenceIDBytes; a fence without one is recorded each time.
+	ID string `json:"id,omitempty"`
 	// At is when the lease ran out, on the node's clock.
 	At time.Time `json:"at"`
 	// Unreachable is how long the server was: from the last call it
@@ -27,6 +33,9 @@ type Fence struct {
 	// Pods are the pods the node stopped.
 	Pods []FencedPod `json:"pods"`
 }
+
+// MaxFenceIDBytes bounds a fence's ID.
+const MaxFenceIDBytes = 64
 
 // FencedPod is a pod a node stopped when it fenced.
 type FencedPod struct {

@@ -29,6 +29,10 @@ const (
 	maxFences          = 8
 	MaxFencedPods      = 1024
 	maxFenceEventNames = 10
+	// maxFenceIDs is how many fence IDs a node record remembers: more
+	// than a report can carry (maxFences), so a fence resent with the
+	// next report is always known.
+	maxFenceIDs = 4 * maxFences
 )
 
 // ReasonFenced is the reason of the events of a fence: a node that lost
@@ -36,7 +40,8 @@ const (
 const ReasonFenced = "Fenced"
 
 // boundFences keeps the newest maxFences of a report's fences, each with at
-// most MaxFencedPods pods.
+// most MaxFencedPods pods; an ID longer than api.MaxFenceIDBytes is
+// dropped (the fence is then recorded as one without).
 func boundFences(fences []api.Fence) []api.Fence {
 	if len(fences) > maxFences {
 		fences = fences[len(fences)-maxFences:]
@@ -45,6 +50,9 @@ func boundFences(fences []api.Fence) []api.Fence {
 	for i, f := range fences {
 		if len(f.Pods) > MaxFencedPods {
 			f.Pods = f.Pods[:MaxFencedPods]
+		}
+		if len(f.ID) > api.MaxFenceIDBytes {
+			f.ID = ""
 		}
 		out[i] = f
 	}

@@ -155,3 +155,84 @@ func TestBoundFences(t *testing.T) {
 		t.Error("boundFences changed its input")
 	}
 }
+
+// A fence is sent with every report until one is answered: a report the
+// server took whose answer was lost brings it again. A fence with an ID
+// the node's record holds is recorded once; one without an ID (an older
+// agent) each time; the record keeps the newest maxFenceIDs IDs.
+func TestFenceSentTwiceIsRecordedOnce(t *testing.T) {
+	fence := func(id string, sec int) api.Fence {
+		return api.Fence{ID: id, At: time.Unix(int64(sec), 0).UTC(), Lease: api.Duration{Duration: 30 * time.Second},
+			Pods: []api.FencedPod{{Namespace: "default", Name: "web", UID: "uid-default-web"}}}
+	}
+	tests := []struct {
+		name    string
+		reports [][]api.Fence
+		// events is the number of Fenced node events (counting repeats),
+		// fences the move of berth_node_fences_total.
+		events, fences int
+	}{
+		{"sent twice", [][]api.Fence{{fence("a1", 1)}, {fence("a1", 1)}}, 1, 1},
+		{"the second report adds a new one", [][]api.Fence{{fence("a1", 1)}, {fence("a1", 1), fence("b2", 2)}}, 2, 2},
+		{"twice in one report", [][]api.Fence{{fence("a1", 1), fence("a1", 1)}}, 1, 1},
+		{"no ID: each time", [][]api.Fence{{fence("", 1)}, {fence("", 1)}}, 2, 2},
+		{"an ID past the bound counts as none", [][]api.Fence{{fence(strings.Repeat("x", api.MaxFenceIDBytes+1), 1)}, {fence(strings.Repeat("x", api.MaxFenceIDBytes+1), 1)}}, 2, 2},
+	}
+	scrape := metricstest.Scraper(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store, _ := openTestStore(t)
+			if err := store.Update(func(tx Tx) error {
+				if err := tx.PutNode(&NodeRecord{Name: "n1", Ready: true}); err != nil {
+					return err
+				}
+				return tx.PutPod(testPod("default", "web", "n1"))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			before := scrape()
+			reports := NewPodReports(store, testingclock.NewFakeClock(time.Unix(100, 0)))
+			for _, fs := range tc.reports {
+				if _, err := reports.Report("n1", &api.PodStatusReport{Fences: fs}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var events []api.Event
+			if err := store.View(func(tx ReadTx) (err error) { events, err = tx.Events(MaxEvents); return err }); err != nil {
+				t.Fatal(err)
+			}
+			nodeEvents := 0
+			for _, e := range events {
+				if e.Kind == "Node" && e.Reason == ReasonFenced {
+					nodeEvents += max(e.Count, 1) // equal events are counted in one
+				}
+			}
+			if nodeEvents != tc.events {
+				t.Errorf("%d Fenced node events, want %d", nodeEvents, tc.events)
+			}
+			if d := scrape().Get("berth_node_fences_total", "node", "n1") - before.Get("berth_node_fences_total", "node", "n1"); d != float64(tc.fences) {
+				t.Errorf("berth_node_fences_total moved by %v, want %d", d, tc.fences)
+			}
+		})
+	}
+
+	t.Run("the record keeps the newest IDs", func(t *testing.T) {
+		store, _ := openTestStore(t)
+		if err := store.Update(func(tx Tx) error { return tx.PutNode(&NodeRecord{Name: "n1", Ready: true}) }); err != nil {
+			t.Fatal(err)
+		}
+		reports := NewPodReports(store, testingclock.NewFakeClock(time.Unix(100, 0)))
+		for i := 0; i < maxFenceIDs+5; i++ {
+			if _, err := reports.Report("n1", &api.PodStatusReport{Fences: []api.Fence{fence(fmt.Sprint("f", i), i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var rec *NodeRecord
+		if err := store.View(func(tx ReadTx) (err error) { rec, err = tx.Node("n1"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.FenceIDs) != maxFenceIDs || rec.FenceIDs[len(rec.FenceIDs)-1] != fmt.Sprint("f", maxFenceIDs+4) {
+			t.Errorf("record holds %d IDs ending %q, want the newest %d", len(rec.FenceIDs), rec.FenceIDs[len(rec.FenceIDs)-1], maxFenceIDs)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,13 +41,15 @@ func (p *PodReports) Report(node string, rep *api.PodStatusReport) (*api.PodStat
 	now := p.clock.Now().UTC()
 	var resp api.PodStatusResponse
 	errTooBig := errors.New("too big")
+	var fences []api.Fence // the new ones, recorded
 	err := p.store.Update(func(tx Tx) error {
 		resp.Drop = nil
 		total := 0
 		if err := claimsDeleted(tx, node, rep.ClaimsDeleted, now); err != nil {
 			return err
 		}
-		if err := fenceEvents(tx, node, rep.Fences, now); err != nil {
+		var err error
+		if fences, err = fenceEvents(tx, node, rep.Fences, now); err != nil {
 			return err
 		}
 		for _, p := range rep.Pods {
@@ -96,7 +99,7 @@ func (p *PodReports) Report(node string, rep *api.PodStatusReport) (*api.PodStat
 	if err != nil {
 		return nil, fmt.Errorf("status report of %s: %w", node, err)
 	}
-	for _, f := range boundFences(rep.Fences) {
+	for _, f := range fences {
 		metrics.NodeFences.WithLabelValues(node).Inc()
 		metrics.NodeFencedPods.WithLabelValues(node).Add(float64(len(f.Pods)))
 	}
@@ -133,25 +136,42 @@ func nodeEvent(tx Tx, node string, e api.Event, now time.Time) error {
 // Fenced event of the node, and of each pod it stopped that the server
 // still holds with that UID, bound to the node or unbound since (a Job's
 // pod lost with it): a node writes nothing about pods it was never given.
-// A moved pod the server forgot is named in the node's event only.
-func fenceEvents(tx Tx, node string, fences []api.Fence, now time.Time) error {
+// A moved pod the server forgot is named in the node's event only. A fence
+// whose ID the node's record holds was recorded before and is skipped; it
+// returns the fences it recorded.
+func fenceEvents(tx Tx, node string, fences []api.Fence, now time.Time) ([]api.Fence, error) {
+	if len(fences) == 0 {
+		return nil, nil
+	}
+	rec, err := tx.Node(node)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	var recorded []api.Fence
 	for _, f := range boundFences(fences) {
+		if f.ID != "" && rec != nil {
+			if slices.Contains(rec.FenceIDs, f.ID) {
+				continue
+			}
+			rec.FenceIDs = append(rec.FenceIDs, f.ID)
+		}
+		recorded = append(recorded, f)
 		unreachable, lease := max(f.Unreachable.Duration, 0).Round(100*time.Millisecond), max(f.Lease.Duration, 0).Round(100*time.Millisecond)
 		names := make([]string, 0, min(len(f.Pods), maxFenceEventNames))
 		for _, p := range f.Pods {
 			if len(names) < maxFenceEventNames {
 				names = append(names, p.Namespace+"/"+p.Name)
 			}
-			rec, err := tx.Pod(p.Namespace, p.Name)
-			if errors.Is(err, ErrNotFound) || err == nil && (string(rec.Pod.UID) != p.UID || rec.Pod.Spec.NodeName != node && rec.Pod.Spec.NodeName != "") {
+			pod, err := tx.Pod(p.Namespace, p.Name)
+			if errors.Is(err, ErrNotFound) || err == nil && (string(pod.Pod.UID) != p.UID || pod.Pod.Spec.NodeName != node && pod.Pod.Spec.NodeName != "") {
 				continue
 			}
 			if err != nil {
-				return err
+				return nil, err
 			}
 			msg := fmt.Sprintf("Stopped by node %s, which could not reach the server for %v, past its lease of %v", node, unreachable, lease)
 			if err := tx.AddEvent(api.Event{Time: now, Type: "Warning", Reason: ReasonFenced, Kind: "Pod", Namespace: p.Namespace, Name: p.Name, Message: msg}); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		list := strings.Join(names, ", ")
@@ -167,10 +187,18 @@ func fenceEvents(tx Tx, node string, fences []api.Fence, now time.Time) error {
 			msg += ": " + list
 		}
 		if err := tx.AddEvent(api.Event{Time: now, Type: "Warning", Reason: ReasonFenced, Kind: "Node", Name: node, Message: msg}); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	if rec != nil && len(recorded) > 0 {
+		if n := len(rec.FenceIDs) - maxFenceIDs; n > 0 {
+			rec.FenceIDs = slices.Delete(rec.FenceIDs, 0, n)
+		}
+		if err := tx.PutNode(rec); err != nil {
+			return nil, err
+		}
+	}
+	return recorded, nil
 }
 
 // applyPodStatus writes a changed status, keeps ReadySince, and records the

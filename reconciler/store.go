@@ -143,6 +143,9 @@ type NodeRecord struct {
 	LastHeartbeat time.Time           `json:"lastHeartbeat"`
 	// Ready is false once heartbeats stop for the node timeout.
 	Ready bool `json:"ready"`
+	// FenceIDs are the IDs of the node's newest fences the server
+	// recorded (api.Fence.ID), so a fence sent again is recorded once.
+	FenceIDs []string `json:"fenceIDs,omitempty"`
 	// Generation is raised by the store when a scheduling fact changes.
 	Generation uint64 `json:"generation"`
 	// CredentialHash is the SHA-256 (hex) of the node token the API

@@ -21,8 +21,10 @@ package remote
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -791,7 +793,7 @@ func (l *Link) renewed(sent time.Time) {
 	l.mu.Lock()
 	lease := l.timings.Lease()
 	l.mu.Unlock()
-	f := api.Fence{At: l.fenced.UTC(), Unreachable: api.Duration{Duration: sent.Sub(l.contact)},
+	f := api.Fence{ID: fenceID(), At: l.fenced.UTC(), Unreachable: api.Duration{Duration: sent.Sub(l.contact)},
 		Lease: api.Duration{Duration: lease}, Pods: l.stops}
 	l.queueFence(f)
 	l.cfg.Logger.Warn("the server answers again after this node fenced its pods; those it still binds here start again",
@@ -944,6 +946,13 @@ func (l *Link) statusReport(pods []corev1.Pod) api.PodStatusReport {
 
 // queueFence keeps a lifted fence for the next status reports, and only
 // the newest maxPendingFences.
+// fenceID names a fence for the server, which records each name once.
+func fenceID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 func (l *Link) queueFence(f api.Fence) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
