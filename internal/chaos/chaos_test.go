@@ -114,6 +114,7 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("chaos seed %d (replay with -chaos.seed=%d)", seed, seed)
 	c := NewCluster(t, bins.Bins)
+	c.KeepLogs = *flagDuration != shortRun
 	rep := NewRun(t, c, Options{Duration: *flagDuration, Seed: seed, Faults: types, OverlapBound: *flagOverlap}).Execute()
 	t.Logf("\n%s", rep)
 	fmt.Println(rep)

@@ -60,6 +60,10 @@ type Bins struct {
 
 // Cluster is a berth installation of real processes.
 type Cluster struct {
+	// KeepLogs keeps the processes' logs after a run that passed too
+	// (a long run's slow convergences are studied from them).
+	KeepLogs bool
+
 	t        testing.TB
 	bins     Bins
 	dir      string
@@ -210,7 +214,7 @@ func NewCluster(t testing.TB, bins Bins) *Cluster {
 		"--cluster-cidr", clusterCIDR, "--node-timeout", nodeTimeout.String(),
 		"--webhook-token-file", c.hookFile, "--metrics-listen", c.metrics}
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || c.KeepLogs {
 			c.keepLogs()
 		}
 	})

@@ -135,11 +135,27 @@ func (r *Run) killAgent() error {
 	}
 	// Let it report its pods once.
 	time.Sleep(3 * time.Second)
-	after := r.podsOn(n.Name, true)
+	// No change runs during a fault: a web or db pod Running before must
+	// be again once the agent has adopted it (a Job's may have finished).
+	kept := func(name string) bool { return isWeb(name) || dbOrdinal(name) >= 0 }
+	var after map[string]podView
+	_ = Poll(15*time.Second, func() error {
+		after = r.podsOn(n.Name, true)
+		for name := range before {
+			if _, ok := after[name]; !ok && kept(name) {
+				return fmt.Errorf("%s not Running", name)
+			}
+		}
+		return nil
+	})
 	for name, b := range before {
 		a, ok := after[name]
+		if !ok && kept(name) {
+			r.violate("agent %s restart: pod %s was Running before, is not 18s after (%+v)", n.Name, name, b)
+			continue
+		}
 		if !ok {
-			continue // moved by a change; convergence judges it
+			continue
 		}
 		if a != b {
 			r.violate("agent %s restart changed pod %s: before %+v, after %+v", n.Name, name, b, a)

@@ -39,6 +39,7 @@ type Report struct {
 	TaskLongestOverlap time.Duration
 	TaskOverlapPod     string
 	TaskEventGaps      int
+	TaskStarts         int
 	// Metrics are p50/p99 of the histograms read from /metrics.
 	Metrics []MetricLine
 }
@@ -58,7 +59,7 @@ func (r *Run) report() *Report {
 	rep.Overlaps, rep.LongestOverlap, rep.OverlapPod = r.overlap.summary()
 	if r.tasks != nil {
 		rep.TaskOverlaps, rep.TaskLongestOverlap, rep.TaskOverlapPod = r.tasks.o.summary()
-		rep.TaskEventGaps = r.tasks.streamGaps()
+		rep.TaskStarts, rep.TaskEventGaps = r.tasks.counts()
 	}
 	var names []string
 	for _, hs := range reportHists {
@@ -135,8 +136,8 @@ func (rep *Report) String() string {
 	}
 	fmt.Fprintf(&b, "\ninvariant violations: %d\nleaks found: %d\npod names seen on two nodes at once: %d, longest overlap %v%s (node timeout %v; sampled every 300ms)\n",
 		len(rep.Violations), len(rep.Leaks), rep.Overlaps, rep.LongestOverlap.Round(10*time.Millisecond), which, nodeTimeout)
-	fmt.Fprintf(&b, "pod names with an app process on two nodes at once, from containerd's task events: %d, longest overlap %v%s (%d event-stream gaps at containerd restarts, each rescanned)\n",
-		rep.TaskOverlaps, rep.TaskLongestOverlap.Round(time.Millisecond), taskWhich, rep.TaskEventGaps)
+	fmt.Fprintf(&b, "pod names with an app process on two nodes at once, from containerd's task events: %d, longest overlap %v%s (%d app starts followed; %d event-stream gaps at containerd restarts, each rescanned)\n",
+		rep.TaskOverlaps, rep.TaskLongestOverlap.Round(time.Millisecond), taskWhich, rep.TaskStarts, rep.TaskEventGaps)
 	fmt.Fprintf(&b, "fencing bound: a cut-off agent stops its pods by %v after its last accepted heartbeat; the server moves them from %v after the last it received (slack %v)\n",
 		fence.StoppedBy(), fence.MoveAfter(), fence.Slack())
 	for _, v := range rep.Violations {

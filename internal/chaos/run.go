@@ -231,10 +231,24 @@ func (r *Run) refusedCommit(msg string, files map[string]string, start time.Time
 // measure waits until the cluster runs exactly the desired pods and the
 // last good commit is applied, and records how long that took from since
 // under kind.
+// slowConvergence is the convergence time past which the run logs what
+// it last waited on.
+const slowConvergence = 10 * time.Second
+
 func (r *Run) measure(kind string, since time.Time) {
 	r.dbAt = time.Time{}
-	err := Poll(r.o.ConvergeBound, r.converged)
+	var waitedOn error // the last reason the cluster was not converged
+	err := Poll(r.o.ConvergeBound, func() error {
+		err := r.converged()
+		if err != nil {
+			waitedOn = err
+		}
+		return err
+	})
 	d := time.Since(since)
+	if err == nil && d > slowConvergence {
+		r.logf("%s: slow to converge; last waited on: %v", kind, waitedOn)
+	}
 	if err != nil {
 		r.violate("%s: no convergence: %v", kind, err)
 		return

@@ -34,6 +34,7 @@ type taskEvents struct {
 	mu      sync.Mutex
 	running map[string]runningApp // "namespace/container ID" → its pod
 	gaps    int
+	starts  int // app processes seen starting
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -134,6 +135,7 @@ func (t *taskEvents) apply(ctx context.Context, ns, node string, ev any) {
 			return
 		}
 		t.mu.Lock()
+		t.starts++
 		t.running[key] = runningApp{node: node, pod: labels[nodeagent.LabelPodName]}
 		t.mu.Unlock()
 	} else {
@@ -203,8 +205,9 @@ func (t *taskEvents) done() {
 	t.o.finish()
 }
 
-func (t *taskEvents) streamGaps() int {
+// counts are the app starts followed and the stream's gaps.
+func (t *taskEvents) counts() (starts, gaps int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.gaps
+	return t.starts, t.gaps
 }

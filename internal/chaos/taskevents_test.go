@@ -54,6 +54,9 @@ func TestTaskEventsMeasureOverlaps(t *testing.T) {
 			if count != tc.windows || open != tc.open {
 				t.Fatalf("windows %d (open at the end %t), want %d (%t)", count, open, tc.windows, tc.open)
 			}
+			if starts, _ := te.counts(); starts == 0 && tc.windows > 0 {
+				t.Errorf("no app start counted")
+			}
 			if count > 0 && (longest <= 0 || !strings.HasPrefix(which, "web-1")) {
 				t.Errorf("longest window %v of %q, want > 0 of web-1", longest, which)
 			}
