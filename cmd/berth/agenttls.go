@@ -13,9 +13,14 @@ import (
 	"github.com/berth-dev/berth/pki"
 )
 
-// caClient is an HTTP client that trusts the cluster CA only.
+// caClient is an HTTP client that trusts the cluster CA only. It speaks
+// HTTP/1.1: a call the agent abandons (a heartbeat stuck on a connection
+// that lost packets) then closes its own connection, and the next call
+// dials a new one; over HTTP/2 every call would wait on the one stuck
+// connection.
 func caClient(pool *x509.CertPool) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ForceAttemptHTTP2 = false
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return &http.Client{Transport: tr}
 }
@@ -37,6 +42,7 @@ func pinnedClient(server, pin string) (*http.Client, error) {
 		host = h
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ForceAttemptHTTP2 = false // HTTP/1.1, as caClient says why
 	tr.TLSClientConfig = &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		// The chain is verified by VerifyPeerCertificate against the

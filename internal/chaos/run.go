@@ -228,13 +228,13 @@ func (r *Run) refusedCommit(msg string, files map[string]string, start time.Time
 	r.measure("change:refused", start)
 }
 
-// measure waits until the cluster runs exactly the desired pods and the
-// last good commit is applied, and records how long that took from since
-// under kind.
 // slowConvergence is the convergence time past which the run logs what
 // it last waited on.
 const slowConvergence = 10 * time.Second
 
+// measure waits until the cluster runs exactly the desired pods and the
+// last good commit is applied, and records how long that took from since
+// under kind.
 func (r *Run) measure(kind string, since time.Time) {
 	r.dbAt = time.Time{}
 	var waitedOn error // the last reason the cluster was not converged

@@ -230,3 +230,34 @@ func TestStatusReportCarriesFences(t *testing.T) {
 		})
 	}
 }
+
+// A heartbeat stuck unanswered (a connection that lost its packets in a
+// partition that healed) is given up after an interval and the next is
+// sent at once, so the lease is renewed and nothing is fenced. Chaos seed
+// 659900: the one heartbeat in flight held back every other until TCP's
+// retransmission got through, and a 3 s partition fenced the node twice
+// under a 4.5 s lease.
+func TestStuckHeartbeatDoesNotHoldBackTheNext(t *testing.T) {
+	scrape := metricstest.Scraper(t)
+	start := scrape()
+	s := newServer(t)
+	l, clk := connect(t, s, "n1", nil)
+	a := newFakeAgent()
+	s.bind(t, "web", "n1", nil)
+	run(t, l, a)
+	eventually(t, clk, "pods synced", func() bool {
+		_, last := a.state()
+		return slices.Equal(last, []string{"web"})
+	})
+	s.hangHeartbeats.Store(true)
+	eventually(t, clk, "a heartbeat stuck", func() bool { return s.hung.Load() > 0 })
+	s.hangHeartbeats.Store(false)
+	beats := s.beats.Load()
+	eventually(t, clk, "a heartbeat answered after the stuck one", func() bool { return s.beats.Load() > beats })
+	if d := scrape().Get("berth_agent_fences_total", "node", "n1") - start.Get("berth_agent_fences_total", "node", "n1"); d != 0 {
+		t.Errorf("the node fenced %v times; the lease should have been renewed", d)
+	}
+	if _, last := a.state(); !slices.Equal(last, []string{"web"}) {
+		t.Errorf("the agent runs %v, want web kept", last)
+	}
+}

@@ -44,6 +44,11 @@ type server struct {
 	store *reconciler.BoltStore
 	http  *httptest.Server
 	down  atomic.Bool // answer 503 to everything, as a server that is away
+	// hangHeartbeats holds heartbeats unanswered, as a connection that
+	// lost its packets; hung counts them, beats the ones answered.
+	hangHeartbeats atomic.Bool
+	hung, beats    atomic.Int32
+	unhang         chan struct{} // closed at clean-up: hung calls end
 	// refusedWatches counts watches answered 503.
 	refusedWatches atomic.Int32
 	ca             *pki.CA
@@ -116,8 +121,19 @@ func newServerOpts(t *testing.T, clusterCIDR string, certs bool) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{store: st, clock: clk, ca: ca}
+	s := &server{store: st, clock: clk, ca: ca, unhang: make(chan struct{})}
 	s.http = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == api.PathHeartbeat {
+			if s.hangHeartbeats.Load() {
+				s.hung.Add(1)
+				select {
+				case <-r.Context().Done():
+				case <-s.unhang:
+				}
+				return
+			}
+			defer s.beats.Add(1)
+		}
 		if s.down.Load() {
 			if r.URL.Path == api.PathAgentPods {
 				s.refusedWatches.Add(1)
@@ -138,6 +154,7 @@ func newServerOpts(t *testing.T, clusterCIDR string, certs bool) *server {
 		s.http.Start()
 	}
 	t.Cleanup(func() {
+		close(s.unhang)
 		s.http.Close()
 		st.Close()
 	})
