@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/berth-dev/berth/api"
@@ -39,13 +40,8 @@ func TestStatusReportHoldsAdoptingPods(t *testing.T) {
 				}
 				got = append(got, p.Name)
 			}
-			if len(got) != len(tc.want) {
+			if !slices.Equal(got, tc.want) {
 				t.Fatalf("reported %v, want %v", got, tc.want)
-			}
-			for i := range got {
-				if got[i] != tc.want[i] {
-					t.Fatalf("reported %v, want %v", got, tc.want)
-				}
 			}
 		})
 	}

@@ -40,7 +40,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -890,23 +889,22 @@ func (l *Link) poke() {
 // connection (the agent speaks HTTP/1.1), so the next dials afresh. It
 // reports whether it gave up.
 func (l *Link) heartbeat(ctx context.Context, timeout time.Duration) (gaveUp bool, err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	t := l.cfg.Clock.NewTimer(timeout)
 	defer t.Stop()
-	var up atomic.Bool
 	go func() {
 		select {
 		case <-t.C():
-			up.Store(true)
-			cancel()
+			cancel(errHeartbeatGivenUp)
 		case <-ctx.Done():
 		}
 	}()
 	err = l.api().Heartbeat(ctx, api.HeartbeatRequest{})
-	cancel()
-	return err != nil && up.Load(), err
+	return err != nil && errors.Is(context.Cause(ctx), errHeartbeatGivenUp), err
 }
+
+var errHeartbeatGivenUp = errors.New("heartbeat unanswered for an interval")
 
 func (l *Link) heartbeats(ctx context.Context) {
 	failing, wait := false, true
@@ -977,8 +975,6 @@ func (l *Link) statusReport(pods []corev1.Pod) api.PodStatusReport {
 	return rep
 }
 
-// queueFence keeps a lifted fence for the next status reports, and only
-// the newest maxPendingFences.
 // fenceID names a fence for the server, which records each name once.
 func fenceID() string {
 	b := make([]byte, 12)
@@ -986,6 +982,8 @@ func fenceID() string {
 	return hex.EncodeToString(b)
 }
 
+// queueFence keeps a lifted fence for the next status reports, and only
+// the newest maxPendingFences.
 func (l *Link) queueFence(f api.Fence) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
